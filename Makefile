@@ -1,0 +1,47 @@
+# Two entry points: `make run` (service on the embedded default data) and `make test`.
+# The interpreter is found by itself: PYTHON=... overrides, otherwise the first Python >= 3.12 found.
+SHELL := /bin/bash
+VENV ?= .venv
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export XLA_FLAGS ?= --xla_force_host_platform_device_count=4
+
+PY_CANDIDATES := $(PYTHON) python3.14 python3.13 python3.12 \
+	$(sort $(wildcard /root/.pyenv/versions/3.1[2-9]*/bin/python3)) \
+	$(wildcard /usr/local/bin/python3.1[2-9] /usr/bin/python3.1[2-9]) python3 python
+
+FIND_PYTHON = for p in $(PY_CANDIDATES); do \
+	  if command -v "$$p" >/dev/null 2>&1 && \
+	     "$$p" -c 'import sys, venv; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
+	    command -v "$$p"; exit 0; fi; \
+	done; exit 1
+
+.PHONY: run test install lint bench data clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@py="$$($(FIND_PYTHON))" || { echo "error: no Python >= 3.12 found; install one or run 'make PYTHON=/path/to/python3.12 ...'" >&2; exit 2; }; \
+	echo "using $$py ($$($$py --version))"; \
+	rm -rf $(VENV) && "$$py" -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(VENV)/bin/totaldemand up --host $(HOST) --port $(PORT)
+
+test: install
+	$(VENV)/bin/python -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+bench: install
+	$(VENV)/bin/python benchmarks/forecast_speed.py
+
+data: install
+	bash scripts/build_default_data.sh
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,70 @@
+"""Fit a dataset end to end (records → panel → model → posterior file), or reuse a valid stored fit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bayes.model import MODEL_VERSION, DemandModel, default_model_config
+from bayes.panel import build_panel, describe
+from evidence.loaders import load_dataset
+from priors import load_priors
+
+log = logging.getLogger(__name__)
+
+
+def fit_dataset(
+    data: Path,
+    out: Path,
+    priors: Path | None = None,
+    first_year: int = 1990,
+    sampler_config: Mapping[str, Any] | None = None,
+    progressbar: bool = True,
+) -> DemandModel:
+    """Fit and save; a fit that fails its gates is saved too, marked ``status = failed``."""
+    panel = build_panel(load_dataset(data), first_year=first_year)
+    log.info("panel: %s", describe(panel))
+    model = DemandModel(default_model_config(load_priors(priors)), sampler_config)
+    model.fit(panel, progressbar=progressbar)
+    model.save(out)
+    return model
+
+
+def stored_fit_is_current(path: Path, data: Path, first_year: int = 1990) -> DemandModel | None:
+    """The stored model if it passed its gates and was fitted to this data with these priors and code."""
+    if not path.is_file():
+        return None
+    try:
+        model = DemandModel.load(path)
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("ignoring unreadable model file %s: %s", path, exc)
+        return None
+    attrs = model.idata.attrs
+    panel = build_panel(load_dataset(data), first_year=first_year)
+    reasons = []
+    if model.status != "ok":
+        reasons.append(f"status {model.status}")
+    if attrs.get("data_hash") != panel.attrs["data_hash"]:
+        reasons.append("data changed")
+    if attrs.get("priors_hash") != load_priors().hash:
+        reasons.append("priors changed")
+    if str(attrs.get("model_version")) != MODEL_VERSION:
+        reasons.append("model version changed")
+    if reasons:
+        log.info("stored model %s is not current (%s)", path, ", ".join(reasons))
+        return None
+    return model
+
+
+def ensure_default_model(data: Path, path: Path) -> DemandModel:
+    model = stored_fit_is_current(path, data)
+    if model is not None:
+        log.info("using stored model %s (fitted %s)", path, model.idata.attrs.get("fitted_at"))
+        return model
+    log.info("fitting the default model; this takes a few minutes on 2 cores")
+    model = fit_dataset(data, path)
+    if model.status != "ok":
+        raise RuntimeError(f"the default fit failed its gates: {'; '.join(model.diagnostics.failures)}")
+    return model

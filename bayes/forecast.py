@@ -1,0 +1,186 @@
+"""Forecasts from stored posterior draws: no PyMC at serving time.
+
+A :class:`Forecaster` draws, once, future LOR counts for every partner × family × future year
+(a fixed seed, so every answer from one model is reproducible) and then answers requests by
+slicing that cube. Totals are sums of the same draws, so every total is coherent with its
+cells draw by draw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from bayes.model import DemandModel, decades
+
+MAX_HORIZON = 10
+DEFAULT_LEVELS = (0.5, 0.8, 0.95)
+
+
+class ForecastError(ValueError):
+    """A request the forecaster cannot answer; the message names the field and the reason."""
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Summaries of one request; ``draws`` keeps the sampled counts they were computed from."""
+
+    cells: xr.Dataset  # dims (partner, family, year[, level])
+    family_totals: xr.Dataset  # dims (family, year[, level])
+    year_totals: xr.Dataset  # dims (year[, level])
+    draws: xr.DataArray  # (sample, partner, family, year) sampled LOR counts
+    levels: tuple[float, ...]
+    model_attrs: dict
+
+    def to_dict(self) -> dict:
+        """JSON-ready records: one per cell, per family-year total and per year total."""
+
+        def records(ds: xr.Dataset, keys: Sequence[str]) -> list[dict]:
+            flat = ds.drop_vars([v for v in ds.data_vars if "level" in ds[v].dims])
+            rows = flat.to_dataframe().reset_index()
+            intervals = {
+                lv: (ds["lower"].sel(level=lv).to_dataframe()["lower"].to_numpy(),
+                     ds["upper"].sel(level=lv).to_dataframe()["upper"].to_numpy())
+                for lv in self.levels
+            }
+            out = []
+            for i, row in enumerate(rows.itertuples(index=False)):
+                rec = {k: (int(v) if k == "year" else (v.item() if hasattr(v, "item") else v))
+                       for k, v in row._asdict().items() if k in keys or k in flat.data_vars}
+                rec["intervals"] = [
+                    {"level": lv, "lower": float(lo[i]), "upper": float(hi[i])} for lv, (lo, hi) in intervals.items()
+                ]
+                out.append(rec)
+            return out
+
+        return {
+            "cells": records(self.cells, ("partner", "family", "year")),
+            "family_totals": records(self.family_totals, ("family", "year")),
+            "year_totals": records(self.year_totals, ("year",)),
+        }
+
+
+def _quantile_pairs(levels: Sequence[float]) -> np.ndarray:
+    levels = np.asarray(levels, dtype=float)
+    return np.stack([(1 - levels) / 2, 1 - (1 - levels) / 2], axis=1)
+
+
+def _integer_quantiles(draws: np.ndarray, qs: np.ndarray) -> np.ndarray:
+    """Inverted-CDF quantiles along axis 0 of small non-negative integer draws, without sorting.
+
+    Counting ``draws <= k`` for increasing k is far cheaper than a sort when counts are small,
+    as yearly LOR counts are; it equals ``np.quantile(..., method="inverted_cdf")``.
+    """
+    n = draws.shape[0]
+    out = np.full((len(qs), *draws.shape[1:]), -1, dtype=np.int64)
+    # inverted_cdf: the smallest k with #(draws <= k) >= q * n (q = 0 gives the minimum).
+    need = np.maximum(np.ceil(np.asarray(qs) * n - 1e-9), 1)
+    k = 0
+    top = int(draws.max()) if draws.size else 0
+    while (out < 0).any() and k <= top:
+        below = (draws <= k).sum(axis=0)
+        for i, m in enumerate(need):
+            hit = (out[i] < 0) & (below >= m)
+            out[i][hit] = k
+        k += 1
+    return out
+
+
+def _summarise(draws: np.ndarray, levels: Sequence[float], dims: tuple[str, ...], coords: dict) -> xr.Dataset:
+    pairs = _quantile_pairs(levels)
+    qs = np.concatenate([[0.5], pairs.ravel()])
+    quant = _integer_quantiles(draws, qs)
+    lower = quant[1::2]
+    upper = quant[2::2]
+    ds = xr.Dataset(
+        {
+            "mean": (dims, draws.mean(axis=0)),
+            "median": (dims, quant[0]),
+            "p_any": (dims, (draws > 0).mean(axis=0)),
+            "lower": (("level", *dims), lower),
+            "upper": (("level", *dims), upper),
+        },
+        coords={**coords, "level": list(levels)},
+    )
+    ds["p_any"].attrs["description"] = "probability of at least one LOR"
+    return ds
+
+
+class Forecaster:
+    """Compiled forecasts over a fitted model's draws (thinned to ``max_draws``)."""
+
+    def __init__(self, model: DemandModel, max_draws: int = 1000, max_horizon: int = 5, seed: int = 0) -> None:
+        if model.status != "ok" and not model.idata.attrs.get("allow_failed"):
+            raise ForecastError(f"model status is {model.status!r}: a model that failed its gates is not served")
+        if not 1 <= max_horizon <= MAX_HORIZON:
+            raise ForecastError(f"max_horizon must be between 1 and {MAX_HORIZON}")
+        self.model = model
+        self.max_horizon = max_horizon
+        coords = model.coords
+        self.partners = np.asarray(coords["partner"].values).astype(str)
+        self.families = np.asarray(coords["family"].values).astype(str)
+        self.partner_region = np.asarray(coords["partner_region"].values).astype(str)
+        self.family_category = np.asarray(coords["family_category"].values).astype(str)
+        self.years = np.arange(model.reference_year + 1, model.reference_year + 1 + max_horizon)
+        draws = model.draws
+        take = np.linspace(0, draws.n - 1, min(max_draws, draws.n)).astype(int)
+        rng = np.random.default_rng(seed)
+        log_mu = draws.log_rate(decades(self.years, model.reference_year), take)
+        phi = draws.dispersion[take, None, None, None]
+        rate = rng.gamma(phi, np.exp(log_mu) / phi)
+        self.cube = rng.poisson(rate).astype(np.int32)  # (sample, partner, family, year)
+        self._p_index = {p: i for i, p in enumerate(self.partners)}
+        self._f_index = {f: i for i, f in enumerate(self.families)}
+
+    def _select(self, values: Sequence[str] | None, index: dict[str, int], field: str) -> np.ndarray:
+        if not values:
+            return np.arange(len(index))
+        unknown = [v for v in values if v not in index]
+        if unknown:
+            raise ForecastError(f"{field}: unknown id(s) {unknown[:10]}; see the known values")
+        return np.array([index[v] for v in dict.fromkeys(values)])
+
+    def forecast(
+        self,
+        horizon: int = 3,
+        levels: Sequence[float] = DEFAULT_LEVELS,
+        partners: Sequence[str] | None = None,
+        families: Sequence[str] | None = None,
+        regions: Sequence[str] | None = None,
+    ) -> Forecast:
+        if not 1 <= horizon <= self.max_horizon:
+            raise ForecastError(f"horizon: {horizon} is outside 1..{self.max_horizon}")
+        levels = tuple(float(lv) for lv in levels)
+        if not levels or any(not 0 < lv < 1 for lv in levels):
+            raise ForecastError(f"levels: each credible level must be strictly between 0 and 1, got {list(levels)}")
+        pi = self._select(partners, self._p_index, "partners")
+        if regions:
+            known = set(self.partner_region)
+            unknown = [r for r in regions if r not in known]
+            if unknown:
+                raise ForecastError(f"regions: unknown region(s) {unknown}; known: {sorted(known)}")
+            pi = pi[np.isin(self.partner_region[pi], list(regions))]
+            if not pi.size:
+                raise ForecastError("regions: no selected partner is in the requested regions")
+        fi = self._select(families, self._f_index, "families")
+        sub = self.cube[:, pi][:, :, fi][:, :, :, :horizon]
+        years = self.years[:horizon]
+        p_ids, f_ids = self.partners[pi], self.families[fi]
+        cell_coords = {
+            "partner": p_ids, "family": f_ids, "year": years,
+            "partner_region": ("partner", self.partner_region[pi]),
+            "family_category": ("family", self.family_category[fi]),
+        }
+        cells = _summarise(sub, levels, ("partner", "family", "year"), cell_coords)
+        cells["p_any_within_horizon"] = (("partner", "family"), (sub.sum(axis=3) > 0).mean(axis=0))
+        fam = sub.sum(axis=1)
+        family_totals = _summarise(fam, levels, ("family", "year"), {"family": f_ids, "year": years,
+                                   "family_category": ("family", self.family_category[fi])})
+        year_totals = _summarise(fam.sum(axis=1), levels, ("year",), {"year": years})
+        draws = xr.DataArray(sub, dims=("sample", "partner", "family", "year"),
+                             coords={"partner": p_ids, "family": f_ids, "year": years}, name="lor_count")
+        attrs = {k: self.model.idata.attrs.get(k) for k in ("data_hash", "priors_hash", "fitted_at", "status")}
+        return Forecast(cells, family_totals, year_totals, draws, levels, attrs)

@@ -1,0 +1,211 @@
+"""The Litestar application: forecasts served from a stored posterior, OpenAPI at ``/schema``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Litestar, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_400_BAD_REQUEST
+
+from bayes.forecast import MAX_HORIZON, Forecaster, ForecastError
+from bayes.model import DemandModel
+from totaldemand import settings
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1_000_000
+
+
+class ForecastRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """What to forecast. Omitted filters mean all known values."""
+
+    horizon: Annotated[int, msgspec.Meta(ge=1, le=MAX_HORIZON, description="years ahead")] = 3
+    levels: Annotated[
+        list[Annotated[float, msgspec.Meta(gt=0, lt=1)]], msgspec.Meta(min_length=1, max_length=10)
+    ] = msgspec.field(default_factory=lambda: [0.5, 0.8, 0.95])
+    partners: list[str] | None = None
+    families: list[str] | None = None
+    regions: list[str] | None = None
+
+
+class Interval(msgspec.Struct):
+    level: float
+    lower: float
+    upper: float
+
+
+class CellForecast(msgspec.Struct):
+    partner: str
+    family: str
+    year: int
+    mean: float
+    median: float
+    p_any: float
+    p_any_within_horizon: float
+    intervals: list[Interval]
+
+
+class TotalForecast(msgspec.Struct):
+    year: int
+    mean: float
+    median: float
+    p_any: float
+    intervals: list[Interval]
+    family: str | None = None
+
+
+class ModelInfo(msgspec.Struct):
+    path: str
+    status: str
+    fitted_at: str
+    data_hash: str
+    priors_hash: str
+    code_version: str
+    diagnostics: dict[str, Any]
+
+
+class ForecastResponse(msgspec.Struct):
+    model: ModelInfo
+    horizon: int
+    levels: list[float]
+    cells: list[CellForecast]
+    family_totals: list[TotalForecast]
+    year_totals: list[TotalForecast]
+
+
+class Partner(msgspec.Struct):
+    id: str
+    name: str
+    region: str
+
+
+class Family(msgspec.Struct):
+    id: str
+    name: str
+    category: str
+
+
+@dataclass
+class Served:
+    """The active model and its compiled forecaster."""
+
+    path: Path
+    model: DemandModel
+    forecaster: Forecaster
+    loaded_at: float = field(default_factory=time.time)
+
+    @classmethod
+    def load(cls, path: Path) -> Served:
+        model = DemandModel.load(path)
+        return cls(path, model, Forecaster(model, max_horizon=MAX_HORIZON))
+
+    def info(self) -> ModelInfo:
+        import json
+
+        a = self.model.idata.attrs
+        return ModelInfo(str(self.path), str(a["status"]), str(a["fitted_at"]), str(a["data_hash"]),
+                         str(a["priors_hash"]), str(a["code_version"]), json.loads(a["diagnostics"]))
+
+
+def _served(state: State) -> Served:
+    return state.served
+
+
+@get("/health", sync_to_thread=False)
+def health(state: State) -> dict[str, Any]:
+    served = _served(state)
+    return {"status": "ok", "model_status": served.model.status, "model_loaded_at": served.loaded_at}
+
+
+@get("/v1/partners", sync_to_thread=False)
+def list_partners(state: State) -> list[Partner]:
+    c = _served(state).model.coords
+    return [Partner(str(p), str(n), str(r)) for p, n, r in
+            zip(c["partner"].values, c["partner_name"].values, c["partner_region"].values, strict=True)]
+
+
+@get("/v1/families", sync_to_thread=False)
+def list_families(state: State) -> list[Family]:
+    c = _served(state).model.coords
+    return [Family(str(f), str(n), str(k)) for f, n, k in
+            zip(c["family"].values, c["family_name"].values, c["family_category"].values, strict=True)]
+
+
+def _intervals(ds, levels, index: dict[str, Any]) -> list[Interval]:
+    lo = ds["lower"].isel(index).values
+    hi = ds["upper"].isel(index).values
+    return [Interval(float(lv), float(lo[i]), float(hi[i])) for i, lv in enumerate(levels)]
+
+
+@post("/v1/forecasts", sync_to_thread=True, status_code=200)
+def create_forecast(
+    state: State, data: ForecastRequest
+) -> ForecastResponse:
+    """Posterior forecast of LOR counts per partner × family × year, with family and yearly totals."""
+    served = _served(state)
+    try:
+        fc = served.forecaster.forecast(data.horizon, data.levels, data.partners, data.families, data.regions)
+    except ForecastError as exc:
+        raise HTTPException(status_code=HTTP_400_BAD_REQUEST, detail=str(exc)) from None
+    levels = list(fc.levels)
+    c = fc.cells
+    mean, median, p_any = c["mean"].values, c["median"].values, c["p_any"].values
+    within = c["p_any_within_horizon"].values
+    lower, upper = c["lower"].values, c["upper"].values
+    partners, families, years = c["partner"].values, c["family"].values, c["year"].values
+    cells = [
+        CellForecast(
+            str(partners[i]), str(families[j]), int(years[k]), float(mean[i, j, k]), float(median[i, j, k]),
+            float(p_any[i, j, k]), float(within[i, j]),
+            [Interval(lv, float(lower[n, i, j, k]), float(upper[n, i, j, k])) for n, lv in enumerate(levels)],
+        )
+        for i in range(len(partners)) for j in range(len(families)) for k in range(len(years))
+    ]
+    ft = fc.family_totals
+    fam_totals = [
+        TotalForecast(int(years[k]), float(ft["mean"].values[j, k]), float(ft["median"].values[j, k]),
+                      float(ft["p_any"].values[j, k]), _intervals(ft, levels, {"family": j, "year": k}),
+                      family=str(families[j]))
+        for j in range(len(families)) for k in range(len(years))
+    ]
+    yt = fc.year_totals
+    year_totals = [
+        TotalForecast(int(years[k]), float(yt["mean"].values[k]), float(yt["median"].values[k]),
+                      float(yt["p_any"].values[k]), _intervals(yt, levels, {"year": k}))
+        for k in range(len(years))
+    ]
+    return ForecastResponse(served.info(), data.horizon, levels, cells, fam_totals, year_totals)
+
+
+def _bad_request(_: Request, exc: Exception) -> Response:
+    return Response({"status_code": 400, "detail": str(exc)}, status_code=400)
+
+
+def create_app(model_path: Path | str | None = None) -> Litestar:
+    """Build the app around one posterior file (``TOTALDEMAND_MODEL`` or the default path)."""
+    path = Path(model_path or os.environ.get(settings.MODEL_ENV) or settings.model_path())
+    served = Served.load(path)
+    if served.model.status != "ok":
+        raise RuntimeError(f"{path}: model status {served.model.status!r}; refusing to serve a failed fit")
+    log.info("serving %s (data %s, fitted %s)", path, served.model.idata.attrs.get("data_hash"),
+             served.model.idata.attrs.get("fitted_at"))
+    return Litestar(
+        route_handlers=[health, list_partners, list_families, create_forecast],
+        state=State({"served": served}),
+        openapi_config=OpenAPIConfig(title="totaldemand", version="0.1.0", path="/schema"),
+        request_max_body_size=MAX_BODY_BYTES,
+        exception_handlers={ForecastError: _bad_request},
+    )
+
+
+__all__ = ["ForecastRequest", "ForecastResponse", "Parameter", "create_app"]

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bayes.forecast import Forecaster, ForecastError, _integer_quantiles
+
+
+@pytest.fixture(scope="module")
+def forecaster(fitted) -> Forecaster:
+    return Forecaster(fitted, max_draws=800, seed=1)
+
+
+def test_shapes_and_years(forecaster: Forecaster, fitted) -> None:
+    fc = forecaster.forecast(horizon=3, levels=[0.8, 0.95])
+    n_p, n_f = fitted.coords.sizes["partner"], fitted.coords.sizes["family"]
+    assert fc.cells["mean"].shape == (n_p, n_f, 3)
+    assert fc.cells["lower"].shape == (2, n_p, n_f, 3)
+    assert fc.family_totals["mean"].shape == (n_f, 3)
+    assert list(fc.cells["year"].values) == [2020, 2021, 2022]
+    assert fc.draws.shape == (800, n_p, n_f, 3)
+
+
+def test_totals_are_sums_of_cell_draws(forecaster: Forecaster) -> None:
+    fc = forecaster.forecast(horizon=2, partners=["p01", "p02", "p03"])
+    family_draws = fc.draws.sum("partner")
+    np.testing.assert_allclose(fc.family_totals["mean"].values, family_draws.mean("sample").values)
+    np.testing.assert_allclose(fc.year_totals["mean"].values, fc.draws.sum(("partner", "family")).mean("sample"))
+    np.testing.assert_allclose(fc.family_totals["mean"].values, fc.cells["mean"].sum("partner").values)
+    # a partner filter narrows the totals to those partners' demand only
+    everyone = forecaster.forecast(horizon=2)
+    assert (fc.year_totals["mean"].values < everyone.year_totals["mean"].values).all()
+
+
+def test_intervals_nest_and_probabilities_are_consistent(forecaster: Forecaster) -> None:
+    fc = forecaster.forecast(horizon=3, levels=[0.5, 0.8, 0.95])
+    lo, hi = fc.cells["lower"].values, fc.cells["upper"].values
+    assert (lo[0] >= lo[1]).all() and (lo[1] >= lo[2]).all()
+    assert (hi[0] <= hi[1]).all() and (hi[1] <= hi[2]).all()
+    assert ((fc.cells["median"] >= fc.cells["lower"].sel(level=0.8))).all()
+    within = fc.cells["p_any_within_horizon"]
+    assert (within >= fc.cells["p_any"].max("year") - 1e-12).all()
+    assert ((0 <= within) & (within <= 1)).all()
+
+
+def test_more_history_means_higher_forecast(forecaster: Forecaster, fitted) -> None:
+    observed = fitted.idata["observed_data"]["lor_count"].sum("year")
+    mean = forecaster.forecast(horizon=1).cells["mean"].isel(year=0)
+    busy = observed.values >= 4
+    quiet = observed.values == 0
+    assert mean.values[busy].mean() > 2 * mean.values[quiet].mean()
+
+
+def test_integer_quantiles_match_numpy() -> None:
+    rng = np.random.default_rng(0)
+    draws = rng.negative_binomial(2, 0.4, size=(501, 7, 3))
+    qs = np.array([0.0, 0.025, 0.1, 0.5, 0.9, 0.975, 1.0])
+    np.testing.assert_array_equal(_integer_quantiles(draws, qs), np.quantile(draws, qs, axis=0, method="inverted_cdf"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"horizon": 0}, "horizon"),
+        ({"horizon": 99}, "horizon"),
+        ({"levels": [1.2]}, "levels"),
+        ({"partners": ["atlantis"]}, "partners: unknown id"),
+        ({"families": ["warp_drive"]}, "families: unknown id"),
+        ({"regions": ["Mars"]}, "regions: unknown region"),
+    ],
+)
+def test_bad_requests_name_the_field(forecaster: Forecaster, kwargs: dict, message: str) -> None:
+    with pytest.raises(ForecastError, match=message):
+        forecaster.forecast(**kwargs)

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from bayes.forecast import Forecaster, ForecastError
+from bayes.model import DemandModel
+from bayes.panel import build_panel
+from evidence.loaders import load_dataset
+
+
+def test_posterior_file_opens_as_is_in_xarray_and_arviz(fitted_path: Path) -> None:
+    import arviz as az
+
+    tree = xr.open_datatree(fitted_path, engine="h5netcdf")
+    groups = {g.lstrip("/") for g in tree.groups}
+    assert {"posterior", "prior", "sample_stats", "log_likelihood", "posterior_predictive", "observed_data",
+            "constant_data"} <= groups
+    assert tree["posterior"]["partner_effect"].dims == ("chain", "draw", "partner")
+    attrs = tree.attrs
+    for key in ("data_hash", "priors_hash", "priors_version", "code_version", "model_config", "sampler_config",
+                "diagnostics", "status"):
+        assert attrs[key] not in ("", None), key
+    assert json.loads(attrs["sampler_config"])["chains"] == 4
+    summary = az.summary(tree, var_names=["intercept", "sigma_partner", "dispersion"])
+    assert len(summary) == 3
+    loo = az.loo(tree)
+    assert np.isfinite(loo.elpd)
+
+
+def test_attrs_record_the_data_and_priors_that_made_the_fit(fitted, sim_world: Path) -> None:
+    panel = build_panel(load_dataset(sim_world), first_year=2000)
+    assert fitted.idata.attrs["data_hash"] == panel.attrs["data_hash"]
+    assert fitted.idata.attrs["priors_hash"] == fitted.priors.hash
+    assert fitted.reference_year == 2019
+
+
+def test_save_load_gives_identical_forecasts(fitted, tmp_path: Path) -> None:
+    again = DemandModel.load(fitted.save(tmp_path / "copy.nc"))
+    a = Forecaster(fitted, seed=3).forecast(horizon=4)
+    b = Forecaster(again, seed=3).forecast(horizon=4)
+    np.testing.assert_array_equal(a.draws.values, b.draws.values)
+    xr.testing.assert_identical(a.cells, b.cells)
+    assert again.model_config == fitted.model_config and again.sampler_config == fitted.sampler_config
+
+
+def test_a_model_that_failed_its_gates_is_refused(fitted, tmp_path: Path) -> None:
+    failed = DemandModel.load(fitted.save(tmp_path / "failed.nc"))
+    diag = json.loads(failed.idata.attrs["diagnostics"])
+    diag["failures"] = ["R-hat 1.2 > 1.01 (intercept)"]
+    failed.idata.attrs.update({"status": "failed", "diagnostics": json.dumps(diag)})
+    assert not failed.diagnostics.passed
+    with pytest.raises(ForecastError, match="failed its gates"):
+        Forecaster(failed)
+
+
+def test_gates_fail_on_a_fit_that_did_not_converge(sim_world: Path) -> None:
+    """Far too few draws: the gates must say so, and the status must be 'failed'."""
+    panel = build_panel(load_dataset(sim_world), first_year=2000)
+    model = DemandModel(sampler_config={"draws": 30, "tune": 30, "chains": 2, "ppc_draws": 10})
+    model.fit(panel, progressbar=False)
+    assert model.status == "failed"
+    assert any("ESS" in f for f in model.diagnostics.failures)
+
+
+def test_sparse_likelihood_equals_the_reference_negative_binomial(sim_world: Path) -> None:
+    """Our cheap likelihood must be the same density as pm.NegativeBinomial, up to float32 rounding."""
+    panel = build_panel(load_dataset(sim_world), first_year=2000)
+    sparse = DemandModel({"likelihood": "sparse"}).build_model(panel)
+    reference = DemandModel({"likelihood": "reference"}).build_model(panel)
+    rng = np.random.default_rng(4)
+    point = reference.initial_point()
+    point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in point.items()}
+    a = sparse.compile_logp()({k: np.asarray(v, dtype="float32") for k, v in point.items()})
+    b = reference.compile_logp()(point)
+    assert np.isclose(float(a), float(b), rtol=1e-4), (a, b)

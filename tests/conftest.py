@@ -1,0 +1,53 @@
+"""Shared fixtures: one simulated world and one fit of it, reused by the model, forecast and API tests."""
+
+from __future__ import annotations
+
+import json
+import os
+
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from totaldemand.cli import app
+
+SIM_SEED = 11
+
+
+@pytest.fixture(scope="session")
+def cli() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture(scope="session")
+def sim_world(tmp_path_factory: pytest.TempPathFactory, cli: CliRunner) -> Path:
+    out = tmp_path_factory.mktemp("world")
+    result = cli.invoke(app, ["simulate", "--seed", str(SIM_SEED), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="session")
+def sim_truth(sim_world: Path) -> dict:
+    return json.loads((sim_world / "truth.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def fitted_path(sim_world: Path, tmp_path_factory: pytest.TempPathFactory, cli: CliRunner) -> Path:
+    """The simulated world fitted through the CLI, as a user would: 4 chains, 500 + 500 draws."""
+    path = tmp_path_factory.mktemp("models") / "sim.nc"
+    result = cli.invoke(app, ["fit", "--data", str(sim_world), "--out", str(path), "--first-year", "2000",
+                              "--draws", "500", "--tune", "500", "--seed", "5"])
+    assert path.is_file(), result.output
+    return path
+
+
+@pytest.fixture(scope="session")
+def fitted(fitted_path: Path):
+    from bayes.model import DemandModel
+
+    return DemandModel.load(fitted_path)

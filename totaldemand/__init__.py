@@ -1,0 +1,1 @@
+"""totaldemand: Bayesian forecasts of partner procurement demand, served over HTTP."""

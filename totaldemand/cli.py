@@ -1,0 +1,246 @@
+"""The ``totaldemand`` command line: data, simulate, fit, forecast, serve, up.
+
+Bad input exits with code 2 and a message naming the file, row, field or value; never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+
+# JAX reads this once, at import: one host device per chain lets chains run in parallel on the CPU.
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from totaldemand import settings
+
+app = typer.Typer(help="Bayesian forecasts of partner procurement demand (LORs).", no_args_is_help=True)
+data_app = typer.Typer(help="Build and inspect datasets.", no_args_is_help=True)
+priors_app = typer.Typer(help="Inspect prior files.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(priors_app, name="priors")
+console = Console(stderr=True)
+out = Console()
+log = logging.getLogger("totaldemand")
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)],
+        force=True,
+    )
+    for noisy in ("jax", "pytensor", "arviz", "matplotlib", "h5py"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def user_errors(fn: Callable) -> Callable:
+    """Turn input errors into a clear message and exit code 2."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        from bayes.forecast import ForecastError
+        from evidence.loaders import LoadError
+        from priors import PriorError
+
+        errors: tuple[type[BaseException], ...] = (LoadError, PriorError, ForecastError, FileNotFoundError)
+        try:
+            from evidence.sipri import SipriFormatError
+
+            errors += (SipriFormatError,)
+        except ImportError:
+            pass
+        try:
+            return fn(*args, **kwargs)
+        except errors as exc:
+            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from None
+
+    return wrapper
+
+
+DataOpt = Annotated[Path | None, typer.Option("--data", help="Dataset directory (default: embedded SIPRI panel).")]
+
+
+@data_app.command("build-sipri")
+@user_errors
+def build_sipri(
+    register: Annotated[Path, typer.Option(help="A SIPRI trade-register export (CSV, any vintage).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Dataset directory to write.")],
+    supplier: Annotated[str, typer.Option(help="Supplier whose orders are the LORs.")] = "United States",
+) -> None:
+    """Turn a SIPRI trade-register export into a dataset of realised LORs plus a readiness proxy."""
+    from evidence.sipri import build_dataset
+
+    if not register.is_file():
+        raise FileNotFoundError(f"--register: {register} does not exist")
+    summary = build_dataset(register, out_dir, supplier=supplier)
+    out.print_json(json.dumps(summary.as_dict()))
+
+
+@data_app.command("describe")
+@user_errors
+def describe_data(data: DataOpt = None, first_year: int = 1990) -> None:
+    """Load a dataset (validating it) and describe its panel."""
+    from bayes.panel import build_panel, describe
+    from evidence.loaders import load_dataset
+
+    panel = build_panel(load_dataset(data or settings.dataset_path()), first_year=first_year)
+    out.print_json(json.dumps({**describe(panel), "data_hash": panel.attrs["data_hash"]}))
+
+
+@app.command()
+@user_errors
+def simulate(
+    seed: Annotated[int, typer.Option(help="Random seed.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the world to.")],
+    partners: int = 24,
+    families: int = 8,
+    first_year: int = 2000,
+    last_year: int = 2019,
+) -> None:
+    """Write a synthetic world with known parameters (truth.json) in the loaders' formats."""
+    from bayes.simulate import WorldSpec, write_world
+
+    if partners < 2 or families < 2 or last_year - first_year < 4:
+        console.print("[bold red]error:[/] need >= 2 partners, >= 2 families and >= 5 years")
+        raise typer.Exit(code=2)
+    spec = WorldSpec(partners=partners, families=families, first_year=first_year, last_year=last_year)
+    truth = write_world(out_dir, spec, seed)
+    log.info("wrote a world of %d partners x %d families x %d years to %s", partners, families,
+             last_year - first_year + 1, out_dir)
+    out.print_json(json.dumps(truth["params"]))
+
+
+@app.command()
+@user_errors
+def fit(
+    data: DataOpt = None,
+    model_path: Annotated[Path | None, typer.Option("--out", help="Posterior file to write.")] = None,
+    priors: Annotated[Path | None, typer.Option(help="Prior TOML file (default: shipped priors).")] = None,
+    first_year: int = 1990,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    seed: int = 20261124,
+) -> None:
+    """Fit the hierarchical NB model and write its posterior as NetCDF (opens in ArviZ)."""
+    from bayes.fitting import fit_dataset
+
+    model = fit_dataset(
+        data or settings.dataset_path(), model_path or settings.model_path(), priors, first_year,
+        {"draws": draws, "tune": tune, "chains": chains, "random_seed": seed},
+    )
+    for line in model.diagnostics.lines():
+        out.print(line)
+    if model.status != "ok":
+        console.print("[bold red]the fit failed its gates: it is stored as failed and will not be served[/]")
+        raise typer.Exit(code=1)
+
+
+@app.command()
+@user_errors
+def forecast(
+    model_path: Annotated[Path | None, typer.Option("--model", help="Posterior file.")] = None,
+    horizon: int = 3,
+    level: Annotated[list[float] | None, typer.Option(help="Credible level; repeat for several.")] = None,
+    partner: Annotated[list[str] | None, typer.Option(help="Partner id; repeat for several.")] = None,
+    family: Annotated[list[str] | None, typer.Option(help="Family id; repeat for several.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Forecast LOR counts for the next HORIZON years: cells, family totals and P(at least one LOR)."""
+    from bayes.forecast import Forecaster
+    from bayes.model import DemandModel
+
+    path = model_path or settings.model_path()
+    if not path.is_file():
+        raise FileNotFoundError(f"--model: no posterior file at {path}; run `totaldemand fit` first")
+    result = Forecaster(DemandModel.load(path)).forecast(horizon, level or [0.8, 0.95], partner, family)
+    if fmt == "json":
+        out.print_json(json.dumps(result.to_dict()))
+        return
+    _print_table("Family totals (LORs per year)", result.family_totals, ("family", "year"), result.levels)
+    if partner or family:
+        _print_table("Cells", result.cells, ("partner", "family", "year"), result.levels)
+
+
+def _print_table(title: str, ds, keys: tuple[str, ...], levels: tuple[float, ...]) -> None:
+    table = Table(title=title)
+    for k in keys:
+        table.add_column(k)
+    for c in ("mean", "median", "P(>=1)", *(f"{int(lv * 100)}% CrI" for lv in levels)):
+        table.add_column(c, justify="right")
+    frame = ds[["mean", "median", "p_any"]].to_dataframe().reset_index()
+    for _, row in frame.iterrows():
+        sel = {k: row[k] for k in keys}
+        ints = [f"{int(ds['lower'].sel(level=lv, **sel))}-{int(ds['upper'].sel(level=lv, **sel))}" for lv in levels]
+        table.add_row(*(str(row[k]) for k in keys), f"{row['mean']:.2f}", f"{row['median']:.0f}",
+                      f"{row['p_any']:.2f}", *ints)
+    out.print(table)
+
+
+@priors_app.command("show")
+@user_errors
+def priors_show(path: Annotated[Path | None, typer.Argument(help="Prior TOML file.")] = None) -> None:
+    """Validate a prior file and print its priors and rationales."""
+    from priors import load_priors
+
+    p = load_priors(path)
+    table = Table(title=f"priors {p.version} ({p.hash})")
+    for c in ("parameter", "distribution", "rationale"):
+        table.add_column(c)
+    for name, prior in p.priors.items():
+        args = ", ".join(f"{k}={v:g}" for k, v in prior.params.items())
+        table.add_row(name, f"{prior.dist}({args})", prior.rationale)
+    out.print(table)
+
+
+@app.command()
+@user_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    model_path: Annotated[Path | None, typer.Option("--model", help="Posterior file to serve.")] = None,
+    workers: Annotated[int, typer.Option(help="Uvicorn worker processes.")] = 1,
+) -> None:
+    """Serve the HTTP API (Litestar under uvicorn) from a stored posterior file."""
+    import uvicorn
+
+    path = model_path or settings.model_path()
+    if not path.is_file():
+        raise FileNotFoundError(f"--model: no posterior file at {path}; run `totaldemand fit` first")
+    os.environ[settings.MODEL_ENV] = str(path.resolve())
+    uvicorn.run("service.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="info")
+
+
+@app.command()
+@user_errors
+def up(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """The embedded default end to end: fit if no valid model is stored, then serve."""
+    from bayes.fitting import ensure_default_model
+
+    model = ensure_default_model(settings.dataset_path(), settings.model_path())
+    for line in model.diagnostics.lines():
+        out.print(line)
+    out.print(f"\nServing on http://{host}:{port}  (OpenAPI: http://{host}:{port}/schema). Try:\n"
+              f"  curl -s -X POST http://{host}:{port}/v1/forecasts -H 'content-type: application/json' \\\n"
+              "       -d '{\"horizon\": 3, \"levels\": [0.8], \"families\": [\"fighter_aircraft\"]}'\n")
+    serve(host=host, port=port, model_path=settings.model_path(), workers=1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())
