@@ -41,7 +41,7 @@ bench: install
 	$(VENV)/bin/python benchmarks/forecast_speed.py
 
 data: install
-	bash scripts/build_default_data.sh
+	PYTHON=$(VENV)/bin/python bash scripts/build_default_data.sh
 
 clean:
 	rm -rf $(VENV) var

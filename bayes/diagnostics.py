@@ -76,7 +76,9 @@ def diagnose(
     tail_min, tail_name = _extreme(ess_tail, var_names, min)
     stats = idata["sample_stats"]
     divergences = int(stats["diverging"].values.sum()) if "diverging" in stats else 0
-    bfmi = np.asarray(az.bfmi(idata)["energy"].values, dtype=float) if "energy" in stats else np.array([np.nan])
+    bfmi = (
+        np.asarray(az.bfmi(idata)["energy"].values, dtype=float) if "energy" in stats else np.array([np.nan])
+    )
     bfmi_min = float(np.nanmin(bfmi))
     failures = []
     if not r_hat_max <= gates["r_hat_max"]:

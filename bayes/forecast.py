@@ -42,16 +42,22 @@ class Forecast:
             flat = ds.drop_vars([v for v in ds.data_vars if "level" in ds[v].dims])
             rows = flat.to_dataframe().reset_index()
             intervals = {
-                lv: (ds["lower"].sel(level=lv).to_dataframe()["lower"].to_numpy(),
-                     ds["upper"].sel(level=lv).to_dataframe()["upper"].to_numpy())
+                lv: (
+                    ds["lower"].sel(level=lv).to_dataframe()["lower"].to_numpy(),
+                    ds["upper"].sel(level=lv).to_dataframe()["upper"].to_numpy(),
+                )
                 for lv in self.levels
             }
             out = []
             for i, row in enumerate(rows.itertuples(index=False)):
-                rec = {k: (int(v) if k == "year" else (v.item() if hasattr(v, "item") else v))
-                       for k, v in row._asdict().items() if k in keys or k in flat.data_vars}
+                rec = {
+                    k: (int(v) if k == "year" else (v.item() if hasattr(v, "item") else v))
+                    for k, v in row._asdict().items()
+                    if k in keys or k in flat.data_vars
+                }
                 rec["intervals"] = [
-                    {"level": lv, "lower": float(lo[i]), "upper": float(hi[i])} for lv, (lo, hi) in intervals.items()
+                    {"level": lv, "lower": float(lo[i]), "upper": float(hi[i])}
+                    for lv, (lo, hi) in intervals.items()
                 ]
                 out.append(rec)
             return out
@@ -112,9 +118,13 @@ def _summarise(draws: np.ndarray, levels: Sequence[float], dims: tuple[str, ...]
 class Forecaster:
     """Compiled forecasts over a fitted model's draws (thinned to ``max_draws``)."""
 
-    def __init__(self, model: DemandModel, max_draws: int = 1000, max_horizon: int = 5, seed: int = 0) -> None:
+    def __init__(
+        self, model: DemandModel, max_draws: int = 1000, max_horizon: int = 5, seed: int = 0
+    ) -> None:
         if model.status != "ok" and not model.idata.attrs.get("allow_failed"):
-            raise ForecastError(f"model status is {model.status!r}: a model that failed its gates is not served")
+            raise ForecastError(
+                f"model status is {model.status!r}: a model that failed its gates is not served"
+            )
         if not 1 <= max_horizon <= MAX_HORIZON:
             raise ForecastError(f"max_horizon must be between 1 and {MAX_HORIZON}")
         self.model = model
@@ -155,7 +165,9 @@ class Forecaster:
             raise ForecastError(f"horizon: {horizon} is outside 1..{self.max_horizon}")
         levels = tuple(float(lv) for lv in levels)
         if not levels or any(not 0 < lv < 1 for lv in levels):
-            raise ForecastError(f"levels: each credible level must be strictly between 0 and 1, got {list(levels)}")
+            raise ForecastError(
+                f"levels: each credible level must be strictly between 0 and 1, got {list(levels)}"
+            )
         pi = self._select(partners, self._p_index, "partners")
         if regions:
             known = set(self.partner_region)
@@ -170,17 +182,29 @@ class Forecaster:
         years = self.years[:horizon]
         p_ids, f_ids = self.partners[pi], self.families[fi]
         cell_coords = {
-            "partner": p_ids, "family": f_ids, "year": years,
+            "partner": p_ids,
+            "family": f_ids,
+            "year": years,
             "partner_region": ("partner", self.partner_region[pi]),
             "family_category": ("family", self.family_category[fi]),
         }
         cells = _summarise(sub, levels, ("partner", "family", "year"), cell_coords)
         cells["p_any_within_horizon"] = (("partner", "family"), (sub.sum(axis=3) > 0).mean(axis=0))
         fam = sub.sum(axis=1)
-        family_totals = _summarise(fam, levels, ("family", "year"), {"family": f_ids, "year": years,
-                                   "family_category": ("family", self.family_category[fi])})
+        family_totals = _summarise(
+            fam,
+            levels,
+            ("family", "year"),
+            {"family": f_ids, "year": years, "family_category": ("family", self.family_category[fi])},
+        )
         year_totals = _summarise(fam.sum(axis=1), levels, ("year",), {"year": years})
-        draws = xr.DataArray(sub, dims=("sample", "partner", "family", "year"),
-                             coords={"partner": p_ids, "family": f_ids, "year": years}, name="lor_count")
-        attrs = {k: self.model.idata.attrs.get(k) for k in ("data_hash", "priors_hash", "fitted_at", "status")}
+        draws = xr.DataArray(
+            sub,
+            dims=("sample", "partner", "family", "year"),
+            coords={"partner": p_ids, "family": f_ids, "year": years},
+            name="lor_count",
+        )
+        attrs = {
+            k: self.model.idata.attrs.get(k) for k in ("data_hash", "priors_hash", "fitted_at", "status")
+        }
         return Forecast(cells, family_totals, year_totals, draws, levels, attrs)

@@ -92,20 +92,28 @@ def _sparse_nb_loglik(counts, log_mu, partner, family, pf, trend, intercept, dec
     """Sum of NB log-pmfs over the cube, split into a cheap dense part and a sparse part.
 
     log NB(y | mu, phi) = phi * log(phi / (phi + mu))                       (every cell)
-                        + lgamma(y + phi) - lgamma(phi) - lgamma(y + 1)
+                        + sum_{k<y} log(phi + k) - lgamma(y + 1)
                         + y * (log mu - log(phi + mu))                       (only y > 0)
-    The first line is -phi * softplus(log mu - log phi). Non-zero cells rebuild log mu from the
-    effects by gathering small vectors, so the gradient never scatters into the dense cube.
+    The first line is -phi * softplus(log mu - log phi). The log-gamma ratio is written as a sum
+    of logs because lgamma(y + phi) - lgamma(phi) cancels catastrophically in float32 once phi is
+    large; summed over cells it is sum_k n_k log(phi + k), with n_k the number of cells with y > k.
+    Non-zero cells rebuild log mu from the effects by gathering small vectors, so the gradient
+    never scatters into the dense cube.
     """
     import pytensor.tensor as pt
 
-    p_i, f_i, t_i = (pt.as_tensor_variable(i.astype("int32")) for i in np.nonzero(counts))
-    y = pt.as_tensor_variable(counts[np.nonzero(counts)].astype("float32"))
+    nonzero = np.nonzero(counts)
+    y_nz = counts[nonzero]
+    ks = np.arange(int(y_nz.max()))
+    n_above = (y_nz[:, None] > ks[None, :]).sum(axis=0).astype("float32")
+    p_i, f_i, t_i = (pt.as_tensor_variable(i.astype("int32")) for i in nonzero)
+    y = pt.as_tensor_variable(y_nz.astype("float32"))
     log_phi = pt.log(phi)
     dense = -phi * pt.sum(pt.softplus(log_mu - log_phi))
     log_mu_nz = intercept + partner[p_i] + family[f_i] + pf[p_i, f_i] + trend[f_i] * decade[t_i]
-    sparse = pt.sum(
-        pt.gammaln(y + phi) - pt.gammaln(phi) - pt.gammaln(y + 1.0) + y * (log_mu_nz - pt.logaddexp(log_phi, log_mu_nz))
+    rising = pt.sum(n_above * pt.log(phi + ks.astype("float32")))
+    sparse = (
+        rising - float(gammaln(y_nz + 1.0).sum()) + pt.sum(y * (log_mu_nz - pt.logaddexp(log_phi, log_mu_nz)))
     )
     return dense + sparse
 
@@ -176,6 +184,10 @@ class DemandModel:
         self.idata: xr.DataTree | None = None
         self._draws: PosteriorDraws | None = None
 
+    @property
+    def float_x(self) -> str:
+        return "float32" if self.model_config.get("likelihood", "sparse") == "sparse" else "float64"
+
     # -- building -------------------------------------------------------------------------------
     def build_model(self, panel: xr.Dataset):  # -> pm.Model
         """The PyMC model. ``model_config['likelihood']`` picks how the NB likelihood is written:
@@ -191,13 +203,15 @@ class DemandModel:
         likelihood = self.model_config.get("likelihood", "sparse")
         if likelihood not in ("sparse", "reference"):
             raise ValueError(f"model_config['likelihood']: {likelihood!r} is not 'sparse' or 'reference'")
-        float_x = "float32" if likelihood == "sparse" else "float64"
+        float_x = self.float_x
         reference_year = int(panel["year"].values.max())
         coords = {d: panel[d].values for d in DIMS}
         counts = panel["lor_count"].values
         p = self.priors
         with pytensor.config.change_flags(floatX=float_x), pm.Model(coords=coords) as model:
-            decade = pm.Data("decade", decades(panel["year"].values, reference_year).astype(float_x), dims="year")
+            decade = pm.Data(
+                "decade", decades(panel["year"].values, reference_year).astype(float_x), dims="year"
+            )
             intercept = p["intercept"].create()
             sigma_partner = p["sigma_partner"].create()
             sigma_family = p["sigma_family"].create()
@@ -228,23 +242,32 @@ class DemandModel:
             if likelihood == "reference":
                 pm.NegativeBinomial("lor_count", mu=pt.exp(log_mu), alpha=phi, observed=counts, dims=DIMS)
             else:
-                pm.Potential("lor_count_loglik", _sparse_nb_loglik(counts, log_mu, partner, family, pf, trend,
-                                                                   intercept, decade, phi))
+                pm.Potential(
+                    "lor_count_loglik",
+                    _sparse_nb_loglik(counts, log_mu, partner, family, pf, trend, intercept, decade, phi),
+                )
         return model
 
     # -- fitting --------------------------------------------------------------------------------
     def fit(self, panel: xr.Dataset, progressbar: bool = True) -> xr.DataTree:
         """Sample the posterior, add prior/predictive/log-likelihood groups, and check the gates."""
         import pymc as pm
+        import pytensor
 
         cfg = self.sampler_config
         model = self.build_model(panel)
         seed = int(cfg["random_seed"])
         keep = [*PRIOR_NAMES, *EFFECTS]
-        log.info("fitting %s on %s cells, %d chains x %d draws (tune %d)", MODEL_NAME,
-                 panel["lor_count"].size, cfg["chains"], cfg["draws"], cfg["tune"])
+        log.info(
+            "fitting %s on %s cells, %d chains x %d draws (tune %d)",
+            MODEL_NAME,
+            panel["lor_count"].size,
+            cfg["chains"],
+            cfg["draws"],
+            cfg["tune"],
+        )
         started = time.perf_counter()
-        with model:
+        with pytensor.config.change_flags(floatX=self.float_x), model:
             idata = pm.sample(
                 draws=int(cfg["draws"]),
                 tune=int(cfg["tune"]),
@@ -266,7 +289,9 @@ class DemandModel:
         log.info("fit done in %.1fs; %s", elapsed, "; ".join(diag.lines()))
         return idata
 
-    def _assemble(self, idata: xr.DataTree, prior: xr.DataTree, panel: xr.Dataset, elapsed: float) -> xr.DataTree:
+    def _assemble(
+        self, idata: xr.DataTree, prior: xr.DataTree, panel: xr.Dataset, elapsed: float
+    ) -> xr.DataTree:
         reference_year = int(panel["year"].values.max())
         children = {name: idata[name].to_dataset() for name in ("posterior", "sample_stats")}
         children["prior"] = prior["prior"].to_dataset()
@@ -328,12 +353,17 @@ class DemandModel:
         data = out.reshape(chains, n_draws, y.shape[0], y.shape[2])
         return xr.Dataset(
             {"lor_count": (("chain", "draw", "partner", "year"), data)},
-            coords={"chain": np.arange(chains), "draw": np.arange(n_draws),
-                    "partner": panel["partner"].values, "year": panel["year"].values},
+            coords={
+                "chain": np.arange(chains),
+                "draw": np.arange(n_draws),
+                "partner": panel["partner"].values,
+                "year": panel["year"].values,
+            },
         )
 
-    def _posterior_predictive(self, draws: PosteriorDraws, panel: xr.Dataset, chains: int,
-                              n_draws: int) -> xr.Dataset:
+    def _posterior_predictive(
+        self, draws: PosteriorDraws, panel: xr.Dataset, chains: int, n_draws: int
+    ) -> xr.Dataset:
         """Replicated counts summed to family-year and partner-year totals, on a thinned set of draws."""
         rng = np.random.default_rng(int(self.sampler_config["random_seed"]) + 2)
         per_chain = max(1, min(n_draws, int(self.sampler_config["ppc_draws"]) // chains))
@@ -350,10 +380,17 @@ class DemandModel:
                 fam[c, j] = counts.sum(axis=0)
                 par[c, j] = counts.sum(axis=1)
         return xr.Dataset(
-            {"family_total": (("chain", "draw", "family", "year"), fam),
-             "partner_total": (("chain", "draw", "partner", "year"), par)},
-            coords={"chain": np.arange(chains), "draw": picks, "family": panel["family"].values,
-                    "partner": panel["partner"].values, "year": panel["year"].values},
+            {
+                "family_total": (("chain", "draw", "family", "year"), fam),
+                "partner_total": (("chain", "draw", "partner", "year"), par),
+            },
+            coords={
+                "chain": np.arange(chains),
+                "draw": picks,
+                "family": panel["family"].values,
+                "partner": panel["partner"].values,
+                "year": panel["year"].values,
+            },
         )
 
     # -- results --------------------------------------------------------------------------------
@@ -415,8 +452,10 @@ class DemandModel:
         with xr.open_datatree(path, engine="h5netcdf") as tree:
             tree = tree.load()
         if tree.attrs.get("totaldemand_model") != MODEL_NAME:
-            raise ValueError(f"{path}: not a {MODEL_NAME} posterior file "
-                             f"(totaldemand_model={tree.attrs.get('totaldemand_model')!r})")
+            raise ValueError(
+                f"{path}: not a {MODEL_NAME} posterior file "
+                f"(totaldemand_model={tree.attrs.get('totaldemand_model')!r})"
+            )
         model = cls(json.loads(tree.attrs["model_config"]), json.loads(tree.attrs["sampler_config"]))
         model.idata = tree
         return model

@@ -64,7 +64,9 @@ def build_panel(
     uncertain = np.zeros(shape, dtype=np.int64)
     np.add.at(counts, (pi, fi, ti), 1)
     np.add.at(units, (pi, fi, ti), realised["quantity"].fillna(0).to_numpy(dtype=np.int64))
-    flagged = (realised["year_uncertain"].astype(bool) | realised["quantity_uncertain"].astype(bool)).to_numpy()
+    flagged = (
+        realised["year_uncertain"].astype(bool) | realised["quantity_uncertain"].astype(bool)
+    ).to_numpy()
     np.add.at(uncertain, (pi[flagged], fi[flagged], ti[flagged]), 1)
 
     pmeta = partners.set_index("id").loc[partner_ids]

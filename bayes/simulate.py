@@ -56,26 +56,37 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
     family_ids = [f"f{i:02d}" for i in range(n_f)]
     regions = [REGIONS[i % len(REGIONS)] for i in range(n_p)]
     categories = [CATEGORIES[i % len(CATEGORIES)] for i in range(n_f)]
-    partners = pd.DataFrame({
-        "id": partner_ids,
-        "name": [f"Partner {i}" for i in range(n_p)],
-        "region": regions,
-        "iso3": [f"Q{i:02d}" for i in range(n_p)],
-        "alliances": [spec.alliances[i % len(spec.alliances)] if i % 3 else "" for i in range(n_p)],
-        "is_state": True,
-    })
-    families = pd.DataFrame({"id": family_ids, "name": [f"Family {i}" for i in range(n_f)], "category": categories})
+    partners = pd.DataFrame(
+        {
+            "id": partner_ids,
+            "name": [f"Partner {i}" for i in range(n_p)],
+            "region": regions,
+            "iso3": [f"Q{i:02d}" for i in range(n_p)],
+            "alliances": [spec.alliances[i % len(spec.alliances)] if i % 3 else "" for i in range(n_p)],
+            "is_state": True,
+        }
+    )
+    families = pd.DataFrame(
+        {"id": family_ids, "name": [f"Family {i}" for i in range(n_f)], "category": categories}
+    )
 
     # Centred draws keep the intercept identified as the rate of an average cell, so recovery
     # compares like with like; the spread of the effects still comes from the stated sigmas.
     partner_effect = _centred(rng.normal(0.0, spec.sigma_partner, n_p))
     family_effect = _centred(rng.normal(0.0, spec.sigma_family, n_f))
     pf_effect = rng.normal(0.0, spec.sigma_partner_family, (n_p, n_f))
-    pf_effect -= pf_effect.mean(axis=0, keepdims=True) + pf_effect.mean(axis=1, keepdims=True) - pf_effect.mean()
+    pf_effect -= (
+        pf_effect.mean(axis=0, keepdims=True) + pf_effect.mean(axis=1, keepdims=True) - pf_effect.mean()
+    )
     family_trend = rng.normal(spec.trend_mean, spec.sigma_trend, n_f)
     decade = decades(years, spec.last_year)
-    log_mu = (spec.intercept + partner_effect[:, None, None] + family_effect[None, :, None]
-              + pf_effect[:, :, None] + family_trend[None, :, None] * decade[None, None, :])
+    log_mu = (
+        spec.intercept
+        + partner_effect[:, None, None]
+        + family_effect[None, :, None]
+        + pf_effect[:, :, None]
+        + family_trend[None, :, None] * decade[None, None, :]
+    )
     mu = np.exp(log_mu)
     counts = rng.poisson(rng.gamma(spec.dispersion, mu / spec.dispersion))
 
@@ -85,13 +96,21 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
     def add(p: int, f: int, t: int, status: str) -> None:
         day = date(int(years[t]), 1, 1) + timedelta(days=int(rng.integers(0, 365)))
         quantity = 1 + int(rng.poisson(unit_scale[f]))
-        rows.append({
-            "id": f"sim-{seed}-{len(rows):06d}", "partner": partner_ids[p], "family": family_ids[f],
-            "received": day.isoformat(), "status": status, "quantity": quantity,
-            "designation": f"{family_ids[f].upper()}-{int(rng.integers(1, 9))}",
-            "estimated_value_usd": round(quantity * float(rng.lognormal(17, 0.5)), -3), "source": "simulator",
-            "year_uncertain": False, "quantity_uncertain": bool(rng.random() < 0.1),
-        })
+        rows.append(
+            {
+                "id": f"sim-{seed}-{len(rows):06d}",
+                "partner": partner_ids[p],
+                "family": family_ids[f],
+                "received": day.isoformat(),
+                "status": status,
+                "quantity": quantity,
+                "designation": f"{family_ids[f].upper()}-{int(rng.integers(1, 9))}",
+                "estimated_value_usd": round(quantity * float(rng.lognormal(17, 0.5)), -3),
+                "source": "simulator",
+                "year_uncertain": False,
+                "quantity_uncertain": bool(rng.random() < 0.1),
+            }
+        )
 
     last = n_t - 1
     for p, f, t in zip(*np.nonzero(counts), strict=True):
@@ -108,19 +127,34 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
 
     future = np.arange(spec.last_year + 1, spec.last_year + 1 + spec.horizon)
     base = rng.lognormal(3.0, 0.7, n_f)
-    plans = pd.DataFrame([
-        {"family": family_ids[f], "fiscal_year": int(y), "quantity": float(np.round(base[f] * rng.uniform(0.7, 1.3))),
-         "source": "simulator"}
-        for f in range(n_f) for y in future
-    ])
-    capacities = pd.DataFrame({
-        "family": family_ids,
-        "min_sustaining_rate": np.round(base * 0.8),
-        "max_rate": np.round(base * 3.0),
-        "source": "simulator",
-    })
-    tables = {"partners": partners, "families": families, "lors": lors, "evidence": evidence,
-              "domestic_plans": plans, "line_capacities": capacities}
+    plans = pd.DataFrame(
+        [
+            {
+                "family": family_ids[f],
+                "fiscal_year": int(y),
+                "quantity": float(np.round(base[f] * rng.uniform(0.7, 1.3))),
+                "source": "simulator",
+            }
+            for f in range(n_f)
+            for y in future
+        ]
+    )
+    capacities = pd.DataFrame(
+        {
+            "family": family_ids,
+            "min_sustaining_rate": np.round(base * 0.8),
+            "max_rate": np.round(base * 3.0),
+            "source": "simulator",
+        }
+    )
+    tables = {
+        "partners": partners,
+        "families": families,
+        "lors": lors,
+        "evidence": evidence,
+        "domestic_plans": plans,
+        "line_capacities": capacities,
+    }
     truth = {
         "seed": seed,
         "spec": asdict(spec),
@@ -138,7 +172,9 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
         "family_effect": dict(zip(family_ids, family_effect.round(6).tolist(), strict=True)),
         "family_trend": dict(zip(family_ids, family_trend.round(6).tolist(), strict=True)),
         "partner_family_effect": {
-            f"{partner_ids[p]}|{family_ids[f]}": round(float(pf_effect[p, f]), 6) for p in range(n_p) for f in range(n_f)
+            f"{partner_ids[p]}|{family_ids[f]}": round(float(pf_effect[p, f]), 6)
+            for p in range(n_p)
+            for f in range(n_f)
         },
         "nlp": {"hit_rate": spec.nlp_hit_rate, "false_rate": spec.nlp_false_rate, "lead_years": 1},
     }
@@ -149,17 +185,32 @@ def _centred(x: np.ndarray) -> np.ndarray:
     return x - x.mean()
 
 
-def _nlp_signal(rng: np.random.Generator, spec: WorldSpec, counts: np.ndarray, years: np.ndarray,
-                partner_ids: list[str], family_ids: list[str]) -> pd.DataFrame:
+def _nlp_signal(
+    rng: np.random.Generator,
+    spec: WorldSpec,
+    counts: np.ndarray,
+    years: np.ndarray,
+    partner_ids: list[str],
+    family_ids: list[str],
+) -> pd.DataFrame:
     """A mention in year t-1 leads a realised LOR in year t (with misses and false alarms)."""
     upcoming = counts[:, :, 1:] > 0
     p_mention = np.where(upcoming, spec.nlp_hit_rate, spec.nlp_false_rate)
     hits = rng.random(upcoming.shape) < p_mention
-    return pd.DataFrame([
-        {"partner": partner_ids[p], "family": family_ids[f], "date": f"{int(years[t])}-06-30",
-         "kind": "nlp_mention", "value": 1.0, "source": "simulator: synthetic notification"}
-        for p, f, t in zip(*np.nonzero(hits), strict=True)
-    ], columns=["partner", "family", "date", "kind", "value", "source"])
+    return pd.DataFrame(
+        [
+            {
+                "partner": partner_ids[p],
+                "family": family_ids[f],
+                "date": f"{int(years[t])}-06-30",
+                "kind": "nlp_mention",
+                "value": 1.0,
+                "source": "simulator: synthetic notification",
+            }
+            for p, f, t in zip(*np.nonzero(hits), strict=True)
+        ],
+        columns=["partner", "family", "date", "kind", "value", "source"],
+    )
 
 
 def _readiness(lors: pd.DataFrame, years: np.ndarray) -> pd.DataFrame:
@@ -175,10 +226,26 @@ def _readiness(lors: pd.DataFrame, years: np.ndarray) -> pd.DataFrame:
                 continue
             age = float(((y - fleet["delivered"]) * fleet["quantity"]).sum() / units)
             day = f"{int(y)}-12-31"
-            out.append({"partner": partner, "family": family, "date": day, "kind": READINESS_FLEET_UNITS,
-                        "value": units, "source": "simulator: fleet proxy"})
-            out.append({"partner": partner, "family": family, "date": day, "kind": READINESS_FLEET_MEAN_AGE,
-                        "value": round(age, 4), "source": "simulator: fleet proxy"})
+            out.append(
+                {
+                    "partner": partner,
+                    "family": family,
+                    "date": day,
+                    "kind": READINESS_FLEET_UNITS,
+                    "value": units,
+                    "source": "simulator: fleet proxy",
+                }
+            )
+            out.append(
+                {
+                    "partner": partner,
+                    "family": family,
+                    "date": day,
+                    "kind": READINESS_FLEET_MEAN_AGE,
+                    "value": round(age, 4),
+                    "source": "simulator: fleet proxy",
+                }
+            )
     return pd.DataFrame(out, columns=["partner", "family", "date", "kind", "value", "source"])
 
 

@@ -84,14 +84,20 @@ def _read_raw(path: Path) -> tuple[pd.DataFrame, int]:
                 rows = payload.get("rows") if isinstance(payload, dict) else payload
                 if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
                     raise LoadError(
-                        [Problem(str(path), None, None, None, "expected a list of objects or {'rows': [...]}")]
+                        [
+                            Problem(
+                                str(path), None, None, None, "expected a list of objects or {'rows': [...]}"
+                            )
+                        ]
                     )
             return pd.DataFrame.from_records(rows), 1
     except LoadError:
         raise
     except (UnicodeDecodeError, json.JSONDecodeError, pd.errors.ParserError, ValueError, OSError) as exc:
         raise LoadError([Problem(str(path), None, None, None, f"cannot be read: {exc}")]) from exc
-    raise LoadError([Problem(str(path), None, None, None, f"unsupported file type {suffix!r}; use {SUFFIXES}")])
+    raise LoadError(
+        [Problem(str(path), None, None, None, f"unsupported file type {suffix!r}; use {SUFFIXES}")]
+    )
 
 
 def _is_blank(value: object) -> bool:
@@ -107,7 +113,11 @@ def _parse_column(raw: pd.Series, col: Column) -> tuple[pd.Series, np.ndarray, s
     blank = raw.map(_is_blank).to_numpy(dtype=bool)
     text = raw.map(lambda v: "" if _is_blank(v) else str(v).strip())
     if col.kind in ("str", "list"):
-        parsed = text if col.kind == "str" else text.map(lambda s: tuple(x.strip() for x in s.split(";") if x.strip()))
+        parsed = (
+            text
+            if col.kind == "str"
+            else text.map(lambda s: tuple(x.strip() for x in s.split(";") if x.strip()))
+        )
         return parsed, np.zeros(len(raw), dtype=bool), ""
     if col.kind in ("int", "float"):
         numbers = pd.to_numeric(text.where(~blank), errors="coerce")
@@ -115,7 +125,11 @@ def _parse_column(raw: pd.Series, col: Column) -> tuple[pd.Series, np.ndarray, s
         if col.kind == "int":
             whole = numbers.fillna(0) % 1 == 0
             bad |= (~blank) & ~whole.to_numpy()
-            return numbers.astype("Int64", errors="ignore") if not bad.any() else numbers, bad, "not an integer"
+            return (
+                numbers.astype("Int64", errors="ignore") if not bad.any() else numbers,
+                bad,
+                "not an integer",
+            )
         return numbers.astype(float), bad, "not a finite number"
     if col.kind == "bool":
         lowered = text.str.lower()
@@ -149,7 +163,10 @@ def validate_frame(frame: pd.DataFrame, table: Table, source: str, row_offset: i
     missing = [c.name for c in table.columns if c.required and c.name not in frame.columns]
     if missing:
         raise LoadError(
-            [Problem(source, None, m, None, f"required column missing (have {list(frame.columns)})") for m in missing]
+            [
+                Problem(source, None, m, None, f"required column missing (have {list(frame.columns)})")
+                for m in missing
+            ]
         )
     unknown = [c for c in frame.columns if c not in {col.name for col in table.columns}]
     if unknown:
@@ -162,20 +179,29 @@ def validate_frame(frame: pd.DataFrame, table: Table, source: str, row_offset: i
         blank = raw.map(_is_blank).to_numpy(dtype=bool)
         if col.required and col.kind != "bool":
             for i in np.flatnonzero(blank):
-                problems.append(Problem(source, int(i) + row_offset, col.name, raw.iloc[i], "required value is empty"))
+                problems.append(
+                    Problem(source, int(i) + row_offset, col.name, raw.iloc[i], "required value is empty")
+                )
         for i in np.flatnonzero(bad):
             problems.append(Problem(source, int(i) + row_offset, col.name, raw.iloc[i], reason))
         if (table.name, col.name) in _NON_NEGATIVE and not bad.any():
             negative = (pd.to_numeric(parsed, errors="coerce").fillna(0) < 0).to_numpy()
             for i in np.flatnonzero(negative):
-                problems.append(Problem(source, int(i) + row_offset, col.name, raw.iloc[i], "must not be negative"))
+                problems.append(
+                    Problem(source, int(i) + row_offset, col.name, raw.iloc[i], "must not be negative")
+                )
         out[col.name] = parsed
     typed = pd.DataFrame(out)
     if table is LINE_CAPACITIES and not problems:
         for i in np.flatnonzero((typed["min_sustaining_rate"] > typed["max_rate"]).to_numpy()):
             problems.append(
-                Problem(source, int(i) + row_offset, "max_rate", frame["max_rate"].iloc[i],
-                        "max_rate is below min_sustaining_rate")
+                Problem(
+                    source,
+                    int(i) + row_offset,
+                    "max_rate",
+                    frame["max_rate"].iloc[i],
+                    "max_rate is below min_sustaining_rate",
+                )
             )
     if table.key and not problems:
         dup = typed.duplicated(list(table.key), keep="first").to_numpy()
@@ -199,8 +225,17 @@ def load_table(path: Path | str, table: Table) -> pd.DataFrame:
 def find_table_file(directory: Path, table: Table) -> Path | None:
     matches = [directory / f"{table.name}{s}" for s in SUFFIXES if (directory / f"{table.name}{s}").is_file()]
     if len(matches) > 1:
-        raise LoadError([Problem(str(directory), None, None, [m.name for m in matches],
-                                 f"more than one file for table '{table.name}'")])
+        raise LoadError(
+            [
+                Problem(
+                    str(directory),
+                    None,
+                    None,
+                    [m.name for m in matches],
+                    f"more than one file for table '{table.name}'",
+                )
+            ]
+        )
     return matches[0] if matches else None
 
 
@@ -220,19 +255,35 @@ class Dataset:
         """What was known at the end of ``as_of_year``: LORs received and evidence dated up to then."""
         lors = self.lors[pd.to_datetime(self.lors["received"]).dt.year <= as_of_year]
         evidence = self.evidence[pd.to_datetime(self.evidence["date"]).dt.year <= as_of_year]
-        return Dataset(self.partners, self.families, lors.reset_index(drop=True), evidence.reset_index(drop=True),
-                       self.domestic_plans, self.line_capacities, f"{self.source} as of {as_of_year}")
+        return Dataset(
+            self.partners,
+            self.families,
+            lors.reset_index(drop=True),
+            evidence.reset_index(drop=True),
+            self.domestic_plans,
+            self.line_capacities,
+            f"{self.source} as of {as_of_year}",
+        )
 
 
-def _check_references(name: str, frame: pd.DataFrame, column: str, known: Iterable[str], kind: str,
-                      source: str, allow_blank: bool = False) -> list[Problem]:
+def _check_references(
+    name: str,
+    frame: pd.DataFrame,
+    column: str,
+    known: Iterable[str],
+    kind: str,
+    source: str,
+    allow_blank: bool = False,
+) -> list[Problem]:
     known = set(known)
     values = frame[column]
     bad = ~values.isin(known)
     if allow_blank:
         bad &= values != ""
-    return [Problem(f"{source}/{name}", int(i) + 1, column, values.iloc[i], f"unknown {kind} id")
-            for i in np.flatnonzero(bad.to_numpy())]
+    return [
+        Problem(f"{source}/{name}", int(i) + 1, column, values.iloc[i], f"unknown {kind} id")
+        for i in np.flatnonzero(bad.to_numpy())
+    ]
 
 
 def load_dataset(directory: Path | str) -> Dataset:
@@ -246,9 +297,18 @@ def load_dataset(directory: Path | str) -> Dataset:
         path = find_table_file(directory, table)
         if path is None:
             if table in (PARTNERS, FAMILIES):
-                problems.append(Problem(str(directory), None, None, None, f"missing table '{table.name}' "
-                                        f"(one of {[table.name + s for s in SUFFIXES]})"))
-            frames[table.name] = validate_frame(pd.DataFrame(columns=[c.name for c in table.columns]), table, "")
+                problems.append(
+                    Problem(
+                        str(directory),
+                        None,
+                        None,
+                        None,
+                        f"missing table '{table.name}' (one of {[table.name + s for s in SUFFIXES]})",
+                    )
+                )
+            frames[table.name] = validate_frame(
+                pd.DataFrame(columns=[c.name for c in table.columns]), table, ""
+            )
             continue
         try:
             frames[table.name] = load_table(path, table)
@@ -262,12 +322,22 @@ def load_dataset(directory: Path | str) -> Dataset:
     problems += _check_references("lors", frames["lors"], "family", families, "family", src)
     problems += _check_references("evidence", frames["evidence"], "partner", partners, "partner", src)
     problems += _check_references("evidence", frames["evidence"], "family", families, "family", src, True)
-    problems += _check_references("domestic_plans", frames["domestic_plans"], "family", families, "family", src)
-    problems += _check_references("line_capacities", frames["line_capacities"], "family", families, "family", src)
+    problems += _check_references(
+        "domestic_plans", frames["domestic_plans"], "family", families, "family", src
+    )
+    problems += _check_references(
+        "line_capacities", frames["line_capacities"], "family", families, "family", src
+    )
     if problems:
         raise LoadError(problems)
-    log.info("loaded %s: %d partners, %d families, %d LORs, %d evidence rows", directory, len(partners),
-             len(families), len(frames["lors"]), len(frames["evidence"]))
+    log.info(
+        "loaded %s: %d partners, %d families, %d LORs, %d evidence rows",
+        directory,
+        len(partners),
+        len(families),
+        len(frames["lors"]),
+        len(frames["evidence"]),
+    )
     return Dataset(source=src, **frames)
 
 

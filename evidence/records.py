@@ -123,7 +123,9 @@ PARTNERS = Table(
         Column("region", "str", description="world region used for partial pooling"),
         Column("iso3", "str", required=False, description="ISO 3166-1 alpha-3 where one exists"),
         Column("alliances", "list", required=False, description="';'-separated memberships, e.g. 'NATO;EU'"),
-        Column("is_state", "bool", required=False, description="false for non-state and organisation recipients"),
+        Column(
+            "is_state", "bool", required=False, description="false for non-state and organisation recipients"
+        ),
     ),
     key=("id",),
 )

@@ -113,8 +113,15 @@ class Served:
         import json
 
         a = self.model.idata.attrs
-        return ModelInfo(str(self.path), str(a["status"]), str(a["fitted_at"]), str(a["data_hash"]),
-                         str(a["priors_hash"]), str(a["code_version"]), json.loads(a["diagnostics"]))
+        return ModelInfo(
+            str(self.path),
+            str(a["status"]),
+            str(a["fitted_at"]),
+            str(a["data_hash"]),
+            str(a["priors_hash"]),
+            str(a["code_version"]),
+            json.loads(a["diagnostics"]),
+        )
 
 
 def _served(state: State) -> Served:
@@ -130,15 +137,23 @@ def health(state: State) -> dict[str, Any]:
 @get("/v1/partners", sync_to_thread=False)
 def list_partners(state: State) -> list[Partner]:
     c = _served(state).model.coords
-    return [Partner(str(p), str(n), str(r)) for p, n, r in
-            zip(c["partner"].values, c["partner_name"].values, c["partner_region"].values, strict=True)]
+    return [
+        Partner(str(p), str(n), str(r))
+        for p, n, r in zip(
+            c["partner"].values, c["partner_name"].values, c["partner_region"].values, strict=True
+        )
+    ]
 
 
 @get("/v1/families", sync_to_thread=False)
 def list_families(state: State) -> list[Family]:
     c = _served(state).model.coords
-    return [Family(str(f), str(n), str(k)) for f, n, k in
-            zip(c["family"].values, c["family_name"].values, c["family_category"].values, strict=True)]
+    return [
+        Family(str(f), str(n), str(k))
+        for f, n, k in zip(
+            c["family"].values, c["family_name"].values, c["family_category"].values, strict=True
+        )
+    ]
 
 
 def _intervals(ds, levels, index: dict[str, Any]) -> list[Interval]:
@@ -148,9 +163,7 @@ def _intervals(ds, levels, index: dict[str, Any]) -> list[Interval]:
 
 
 @post("/v1/forecasts", sync_to_thread=True, status_code=200)
-def create_forecast(
-    state: State, data: ForecastRequest
-) -> ForecastResponse:
+def create_forecast(state: State, data: ForecastRequest) -> ForecastResponse:
     """Posterior forecast of LOR counts per partner × family × year, with family and yearly totals."""
     served = _served(state)
     try:
@@ -165,23 +178,41 @@ def create_forecast(
     partners, families, years = c["partner"].values, c["family"].values, c["year"].values
     cells = [
         CellForecast(
-            str(partners[i]), str(families[j]), int(years[k]), float(mean[i, j, k]), float(median[i, j, k]),
-            float(p_any[i, j, k]), float(within[i, j]),
+            str(partners[i]),
+            str(families[j]),
+            int(years[k]),
+            float(mean[i, j, k]),
+            float(median[i, j, k]),
+            float(p_any[i, j, k]),
+            float(within[i, j]),
             [Interval(lv, float(lower[n, i, j, k]), float(upper[n, i, j, k])) for n, lv in enumerate(levels)],
         )
-        for i in range(len(partners)) for j in range(len(families)) for k in range(len(years))
+        for i in range(len(partners))
+        for j in range(len(families))
+        for k in range(len(years))
     ]
     ft = fc.family_totals
     fam_totals = [
-        TotalForecast(int(years[k]), float(ft["mean"].values[j, k]), float(ft["median"].values[j, k]),
-                      float(ft["p_any"].values[j, k]), _intervals(ft, levels, {"family": j, "year": k}),
-                      family=str(families[j]))
-        for j in range(len(families)) for k in range(len(years))
+        TotalForecast(
+            int(years[k]),
+            float(ft["mean"].values[j, k]),
+            float(ft["median"].values[j, k]),
+            float(ft["p_any"].values[j, k]),
+            _intervals(ft, levels, {"family": j, "year": k}),
+            family=str(families[j]),
+        )
+        for j in range(len(families))
+        for k in range(len(years))
     ]
     yt = fc.year_totals
     year_totals = [
-        TotalForecast(int(years[k]), float(yt["mean"].values[k]), float(yt["median"].values[k]),
-                      float(yt["p_any"].values[k]), _intervals(yt, levels, {"year": k}))
+        TotalForecast(
+            int(years[k]),
+            float(yt["mean"].values[k]),
+            float(yt["median"].values[k]),
+            float(yt["p_any"].values[k]),
+            _intervals(yt, levels, {"year": k}),
+        )
         for k in range(len(years))
     ]
     return ForecastResponse(served.info(), data.horizon, levels, cells, fam_totals, year_totals)
@@ -197,8 +228,12 @@ def create_app(model_path: Path | str | None = None) -> Litestar:
     served = Served.load(path)
     if served.model.status != "ok":
         raise RuntimeError(f"{path}: model status {served.model.status!r}; refusing to serve a failed fit")
-    log.info("serving %s (data %s, fitted %s)", path, served.model.idata.attrs.get("data_hash"),
-             served.model.idata.attrs.get("fitted_at"))
+    log.info(
+        "serving %s (data %s, fitted %s)",
+        path,
+        served.model.idata.attrs.get("data_hash"),
+        served.model.idata.attrs.get("fitted_at"),
+    )
     return Litestar(
         route_handlers=[health, list_partners, list_families, create_forecast],
         state=State({"served": served}),

@@ -40,8 +40,24 @@ def sim_truth(sim_world: Path) -> dict:
 def fitted_path(sim_world: Path, tmp_path_factory: pytest.TempPathFactory, cli: CliRunner) -> Path:
     """The simulated world fitted through the CLI, as a user would: 4 chains, 500 + 500 draws."""
     path = tmp_path_factory.mktemp("models") / "sim.nc"
-    result = cli.invoke(app, ["fit", "--data", str(sim_world), "--out", str(path), "--first-year", "2000",
-                              "--draws", "500", "--tune", "500", "--seed", "5"])
+    result = cli.invoke(
+        app,
+        [
+            "fit",
+            "--data",
+            str(sim_world),
+            "--out",
+            str(path),
+            "--first-year",
+            "2000",
+            "--draws",
+            "500",
+            "--tune",
+            "500",
+            "--seed",
+            "5",
+        ],
+    )
     assert path.is_file(), result.output
     return path
 

@@ -72,7 +72,9 @@ def user_errors(fn: Callable) -> Callable:
     return wrapper
 
 
-DataOpt = Annotated[Path | None, typer.Option("--data", help="Dataset directory (default: embedded SIPRI panel).")]
+DataOpt = Annotated[
+    Path | None, typer.Option("--data", help="Dataset directory (default: embedded SIPRI panel).")
+]
 
 
 @data_app.command("build-sipri")
@@ -120,8 +122,13 @@ def simulate(
         raise typer.Exit(code=2)
     spec = WorldSpec(partners=partners, families=families, first_year=first_year, last_year=last_year)
     truth = write_world(out_dir, spec, seed)
-    log.info("wrote a world of %d partners x %d families x %d years to %s", partners, families,
-             last_year - first_year + 1, out_dir)
+    log.info(
+        "wrote a world of %d partners x %d families x %d years to %s",
+        partners,
+        families,
+        last_year - first_year + 1,
+        out_dir,
+    )
     out.print_json(json.dumps(truth["params"]))
 
 
@@ -141,7 +148,10 @@ def fit(
     from bayes.fitting import fit_dataset
 
     model = fit_dataset(
-        data or settings.dataset_path(), model_path or settings.model_path(), priors, first_year,
+        data or settings.dataset_path(),
+        model_path or settings.model_path(),
+        priors,
+        first_year,
         {"draws": draws, "tune": tune, "chains": chains, "random_seed": seed},
     )
     for line in model.diagnostics.lines():
@@ -186,9 +196,17 @@ def _print_table(title: str, ds, keys: tuple[str, ...], levels: tuple[float, ...
     frame = ds[["mean", "median", "p_any"]].to_dataframe().reset_index()
     for _, row in frame.iterrows():
         sel = {k: row[k] for k in keys}
-        ints = [f"{int(ds['lower'].sel(level=lv, **sel))}-{int(ds['upper'].sel(level=lv, **sel))}" for lv in levels]
-        table.add_row(*(str(row[k]) for k in keys), f"{row['mean']:.2f}", f"{row['median']:.0f}",
-                      f"{row['p_any']:.2f}", *ints)
+        ints = [
+            f"{int(ds['lower'].sel(level=lv, **sel))}-{int(ds['upper'].sel(level=lv, **sel))}"
+            for lv in levels
+        ]
+        table.add_row(
+            *(str(row[k]) for k in keys),
+            f"{row['mean']:.2f}",
+            f"{row['median']:.0f}",
+            f"{row['p_any']:.2f}",
+            *ints,
+        )
     out.print(table)
 
 
@@ -223,8 +241,9 @@ def serve(
     if not path.is_file():
         raise FileNotFoundError(f"--model: no posterior file at {path}; run `totaldemand fit` first")
     os.environ[settings.MODEL_ENV] = str(path.resolve())
-    uvicorn.run("service.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info")
+    uvicorn.run(
+        "service.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+    )
 
 
 @app.command()
@@ -236,9 +255,11 @@ def up(host: str = "127.0.0.1", port: int = 8000) -> None:
     model = ensure_default_model(settings.dataset_path(), settings.model_path())
     for line in model.diagnostics.lines():
         out.print(line)
-    out.print(f"\nServing on http://{host}:{port}  (OpenAPI: http://{host}:{port}/schema). Try:\n"
-              f"  curl -s -X POST http://{host}:{port}/v1/forecasts -H 'content-type: application/json' \\\n"
-              "       -d '{\"horizon\": 3, \"levels\": [0.8], \"families\": [\"fighter_aircraft\"]}'\n")
+    out.print(
+        f"\nServing on http://{host}:{port}  (OpenAPI: http://{host}:{port}/schema). Try:\n"
+        f"  curl -s -X POST http://{host}:{port}/v1/forecasts -H 'content-type: application/json' \\\n"
+        '       -d \'{"horizon": 3, "levels": [0.8], "families": ["fighter_aircraft"]}\'\n'
+    )
     serve(host=host, port=port, model_path=settings.model_path(), workers=1)
 
 

@@ -25,7 +25,9 @@ def test_totals_are_sums_of_cell_draws(forecaster: Forecaster) -> None:
     fc = forecaster.forecast(horizon=2, partners=["p01", "p02", "p03"])
     family_draws = fc.draws.sum("partner")
     np.testing.assert_allclose(fc.family_totals["mean"].values, family_draws.mean("sample").values)
-    np.testing.assert_allclose(fc.year_totals["mean"].values, fc.draws.sum(("partner", "family")).mean("sample"))
+    np.testing.assert_allclose(
+        fc.year_totals["mean"].values, fc.draws.sum(("partner", "family")).mean("sample")
+    )
     np.testing.assert_allclose(fc.family_totals["mean"].values, fc.cells["mean"].sum("partner").values)
     # a partner filter narrows the totals to those partners' demand only
     everyone = forecaster.forecast(horizon=2)
@@ -37,10 +39,10 @@ def test_intervals_nest_and_probabilities_are_consistent(forecaster: Forecaster)
     lo, hi = fc.cells["lower"].values, fc.cells["upper"].values
     assert (lo[0] >= lo[1]).all() and (lo[1] >= lo[2]).all()
     assert (hi[0] <= hi[1]).all() and (hi[1] <= hi[2]).all()
-    assert ((fc.cells["median"] >= fc.cells["lower"].sel(level=0.8))).all()
+    assert (fc.cells["median"] >= fc.cells["lower"].sel(level=0.8)).all()
     within = fc.cells["p_any_within_horizon"]
     assert (within >= fc.cells["p_any"].max("year") - 1e-12).all()
-    assert ((0 <= within) & (within <= 1)).all()
+    assert ((within >= 0) & (within <= 1)).all()
 
 
 def test_more_history_means_higher_forecast(forecaster: Forecaster, fitted) -> None:
@@ -55,7 +57,9 @@ def test_integer_quantiles_match_numpy() -> None:
     rng = np.random.default_rng(0)
     draws = rng.negative_binomial(2, 0.4, size=(501, 7, 3))
     qs = np.array([0.0, 0.025, 0.1, 0.5, 0.9, 0.975, 1.0])
-    np.testing.assert_array_equal(_integer_quantiles(draws, qs), np.quantile(draws, qs, axis=0, method="inverted_cdf"))
+    np.testing.assert_array_equal(
+        _integer_quantiles(draws, qs), np.quantile(draws, qs, axis=0, method="inverted_cdf")
+    )
 
 
 @pytest.mark.parametrize(

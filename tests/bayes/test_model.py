@@ -18,12 +18,27 @@ def test_posterior_file_opens_as_is_in_xarray_and_arviz(fitted_path: Path) -> No
 
     tree = xr.open_datatree(fitted_path, engine="h5netcdf")
     groups = {g.lstrip("/") for g in tree.groups}
-    assert {"posterior", "prior", "sample_stats", "log_likelihood", "posterior_predictive", "observed_data",
-            "constant_data"} <= groups
+    assert {
+        "posterior",
+        "prior",
+        "sample_stats",
+        "log_likelihood",
+        "posterior_predictive",
+        "observed_data",
+        "constant_data",
+    } <= groups
     assert tree["posterior"]["partner_effect"].dims == ("chain", "draw", "partner")
     attrs = tree.attrs
-    for key in ("data_hash", "priors_hash", "priors_version", "code_version", "model_config", "sampler_config",
-                "diagnostics", "status"):
+    for key in (
+        "data_hash",
+        "priors_hash",
+        "priors_version",
+        "code_version",
+        "model_config",
+        "sampler_config",
+        "diagnostics",
+        "status",
+    ):
         assert attrs[key] not in ("", None), key
     assert json.loads(attrs["sampler_config"])["chains"] == 4
     summary = az.summary(tree, var_names=["intercept", "sigma_partner", "dispersion"])

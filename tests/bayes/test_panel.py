@@ -16,8 +16,11 @@ def test_panel_counts_realised_lors_only(sim_world: Path) -> None:
     assert int(panel["lor_count"].sum()) == len(realised)
     row = realised.iloc[0]
     year = pd.Timestamp(row["received"]).year
-    same = realised[(realised["partner"] == row["partner"]) & (realised["family"] == row["family"])
-                    & (pd.to_datetime(realised["received"]).dt.year == year)]
+    same = realised[
+        (realised["partner"] == row["partner"])
+        & (realised["family"] == row["family"])
+        & (pd.to_datetime(realised["received"]).dt.year == year)
+    ]
     assert int(panel["lor_count"].sel(partner=row["partner"], family=row["family"], year=year)) == len(same)
     assert int(panel["units"].sum()) == int(realised["quantity"].sum())
     assert describe(panel)["zero_share"] > 0.5

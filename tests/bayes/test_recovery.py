@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-HYPER = ("intercept", "sigma_partner", "sigma_family", "sigma_partner_family", "trend_mean", "sigma_trend",
-         "dispersion")
+HYPER = (
+    "intercept",
+    "sigma_partner",
+    "sigma_family",
+    "sigma_partner_family",
+    "trend_mean",
+    "sigma_trend",
+    "dispersion",
+)
 
 
 def eti(values: np.ndarray, mass: float = 0.94) -> tuple[float, float]:
@@ -25,11 +32,14 @@ def test_sampler_converged(fitted) -> None:
 def test_hyperparameters_inside_94_percent_intervals(fitted, sim_truth, name: str) -> None:
     draws = fitted.idata["posterior"][name].values.ravel()
     lo, hi = eti(draws)
-    assert lo <= sim_truth["params"][name] <= hi, f"{name}: truth {sim_truth['params'][name]} not in [{lo}, {hi}]"
+    assert lo <= sim_truth["params"][name] <= hi, (
+        f"{name}: truth {sim_truth['params'][name]} not in [{lo}, {hi}]"
+    )
 
 
-@pytest.mark.parametrize(("name", "dim"), [("partner_effect", "partner"), ("family_effect", "family"),
-                                           ("family_trend", "family")])
+@pytest.mark.parametrize(
+    ("name", "dim"), [("partner_effect", "partner"), ("family_effect", "family"), ("family_trend", "family")]
+)
 def test_effects_are_recovered(fitted, sim_truth, name: str, dim: str) -> None:
     post = fitted.idata["posterior"][name]
     ids = [str(v) for v in post[dim].values]
@@ -45,7 +55,11 @@ def test_effects_are_recovered(fitted, sim_truth, name: str, dim: str) -> None:
 def test_partner_family_effects_track_truth(fitted, sim_truth) -> None:
     post = fitted.idata["posterior"]["partner_family_effect"]
     samples = post.stack(s=("chain", "draw")).transpose("s", "partner", "family").values
-    truth = np.array([[sim_truth["partner_family_effect"][f"{p}|{f}"] for f in post["family"].values]
-                      for p in post["partner"].values])
+    truth = np.array(
+        [
+            [sim_truth["partner_family_effect"][f"{p}|{f}"] for f in post["family"].values]
+            for p in post["partner"].values
+        ]
+    )
     lo, hi = np.quantile(samples, [0.03, 0.97], axis=0)
     assert np.mean((lo <= truth) & (truth <= hi)) >= 0.85

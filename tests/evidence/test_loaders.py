@@ -64,7 +64,7 @@ def test_bad_rows_are_named_by_file_row_column_value_and_reason(
 
 def test_missing_required_column_is_reported(tmp_path: Path) -> None:
     path = write(tmp_path / "partners.csv", "id,name\np00,Partner\n")
-    with pytest.raises(LoadError, match="column 'region'.*required column missing"):
+    with pytest.raises(LoadError, match=r"column 'region'.*required column missing"):
         load_table(path, PARTNERS)
 
 
