@@ -18,6 +18,7 @@ import logging
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -280,7 +281,11 @@ class DemandModel:
                 var_names=keep,
                 compute_convergence_checks=False,
             )
-            prior = pm.sample_prior_predictive(draws=500, var_names=keep, random_seed=seed + 1)
+            with warnings.catch_warnings():
+                # Only parameters are drawn from the prior here, so the likelihood Potential has
+                # nothing to bias; the replicated data come from _posterior_predictive instead.
+                warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
+                prior = pm.sample_prior_predictive(draws=500, var_names=keep, random_seed=seed + 1)
         elapsed = time.perf_counter() - started
         idata = self._assemble(idata, prior, panel, elapsed)
         self.idata = idata

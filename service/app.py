@@ -12,9 +12,10 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import State
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
-from litestar.params import Parameter
+from litestar.params import Body
 from litestar.status_codes import HTTP_400_BAD_REQUEST
 
 from bayes.forecast import MAX_HORIZON, Forecaster, ForecastError
@@ -163,7 +164,9 @@ def _intervals(ds, levels, index: dict[str, Any]) -> list[Interval]:
 
 
 @post("/v1/forecasts", sync_to_thread=True, status_code=200)
-def create_forecast(state: State, data: ForecastRequest) -> ForecastResponse:
+def create_forecast(
+    state: State, data: Annotated[ForecastRequest, Body(media_type=RequestEncodingType.JSON)]
+) -> ForecastResponse:
     """Posterior forecast of LOR counts per partner × family × year, with family and yearly totals."""
     served = _served(state)
     try:
@@ -243,4 +246,4 @@ def create_app(model_path: Path | str | None = None) -> Litestar:
     )
 
 
-__all__ = ["ForecastRequest", "ForecastResponse", "Parameter", "create_app"]
+__all__ = ["ForecastRequest", "ForecastResponse", "create_app"]

@@ -1,0 +1,81 @@
+"""The HTTP API through Litestar's test client, on a real posterior file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+
+from service.app import create_app
+
+
+@pytest.fixture(scope="module")
+def client(fitted_path: Path) -> Iterator[TestClient]:
+    with TestClient(app=create_app(fitted_path)) as c:
+        yield c
+
+
+def test_health_and_dimensions(client: TestClient) -> None:
+    assert client.get("/health").json()["status"] == "ok"
+    partners = client.get("/v1/partners").json()
+    families = client.get("/v1/families").json()
+    assert {"id", "name", "region"} <= set(partners[0])
+    assert {"id", "name", "category"} <= set(families[0])
+    assert len(families) == 8
+
+
+def test_forecast_filters_levels_and_totals(client: TestClient) -> None:
+    body = {"horizon": 2, "levels": [0.8, 0.95], "partners": ["p01", "p02"], "families": ["f00"]}
+    response = client.post("/v1/forecasts", json=body)
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert data["model"]["status"] == "ok"
+    assert {(c["partner"], c["family"], c["year"]) for c in data["cells"]} == {
+        (p, "f00", y) for p in ("p01", "p02") for y in (2020, 2021)
+    }
+    cell = data["cells"][0]
+    assert [i["level"] for i in cell["intervals"]] == [0.8, 0.95]
+    assert 0 <= cell["p_any"] <= cell["p_any_within_horizon"] <= 1
+    totals = {(t["family"], t["year"]): t["mean"] for t in data["family_totals"]}
+    for year in (2020, 2021):
+        cells = sum(c["mean"] for c in data["cells"] if c["year"] == year)
+        assert totals[("f00", year)] == pytest.approx(cells)
+
+
+def test_default_request_covers_everything(client: TestClient) -> None:
+    data = client.post("/v1/forecasts", json={}).json()
+    assert len(data["cells"]) == 24 * 8 * 3
+    assert len(data["year_totals"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"horizon": 0}, "horizon"),
+        ({"horizon": 50}, "horizon"),
+        ({"levels": [1.5]}, "levels"),
+        ({"levels": []}, "levels"),
+        ({"partners": ["atlantis"]}, "atlantis"),
+        ({"regions": ["Mars"]}, "Mars"),
+        ({"horizon": "three"}, "horizon"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
+def test_bad_requests_get_400_naming_the_problem(client: TestClient, body: dict, needle: str) -> None:
+    response = client.post("/v1/forecasts", json=body)
+    assert response.status_code == 400, response.text
+    assert needle in response.text
+
+
+def test_malformed_json_is_400(client: TestClient) -> None:
+    response = client.post(
+        "/v1/forecasts", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+
+
+def test_openapi_schema_is_served(client: TestClient) -> None:
+    schema = client.get("/schema/openapi.json").json()
+    assert "/v1/forecasts" in schema["paths"]
