@@ -138,10 +138,15 @@ class Forecaster:
         draws = model.draws
         take = np.linspace(0, draws.n - 1, min(max_draws, draws.n)).astype(int)
         rng = np.random.default_rng(seed)
-        log_mu = draws.log_rate(decades(self.years, model.reference_year), take)
-        phi = draws.dispersion[take, None, None, None]
-        rate = rng.gamma(phi, np.exp(log_mu) / phi)
-        self.cube = rng.poisson(rate).astype(np.int32)  # (sample, partner, family, year)
+        decade = decades(self.years, model.reference_year)
+        # (sample, partner, family, year); uint16 holds any plausible yearly count at a quarter of
+        # the memory of int64, and chunking over samples bounds the temporaries.
+        self.cube = np.empty((len(take), len(self.partners), len(self.families), max_horizon), dtype=np.uint16)
+        for start in range(0, len(take), 100):
+            idx = take[start : start + 100]
+            phi = draws.dispersion[idx, None, None, None]
+            rate = rng.gamma(phi, np.exp(draws.log_rate(decade, idx)) / phi)
+            self.cube[start : start + len(idx)] = np.minimum(rng.poisson(rate), np.iinfo(np.uint16).max)
         self._p_index = {p: i for i, p in enumerate(self.partners)}
         self._f_index = {f: i for i, f in enumerate(self.families)}
 
