@@ -16,7 +16,7 @@ FIND_PYTHON = for p in $(PY_CANDIDATES); do \
 	    command -v "$$p"; exit 0; fi; \
 	done; exit 1
 
-.PHONY: run test install lint bench data clean
+.PHONY: run test install lint data clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@py="$$($(FIND_PYTHON))" || { echo "error: no Python >= 3.12 found; install one or run 'make PYTHON=/path/to/python3.12 ...'" >&2; exit 2; }; \
@@ -36,9 +36,6 @@ test: install
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
-
-bench: install
-	$(VENV)/bin/python benchmarks/forecast_speed.py
 
 data: install
 	PYTHON=$(VENV)/bin/python bash scripts/build_default_data.sh

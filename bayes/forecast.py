@@ -37,36 +37,41 @@ class Forecast:
 
     def to_dict(self) -> dict:
         """JSON-ready records: one per cell, per family-year total and per year total."""
-
-        def records(ds: xr.Dataset, keys: Sequence[str]) -> list[dict]:
-            flat = ds.drop_vars([v for v in ds.data_vars if "level" in ds[v].dims])
-            rows = flat.to_dataframe().reset_index()
-            intervals = {
-                lv: (
-                    ds["lower"].sel(level=lv).to_dataframe()["lower"].to_numpy(),
-                    ds["upper"].sel(level=lv).to_dataframe()["upper"].to_numpy(),
-                )
-                for lv in self.levels
-            }
-            out = []
-            for i, row in enumerate(rows.itertuples(index=False)):
-                rec = {
-                    k: (int(v) if k == "year" else (v.item() if hasattr(v, "item") else v))
-                    for k, v in row._asdict().items()
-                    if k in keys or k in flat.data_vars
-                }
-                rec["intervals"] = [
-                    {"level": lv, "lower": float(lo[i]), "upper": float(hi[i])}
-                    for lv, (lo, hi) in intervals.items()
-                ]
-                out.append(rec)
-            return out
-
         return {
-            "cells": records(self.cells, ("partner", "family", "year")),
-            "family_totals": records(self.family_totals, ("family", "year")),
-            "year_totals": records(self.year_totals, ("year",)),
+            "cells": _records(
+                self.cells, ("partner", "family", "year"), self.levels, ("p_any_within_horizon",)
+            ),
+            "family_totals": _records(self.family_totals, ("family", "year"), self.levels),
+            "year_totals": _records(self.year_totals, ("year",), self.levels),
         }
+
+
+def _records(
+    ds: xr.Dataset, dims: tuple[str, ...], levels: tuple[float, ...], extra: tuple[str, ...] = ()
+) -> list[dict]:
+    """Flatten a summary Dataset to one dict per element, intervals nested per level."""
+    shape = tuple(ds.sizes[d] for d in dims)
+    labels = [ds[d].values for d in dims]
+    stats = {k: ds[k].transpose(*dims).values.ravel() for k in ("mean", "median", "p_any")}
+    for k in extra:  # variables over a prefix of dims (e.g. partner, family) are repeated over the rest
+        v = ds[k].values
+        stats[k] = np.broadcast_to(v.reshape(v.shape + (1,) * (len(dims) - v.ndim)), shape).ravel()
+    lower = ds["lower"].transpose("level", *dims).values.reshape(len(levels), -1)
+    upper = ds["upper"].transpose("level", *dims).values.reshape(len(levels), -1)
+    out = []
+    for flat, idx in enumerate(np.ndindex(*shape)):
+        rec: dict = {
+            d: (int(lab[i]) if d == "year" else str(lab[i]))
+            for d, lab, i in zip(dims, labels, idx, strict=True)
+        }
+        for k, v in stats.items():
+            rec[k] = float(v[flat])
+        rec["intervals"] = [
+            {"level": lv, "lower": float(lower[n, flat]), "upper": float(upper[n, flat])}
+            for n, lv in enumerate(levels)
+        ]
+        out.append(rec)
+    return out
 
 
 def _quantile_pairs(levels: Sequence[float]) -> np.ndarray:
@@ -138,10 +143,12 @@ class Forecaster:
         draws = model.draws
         take = np.linspace(0, draws.n - 1, min(max_draws, draws.n)).astype(int)
         rng = np.random.default_rng(seed)
-        decade = decades(self.years, model.reference_year)
+        decade = decades(self.years, model.centre_year)
         # (sample, partner, family, year); uint16 holds any plausible yearly count at a quarter of
         # the memory of int64, and chunking over samples bounds the temporaries.
-        self.cube = np.empty((len(take), len(self.partners), len(self.families), max_horizon), dtype=np.uint16)
+        self.cube = np.empty(
+            (len(take), len(self.partners), len(self.families), max_horizon), dtype=np.uint16
+        )
         for start in range(0, len(take), 100):
             idx = take[start : start + 100]
             phi = draws.dispersion[idx, None, None, None]

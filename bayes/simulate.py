@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayes.model import decades
+from bayes.model import centre_of, decades
 from evidence.records import READINESS_FLEET_MEAN_AGE, READINESS_FLEET_UNITS
 from evidence.writers import atomic_write_text, write_table
 
@@ -79,7 +79,7 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
         pf_effect.mean(axis=0, keepdims=True) + pf_effect.mean(axis=1, keepdims=True) - pf_effect.mean()
     )
     family_trend = rng.normal(spec.trend_mean, spec.sigma_trend, n_f)
-    decade = decades(years, spec.last_year)
+    decade = decades(years, centre_of(years))
     log_mu = (
         spec.intercept
         + partner_effect[:, None, None]
@@ -159,6 +159,7 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
         "seed": seed,
         "spec": asdict(spec),
         "reference_year": spec.last_year,
+        "centre_year": centre_of(years),
         "params": {
             "intercept": spec.intercept,
             "sigma_partner": spec.sigma_partner,

@@ -13,10 +13,8 @@ import msgspec
 from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.params import Body
-from litestar.status_codes import HTTP_400_BAD_REQUEST
 
 from bayes.forecast import MAX_HORIZON, Forecaster, ForecastError
 from bayes.model import DemandModel
@@ -157,71 +155,26 @@ def list_families(state: State) -> list[Family]:
     ]
 
 
-def _intervals(ds, levels, index: dict[str, Any]) -> list[Interval]:
-    lo = ds["lower"].isel(index).values
-    hi = ds["upper"].isel(index).values
-    return [Interval(float(lv), float(lo[i]), float(hi[i])) for i, lv in enumerate(levels)]
-
-
 @post("/v1/forecasts", sync_to_thread=True, status_code=200)
 def create_forecast(
     state: State, data: Annotated[ForecastRequest, Body(media_type=RequestEncodingType.JSON)]
 ) -> ForecastResponse:
     """Posterior forecast of LOR counts per partner × family × year, with family and yearly totals."""
     served = _served(state)
-    try:
-        fc = served.forecaster.forecast(data.horizon, data.levels, data.partners, data.families, data.regions)
-    except ForecastError as exc:
-        raise HTTPException(status_code=HTTP_400_BAD_REQUEST, detail=str(exc)) from None
-    levels = list(fc.levels)
-    c = fc.cells
-    mean, median, p_any = c["mean"].values, c["median"].values, c["p_any"].values
-    within = c["p_any_within_horizon"].values
-    lower, upper = c["lower"].values, c["upper"].values
-    partners, families, years = c["partner"].values, c["family"].values, c["year"].values
-    cells = [
-        CellForecast(
-            str(partners[i]),
-            str(families[j]),
-            int(years[k]),
-            float(mean[i, j, k]),
-            float(median[i, j, k]),
-            float(p_any[i, j, k]),
-            float(within[i, j]),
-            [Interval(lv, float(lower[n, i, j, k]), float(upper[n, i, j, k])) for n, lv in enumerate(levels)],
-        )
-        for i in range(len(partners))
-        for j in range(len(families))
-        for k in range(len(years))
-    ]
-    ft = fc.family_totals
-    fam_totals = [
-        TotalForecast(
-            int(years[k]),
-            float(ft["mean"].values[j, k]),
-            float(ft["median"].values[j, k]),
-            float(ft["p_any"].values[j, k]),
-            _intervals(ft, levels, {"family": j, "year": k}),
-            family=str(families[j]),
-        )
-        for j in range(len(families))
-        for k in range(len(years))
-    ]
-    yt = fc.year_totals
-    year_totals = [
-        TotalForecast(
-            int(years[k]),
-            float(yt["mean"].values[k]),
-            float(yt["median"].values[k]),
-            float(yt["p_any"].values[k]),
-            _intervals(yt, levels, {"year": k}),
-        )
-        for k in range(len(years))
-    ]
-    return ForecastResponse(served.info(), data.horizon, levels, cells, fam_totals, year_totals)
+    fc = served.forecaster.forecast(data.horizon, data.levels, data.partners, data.families, data.regions)
+    body = fc.to_dict()
+    return ForecastResponse(
+        served.info(),
+        data.horizon,
+        list(fc.levels),
+        msgspec.convert(body["cells"], list[CellForecast]),
+        msgspec.convert(body["family_totals"], list[TotalForecast]),
+        msgspec.convert(body["year_totals"], list[TotalForecast]),
+    )
 
 
 def _bad_request(_: Request, exc: Exception) -> Response:
+    """A request the forecaster cannot answer (unknown id, horizon out of range): 400, never 500."""
     return Response({"status_code": 400, "detail": str(exc)}, status_code=400)
 
 

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytensor
 import pytest
 import xarray as xr
 
@@ -90,6 +91,19 @@ def test_sparse_likelihood_equals_the_reference_negative_binomial(sim_world: Pat
     rng = np.random.default_rng(4)
     point = reference.initial_point()
     point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in point.items()}
-    a = sparse.compile_logp()({k: np.asarray(v, dtype="float32") for k, v in point.items()})
+    with pytensor.config.change_flags(floatX="float32"):
+        a = sparse.compile_logp()({k: np.asarray(v, dtype="float32") for k, v in point.items()})
     b = reference.compile_logp()(point)
     assert np.isclose(float(a), float(b), rtol=1e-4), (a, b)
+
+
+def test_partner_year_log_likelihood_equals_brute_force(fitted, sim_world: Path) -> None:
+    from bayes.model import PosteriorDraws, centre_of, decades, nb_logpmf
+
+    panel = build_panel(load_dataset(sim_world), first_year=2000)
+    posterior = fitted.idata["posterior"].to_dataset().isel(chain=[0], draw=slice(0, 3))
+    draws = PosteriorDraws.from_posterior(posterior)
+    fast = DemandModel._log_likelihood(draws, panel, 1, 3)["lor_count"].values[0]
+    mu = np.exp(draws.log_rate(decades(panel["year"].values, centre_of(panel["year"].values))))
+    brute = nb_logpmf(panel["lor_count"].values[None], mu, draws.dispersion[:, None, None, None]).sum(axis=2)
+    np.testing.assert_allclose(fast, brute, rtol=1e-10)
