@@ -79,40 +79,29 @@ def _quantile_pairs(levels: Sequence[float]) -> np.ndarray:
     return np.stack([(1 - levels) / 2, 1 - (1 - levels) / 2], axis=1)
 
 
-def _integer_quantiles(draws: np.ndarray, qs: np.ndarray) -> np.ndarray:
-    """Inverted-CDF quantiles along axis 0 of small non-negative integer draws, without sorting.
+def _sorted_quantiles(draws: np.ndarray, qs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inverted-CDF quantiles over the last axis, and the sorted draws they came from.
 
-    Counting ``draws <= k`` for increasing k is far cheaper than a sort when counts are small,
-    as yearly LOR counts are; it equals ``np.quantile(..., method="inverted_cdf")``.
+    Counts are small unsigned integers, for which numpy's stable sort is a radix sort: one linear
+    pass gives every quantile at once. Equals ``np.quantile(..., method="inverted_cdf")``.
     """
-    n = draws.shape[0]
-    out = np.full((len(qs), *draws.shape[1:]), -1, dtype=np.int64)
-    # inverted_cdf: the smallest k with #(draws <= k) >= q * n (q = 0 gives the minimum).
-    need = np.maximum(np.ceil(np.asarray(qs) * n - 1e-9), 1)
-    k = 0
-    top = int(draws.max()) if draws.size else 0
-    while (out < 0).any() and k <= top:
-        below = (draws <= k).sum(axis=0)
-        for i, m in enumerate(need):
-            hit = (out[i] < 0) & (below >= m)
-            out[i][hit] = k
-        k += 1
-    return out
+    ordered = np.sort(draws, axis=-1, kind="stable")
+    n = ordered.shape[-1]
+    positions = np.clip(np.ceil(np.asarray(qs) * n - 1e-9).astype(int) - 1, 0, n - 1)
+    return np.moveaxis(ordered[..., positions], -1, 0), ordered
 
 
 def _summarise(draws: np.ndarray, levels: Sequence[float], dims: tuple[str, ...], coords: dict) -> xr.Dataset:
+    """Mean, median, P(>= 1) and equal-tailed intervals of integer draws (sample axis last)."""
     pairs = _quantile_pairs(levels)
-    qs = np.concatenate([[0.5], pairs.ravel()])
-    quant = _integer_quantiles(draws, qs)
-    lower = quant[1::2]
-    upper = quant[2::2]
+    quant, _ = _sorted_quantiles(draws, np.concatenate([[0.5], pairs.ravel()]))
     ds = xr.Dataset(
         {
-            "mean": (dims, draws.mean(axis=0)),
+            "mean": (dims, draws.mean(axis=-1)),
             "median": (dims, quant[0]),
-            "p_any": (dims, (draws > 0).mean(axis=0)),
-            "lower": (("level", *dims), lower),
-            "upper": (("level", *dims), upper),
+            "p_any": (dims, (draws > 0).mean(axis=-1)),
+            "lower": (("level", *dims), quant[1::2]),
+            "upper": (("level", *dims), quant[2::2]),
         },
         coords={**coords, "level": list(levels)},
     )
@@ -144,16 +133,18 @@ class Forecaster:
         take = np.linspace(0, draws.n - 1, min(max_draws, draws.n)).astype(int)
         rng = np.random.default_rng(seed)
         decade = decades(self.years, model.centre_year)
-        # (sample, partner, family, year); uint16 holds any plausible yearly count at a quarter of
-        # the memory of int64, and chunking over samples bounds the temporaries.
+        # (partner, family, year, sample): the sample axis last and contiguous, since every summary
+        # reduces over it; uint16 holds any plausible yearly count at a quarter of int64's memory,
+        # and chunking over samples bounds the temporaries.
         self.cube = np.empty(
-            (len(take), len(self.partners), len(self.families), max_horizon), dtype=np.uint16
+            (len(self.partners), len(self.families), max_horizon, len(take)), dtype=np.uint16
         )
         for start in range(0, len(take), 100):
             idx = take[start : start + 100]
             phi = draws.dispersion[idx, None, None, None]
             rate = rng.gamma(phi, np.exp(draws.log_rate(decade, idx)) / phi)
-            self.cube[start : start + len(idx)] = np.minimum(rng.poisson(rate), np.iinfo(np.uint16).max)
+            counts = np.minimum(rng.poisson(rate), np.iinfo(np.uint16).max)
+            self.cube[..., start : start + len(idx)] = np.moveaxis(counts, 0, -1)
         self._p_index = {p: i for i, p in enumerate(self.partners)}
         self._f_index = {f: i for i, f in enumerate(self.families)}
 
@@ -190,7 +181,9 @@ class Forecaster:
             if not pi.size:
                 raise ForecastError("regions: no selected partner is in the requested regions")
         fi = self._select(families, self._f_index, "families")
-        sub = self.cube[:, pi][:, :, fi][:, :, :, :horizon]
+        sub = self.cube[:, :, :horizon]
+        if len(pi) < len(self.partners) or len(fi) < len(self.families):
+            sub = sub[np.ix_(pi, fi)]
         years = self.years[:horizon]
         p_ids, f_ids = self.partners[pi], self.families[fi]
         cell_coords = {
@@ -201,21 +194,21 @@ class Forecaster:
             "family_category": ("family", self.family_category[fi]),
         }
         cells = _summarise(sub, levels, ("partner", "family", "year"), cell_coords)
-        cells["p_any_within_horizon"] = (("partner", "family"), (sub.sum(axis=3) > 0).mean(axis=0))
-        fam = sub.sum(axis=1)
+        cells["p_any_within_horizon"] = (("partner", "family"), (sub.max(axis=2) > 0).mean(axis=-1))
+        fam = sub.sum(axis=0, dtype=np.uint32)
         family_totals = _summarise(
             fam,
             levels,
             ("family", "year"),
             {"family": f_ids, "year": years, "family_category": ("family", self.family_category[fi])},
         )
-        year_totals = _summarise(fam.sum(axis=1), levels, ("year",), {"year": years})
+        year_totals = _summarise(fam.sum(axis=0), levels, ("year",), {"year": years})
         draws = xr.DataArray(
             sub,
-            dims=("sample", "partner", "family", "year"),
+            dims=("partner", "family", "year", "sample"),
             coords={"partner": p_ids, "family": f_ids, "year": years},
             name="lor_count",
-        )
+        ).transpose("sample", "partner", "family", "year")
         attrs = {
             k: self.model.idata.attrs.get(k) for k in ("data_hash", "priors_hash", "fitted_at", "status")
         }

@@ -23,13 +23,13 @@ from totaldemand import settings
 
 
 def reference(forecaster: Forecaster, horizon: int, levels: tuple[float, ...]) -> dict[str, np.ndarray]:
-    sub = forecaster.cube[..., :horizon].astype(np.int64)
+    sub = forecaster.cube[:, :, :horizon].astype(np.int64)
     qs = np.concatenate([[0.5], _quantile_pairs(levels).ravel()])
-    fam = sub.sum(axis=1)
+    fam = sub.sum(axis=0)
     return {
-        "cell_q": np.quantile(sub, qs, axis=0, method="inverted_cdf"),
-        "cell_mean": sub.mean(axis=0),
-        "fam_q": np.quantile(fam, qs, axis=0, method="inverted_cdf"),
+        "cell_q": np.quantile(sub, qs, axis=-1, method="inverted_cdf"),
+        "cell_mean": sub.mean(axis=-1),
+        "fam_q": np.quantile(fam, qs, axis=-1, method="inverted_cdf"),
     }
 
 
@@ -59,7 +59,7 @@ def main() -> None:
     fc = forecaster.forecast(horizon=5, levels=levels)
     assert np.array_equal(reference(forecaster, 5, levels)["cell_q"][0], fc.cells["median"].values)
     cells = fc.cells["mean"].size
-    print(f"model: {args.model}  draws used: {forecaster.cube.shape[0]}  cells per request: {cells}")
+    print(f"model: {args.model}  draws used: {forecaster.cube.shape[-1]}  cells per request: {cells}")
     print(f"forecaster build (draw the count cube once): {build_s * 1000:.0f} ms")
     print(f"ours      median {statistics.median(ours):8.1f} ms/request")
     print(f"reference median {statistics.median(ref):8.1f} ms/request")
