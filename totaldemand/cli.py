@@ -237,9 +237,15 @@ def serve(
     """Serve the HTTP API (Litestar under uvicorn) from a stored posterior file."""
     import uvicorn
 
+    from bayes.model import DemandModel
+
     path = model_path or settings.model_path()
     if not path.is_file():
         raise FileNotFoundError(f"--model: no posterior file at {path}; run `totaldemand fit` first")
+    status = DemandModel.load(path).status
+    if status != "ok":
+        console.print(f"[bold red]error:[/] {path} is a fit with status {status!r}; a failed fit is never served")
+        raise typer.Exit(code=2)
     os.environ[settings.MODEL_ENV] = str(path.resolve())
     uvicorn.run(
         "service.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
@@ -252,7 +258,11 @@ def up(host: str = "127.0.0.1", port: int = 8000) -> None:
     """The embedded default end to end: fit if no valid model is stored, then serve."""
     from bayes.fitting import ensure_default_model
 
-    model = ensure_default_model(settings.dataset_path(), settings.model_path())
+    try:
+        model = ensure_default_model(settings.dataset_path(), settings.model_path())
+    except RuntimeError as exc:  # the default fit failed its gates: say so, serve nothing
+        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        raise typer.Exit(code=1) from None
     for line in model.diagnostics.lines():
         out.print(line)
     out.print(
