@@ -244,7 +244,7 @@ def serve(
         raise FileNotFoundError(f"--model: no posterior file at {path}; run `totaldemand fit` first")
     status = DemandModel.load(path).status
     if status != "ok":
-        console.print(f"[bold red]error:[/] {path} is a fit with status {status!r}; a failed fit is never served")
+        console.print(f"[bold red]error:[/] {path} has status {status!r}; a failed fit is never served")
         raise typer.Exit(code=2)
     os.environ[settings.MODEL_ENV] = str(path.resolve())
     uvicorn.run(
