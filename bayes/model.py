@@ -129,6 +129,17 @@ def _sparse_nb_loglik(counts, log_mu, partner, family, pf, trend, intercept, dec
     return dense + sparse
 
 
+def sample_prior(model, draws: int, seed: int) -> xr.DataTree:  # model: pm.Model
+    """Draw the parameters and effects from the prior (inside the model's floatX context)."""
+    import pymc as pm
+
+    with model, warnings.catch_warnings():
+        # Only parameters are drawn here, so the likelihood Potential has nothing to bias;
+        # replicated counts are drawn from these parameters by our own NB sampler.
+        warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
+        return pm.sample_prior_predictive(draws=draws, var_names=[*PRIOR_NAMES, *EFFECTS], random_seed=seed)
+
+
 @dataclass(frozen=True)
 class PosteriorDraws:
     """Posterior draws flattened over (chain, draw) into one ``sample`` axis, as numpy arrays."""
@@ -296,11 +307,7 @@ class DemandModel:
                 var_names=keep,
                 compute_convergence_checks=False,
             )
-            with warnings.catch_warnings():
-                # Only parameters are drawn from the prior here, so the likelihood Potential has
-                # nothing to bias; the replicated data come from _posterior_predictive instead.
-                warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
-                prior = pm.sample_prior_predictive(draws=500, var_names=keep, random_seed=seed + 1)
+            prior = sample_prior(model, 500, seed + 1)
         elapsed = time.perf_counter() - started
         idata = self._assemble(idata, prior, panel, elapsed)
         self.idata = idata

@@ -62,3 +62,34 @@ def test_serve_refuses_a_failed_fit(fitted, tmp_path: Path, cli) -> None:
     failed.save(tmp_path / "failed.nc")
     result = cli.invoke(app, ["serve", "--model", str(tmp_path / "failed.nc"), "--port", "1"])
     assert result.exit_code == 2 and "never served" in result.output
+
+
+def test_priors_check_reports_every_family(sim_world: Path, cli) -> None:
+    result = cli.invoke(
+        app,
+        [
+            "priors",
+            "check",
+            "--data",
+            str(sim_world),
+            "--first-year",
+            "2000",
+            "--draws",
+            "100",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["family"] for r in rows] == [f"f{i:02d}" for i in range(8)]
+    for r in rows:
+        assert r["observed_min"] <= r["observed_median"] <= r["observed_max"]
+        assert r["prior_q05"] <= r["prior_q50"] <= r["prior_q95"]
+        assert 0 < r["prior_share_in_observed_range"] < 1  # the shipped priors neither miss nor pin the data
+
+
+def test_priors_check_refuses_a_bad_prior_file(cli) -> None:
+    bad = Path(__file__).parent / "fixtures" / "priors" / "negative_sigma.toml"
+    result = cli.invoke(app, ["priors", "check", str(bad)])
+    assert result.exit_code == 2 and "sigma = -1.0 must be > 0" in result.output

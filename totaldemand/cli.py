@@ -226,6 +226,41 @@ def priors_show(path: Annotated[Path | None, typer.Argument(help="Prior TOML fil
     out.print(table)
 
 
+@priors_app.command("check")
+@user_errors
+def priors_check(
+    path: Annotated[Path | None, typer.Argument(help="Prior TOML file.")] = None,
+    data: DataOpt = None,
+    first_year: int = 1990,
+    draws: int = 500,
+    seed: int = 0,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Prior predictive check: yearly LOR totals per family implied by the priors vs observed."""
+    from bayes.panel import build_panel
+    from bayes.prior_check import prior_predictive_check
+    from evidence.loaders import load_dataset
+    from priors import load_priors
+
+    priors = load_priors(path)
+    panel = build_panel(load_dataset(data or settings.dataset_path()), first_year=first_year)
+    report = prior_predictive_check(panel, priors, draws=draws, seed=seed)
+    if fmt == "json":
+        out.print_json(report.to_json(orient="records"))
+        return
+    table = Table(title=f"Prior predictive yearly LOR totals per family (priors {priors.version})")
+    for c in ("family", "observed min-median-max", "prior 5%-50%-95%", "prior mass in observed range"):
+        table.add_column(c, justify="left" if c == "family" else "right")
+    for r in report.itertuples():
+        table.add_row(
+            r.family,
+            f"{r.observed_min}-{r.observed_median:g}-{r.observed_max}",
+            f"{r.prior_q05:.0f}-{r.prior_q50:.0f}-{r.prior_q95:.0f}",
+            f"{r.prior_share_in_observed_range:.0%}",
+        )
+    out.print(table)
+
+
 @app.command()
 @user_errors
 def serve(
