@@ -303,7 +303,9 @@ def up(host: str = "127.0.0.1", port: int = 8000) -> None:
     out.print(
         f"\nServing on http://{host}:{port}  (OpenAPI: http://{host}:{port}/schema). Try:\n"
         f"  curl -s -X POST http://{host}:{port}/v1/forecasts -H 'content-type: application/json' \\\n"
-        '       -d \'{"horizon": 2, "levels": [0.8], "partners": ["japan"], "families": ["sam"]}\'\n'
+        '       -d \'{"horizon": 2, "levels": [0.8], "partners": ["japan"], "families": ["sam"]}\'\n',
+        soft_wrap=True,
+        highlight=False,
     )
     serve(host=host, port=port, model_path=settings.model_path(), workers=1)
 
