@@ -8,6 +8,7 @@ cells draw by draw.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ import xarray as xr
 from bayes.model import DemandModel, decades
 
 MAX_HORIZON = 10
+NEW = "(new: drawn from the population)"
 DEFAULT_LEVELS = (0.5, 0.8, 0.95)
 
 
@@ -147,6 +149,78 @@ class Forecaster:
             self.cube[..., start : start + len(idx)] = np.moveaxis(counts, 0, -1)
         self._p_index = {p: i for i, p in enumerate(self.partners)}
         self._f_index = {f: i for i, f in enumerate(self.families)}
+        self._draws, self._take, self._decade, self._seed = draws, take, decade, seed
+
+    def _block(
+        self,
+        horizon: int,
+        rng: np.random.Generator,
+        partner: np.ndarray,
+        family: np.ndarray,
+        pf: np.ndarray,
+        trend: np.ndarray,
+    ) -> np.ndarray:
+        """Counts (partner, family, year, sample) for given effects: (S, P), (S, F), (S, P, F), (S, F)."""
+        d, t = self._draws, self._take
+        log_mu = (
+            d.intercept[t, None, None, None]
+            + partner[:, :, None, None]
+            + family[:, None, :, None]
+            + pf[:, :, :, None]
+            + trend[:, None, :, None] * self._decade[None, None, None, :horizon]
+        )
+        phi = d.dispersion[t, None, None, None]
+        counts = rng.poisson(rng.gamma(phi, np.exp(log_mu) / phi))
+        return np.moveaxis(np.minimum(counts, np.iinfo(np.uint16).max).astype(np.uint16), 0, -1)
+
+    def _with_new(
+        self,
+        sub: np.ndarray,
+        pi: np.ndarray,
+        fi: np.ndarray,
+        new_partners: list[str],
+        new_families: list[str],
+        horizon: int,
+    ) -> np.ndarray:
+        """Append partners and families never seen, each drawn from the population per posterior draw.
+
+        A new partner's effect is N(0, sigma_partner), a new family's N(0, sigma_family) with a trend
+        N(trend_mean, sigma_trend), and every cell they touch gets an interaction N(0, sigma_pf): the
+        hierarchy's answer for "someone like the others, about whom we know nothing yet". Draws are
+        seeded by the labels, so the same request gives the same answer.
+        """
+        d, t = self._draws, self._take
+        s = len(t)
+        rng = np.random.default_rng(
+            [
+                self._seed,
+                zlib.crc32("|".join(new_partners).encode()),
+                zlib.crc32("|".join(new_families).encode()),
+            ]
+        )
+        sd_pf = d.sigma_partner_family[t, None, None]
+        fe = np.concatenate(
+            [d.family_effect[t][:, fi], rng.normal(0.0, d.sigma_family[t, None], (s, len(new_families)))],
+            axis=1,
+        )
+        trend = np.concatenate(
+            [
+                d.family_trend[t][:, fi],
+                rng.normal(d.trend_mean[t, None], d.sigma_trend[t, None], (s, len(new_families))),
+            ],
+            axis=1,
+        )
+        if new_families:
+            known_pf = rng.normal(0.0, sd_pf, (s, len(pi), len(new_families)))
+            extra = self._block(
+                horizon, rng, d.partner_effect[t][:, pi], fe[:, len(fi) :], known_pf, trend[:, len(fi) :]
+            )
+            sub = np.concatenate([sub, extra], axis=1)
+        if new_partners:
+            pe = rng.normal(0.0, d.sigma_partner[t, None], (s, len(new_partners)))
+            pf = rng.normal(0.0, sd_pf, (s, len(new_partners), fe.shape[1]))
+            sub = np.concatenate([sub, self._block(horizon, rng, pe, fe, pf, trend)], axis=0)
+        return sub
 
     def _select(self, values: Sequence[str] | None, index: dict[str, int], field: str) -> np.ndarray:
         if not values:
@@ -163,7 +237,11 @@ class Forecaster:
         partners: Sequence[str] | None = None,
         families: Sequence[str] | None = None,
         regions: Sequence[str] | None = None,
+        new_partners: Sequence[str] = (),
+        new_families: Sequence[str] = (),
     ) -> Forecast:
+        """Summaries for the selected cells; ``new_partners``/``new_families`` are labels for ones never
+        seen, forecast from the population (see :meth:`_with_new`)."""
         if not 1 <= horizon <= self.max_horizon:
             raise ForecastError(f"horizon: {horizon} is outside 1..{self.max_horizon}")
         levels = tuple(float(lv) for lv in levels)
@@ -184,14 +262,25 @@ class Forecaster:
         sub = self.cube[:, :, :horizon]
         if len(pi) < len(self.partners) or len(fi) < len(self.families):
             sub = sub[np.ix_(pi, fi)]
+        new_p, new_f = list(dict.fromkeys(new_partners)), list(dict.fromkeys(new_families))
+        for field, labels, known in (
+            ("new_partners", new_p, self._p_index),
+            ("new_families", new_f, self._f_index),
+        ):
+            clash = [x for x in labels if x in known]
+            if clash:
+                raise ForecastError(f"{field}: {clash} are known ids; a new one needs a label of its own")
+        if new_p or new_f:
+            sub = self._with_new(sub, pi, fi, new_p, new_f, horizon)
         years = self.years[:horizon]
-        p_ids, f_ids = self.partners[pi], self.families[fi]
+        p_ids = np.concatenate([self.partners[pi], new_p]).astype(str)
+        f_ids = np.concatenate([self.families[fi], new_f]).astype(str)
         cell_coords = {
             "partner": p_ids,
             "family": f_ids,
             "year": years,
-            "partner_region": ("partner", self.partner_region[pi]),
-            "family_category": ("family", self.family_category[fi]),
+            "partner_region": ("partner", np.concatenate([self.partner_region[pi], [NEW] * len(new_p)])),
+            "family_category": ("family", np.concatenate([self.family_category[fi], [NEW] * len(new_f)])),
         }
         cells = _summarise(sub, levels, ("partner", "family", "year"), cell_coords)
         cells["p_any_within_horizon"] = (("partner", "family"), (sub.max(axis=2) > 0).mean(axis=-1))
@@ -200,7 +289,7 @@ class Forecaster:
             fam,
             levels,
             ("family", "year"),
-            {"family": f_ids, "year": years, "family_category": ("family", self.family_category[fi])},
+            {"family": f_ids, "year": years, "family_category": cell_coords["family_category"]},
         )
         year_totals = _summarise(fam.sum(axis=0), levels, ("year",), {"year": years})
         draws = xr.DataArray(

@@ -35,6 +35,18 @@ class ForecastRequest(msgspec.Struct, forbid_unknown_fields=True):
     partners: list[str] | None = None
     families: list[str] | None = None
     regions: list[str] | None = None
+    new_partners: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]],
+        msgspec.Meta(
+            max_length=20, description="labels of partners never seen, forecast from the population"
+        ),
+    ] = msgspec.field(default_factory=list)
+    new_families: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]],
+        msgspec.Meta(
+            max_length=20, description="labels of families never seen, forecast from the population"
+        ),
+    ] = msgspec.field(default_factory=list)
 
 
 class Interval(msgspec.Struct):
@@ -161,7 +173,15 @@ def create_forecast(
 ) -> ForecastResponse:
     """Posterior forecast of LOR counts per partner × family × year, with family and yearly totals."""
     served = _served(state)
-    fc = served.forecaster.forecast(data.horizon, data.levels, data.partners, data.families, data.regions)
+    fc = served.forecaster.forecast(
+        data.horizon,
+        data.levels,
+        data.partners,
+        data.families,
+        data.regions,
+        data.new_partners,
+        data.new_families,
+    )
     body = fc.to_dict()
     return ForecastResponse(
         served.info(),

@@ -169,6 +169,12 @@ def forecast(
     level: Annotated[list[float] | None, typer.Option(help="Credible level; repeat for several.")] = None,
     partner: Annotated[list[str] | None, typer.Option(help="Partner id; repeat for several.")] = None,
     family: Annotated[list[str] | None, typer.Option(help="Family id; repeat for several.")] = None,
+    new_partner: Annotated[
+        list[str] | None, typer.Option(help="Label of a partner never seen (forecast from the population).")
+    ] = None,
+    new_family: Annotated[
+        list[str] | None, typer.Option(help="Label of a family never seen (forecast from the population).")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """Forecast LOR counts for the next HORIZON years: cells, family totals and P(at least one LOR)."""
@@ -178,12 +184,14 @@ def forecast(
     path = model_path or settings.model_path()
     if not path.is_file():
         raise FileNotFoundError(f"--model: no posterior file at {path}; run `totaldemand fit` first")
-    result = Forecaster(DemandModel.load(path)).forecast(horizon, level or [0.8, 0.95], partner, family)
+    result = Forecaster(DemandModel.load(path)).forecast(
+        horizon, level or [0.8, 0.95], partner, family, None, new_partner or (), new_family or ()
+    )
     if fmt == "json":
         out.print_json(json.dumps(result.to_dict()))
         return
     _print_table("Family totals (LORs per year)", result.family_totals, ("family", "year"), result.levels)
-    if partner or family:
+    if partner or family or new_partner or new_family:
         _print_table("Cells", result.cells, ("partner", "family", "year"), result.levels)
 
 

@@ -75,3 +75,33 @@ def test_sorted_quantiles_match_numpy() -> None:
 def test_bad_requests_name_the_field(forecaster: Forecaster, kwargs: dict, message: str) -> None:
     with pytest.raises(ForecastError, match=message):
         forecaster.forecast(**kwargs)
+
+
+def test_new_partner_and_family_are_drawn_from_the_population(forecaster: Forecaster) -> None:
+    fc = forecaster.forecast(horizon=3, levels=[0.9], new_partners=["newland"], new_families=["new_kit"])
+    assert fc.cells.sizes["partner"] == 25 and fc.cells.sizes["family"] == 9
+    assert str(fc.cells["partner_region"].sel(partner="newland").values).startswith("(new")
+    known = fc.cells["mean"].isel(partner=slice(0, 24), family=slice(0, 8)).mean("year")
+    new = fc.cells["mean"].sel(partner="newland").isel(family=slice(0, 8)).mean("year")
+    # Sensible: a new partner's rate sits inside the spread of known partners' rates, family by family...
+    assert ((new >= known.quantile(0.02, "partner")) & (new <= known.quantile(0.98, "partner"))).all()
+    # ...and knowing nothing about it shows: its intervals are wider than a known partner's typical ones.
+    width = fc.cells["upper"] - fc.cells["lower"]
+    new_width = width.sel(partner="newland").isel(family=slice(0, 8)).mean()
+    known_width = width.isel(partner=slice(0, 24), family=slice(0, 8)).mean()
+    assert new_width >= known_width
+    p_new = fc.cells["p_any_within_horizon"].sel(partner="newland", family="new_kit")
+    assert 0 < p_new < 1
+    # totals still add up draw by draw with the new cells in them
+    np.testing.assert_allclose(fc.family_totals["mean"].values, fc.cells["mean"].sum("partner").values)
+
+
+def test_new_labels_must_not_shadow_known_ids(forecaster: Forecaster) -> None:
+    with pytest.raises(ForecastError, match="new_partners: \\['p01'\\] are known ids"):
+        forecaster.forecast(new_partners=["p01"])
+
+
+def test_new_entity_forecasts_are_reproducible(forecaster: Forecaster) -> None:
+    a = forecaster.forecast(horizon=2, new_partners=["x"]).draws
+    b = forecaster.forecast(horizon=2, new_partners=["x"]).draws
+    np.testing.assert_array_equal(a.values, b.values)

@@ -44,6 +44,14 @@ def test_forecast_filters_levels_and_totals(client: TestClient) -> None:
         assert totals[("f00", year)] == pytest.approx(cells)
 
 
+def test_new_partner_from_the_population(client: TestClient) -> None:
+    body = {"horizon": 1, "families": ["f00"], "partners": ["p01"], "new_partners": ["newland"]}
+    data = client.post("/v1/forecasts", json=body).json()
+    assert [c["partner"] for c in data["cells"]] == ["p01", "newland"]
+    bad = client.post("/v1/forecasts", json={"new_partners": ["p01"]})
+    assert bad.status_code == 400 and "known ids" in bad.text
+
+
 def test_default_request_covers_everything(client: TestClient) -> None:
     data = client.post("/v1/forecasts", json={}).json()
     assert len(data["cells"]) == 24 * 8 * 3
@@ -61,6 +69,8 @@ def test_default_request_covers_everything(client: TestClient) -> None:
         ({"regions": ["Mars"]}, "Mars"),
         ({"horizon": "three"}, "horizon"),
         ({"colour": "blue"}, "colour"),
+        ({"new_partners": [""]}, "new_partners"),
+        ({"new_families": ["x"] * 21}, "new_families"),
     ],
 )
 def test_bad_requests_get_400_naming_the_problem(client: TestClient, body: dict, needle: str) -> None:
