@@ -46,6 +46,10 @@ def test_posterior_file_opens_as_is_in_xarray_and_arviz(fitted_path: Path) -> No
     assert len(summary) == 3
     loo = az.loo(tree)
     assert np.isfinite(loo.elpd)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    assert az.plot_forest(tree, var_names=["family_effect"]) is not None
 
 
 def test_attrs_record_the_data_and_priors_that_made_the_fit(fitted, sim_world: Path) -> None:
