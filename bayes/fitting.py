@@ -7,12 +7,29 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import xarray as xr
+
 from bayes.model import MODEL_VERSION, DemandModel, default_model_config
 from bayes.panel import build_panel, describe
 from evidence.loaders import load_dataset
 from priors import load_priors
 
 log = logging.getLogger(__name__)
+
+
+def fit_panel(
+    panel: xr.Dataset,
+    out: Path,
+    priors: Path | None = None,
+    sampler_config: Mapping[str, Any] | None = None,
+    progressbar: bool = True,
+) -> DemandModel:
+    """Fit and save; a fit that fails its gates is saved too, marked ``status = failed``."""
+    log.info("panel: %s", describe(panel))
+    model = DemandModel(default_model_config(load_priors(priors)), sampler_config)
+    model.fit(panel, progressbar=progressbar)
+    model.save(out)
+    return model
 
 
 def fit_dataset(
@@ -23,17 +40,13 @@ def fit_dataset(
     sampler_config: Mapping[str, Any] | None = None,
     progressbar: bool = True,
 ) -> DemandModel:
-    """Fit and save; a fit that fails its gates is saved too, marked ``status = failed``."""
-    panel = build_panel(load_dataset(data), first_year=first_year)
-    log.info("panel: %s", describe(panel))
-    model = DemandModel(default_model_config(load_priors(priors)), sampler_config)
-    model.fit(panel, progressbar=progressbar)
-    model.save(out)
-    return model
+    return fit_panel(
+        build_panel(load_dataset(data), first_year=first_year), out, priors, sampler_config, progressbar
+    )
 
 
-def stored_fit_is_current(path: Path, data: Path, first_year: int = 1990) -> DemandModel | None:
-    """The stored model if it passed its gates and was fitted to this data with these priors and code."""
+def stored_fit_is_current(path: Path, panel: xr.Dataset) -> DemandModel | None:
+    """The stored model if it passed its gates and was fitted to this panel with these priors and code."""
     if not path.is_file():
         return None
     try:
@@ -42,7 +55,6 @@ def stored_fit_is_current(path: Path, data: Path, first_year: int = 1990) -> Dem
         log.warning("ignoring unreadable model file %s: %s", path, exc)
         return None
     attrs = model.idata.attrs
-    panel = build_panel(load_dataset(data), first_year=first_year)
     reasons = []
     if model.status != "ok":
         reasons.append(f"status {model.status}")
@@ -58,13 +70,14 @@ def stored_fit_is_current(path: Path, data: Path, first_year: int = 1990) -> Dem
     return model
 
 
-def ensure_default_model(data: Path, path: Path) -> DemandModel:
-    model = stored_fit_is_current(path, data)
+def ensure_default_model(data: Path, path: Path, first_year: int = 1990) -> DemandModel:
+    panel = build_panel(load_dataset(data), first_year=first_year)
+    model = stored_fit_is_current(path, panel)
     if model is not None:
         log.info("using stored model %s (fitted %s)", path, model.idata.attrs.get("fitted_at"))
         return model
     log.info("fitting the default model; this takes a few minutes on 2 cores")
-    model = fit_dataset(data, path)
+    model = fit_panel(panel, path)
     if model.status != "ok":
         raise RuntimeError(f"the default fit failed its gates: {'; '.join(model.diagnostics.failures)}")
     return model
