@@ -1,7 +1,7 @@
 """How fast the model fits on the real panel, against the textbook PyMC version of the same likelihood.
 
 Usage:
-    PYTHONPATH=. python benchmarks/fit_speed.py [--reference-tune 300] [--reference-draws 300]
+    PYTHONPATH=. python benchmarks/fit_speed.py [--reference-tune 100] [--reference-draws 100]
         [--reference-cores N] [--only ours|reference] [--quick] [--json PATH]
 
 Both paths fit the real panel -- every U.S. partner × system family × year from 1990 -- and are
@@ -16,8 +16,10 @@ measured the same way: wall time, minimum bulk ESS over the gated variables
   long vector of every cell, effects gathered by index, float64 -- sampled with ``pm.sample()``
   (PyMC's own NUTS, its default init and ``target_accept``), 4 chains on as many processes as the
   machine has CPUs. Its default 1000 + 1000 iterations take hours on 2 cores, so tuning and draws
-  are reduced (``--reference-tune``/``--reference-draws``); ESS per second barely depends on the
-  number of draws once warm-up is done. Wall time is the whole ``pm.sample`` call.
+  are reduced (``--reference-tune``/``--reference-draws``, 100 each by default: about 50 minutes here).
+  At 100 tuning steps the reference has not finished warming up, so its ESS is a floor and the
+  printed ratio an overstatement; the report also prints the bound that holds even if every
+  reference draw were independent. Wall time is the whole ``pm.sample`` call.
 
 Each path runs in its own child process, so peak memory is per path: the sampled peak of the summed
 RSS of the child and its worker processes, and ``getrusage`` max RSS of the child and its largest
@@ -244,6 +246,7 @@ def run_reference(quick: bool, tune: int, draws: int, cores: int) -> dict[str, A
             f"{CHAINS} chains x {draws} draws, tune {tune}, cores {cores}, seed {seed}"
         ),
         "short": f"{CHAINS}x{draws} (tune {tune})",
+        "draws_total": CHAINS * draws,
         "wall_s": wall,
         # PyMC's sampling loop, after compile and init.
         "sampling_s": _sampling_time(idata),
@@ -378,17 +381,23 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> dict
             f"({_fmt(ratio_sampling, '.1f')}x on sampling time)"
         )
         targets["ratio_ge_10"] = ratio_wall >= TARGET_RATIO
+        if ref is not None and ours is not None and ref.get("draws_total"):
+            # A short reference run may not have warmed up, making its ESS a floor; this bound holds
+            # even if every one of its draws were independent (ESS = number of draws).
+            bound = ours["ess_per_s_wall"] / (ref["draws_total"] / ref["wall_s"])
+            lines.append(f"ratio if every reference draw were independent (a lower bound): {bound:.1f}x")
+            targets["ratio_bound_ge_10"] = bound >= TARGET_RATIO
     if ours is not None:
         targets["ours_fit_le_180s_gates_passed"] = (
             ours["wall_s"] <= TARGET_FIT_S and ours["diagnostics"]["passed"]
         )
+    labels = {
+        "ratio_ge_10": f"min ESS/s ratio >= {TARGET_RATIO:.0f}x",
+        "ratio_bound_ge_10": f"min ESS/s ratio >= {TARGET_RATIO:.0f}x even on the lower bound",
+        "ours_fit_le_180s_gates_passed": f"our fit <= {TARGET_FIT_S:.0f} s with gates passed",
+    }
     for key, met in targets.items():
-        label = (
-            f"min ESS/s ratio >= {TARGET_RATIO:.0f}x"
-            if key == "ratio_ge_10"
-            else f"our fit <= {TARGET_FIT_S:.0f} s with gates passed"
-        )
-        lines.append(f"target {label}: {'MET' if met else 'NOT MET'}")
+        lines.append(f"target {labels[key]}: {'MET' if met else 'NOT MET'}")
     if args.quick and targets:
         lines.append("(quick mode: the targets refer to the real-panel run and are not assessed here)")
     print("\n".join(lines), flush=True)
@@ -407,8 +416,8 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> dict
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--reference-tune", type=int, default=None, help="reference tuning steps (300)")
-    parser.add_argument("--reference-draws", type=int, default=None, help="reference draws per chain (300)")
+    parser.add_argument("--reference-tune", type=int, default=None, help="reference tuning steps (100)")
+    parser.add_argument("--reference-draws", type=int, default=None, help="reference draws per chain (100)")
     parser.add_argument(
         "--reference-cores", type=int, default=None, help="reference worker processes (default: CPUs)"
     )
@@ -418,7 +427,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--child", choices=("ours", "reference"), help=argparse.SUPPRESS)
     parser.add_argument("--result-file", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    default_iterations = QUICK_ITERATIONS if args.quick else 300
+    default_iterations = QUICK_ITERATIONS if args.quick else 100
     if args.reference_tune is None:
         args.reference_tune = default_iterations
     if args.reference_draws is None:
