@@ -35,7 +35,6 @@ class Forecast:
     year_totals: xr.Dataset  # dims (year[, level])
     draws: xr.DataArray  # (sample, partner, family, year) sampled LOR counts
     levels: tuple[float, ...]
-    model_attrs: dict
 
     def to_dict(self) -> dict:
         """JSON-ready records: one per cell, per family-year total and per year total."""
@@ -117,7 +116,7 @@ class Forecaster:
     def __init__(
         self, model: DemandModel, max_draws: int = 1000, max_horizon: int = 5, seed: int = 0
     ) -> None:
-        if model.status != "ok" and not model.idata.attrs.get("allow_failed"):
+        if model.status != "ok":
             raise ForecastError(
                 f"model status is {model.status!r}: a model that failed its gates is not served"
             )
@@ -298,7 +297,4 @@ class Forecaster:
             coords={"partner": p_ids, "family": f_ids, "year": years},
             name="lor_count",
         ).transpose("sample", "partner", "family", "year")
-        attrs = {
-            k: self.model.idata.attrs.get(k) for k in ("data_hash", "priors_hash", "fitted_at", "status")
-        }
-        return Forecast(cells, family_totals, year_totals, draws, levels, attrs)
+        return Forecast(cells, family_totals, year_totals, draws, levels)

@@ -67,3 +67,13 @@ def fitted(fitted_path: Path):
     from bayes.model import DemandModel
 
     return DemandModel.load(fitted_path)
+
+
+@pytest.fixture
+def failed_path(fitted, tmp_path: Path) -> Path:
+    """A copy of the fitted model marked as having failed its gates."""
+    from bayes.model import DemandModel
+
+    failed = DemandModel.load(fitted.save(tmp_path / "failed.nc"))
+    failed.idata.attrs["status"] = "failed"
+    return failed.save(tmp_path / "failed.nc")

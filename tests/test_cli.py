@@ -54,13 +54,8 @@ def test_default_dataset_describes(cli) -> None:
     assert info["partners"] > 100 and info["families"] >= 20 and info["zero_share"] > 0.9
 
 
-def test_serve_refuses_a_failed_fit(fitted, tmp_path: Path, cli) -> None:
-    from bayes.model import DemandModel
-
-    failed = DemandModel.load(fitted.save(tmp_path / "failed.nc"))
-    failed.idata.attrs["status"] = "failed"
-    failed.save(tmp_path / "failed.nc")
-    result = cli.invoke(app, ["serve", "--model", str(tmp_path / "failed.nc"), "--port", "1"])
+def test_serve_refuses_a_failed_fit(failed_path: Path, cli) -> None:
+    result = cli.invoke(app, ["serve", "--model", str(failed_path), "--port", "1"])
     assert result.exit_code == 2 and "never served" in result.output
 
 

@@ -54,15 +54,10 @@ def user_errors(fn: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         from bayes.forecast import ForecastError
         from evidence.loaders import LoadError
+        from evidence.sipri import SipriFormatError
         from priors import PriorError
 
-        errors: tuple[type[BaseException], ...] = (LoadError, PriorError, ForecastError, FileNotFoundError)
-        try:
-            from evidence.sipri import SipriFormatError
-
-            errors += (SipriFormatError,)
-        except ImportError:
-            pass
+        errors = (LoadError, PriorError, ForecastError, SipriFormatError, FileNotFoundError)
         try:
             return fn(*args, **kwargs)
         except errors as exc:

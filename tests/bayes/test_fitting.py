@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from bayes.fitting import stored_fit_is_current
-from bayes.model import DemandModel
 from bayes.panel import build_panel
 from evidence.loaders import load_dataset
 
@@ -21,12 +20,9 @@ def test_changed_data_means_refit(fitted_path: Path, sim_world: Path) -> None:
     assert stored_fit_is_current(fitted_path, panel) is None
 
 
-def test_failed_or_unreadable_fits_are_not_reused(fitted, sim_world: Path, tmp_path: Path) -> None:
+def test_failed_or_unreadable_fits_are_not_reused(failed_path: Path, sim_world: Path, tmp_path: Path) -> None:
     panel = build_panel(load_dataset(sim_world), first_year=2000)
-    failed = DemandModel.load(fitted.save(tmp_path / "m.nc"))
-    failed.idata.attrs["status"] = "failed"
-    failed.save(tmp_path / "m.nc")
-    assert stored_fit_is_current(tmp_path / "m.nc", panel) is None
+    assert stored_fit_is_current(failed_path, panel) is None
     (tmp_path / "junk.nc").write_bytes(b"not a netcdf file")
     assert stored_fit_is_current(tmp_path / "junk.nc", panel) is None
     assert stored_fit_is_current(tmp_path / "missing.nc", panel) is None
