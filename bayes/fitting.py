@@ -81,3 +81,20 @@ def ensure_default_model(data: Path, path: Path, first_year: int = 1990) -> Dema
     if model.status != "ok":
         raise RuntimeError(f"the default fit failed its gates: {'; '.join(model.diagnostics.failures)}")
     return model
+
+
+def load_forecaster(model: DemandModel, data: Path | None = None, **kwargs: Any):  # -> Forecaster
+    """A forecaster with the domestic plans and line capacities of ``data`` (default: the dataset the
+    model was fitted on, when it is still there); without them total demand has no domestic part."""
+    from bayes.forecast import Forecaster
+
+    source = data or Path(str(model.idata.attrs.get("data_source", "")))
+    plans = capacities = None
+    if str(source) and source.is_dir():
+        dataset = load_dataset(source)
+        plans, capacities = dataset.domestic_plans, dataset.line_capacities
+    elif data is not None:
+        raise FileNotFoundError(f"--data: no dataset directory at {data}")
+    else:
+        log.warning("dataset %s not found: forecasts carry no domestic plans or line capacities", source)
+    return Forecaster(model, plans=plans, capacities=capacities, **kwargs)

@@ -1,25 +1,40 @@
 """Forecasts from stored posterior draws: no PyMC at serving time.
 
-A :class:`Forecaster` draws, once, future LOR counts for every partner × family × future year
-(a fixed seed, so every answer from one model is reproducible) and then answers requests by
-slicing that cube. Totals are sums of the same draws, so every total is coherent with its
-cells draw by draw.
+A :class:`Forecaster` draws, once per model, future LOR counts and units for every partner × family
+× future year: effects and evidence slopes from the posterior, each partner's AR(1) state rolled
+forward from its last fitted year, fleets carried forward (ageing a year per year), the NLP signal
+of the last fitted years at its lags. It then answers requests by slicing: per-cell quantiles come
+from cubes sorted once at start-up, so a request costs gathers, not sorts.
+
+Totals are sums of the same draws, so every total is coherent with its parts draw by draw:
+
+    total demand[f, y] = domestic plan[f, y] + firm LOR units + converted pending LOR units
+                         + units of forecast new LORs            (per posterior draw)
+
+Demand counts in the year a request is received (as domestic plans count in their fiscal year).
+Firm and pending requests are those after the fitted history (and older ones still pending); a
+pending request converts with its family's posterior conversion probability, draw by draw. Forecast
+new LORs are requests not yet received, added on top of the open book.
 """
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
-from bayes.model import DemandModel, decades
+from bayes.design import Scale, decades, fleet_covariates, log_rate, within
+from bayes.model import DemandModel, PosteriorDraws
 
 MAX_HORIZON = 10
 NEW = "(new: drawn from the population)"
 DEFAULT_LEVELS = (0.5, 0.8, 0.95)
+_CHUNK = 100  # posterior draws per vectorised step while building the cubes
 
 
 class ForecastError(ValueError):
@@ -27,28 +42,57 @@ class ForecastError(ValueError):
 
 
 @dataclass(frozen=True)
-class Forecast:
-    """Summaries of one request; ``draws`` keeps the sampled counts they were computed from."""
+class NewPartner:
+    """A partner never seen: optionally its region and alliance memberships (else drawn as unknown)."""
 
-    cells: xr.Dataset  # dims (partner, family, year[, level])
-    family_totals: xr.Dataset  # dims (family, year[, level])
-    year_totals: xr.Dataset  # dims (year[, level])
-    draws: xr.DataArray  # (sample, partner, family, year) sampled LOR counts
+    id: str
+    region: str | None = None
+    alliances: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NewFamily:
+    id: str
+    category: str | None = None
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Summaries of one request; the draws they were computed from are kept alongside."""
+
+    cells: xr.Dataset  # (partner, family, year[, level]): LOR counts and units
+    family_totals: xr.Dataset  # (family, year[, level]): new LORs of the selected partners
+    year_totals: xr.Dataset  # (year[, level])
+    total_demand: xr.Dataset  # (family, year[, level]): units, domestic + book + new, and line risk
+    draws: xr.DataArray  # (sample, partner, family, year) LOR counts
+    unit_draws: xr.DataArray  # (sample, partner, family, year) units in those LORs
+    total_draws: xr.DataArray  # (sample, family, year) total demand in units
     levels: tuple[float, ...]
 
     def to_dict(self) -> dict:
-        """JSON-ready records: one per cell, per family-year total and per year total."""
+        """JSON-ready records: one per cell, per family-year total, per year total, per total-demand row."""
         return {
-            "cells": _records(
-                self.cells, ("partner", "family", "year"), self.levels, ("p_any_within_horizon",)
+            "cells": records(
+                self.cells, ("partner", "family", "year"), self.levels, ("p_any_within_horizon",), units=True
             ),
-            "family_totals": _records(self.family_totals, ("family", "year"), self.levels),
-            "year_totals": _records(self.year_totals, ("year",), self.levels),
+            "family_totals": records(self.family_totals, ("family", "year"), self.levels, units=True),
+            "year_totals": records(self.year_totals, ("year",), self.levels, units=True),
+            "total_demand": _total_records(self.total_demand, self.levels),
         }
 
 
-def _records(
-    ds: xr.Dataset, dims: tuple[str, ...], levels: tuple[float, ...], extra: tuple[str, ...] = ()
+def _intervals(ds: xr.Dataset, prefix: str, dims: tuple[str, ...], levels: tuple[float, ...]) -> tuple:
+    lower = ds[f"{prefix}lower"].transpose("level", *dims).values.reshape(len(levels), -1)
+    upper = ds[f"{prefix}upper"].transpose("level", *dims).values.reshape(len(levels), -1)
+    return lower, upper
+
+
+def records(
+    ds: xr.Dataset,
+    dims: tuple[str, ...],
+    levels: tuple[float, ...],
+    extra: tuple[str, ...] = (),
+    units: bool = False,
 ) -> list[dict]:
     """Flatten a summary Dataset to one dict per element, intervals nested per level."""
     shape = tuple(ds.sizes[d] for d in dims)
@@ -57,8 +101,11 @@ def _records(
     for k in extra:  # variables over a prefix of dims (e.g. partner, family) are repeated over the rest
         v = ds[k].values
         stats[k] = np.broadcast_to(v.reshape(v.shape + (1,) * (len(dims) - v.ndim)), shape).ravel()
-    lower = ds["lower"].transpose("level", *dims).values.reshape(len(levels), -1)
-    upper = ds["upper"].transpose("level", *dims).values.reshape(len(levels), -1)
+    lower, upper = _intervals(ds, "", dims, levels)
+    if units:
+        u_mean = ds["units_mean"].transpose(*dims).values.ravel()
+        u_median = ds["units_median"].transpose(*dims).values.ravel()
+        u_lower, u_upper = _intervals(ds, "units_", dims, levels)
     out = []
     for flat, idx in enumerate(np.ndindex(*shape)):
         rec: dict = {
@@ -67,6 +114,45 @@ def _records(
         }
         for k, v in stats.items():
             rec[k] = float(v[flat])
+        rec["intervals"] = [
+            {"level": lv, "lower": float(lower[n, flat]), "upper": float(upper[n, flat])}
+            for n, lv in enumerate(levels)
+        ]
+        if units:
+            rec["units"] = {
+                "mean": float(u_mean[flat]),
+                "median": float(u_median[flat]),
+                "intervals": [
+                    {"level": lv, "lower": float(u_lower[n, flat]), "upper": float(u_upper[n, flat])}
+                    for n, lv in enumerate(levels)
+                ],
+            }
+        out.append(rec)
+    return out
+
+
+def _total_records(ds: xr.Dataset, levels: tuple[float, ...]) -> list[dict]:
+    dims = ("family", "year")
+    lower, upper = _intervals(ds, "", dims, levels)
+    cols = (
+        "domestic",
+        "firm",
+        "pending_expected",
+        "new_lors_expected",
+        "mean",
+        "median",
+        "min_sustaining_rate",
+        "max_rate",
+        "p_below_min",
+        "p_above_max",
+    )
+    values = {c: ds[c].transpose(*dims).values.ravel() for c in cols}
+    out = []
+    for flat, (fi, yi) in enumerate(np.ndindex(ds.sizes["family"], ds.sizes["year"])):
+        rec: dict = {"family": str(ds["family"].values[fi]), "year": int(ds["year"].values[yi])}
+        for c in cols:
+            v = float(values[c][flat])
+            rec[c] = None if np.isnan(v) else v
         rec["intervals"] = [
             {"level": lv, "lower": float(lower[n, flat]), "upper": float(upper[n, flat])}
             for n, lv in enumerate(levels)
@@ -80,6 +166,11 @@ def _quantile_pairs(levels: Sequence[float]) -> np.ndarray:
     return np.stack([(1 - levels) / 2, 1 - (1 - levels) / 2], axis=1)
 
 
+def _positions(qs: np.ndarray, n: int) -> np.ndarray:
+    """Inverted-CDF positions of quantiles ``qs`` among ``n`` sorted draws."""
+    return np.clip(np.ceil(np.asarray(qs) * n - 1e-9).astype(int) - 1, 0, n - 1)
+
+
 def _sorted_quantiles(draws: np.ndarray, qs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Inverted-CDF quantiles over the last axis, and the sorted draws they came from.
 
@@ -87,22 +178,34 @@ def _sorted_quantiles(draws: np.ndarray, qs: np.ndarray) -> tuple[np.ndarray, np
     pass gives every quantile at once. Equals ``np.quantile(..., method="inverted_cdf")``.
     """
     ordered = np.sort(draws, axis=-1, kind="stable")
-    n = ordered.shape[-1]
-    positions = np.clip(np.ceil(np.asarray(qs) * n - 1e-9).astype(int) - 1, 0, n - 1)
-    return np.moveaxis(ordered[..., positions], -1, 0), ordered
+    return np.moveaxis(ordered[..., _positions(qs, ordered.shape[-1])], -1, 0), ordered
 
 
-def _summarise(draws: np.ndarray, levels: Sequence[float], dims: tuple[str, ...], coords: dict) -> xr.Dataset:
-    """Mean, median, P(>= 1) and equal-tailed intervals of integer draws (sample axis last)."""
+def _summary_vars(
+    ordered: np.ndarray, mean: np.ndarray, levels: Sequence[float], dims: tuple[str, ...], prefix: str = ""
+) -> dict:
+    """Median and equal-tailed intervals read off draws already sorted along the last axis."""
     pairs = _quantile_pairs(levels)
-    quant, _ = _sorted_quantiles(draws, np.concatenate([[0.5], pairs.ravel()]))
+    quant = np.moveaxis(
+        ordered[..., _positions(np.concatenate([[0.5], pairs.ravel()]), ordered.shape[-1])], -1, 0
+    )
+    return {
+        f"{prefix}mean": (dims, mean),
+        f"{prefix}median": (dims, quant[0]),
+        f"{prefix}lower": (("level", *dims), quant[1::2]),
+        f"{prefix}upper": (("level", *dims), quant[2::2]),
+    }
+
+
+def _summarise_totals(
+    counts: np.ndarray, units: np.ndarray, levels: Sequence[float], dims: tuple[str, ...], coords: dict
+) -> xr.Dataset:
+    """Counts and units of aligned draws (sample axis last): sorted here, as totals change per request."""
     ds = xr.Dataset(
         {
-            "mean": (dims, draws.mean(axis=-1)),
-            "median": (dims, quant[0]),
-            "p_any": (dims, (draws > 0).mean(axis=-1)),
-            "lower": (("level", *dims), quant[1::2]),
-            "upper": (("level", *dims), quant[2::2]),
+            **_summary_vars(np.sort(counts, axis=-1), counts.mean(axis=-1), levels, dims),
+            **_summary_vars(np.sort(units, axis=-1), units.mean(axis=-1), levels, dims, "units_"),
+            "p_any": (dims, (counts > 0).mean(axis=-1)),
         },
         coords={**coords, "level": list(levels)},
     )
@@ -110,11 +213,47 @@ def _summarise(draws: np.ndarray, levels: Sequence[float], dims: tuple[str, ...]
     return ds
 
 
+def _nb_draws(rng: np.random.Generator, log_mu: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    counts = rng.poisson(rng.gamma(phi, np.exp(log_mu) / phi))
+    return np.minimum(counts, np.iinfo(np.uint16).max).astype(np.uint16)
+
+
+def _unit_draws(
+    rng: np.random.Generator, counts: np.ndarray, log_mean: np.ndarray, sigma: np.ndarray
+) -> np.ndarray:
+    """Units summed over each cell's LORs: every LOR draws its own log-normal size (at least 1).
+
+    ``counts`` (S, P, F, H); ``log_mean`` (S, P, F) and ``sigma`` (S,) of the units model."""
+    out = np.zeros(counts.shape, dtype=np.uint32)
+    idx = np.nonzero(counts)
+    if not idx[0].size:
+        return out
+    reps = counts[idx].astype(np.int64)
+    mean = np.repeat(log_mean[idx[0], idx[1], idx[2]], reps)
+    sd = np.repeat(sigma[idx[0]], reps)
+    sizes = np.maximum(1.0, np.round(np.exp(np.minimum(mean + sd * rng.standard_normal(mean.size), 20.0))))
+    cell = np.repeat(np.arange(reps.size), reps)
+    totals = np.bincount(cell, weights=sizes, minlength=reps.size)
+    out[idx] = np.minimum(totals, np.iinfo(np.uint32).max).astype(np.uint32)
+    return out
+
+
 class Forecaster:
-    """Compiled forecasts over a fitted model's draws (thinned to ``max_draws``)."""
+    """Compiled forecasts over a fitted model's draws (thinned to ``max_draws``).
+
+    ``plans`` and ``capacities`` are the dataset's domestic plans and line capacities (tables in
+    the layouts of :mod:`evidence.records`); without them total demand has no domestic part and
+    line risk is not defined.
+    """
 
     def __init__(
-        self, model: DemandModel, max_draws: int = 1000, max_horizon: int = 5, seed: int = 0
+        self,
+        model: DemandModel,
+        max_draws: int = 1000,
+        max_horizon: int = 5,
+        seed: int = 0,
+        plans: pd.DataFrame | None = None,
+        capacities: pd.DataFrame | None = None,
     ) -> None:
         if model.status != "ok":
             raise ForecastError(
@@ -124,103 +263,328 @@ class Forecaster:
             raise ForecastError(f"max_horizon must be between 1 and {MAX_HORIZON}")
         self.model = model
         self.max_horizon = max_horizon
-        coords = model.coords
-        self.partners = np.asarray(coords["partner"].values).astype(str)
-        self.families = np.asarray(coords["family"].values).astype(str)
-        self.partner_region = np.asarray(coords["partner_region"].values).astype(str)
-        self.family_category = np.asarray(coords["family_category"].values).astype(str)
+        self._seed = seed
+        attrs = model.idata.attrs
+        self.components = json.loads(attrs.get("components", "{}"))
+        self.scales = json.loads(attrs.get("design_scales", "{}"))
+        cd = model.coords
+        self._cd = cd
+        self.partners = np.asarray(cd["partner"].values).astype(str)
+        self.families = np.asarray(cd["family"].values).astype(str)
+        self.partner_region = np.asarray(cd["partner_region"].values).astype(str)
+        self.family_category = np.asarray(cd["family_category"].values).astype(str)
+        self.alliances = np.asarray(cd["alliance"].values).astype(str)
         self.years = np.arange(model.reference_year + 1, model.reference_year + 1 + max_horizon)
-        draws = model.draws
-        take = np.linspace(0, draws.n - 1, min(max_draws, draws.n)).astype(int)
-        rng = np.random.default_rng(seed)
-        decade = decades(self.years, model.centre_year)
-        # (partner, family, year, sample): the sample axis last and contiguous, since every summary
-        # reduces over it; uint16 holds any plausible yearly count at a quarter of int64's memory,
-        # and chunking over samples bounds the temporaries.
-        self.cube = np.empty(
-            (len(self.partners), len(self.families), max_horizon, len(take)), dtype=np.uint16
-        )
-        for start in range(0, len(take), 100):
-            idx = take[start : start + 100]
-            phi = draws.dispersion[idx, None, None, None]
-            rate = rng.gamma(phi, np.exp(draws.log_rate(decade, idx)) / phi)
-            counts = np.minimum(rng.poisson(rate), np.iinfo(np.uint16).max)
-            self.cube[..., start : start + len(idx)] = np.moveaxis(counts, 0, -1)
         self._p_index = {p: i for i, p in enumerate(self.partners)}
         self._f_index = {f: i for i, f in enumerate(self.families)}
-        self._draws, self._take, self._decade, self._seed = draws, take, decade, seed
 
-    def _block(
+        draws = model.draws
+        self._take = np.linspace(0, draws.n - 1, min(max_draws, draws.n)).astype(int)
+        self._params = draws.params(self._take)
+        self._decade = decades(self.years, model.centre_year)
+        rng = np.random.default_rng(seed)
+        self._dynamic = self._roll_dynamic(rng, self._params["partner_dynamic"][:, :, -1])
+        self._covariates = self._future_covariates()
+
+        n_p, n_f, s = len(self.partners), len(self.families), len(self._take)
+        # (partner, family, year, sample): the sample axis last and contiguous, since every summary
+        # reduces over it; uint16 holds any plausible yearly count, uint32 any yearly unit total.
+        self.cube = np.empty((n_p, n_f, max_horizon, s), dtype=np.uint16)
+        self.units = np.empty((n_p, n_f, max_horizon, s), dtype=np.uint32)
+        for start in range(0, s, _CHUNK):
+            sl = slice(start, start + _CHUNK)
+            counts, units = self._draw_block(rng, self._slice(sl), self._dynamic[sl], self._covariates)
+            self.cube[..., sl] = np.moveaxis(counts, 0, -1)
+            self.units[..., sl] = np.moveaxis(units, 0, -1)
+        self._sorted = np.sort(self.cube, axis=-1, kind="stable")
+        self._units_sorted = np.sort(self.units, axis=-1, kind="stable")
+        self._mean = self.cube.mean(axis=-1)
+        self._units_mean = self.units.mean(axis=-1)
+        self._p_any = (self.cube > 0).mean(axis=-1)
+        self._p_any_within = (np.maximum.accumulate(self.cube, axis=2) > 0).mean(axis=-1)
+        self._all_family = self.cube.sum(axis=0, dtype=np.uint32)
+        self._all_family_units = self.units.sum(axis=0, dtype=np.uint64)
+        self._book = self._open_book(rng)
+        self._domestic, self._plan_known = self._plans(plans)
+        self._capacity = self._capacities(capacities)
+
+    # -- building ---------------------------------------------------------------------------------
+    def _slice(self, sl: slice | np.ndarray) -> dict[str, np.ndarray]:
+        return {k: v[sl] for k, v in self._params.items()}
+
+    def _roll_dynamic(self, rng: np.random.Generator, last: np.ndarray) -> np.ndarray:
+        """(S, P, H): each partner's AR(1) state carried forward from its last fitted year."""
+        rho = self._params["rho_dynamic"][:, None]
+        sigma = self._params["sigma_dynamic"][:, None]
+        out = np.empty((*last.shape, self.max_horizon))
+        state = last
+        for h in range(self.max_horizon):
+            state = rho * state + sigma * rng.standard_normal(last.shape)
+            out[:, :, h] = state
+        return out
+
+    def _future_covariates(self) -> dict[str, np.ndarray | None]:
+        """Readiness and NLP covariates for the forecast years, standardised as in the fit."""
+        cd, h = self._cd, self.max_horizon
+        out: dict[str, np.ndarray | None] = {"fleet_size": None, "fleet_age": None, "nlp_lags": None}
+        if self.components.get("readiness"):
+            size_scale, age_scale = Scale(*self.scales["size"]), Scale(*self.scales["age"])
+            units = cd["fleet_units_latest"].values
+            size_mean, age_mean = cd["fleet_size_cell_mean"].values, cd["fleet_age_cell_mean"].values
+            sizes, ages = [], []
+            # No deliveries are known after the fit, so fleets hold their size and age a year a year.
+            for k in range(h):
+                size, age, present = fleet_covariates(
+                    units, cd["fleet_mean_age_latest"].values + k, size_scale, age_scale
+                )
+                size, age = within(size, age, present, size_mean, age_mean)
+                sizes.append(size)
+                ages.append(age)
+            out["fleet_size"] = np.stack(sizes, axis=2)
+            out["fleet_age"] = np.stack(ages, axis=2)
+        if self.components.get("nlp"):
+            scale = Scale(*self.scales["nlp"])
+            recent = cd["nlp_signal_recent"].values
+            covered = cd["nlp_covered_recent"].values
+            recent_years = cd["recent_year"].values
+            lags = self._params["nlp_lag"].shape[1]
+            x = np.zeros((lags, len(self.partners), len(self.families), h))
+            for lag in range(lags):
+                for k, year in enumerate(self.years):
+                    source = np.flatnonzero(recent_years == year - lag)
+                    # The signal of a year not yet observed is unknown: masked, as in the fit.
+                    if source.size and covered[source[0]]:
+                        x[lag, :, :, k] = scale.apply(recent[:, :, source[0]])
+            out["nlp_lags"] = x
+        return out
+
+    def _draw_block(
         self,
-        horizon: int,
         rng: np.random.Generator,
-        partner: np.ndarray,
-        family: np.ndarray,
-        pf: np.ndarray,
-        trend: np.ndarray,
-    ) -> np.ndarray:
-        """Counts (partner, family, year, sample) for given effects: (S, P), (S, F), (S, P, F), (S, F)."""
-        d, t = self._draws, self._take
-        log_mu = (
-            d.intercept[t, None, None, None]
-            + partner[:, :, None, None]
-            + family[:, None, :, None]
-            + pf[:, :, :, None]
-            + trend[:, None, :, None] * self._decade[None, None, None, :horizon]
+        params: dict[str, np.ndarray],
+        dynamic: np.ndarray,
+        covariates: dict[str, np.ndarray | None],
+        units_partner: np.ndarray | None = None,
+        units_family: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Counts and units (S, P, F, H) for the effects in ``params`` (sample axis first)."""
+        log_mu = log_rate(
+            params,
+            self._decade,
+            dynamic,
+            covariates["fleet_size"] if "fleet_size_slope" in params else None,
+            covariates["fleet_age"] if "fleet_size_slope" in params else None,
+            covariates["nlp_lags"] if "nlp_lag" in params else None,
         )
-        phi = d.dispersion[t, None, None, None]
-        counts = rng.poisson(rng.gamma(phi, np.exp(log_mu) / phi))
-        return np.moveaxis(np.minimum(counts, np.iinfo(np.uint16).max).astype(np.uint16), 0, -1)
+        counts = _nb_draws(rng, log_mu, params["dispersion"][:, None, None, None])
+        up = params["units_partner"] if units_partner is None else units_partner
+        uf = params["units_family"] if units_family is None else units_family
+        log_units = params["units_intercept"][:, None, None] + up[:, :, None] + uf[:, None, :]
+        return counts, _unit_draws(rng, counts, log_units, params["units_sigma"])
+
+    def _open_book(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Firm and pending requests: per request, its units and whether it converts, per draw."""
+        cd, s = self._cd, len(self._take)
+        partner = np.array([self._p_index.get(p, -1) for p in cd["open_partner"].values.astype(str)])
+        family = np.array([self._f_index.get(f, -1) for f in cd["open_family"].values.astype(str)])
+        year = cd["open_year"].values.astype(int) - self.years[0]
+        keep = (partner >= 0) & (family >= 0) & (year >= 0) & (year < self.max_horizon)
+        partner, family, year = partner[keep], family[keep], year[keep]
+        pending = cd["open_status"].values.astype(str)[keep] == "pending"
+        quantity = cd["open_quantity"].values.astype(float)[keep]
+        p = self._params
+        # A request without a stated quantity gets one from the units model, draw by draw.
+        log_mean = (
+            p["units_intercept"][None, :] + p["units_partner"][:, partner].T + p["units_family"][:, family].T
+        )
+        drawn = np.maximum(
+            1.0, np.round(np.exp(log_mean + p["units_sigma"][None, :] * rng.standard_normal(log_mean.shape)))
+        )
+        units = np.where(np.isfinite(quantity)[:, None], np.nan_to_num(quantity)[:, None], drawn)
+        converts = np.ones((len(partner), s), dtype=bool)
+        if pending.any():
+            converts[pending] = rng.random((int(pending.sum()), s)) < p["conversion"][:, family[pending]].T
+        return {
+            "partner": partner,
+            "family": family,
+            "year": year,
+            "pending": pending,
+            "units": units,
+            "converts": converts,
+        }
+
+    def _plans(self, plans: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+        domestic = np.zeros((len(self.families), self.max_horizon))
+        known = np.zeros_like(domestic, dtype=bool)
+        if plans is not None and len(plans):
+            for row in plans.itertuples(index=False):
+                fi = self._f_index.get(str(row.family))
+                k = int(row.fiscal_year) - int(self.years[0])
+                if fi is not None and 0 <= k < self.max_horizon:
+                    domestic[fi, k] += float(row.quantity)
+                    known[fi, k] = True
+        return domestic, known
+
+    def _capacities(self, capacities: pd.DataFrame | None) -> np.ndarray:
+        out = np.full((len(self.families), 2), np.nan)
+        if capacities is not None and len(capacities):
+            for row in capacities.itertuples(index=False):
+                fi = self._f_index.get(str(row.family))
+                if fi is not None:
+                    out[fi] = (float(row.min_sustaining_rate), float(row.max_rate))
+        return out
+
+    # -- new partners and families -----------------------------------------------------------------
+    def _group_draw(
+        self,
+        rng: np.random.Generator,
+        level: np.ndarray,
+        mean: np.ndarray,
+        group: np.ndarray,
+        target: str | None,
+        sigma_within: np.ndarray,
+        sigma_group: np.ndarray,
+        known_groups: np.ndarray,
+    ) -> np.ndarray:
+        """A new member's level per draw: its group's effect from that effect's exact conditional
+        given the members' levels (or a new group's, from the population), plus its own deviation."""
+        s = level.shape[0]
+        members = group == target if target is not None else np.zeros(len(group), dtype=bool)
+        if target is not None and target in known_groups and members.any():
+            n = members.sum()
+            resid = (level - mean)[:, members].sum(axis=1)
+            precision = 1.0 / sigma_group**2 + n / sigma_within**2
+            u = rng.normal((resid / sigma_within**2) / precision, 1.0 / np.sqrt(precision))
+        else:
+            u = rng.normal(0.0, sigma_group, s)
+        return u + rng.normal(0.0, sigma_within, s)
+
+    def _new_partner_levels(self, rng: np.random.Generator, new: list[NewPartner]) -> np.ndarray:
+        p = self._params
+        level = p["partner_level"]
+        beta = p.get("alliance_effect")
+        alliance_mean = np.asarray(self.scales.get("alliance_mean", []), dtype=float)
+        membership = self._cd["partner_alliance"].values.astype(float)
+        mean = ((membership - alliance_mean) @ beta.T).T if beta is not None else np.zeros_like(level)
+        out = np.empty((level.shape[0], len(new)))
+        for j, partner in enumerate(new):
+            own = np.array([a in partner.alliances for a in self.alliances], dtype=float)
+            shift = (own - alliance_mean) @ beta.T if beta is not None else 0.0
+            out[:, j] = shift + self._group_draw(
+                rng,
+                level,
+                mean,
+                self.partner_region,
+                partner.region,
+                p["sigma_partner"],
+                p["sigma_region"],
+                self.partner_region,
+            )
+        return out - level.mean(axis=1, keepdims=True)
+
+    def _new_family_levels(self, rng: np.random.Generator, new: list[NewFamily]) -> np.ndarray:
+        p = self._params
+        level = p["family_level"]
+        out = np.empty((level.shape[0], len(new)))
+        for j, family in enumerate(new):
+            out[:, j] = self._group_draw(
+                rng,
+                level,
+                np.zeros_like(level),
+                self.family_category,
+                family.category,
+                p["sigma_family"],
+                p["sigma_category"],
+                self.family_category,
+            )
+        return out - level.mean(axis=1, keepdims=True)
 
     def _with_new(
         self,
-        sub: np.ndarray,
+        counts: np.ndarray,
+        units: np.ndarray,
         pi: np.ndarray,
         fi: np.ndarray,
-        new_partners: list[str],
-        new_families: list[str],
+        new_partners: list[NewPartner],
+        new_families: list[NewFamily],
         horizon: int,
-    ) -> np.ndarray:
-        """Append partners and families never seen, each drawn from the population per posterior draw.
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Append partners and families never seen, drawn from the hierarchy per posterior draw.
 
-        A new partner's effect is N(0, sigma_partner), a new family's N(0, sigma_family) with a trend
-        N(trend_mean, sigma_trend), and every cell they touch gets an interaction N(0, sigma_pf): the
-        hierarchy's answer for "someone like the others, about whom we know nothing yet". Draws are
-        seeded by the labels, so the same request gives the same answer.
+        A new partner's level comes from its region's effect (conditional on that region's
+        partners) or a new region's, shifted by its alliances, plus its own deviation; a new family's
+        from its category likewise, with a trend N(trend_mean, sigma_trend); every cell they touch
+        gets an interaction N(0, sigma_pf); a new partner's AR(1) state starts from the stationary
+        distribution; unknown fleets and text signals are masked (the average), as in the fit.
+        Draws are seeded by the labels, so the same request gives the same answer.
         """
-        d, t = self._draws, self._take
-        s = len(t)
+        p = self._params
+        s = len(self._take)
         rng = np.random.default_rng(
             [
                 self._seed,
-                zlib.crc32("|".join(new_partners).encode()),
-                zlib.crc32("|".join(new_families).encode()),
+                zlib.crc32(repr(new_partners).encode()),
+                zlib.crc32(repr(new_families).encode()),
             ]
         )
-        sd_pf = d.sigma_partner_family[t, None, None]
-        fe = np.concatenate(
-            [d.family_effect[t][:, fi], rng.normal(0.0, d.sigma_family[t, None], (s, len(new_families)))],
-            axis=1,
+        nf, np_ = len(new_families), len(new_partners)
+        fam_effect = np.concatenate(
+            [p["family_effect"][:, fi], self._new_family_levels(rng, new_families)], axis=1
         )
         trend = np.concatenate(
             [
-                d.family_trend[t][:, fi],
-                rng.normal(d.trend_mean[t, None], d.sigma_trend[t, None], (s, len(new_families))),
+                p["family_trend"][:, fi],
+                rng.normal(p["trend_mean"][:, None], p["sigma_trend"][:, None], (s, nf)),
             ],
             axis=1,
         )
-        if new_families:
-            known_pf = rng.normal(0.0, sd_pf, (s, len(pi), len(new_families)))
-            extra = self._block(
-                horizon, rng, d.partner_effect[t][:, pi], fe[:, len(fi) :], known_pf, trend[:, len(fi) :]
-            )
-            sub = np.concatenate([sub, extra], axis=1)
-        if new_partners:
-            pe = rng.normal(0.0, d.sigma_partner[t, None], (s, len(new_partners)))
-            pf = rng.normal(0.0, sd_pf, (s, len(new_partners), fe.shape[1]))
-            sub = np.concatenate([sub, self._block(horizon, rng, pe, fe, pf, trend)], axis=0)
-        return sub
+        units_family = np.concatenate(
+            [p["units_family"][:, fi], rng.normal(0.0, p["sigma_units_family"][:, None], (s, nf))], axis=1
+        )
+        sd_pf = p["sigma_partner_family"][:, None, None]
+        no_evidence = {"fleet_size": None, "fleet_age": None, "nlp_lags": None}
+        base = {k: v for k, v in p.items() if k not in ("fleet_size_slope", "fleet_age_slope", "nlp_lag")}
 
+        def block(partner_effect, family_effect, pf, fam_trend, dynamic, up, uf):
+            params = {
+                **base,
+                "partner_effect": partner_effect,
+                "family_effect": family_effect,
+                "partner_family_effect": pf,
+                "family_trend": fam_trend,
+            }
+            c, u = self._draw_block(rng, params, dynamic, no_evidence, up, uf)
+            return np.moveaxis(c[..., :horizon], 0, -1), np.moveaxis(u[..., :horizon], 0, -1)
+
+        if nf:
+            c, u = block(
+                p["partner_effect"][:, pi],
+                fam_effect[:, len(fi) :],
+                rng.normal(0.0, sd_pf, (s, len(pi), nf)),
+                trend[:, len(fi) :],
+                self._dynamic[:, pi],
+                p["units_partner"][:, pi],
+                units_family[:, len(fi) :],
+            )
+            counts = np.concatenate([counts, c], axis=1)
+            units = np.concatenate([units, u], axis=1)
+        if np_:
+            rho, sigma = p["rho_dynamic"][:, None], p["sigma_dynamic"][:, None]
+            start = rng.normal(0.0, 1.0, (s, np_)) * sigma / np.sqrt(1.0 - rho**2)
+            c, u = block(
+                self._new_partner_levels(rng, new_partners),
+                fam_effect,
+                rng.normal(0.0, sd_pf, (s, np_, fam_effect.shape[1])),
+                trend,
+                self._roll_dynamic(rng, start),
+                rng.normal(0.0, p["sigma_units_partner"][:, None], (s, np_)),
+                units_family,
+            )
+            counts = np.concatenate([counts, c], axis=0)
+            units = np.concatenate([units, u], axis=0)
+        return counts, units
+
+    # -- requests ----------------------------------------------------------------------------------
     def _select(self, values: Sequence[str] | None, index: dict[str, int], field: str) -> np.ndarray:
         if not values:
             return np.arange(len(index))
@@ -229,18 +593,7 @@ class Forecaster:
             raise ForecastError(f"{field}: unknown id(s) {unknown[:10]}; see the known values")
         return np.array([index[v] for v in dict.fromkeys(values)])
 
-    def forecast(
-        self,
-        horizon: int = 3,
-        levels: Sequence[float] = DEFAULT_LEVELS,
-        partners: Sequence[str] | None = None,
-        families: Sequence[str] | None = None,
-        regions: Sequence[str] | None = None,
-        new_partners: Sequence[str] = (),
-        new_families: Sequence[str] = (),
-    ) -> Forecast:
-        """Summaries for the selected cells; ``new_partners``/``new_families`` are labels for ones never
-        seen, forecast from the population (see :meth:`_with_new`)."""
+    def _check(self, horizon: int, levels: Sequence[float]) -> tuple[float, ...]:
         if not 1 <= horizon <= self.max_horizon:
             raise ForecastError(f"horizon: {horizon} is outside 1..{self.max_horizon}")
         levels = tuple(float(lv) for lv in levels)
@@ -248,6 +601,11 @@ class Forecaster:
             raise ForecastError(
                 f"levels: each credible level must be strictly between 0 and 1, got {list(levels)}"
             )
+        return levels
+
+    def select_partners(
+        self, partners: Sequence[str] | None, regions: Sequence[str] | None = None
+    ) -> np.ndarray:
         pi = self._select(partners, self._p_index, "partners")
         if regions:
             known = set(self.partner_region)
@@ -257,44 +615,229 @@ class Forecaster:
             pi = pi[np.isin(self.partner_region[pi], list(regions))]
             if not pi.size:
                 raise ForecastError("regions: no selected partner is in the requested regions")
-        fi = self._select(families, self._f_index, "families")
-        sub = self.cube[:, :, :horizon]
-        if len(pi) < len(self.partners) or len(fi) < len(self.families):
-            sub = sub[np.ix_(pi, fi)]
-        new_p, new_f = list(dict.fromkeys(new_partners)), list(dict.fromkeys(new_families))
-        for field, labels, known in (
-            ("new_partners", new_p, self._p_index),
-            ("new_families", new_f, self._f_index),
+        return pi
+
+    def _new_entities(
+        self, new_partners: Sequence[str | NewPartner], new_families: Sequence[str | NewFamily]
+    ) -> tuple[list[NewPartner], list[NewFamily]]:
+        partners = [x if isinstance(x, NewPartner) else NewPartner(str(x)) for x in new_partners]
+        families = [x if isinstance(x, NewFamily) else NewFamily(str(x)) for x in new_families]
+        partners = list({x.id: x for x in partners}.values())
+        families = list({x.id: x for x in families}.values())
+        for field, items, known in (
+            ("new_partners", partners, self._p_index),
+            ("new_families", families, self._f_index),
         ):
-            clash = [x for x in labels if x in known]
+            clash = [x.id for x in items if x.id in known]
             if clash:
                 raise ForecastError(f"{field}: {clash} are known ids; a new one needs a label of its own")
-        if new_p or new_f:
-            sub = self._with_new(sub, pi, fi, new_p, new_f, horizon)
+        unknown_alliances = sorted({a for x in partners for a in x.alliances} - set(self.alliances))
+        if unknown_alliances:
+            raise ForecastError(
+                f"new_partners: unknown alliance(s) {unknown_alliances}; known: {list(self.alliances)}"
+            )
+        return partners, families
+
+    def forecast(
+        self,
+        horizon: int = 3,
+        levels: Sequence[float] = DEFAULT_LEVELS,
+        partners: Sequence[str] | None = None,
+        families: Sequence[str] | None = None,
+        regions: Sequence[str] | None = None,
+        new_partners: Sequence[str | NewPartner] = (),
+        new_families: Sequence[str | NewFamily] = (),
+    ) -> Forecast:
+        """Summaries for the selected cells, their totals and total demand with line risk."""
+        levels = self._check(horizon, levels)
+        pi = self.select_partners(partners, regions)
+        fi = self._select(families, self._f_index, "families")
+        new_p, new_f = self._new_entities(new_partners, new_families)
+        everyone = len(pi) == len(self.partners) and len(fi) == len(self.families)
+        whole = (pi, fi) if not everyone else (slice(None), slice(None))
+        ix = np.ix_(pi, fi) if not everyone else whole
+        counts = self.cube[ix][:, :, :horizon]
+        units = self.units[ix][:, :, :horizon]
         years = self.years[:horizon]
-        p_ids = np.concatenate([self.partners[pi], new_p]).astype(str)
-        f_ids = np.concatenate([self.families[fi], new_f]).astype(str)
+        p_ids = np.array([*self.partners[pi], *(x.id for x in new_p)], dtype=str)
+        f_ids = np.array([*self.families[fi], *(x.id for x in new_f)], dtype=str)
+        cell_dims = ("partner", "family", "year")
         cell_coords = {
             "partner": p_ids,
             "family": f_ids,
             "year": years,
-            "partner_region": ("partner", np.concatenate([self.partner_region[pi], [NEW] * len(new_p)])),
-            "family_category": ("family", np.concatenate([self.family_category[fi], [NEW] * len(new_f)])),
+            "partner_region": ("partner", [*self.partner_region[pi], *(x.region or NEW for x in new_p)]),
+            "family_category": ("family", [*self.family_category[fi], *(x.category or NEW for x in new_f)]),
         }
-        cells = _summarise(sub, levels, ("partner", "family", "year"), cell_coords)
-        cells["p_any_within_horizon"] = (("partner", "family"), (sub.max(axis=2) > 0).mean(axis=-1))
-        fam = sub.sum(axis=0, dtype=np.uint32)
-        family_totals = _summarise(
-            fam,
-            levels,
-            ("family", "year"),
-            {"family": f_ids, "year": years, "family_category": cell_coords["family_category"]},
+        if new_p or new_f:
+            counts, units = self._with_new(counts, units, pi, fi, new_p, new_f, horizon)
+            cells = _summarise_totals(counts, units, levels, cell_dims, cell_coords)
+            cells["p_any_within_horizon"] = (("partner", "family"), (counts.max(axis=2) > 0).mean(axis=-1))
+            family_counts = counts.sum(axis=0, dtype=np.uint32)
+            family_units = units.sum(axis=0, dtype=np.uint64)
+        else:
+            # Known cells: read everything off the cubes sorted at start-up.
+            cells = xr.Dataset(
+                {
+                    **_summary_vars(
+                        self._sorted[ix][:, :, :horizon], self._mean[ix][:, :, :horizon], levels, cell_dims
+                    ),
+                    **_summary_vars(
+                        self._units_sorted[ix][:, :, :horizon],
+                        self._units_mean[ix][:, :, :horizon],
+                        levels,
+                        cell_dims,
+                        "units_",
+                    ),
+                    "p_any": (cell_dims, self._p_any[ix][:, :, :horizon]),
+                    "p_any_within_horizon": (
+                        ("partner", "family"),
+                        self._p_any_within[ix][:, :, horizon - 1],
+                    ),
+                },
+                coords={**cell_coords, "level": list(levels)},
+            )
+            if len(pi) == len(self.partners):
+                family_counts = self._all_family[fi][:, :horizon]
+                family_units = self._all_family_units[fi][:, :horizon]
+            else:
+                family_counts = counts.sum(axis=0, dtype=np.uint32)
+                family_units = units.sum(axis=0, dtype=np.uint64)
+        cells["p_any_within_horizon"].attrs["description"] = (
+            "probability of at least one LOR within the horizon"
         )
-        year_totals = _summarise(fam.sum(axis=0), levels, ("year",), {"year": years})
+        family_coords = {"family": f_ids, "year": years, "family_category": cell_coords["family_category"]}
+        family_totals = _summarise_totals(
+            family_counts, family_units, levels, ("family", "year"), family_coords
+        )
+        year_totals = _summarise_totals(
+            family_counts.sum(axis=0), family_units.sum(axis=0), levels, ("year",), {"year": years}
+        )
+        total_draws, total_demand = self._total_demand(
+            pi, fi, len(new_f), family_units, levels, years, family_coords
+        )
+        sample_dims = ("partner", "family", "year", "sample")
+        sample_coords = {"partner": p_ids, "family": f_ids, "year": years}
+        return Forecast(
+            cells=cells,
+            family_totals=family_totals,
+            year_totals=year_totals,
+            total_demand=total_demand,
+            draws=xr.DataArray(counts, dims=sample_dims, coords=sample_coords, name="lor_count").transpose(
+                "sample", ...
+            ),
+            unit_draws=xr.DataArray(units, dims=sample_dims, coords=sample_coords, name="units").transpose(
+                "sample", ...
+            ),
+            total_draws=total_draws,
+            levels=levels,
+        )
+
+    def _book_units(self, pi: np.ndarray, fi: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        """Units of firm requests and of converted pending ones, per draw (F', H, S), for the selected
+        partners; a request without a stated quantity has one drawn from the units model."""
+        b = self._book
+        f_pos = {int(f): k for k, f in enumerate(fi)}
+        firm = np.zeros((len(fi), horizon, len(self._take)))
+        pending = np.zeros_like(firm)
+        chosen = np.isin(b["partner"], pi) & np.isin(b["family"], fi) & (b["year"] < horizon)
+        for i in np.flatnonzero(chosen):
+            k, y = f_pos[int(b["family"][i])], int(b["year"][i])
+            if b["pending"][i]:
+                pending[k, y] += b["units"][i] * b["converts"][i]
+            else:
+                firm[k, y] += b["units"][i]
+        return firm, pending
+
+    def _total_demand(
+        self,
+        pi: np.ndarray,
+        fi: np.ndarray,
+        n_new_families: int,
+        family_units: np.ndarray,
+        levels: tuple[float, ...],
+        years: np.ndarray,
+        coords: dict,
+    ) -> tuple[xr.DataArray, xr.Dataset]:
+        horizon = len(years)
+        firm, pending = self._book_units(pi, fi, horizon)
+        pad = ((0, n_new_families), (0, 0))
+        domestic = np.pad(self._domestic[fi, :horizon], pad)
+        plan_known = np.pad(self._plan_known[fi, :horizon], pad)
+        firm = np.pad(firm, (*pad, (0, 0)))
+        pending = np.pad(pending, (*pad, (0, 0)))
+        total = domestic[:, :, None] + firm + pending + family_units.astype(float)
+        capacity = np.pad(self._capacity[fi], ((0, n_new_families), (0, 0)), constant_values=np.nan)
+        low = capacity[:, 0][:, None, None]
+        high = capacity[:, 1][:, None, None]
+        defined = np.isfinite(capacity[:, :1])
+        dims = ("family", "year")
+        ds = xr.Dataset(
+            {
+                "domestic": (dims, np.where(plan_known, domestic, np.nan)),
+                "firm": (dims, firm.mean(axis=-1)),
+                "pending_expected": (dims, pending.mean(axis=-1)),
+                "new_lors_expected": (dims, family_units.mean(axis=-1)),
+                **_summary_vars(np.sort(total, axis=-1), total.mean(axis=-1), levels, dims),
+                "min_sustaining_rate": (dims, np.repeat(capacity[:, :1], horizon, axis=1)),
+                "max_rate": (dims, np.repeat(capacity[:, 1:], horizon, axis=1)),
+                "p_below_min": (dims, np.where(defined, (total < low).mean(axis=-1), np.nan)),
+                "p_above_max": (dims, np.where(defined, (total > high).mean(axis=-1), np.nan)),
+            },
+            coords={**coords, "level": list(levels)},
+        )
+        ds["domestic"].attrs["description"] = "domestic plan quantity (NaN: no plan known; counted as 0)"
+        ds["p_below_min"].attrs["description"] = "P(total demand < the line's minimum sustaining rate)"
+        ds["p_above_max"].attrs["description"] = "P(total demand > the line's maximum rate)"
         draws = xr.DataArray(
-            sub,
-            dims=("partner", "family", "year", "sample"),
-            coords={"partner": p_ids, "family": f_ids, "year": years},
-            name="lor_count",
-        ).transpose("sample", "partner", "family", "year")
-        return Forecast(cells, family_totals, year_totals, draws, levels)
+            np.moveaxis(total, -1, 0),
+            dims=("sample", *dims),
+            coords={"family": coords["family"], "year": years},
+        )
+        return draws, ds
+
+    def block_buy(
+        self,
+        partners: Sequence[str] | None = None,
+        families: Sequence[str] | None = None,
+        first_year: int | None = None,
+        last_year: int | None = None,
+        levels: Sequence[float] = DEFAULT_LEVELS,
+        regions: Sequence[str] | None = None,
+    ) -> xr.Dataset:
+        """Cumulative new-LOR demand of a set of partners over a window of years (multinational pooling).
+
+        Per family and for all selected families together ("all"): quantiles of the LOR count and of
+        the units summed over partners and years, draw by draw, and P(at least one LOR in the window).
+        """
+        first = int(self.years[0] if first_year is None else first_year)
+        last = int(self.years[-1] if last_year is None else last_year)
+        if not (self.years[0] <= first <= last <= self.years[-1]):
+            raise ForecastError(
+                f"years: the window {first}..{last} must lie within {self.years[0]}..{self.years[-1]}"
+            )
+        levels = self._check(1, levels)
+        pi = self.select_partners(partners, regions)
+        fi = self._select(families, self._f_index, "families")
+        window = slice(first - int(self.years[0]), last - int(self.years[0]) + 1)
+        counts = self.cube[np.ix_(pi, fi)][:, :, window].sum(axis=(0, 2), dtype=np.uint32)
+        units = self.units[np.ix_(pi, fi)][:, :, window].sum(axis=(0, 2), dtype=np.uint64)
+        counts = np.concatenate([counts, counts.sum(axis=0, keepdims=True)])
+        units = np.concatenate([units, units.sum(axis=0, keepdims=True)])
+        ds = _summarise_totals(counts, units, levels, ("family",), {"family": [*self.families[fi], "all"]})
+        ds.attrs.update(
+            {"partners": list(map(str, self.partners[pi])), "first_year": first, "last_year": last}
+        )
+        return ds
+
+
+__all__ = [
+    "DEFAULT_LEVELS",
+    "MAX_HORIZON",
+    "Forecast",
+    "ForecastError",
+    "Forecaster",
+    "NewFamily",
+    "NewPartner",
+    "PosteriorDraws",
+]

@@ -24,7 +24,6 @@ import tempfile
 import time
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -34,6 +33,7 @@ import numpy as np
 import xarray as xr
 from scipy.special import gammaln
 
+from bayes.design import Design, build_design, log_rate
 from bayes.diagnostics import DEFAULT_GATES, Diagnostics, diagnose
 from bayes.diagnostics import from_dict as diagnostics_from_dict
 from priors import PriorSet, load_priors, parse_priors
@@ -41,19 +41,61 @@ from priors import PriorSet, load_priors, parse_priors
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "nb_hierarchical"
-MODEL_VERSION = "1"
+MODEL_VERSION = "2"
 PRIOR_NAMES = (
     "intercept",
     "sigma_partner",
+    "sigma_region",
     "sigma_family",
+    "sigma_category",
     "sigma_partner_family",
     "trend_mean",
     "sigma_trend",
     "inv_sqrt_dispersion",
+    "alliance_effect",
+    "sigma_dynamic",
+    "rho_dynamic",
+    "fleet_size_mean",
+    "sigma_fleet_size",
+    "fleet_age_mean",
+    "sigma_fleet_age",
+    "nlp_lag",
+    "units_intercept",
+    "sigma_units_family",
+    "sigma_units_partner",
+    "units_sigma",
+    "conversion_mean",
+    "conversion_concentration",
 )
-# What forecasts read; the gates are checked over these and the hyper-parameters.
-EFFECTS = ("partner_effect", "family_effect", "partner_family_effect", "family_trend", "dispersion")
-GATED = (*PRIOR_NAMES, "partner_effect", "family_effect", "partner_family_effect", "family_trend")
+# Parameters that exist only when the panel has the evidence they describe.
+OPTIONAL = {
+    "alliance": ("alliance_effect",),
+    "readiness": (
+        "fleet_size_mean",
+        "sigma_fleet_size",
+        "fleet_age_mean",
+        "sigma_fleet_age",
+        "fleet_size_slope",
+        "fleet_age_slope",
+    ),
+    "nlp": ("nlp_lag",),
+}
+# Derived quantities forecasts read, besides the parameters above.
+EFFECTS = (
+    "partner_level",
+    "partner_effect",
+    "family_level",
+    "family_effect",
+    "partner_family_effect",
+    "family_trend",
+    "partner_dynamic",
+    "fleet_size_slope",
+    "fleet_age_slope",
+    "dispersion",
+    "units_family",
+    "units_partner",
+    "conversion",
+)
 DIMS = ("partner", "family", "year")
 
 
@@ -82,14 +124,14 @@ def default_model_config(priors: PriorSet | None = None) -> dict[str, Any]:
     return {"priors": priors.as_dict(), "gates": dict(DEFAULT_GATES), "likelihood": "sparse"}
 
 
-def decades(years: np.ndarray, centre_year: float) -> np.ndarray:
-    return (np.asarray(years, dtype=float) - centre_year) / 10.0
+def components(design: Design) -> dict[str, bool]:
+    return {"alliance": bool(design.alliances), "readiness": design.readiness, "nlp": design.nlp}
 
 
-def centre_of(years: np.ndarray) -> float:
-    """Time origin of the trends: the middle of the observed years, which decorrelates each
-    family's level from its trend (an origin at the last year couples them and slows NUTS)."""
-    return float(np.mean(years))
+def variables(present: Mapping[str, bool], names: tuple[str, ...]) -> list[str]:
+    """``names`` without the parameters of components the model does not have."""
+    absent = {v for comp, on in present.items() if not on for v in OPTIONAL[comp]}
+    return [n for n in names if n not in absent]
 
 
 def nb_logpmf(y: np.ndarray, mu: np.ndarray, phi: np.ndarray) -> np.ndarray:
@@ -99,7 +141,96 @@ def nb_logpmf(y: np.ndarray, mu: np.ndarray, phi: np.ndarray) -> np.ndarray:
     return gammaln(y + phi) - gammaln(phi) - gammaln(y + 1.0) + phi * log_p + y * log_q
 
 
-def _sparse_nb_loglik(counts, log_mu, partner, family, pf, trend, intercept, decade, phi):
+def ar1_matrix(rho, n: int):
+    """L with x = L @ e a stationary AR(1) path (unit innovations) for e ~ N(0, I): row t holds
+    rho^(t-s) for s <= t, the first column scaled by 1/sqrt(1 - rho^2) for the stationary start."""
+    import pytensor.tensor as pt
+
+    t = np.arange(n)
+    lag = (t[:, None] - t[None, :]).astype("float32")
+    lower = lag >= 0
+    powers = pt.where(lower, pt.power(rho, np.where(lower, lag, 0.0).astype("float32")), 0.0)
+    first = np.zeros((n, n), dtype="float32")
+    first[:, 0] = 1.0
+    scale = 1.0 + first * (1.0 / pt.sqrt(1.0 - pt.square(rho)) - 1.0)
+    return powers * scale
+
+
+def grouped_normal(
+    name: str,
+    mean,
+    sigma_within,
+    sigma_group,
+    group: np.ndarray,
+    dim: str,
+    float_x: str,
+    centred: bool,
+):
+    """Members of groups (partners in regions): x ~ N(mean, sigma_within^2 I + sigma_group^2 Z Z')
+    with Z the membership matrix -- the group effects integrated out in closed form.
+
+    Marginalising keeps groups of one member (North America, single-family categories) from forming
+    a ridge between a group effect and its only member's deviation, which is what made an explicit
+    nesting fail its gates on the real panel. ``centred`` writes the density directly (best where
+    every member is well informed: families); otherwise x = mean + M z with z ~ N(0, I) and
+    M = sigma_within (I - P) + sqrt(sigma_within^2 + n_g sigma_group^2) P, P averaging within each
+    group, a square root of the covariance (best where many members have little data: partners).
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    n_groups = int(group.max()) + 1
+    onehot = np.zeros((len(group), n_groups), dtype=float_x)
+    onehot[np.arange(len(group)), group] = 1.0
+    size = onehot.sum(axis=0)
+
+    if not centred:
+        z = pm.Normal(f"z_{name}", 0.0, 1.0, dims=dim)
+        z_bar = (pt.dot(z, onehot) / size)[group]
+        scale = pt.sqrt(pt.square(sigma_within) + size * pt.square(sigma_group))[group]
+        return pm.Deterministic(name, mean + sigma_within * (z - z_bar) + scale * z_bar, dims=dim)
+
+    def logp(value, mu, sw, sg):
+        d = value - mu
+        s1 = pt.dot(d, onehot)
+        s2 = pt.dot(pt.square(d), onehot)
+        a, b = pt.square(sw), pt.square(sg)
+        quad = (s2 - b / (a + size * b) * pt.square(s1)) / a
+        return -0.5 * pt.sum(size * np.log(2 * np.pi) + (size - 1) * pt.log(a) + pt.log(a + size * b) + quad)
+
+    def random(mu, sw, sg, rng=None, size=None):
+        batch = np.broadcast_shapes(np.shape(sw), np.shape(sg))
+        g = rng.normal(0.0, 1.0, (*batch, n_groups)) * np.asarray(sg)[..., None]
+        e = rng.normal(0.0, 1.0, (*batch, len(group))) * np.asarray(sw)[..., None]
+        return mu + g[..., group] + e
+
+    return pm.CustomDist(
+        name, mean, sigma_within, sigma_group, logp=logp, random=random, signature="(n),(),()->(n)", dims=dim
+    )
+
+
+def _log_rate_at(params: Mapping[str, Any], dynamic, design: Design, idx: tuple[np.ndarray, ...], float_x):
+    """log mu at the cells ``idx`` only, gathering small vectors (so gradients never touch the cube)."""
+    import pytensor.tensor as pt
+
+    pi, fi, ti = (pt.as_tensor_variable(i.astype("int32")) for i in idx)
+    out = (
+        params["intercept"]
+        + params["partner_effect"][pi]
+        + params["family_effect"][fi]
+        + params["partner_family_effect"][pi, fi]
+        + params["family_trend"][fi] * params["decade"][ti]
+        + dynamic[pi, ti]
+    )
+    if "fleet_size_slope" in params:
+        out = out + params["fleet_size_slope"][fi] * design.fleet_size[idx].astype(float_x)
+        out = out + params["fleet_age_slope"][fi] * design.fleet_age[idx].astype(float_x)
+    if "nlp_lag" in params:
+        out = out + pt.dot(params["nlp_lag"], design.nlp_lags[:, idx[0], idx[1], idx[2]].astype(float_x))
+    return out
+
+
+def _sparse_nb_loglik(counts: np.ndarray, log_mu, log_mu_nz, phi):
     """Sum of NB log-pmfs over the cube, split into a cheap dense part and a sparse part.
 
     log NB(y | mu, phi) = phi * log(phi / (phi + mu))                       (every cell)
@@ -108,20 +239,15 @@ def _sparse_nb_loglik(counts, log_mu, partner, family, pf, trend, intercept, dec
     The first line is -phi * softplus(log mu - log phi). The log-gamma ratio is written as a sum
     of logs because lgamma(y + phi) - lgamma(phi) cancels catastrophically in float32 once phi is
     large; summed over cells it is sum_k n_k log(phi + k), with n_k the number of cells with y > k.
-    Non-zero cells rebuild log mu from the effects by gathering small vectors, so the gradient
-    never scatters into the dense cube.
     """
     import pytensor.tensor as pt
 
-    nonzero = np.nonzero(counts)
-    y_nz = counts[nonzero]
+    y_nz = counts[np.nonzero(counts)]
     ks = np.arange(int(y_nz.max()))
     n_above = (y_nz[:, None] > ks[None, :]).sum(axis=0).astype("float32")
-    p_i, f_i, t_i = (pt.as_tensor_variable(i.astype("int32")) for i in nonzero)
     y = pt.as_tensor_variable(y_nz.astype("float32"))
     log_phi = pt.log(phi)
     dense = -phi * pt.sum(pt.softplus(log_mu - log_phi))
-    log_mu_nz = intercept + partner[p_i] + family[f_i] + pf[p_i, f_i] + trend[f_i] * decade[t_i]
     rising = pt.sum(n_above * pt.log(phi + ks.astype("float32")))
     sparse = (
         rising - float(gammaln(y_nz + 1.0).sum()) + pt.sum(y * (log_mu_nz - pt.logaddexp(log_phi, log_mu_nz)))
@@ -129,7 +255,7 @@ def _sparse_nb_loglik(counts, log_mu, partner, family, pf, trend, intercept, dec
     return dense + sparse
 
 
-def sample_prior(model, draws: int, seed: int) -> xr.DataTree:  # model: pm.Model
+def sample_prior(model, draws: int, seed: int, names: list[str]) -> xr.DataTree:  # model: pm.Model
     """Draw the parameters and effects from the prior (inside the model's floatX context)."""
     import pymc as pm
 
@@ -137,57 +263,54 @@ def sample_prior(model, draws: int, seed: int) -> xr.DataTree:  # model: pm.Mode
         # Only parameters are drawn here, so the likelihood Potential has nothing to bias;
         # replicated counts are drawn from these parameters by our own NB sampler.
         warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
-        return pm.sample_prior_predictive(draws=draws, var_names=[*PRIOR_NAMES, *EFFECTS], random_seed=seed)
+        return pm.sample_prior_predictive(draws=draws, var_names=names, random_seed=seed)
 
 
-@dataclass(frozen=True)
 class PosteriorDraws:
-    """Posterior draws flattened over (chain, draw) into one ``sample`` axis, as numpy arrays."""
+    """Draws flattened over (chain, draw) into one leading ``sample`` axis, as float64 numpy arrays.
 
-    intercept: np.ndarray  # (S,)
-    partner_effect: np.ndarray  # (S, P)
-    family_effect: np.ndarray  # (S, F)
-    partner_family_effect: np.ndarray  # (S, P, F)
-    family_trend: np.ndarray  # (S, F)
-    dispersion: np.ndarray  # (S,)
-    sigma_partner: np.ndarray  # (S,)
-    sigma_family: np.ndarray  # (S,)
-    sigma_partner_family: np.ndarray  # (S,)
-    trend_mean: np.ndarray  # (S,)
-    sigma_trend: np.ndarray  # (S,)
+    Attribute access reads a variable (``draws.intercept``); :meth:`params` gives the mapping
+    :func:`bayes.design.log_rate` takes.
+    """
+
+    def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
+        self.arrays = dict(arrays)
 
     @classmethod
     def from_posterior(cls, posterior: xr.Dataset) -> PosteriorDraws:
-        def flat(name: str, dims: tuple[str, ...]) -> np.ndarray:
-            da = posterior[name].stack(sample=("chain", "draw")).transpose("sample", *dims)
-            return np.ascontiguousarray(da.values, dtype=np.float64)
+        arrays = {}
+        for name, da in posterior.data_vars.items():
+            dims = [d for d in da.dims if d not in ("chain", "draw")]
+            flat = da.stack(sample=("chain", "draw")).transpose("sample", *dims)
+            arrays[str(name)] = np.ascontiguousarray(flat.values, dtype=np.float64)
+        return cls(arrays)
 
-        return cls(
-            intercept=flat("intercept", ()),
-            partner_effect=flat("partner_effect", ("partner",)),
-            family_effect=flat("family_effect", ("family",)),
-            partner_family_effect=flat("partner_family_effect", ("partner", "family")),
-            family_trend=flat("family_trend", ("family",)),
-            dispersion=flat("dispersion", ()),
-            sigma_partner=flat("sigma_partner", ()),
-            sigma_family=flat("sigma_family", ()),
-            sigma_partner_family=flat("sigma_partner_family", ()),
-            trend_mean=flat("trend_mean", ()),
-            sigma_trend=flat("sigma_trend", ()),
-        )
+    def __getattr__(self, name: str) -> np.ndarray:
+        try:
+            return self.__dict__["arrays"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def has(self, name: str) -> bool:
+        return name in self.arrays
 
     @property
     def n(self) -> int:
-        return self.intercept.shape[0]
+        return self.arrays["intercept"].shape[0]
 
-    def log_rate(self, decade: np.ndarray, sl: slice = slice(None)) -> np.ndarray:
-        """log mu for samples ``sl`` over (sample, partner, family, year)."""
-        return (
-            self.intercept[sl, None, None, None]
-            + self.partner_effect[sl, :, None, None]
-            + self.family_effect[sl, None, :, None]
-            + self.partner_family_effect[sl, :, :, None]
-            + self.family_trend[sl, None, :, None] * decade[None, None, None, :]
+    def params(self, sl: Any = slice(None)) -> dict[str, np.ndarray]:
+        return {k: v[sl] for k, v in self.arrays.items()}
+
+    def log_rate(self, design: Design, sl: Any = slice(None)) -> np.ndarray:
+        """log mu over (sample, partner, family, year) on the fitted years."""
+        p = self.params(sl)
+        return log_rate(
+            p,
+            design.decade,
+            p.get("partner_dynamic"),
+            design.fleet_size if "fleet_size_slope" in p else None,
+            design.fleet_age if "fleet_size_slope" in p else None,
+            design.nlp_lags if "nlp_lag" in p else None,
         )
 
 
@@ -212,13 +335,27 @@ class DemandModel:
 
     # -- building -------------------------------------------------------------------------------
     def build_model(self, panel: xr.Dataset):  # -> pm.Model
-        """The PyMC model. ``model_config['likelihood']`` picks how the NB likelihood is written:
+        """The PyMC model: counts, units per LOR and the pending-LOR conversion, in one graph.
 
-        ``sparse`` (default): zero cells cost one softplus each and only non-zero cells pay for
-        log-gamma terms, evaluated in float32 -- the same density as ``reference``, ~25x cheaper per
-        gradient on the real panel; ``reference``: ``pm.NegativeBinomial`` observed on a long vector
-        of every cell with effects gathered by index, in float64 -- the textbook way, kept as the
-        benchmark's baseline and as the check that ``sparse`` is the same density.
+        Counts: log mu[p, f, t] = intercept + partner[p] + family[f] + partner_family[p, f]
+        + trend[f] * decade[t] + dynamic[p, t] + readiness slopes[f] . fleet[p, f, t] (within-cell)
+        + sum_l nlp_lag[l] * signal[p, f, t - l], and counts ~ NB(mu, dispersion). Partners are
+        nested in regions (with alliance memberships shifting their mean) and families in
+        categories, both through :func:`grouped_normal`; the likelihood sees them centred, so the
+        intercept alone carries the overall level. ``dynamic`` is a stationary AR(1) per partner,
+        non-centred, taken as departures from its mean over the fitted years.
+
+        Units: log(units of a request) ~ Normal(units_intercept + units_family[f] + units_partner[p],
+        units_sigma), over requests whose quantity is known.
+
+        Conversion: realised requests of family f out of realised + withdrawn ~ Binomial(conversion[f]),
+        conversion[f] ~ Beta with mean ``conversion_mean`` and concentration ``conversion_concentration``.
+
+        ``model_config['likelihood']`` picks how the NB likelihood is written: ``sparse`` (default)
+        -- zero cells cost one softplus each, only non-zero cells pay for log-gamma terms, float32;
+        ``reference`` -- ``pm.NegativeBinomial`` observed on a long vector of every cell with effects
+        gathered by index, float64: the textbook way, kept as the benchmark's baseline and as the
+        check that ``sparse`` is the same density.
         """
         import pymc as pm
         import pytensor
@@ -227,60 +364,154 @@ class DemandModel:
         likelihood = self.model_config.get("likelihood", "sparse")
         if likelihood not in ("sparse", "reference"):
             raise ValueError(f"model_config['likelihood']: {likelihood!r} is not 'sparse' or 'reference'")
-        float_x = self.float_x
-        coords = {d: panel[d].values for d in DIMS}
-        counts = panel["lor_count"].values
+        fx = self.float_x
+        d = build_design(panel)
+        self.design = d
+        present = components(d)
+        n_p, n_f, n_t = d.counts.shape
+        coords = {
+            **{dim: panel[dim].values for dim in DIMS},
+            "alliance": d.alliances,
+            "lag": np.arange(d.nlp_lags.shape[0]),
+            "lor_obs": np.arange(len(d.log_units)),
+        }
         p = self.priors
-        with pytensor.config.change_flags(floatX=float_x), pm.Model(coords=coords) as model:
-            decade = pm.Data(
-                "decade",
-                decades(panel["year"].values, centre_of(panel["year"].values)).astype(float_x),
-                dims="year",
-            )
+        with pytensor.config.change_flags(floatX=fx), pm.Model(coords=coords) as model:
+            decade = pm.Data("decade", d.decade.astype(fx), dims="year")
             intercept = p["intercept"].create()
             sigma_partner = p["sigma_partner"].create()
+            sigma_region = p["sigma_region"].create()
             sigma_family = p["sigma_family"].create()
+            sigma_category = p["sigma_category"].create()
             sigma_pf = p["sigma_partner_family"].create()
             trend_mean = p["trend_mean"].create()
             sigma_trend = p["sigma_trend"].create()
             inv_sqrt_phi = p["inv_sqrt_dispersion"].create()
+            sigma_dynamic = p["sigma_dynamic"].create()
+            rho = p["rho_dynamic"].create()
 
-            # Zero-sum effects: the intercept alone carries the overall level, which removes the
-            # ridge between it and the means of the effects that slows NUTS on the real panel.
+            partner_mean = pt.zeros(n_p, dtype=fx)
+            if present["alliance"]:
+                alliance_effect = p["alliance_effect"].create(dims="alliance")
+                partner_mean = pt.dot(d.alliance.astype(fx), alliance_effect)
+            partner_level = grouped_normal(
+                "partner_level",
+                partner_mean,
+                sigma_partner,
+                sigma_region,
+                d.region_index,
+                "partner",
+                fx,
+                centred=False,
+            )
+            family_level = grouped_normal(
+                "family_level",
+                pt.zeros(n_f, dtype=fx),
+                sigma_family,
+                sigma_category,
+                d.category_index,
+                "family",
+                fx,
+                centred=False,
+            )
+            partner = pm.Deterministic("partner_effect", partner_level - partner_level.mean(), dims="partner")
+            family = pm.Deterministic("family_effect", family_level - family_level.mean(), dims="family")
             z_pf = pm.ZeroSumNormal(
                 "z_partner_family", sigma=1.0, dims=("partner", "family"), n_zerosum_axes=2
             )
-
-            partner = pm.ZeroSumNormal("partner_effect", sigma=sigma_partner, dims="partner")
-            family = pm.ZeroSumNormal("family_effect", sigma=sigma_family, dims="family")
             pf = pm.Deterministic("partner_family_effect", sigma_pf * z_pf, dims=("partner", "family"))
             trend = pm.Normal("family_trend", trend_mean, sigma_trend, dims="family")
+            innovation = pm.Normal("dynamic_innovation", 0.0, 1.0, dims=("partner", "year"))
+            path = sigma_dynamic * pt.dot(innovation, ar1_matrix(rho, n_t).T)
+            # Departures from the partner's level: a path's mean over the years would trade off
+            # with the partner effect (a ridge that cost ~1,800 divergences on the real panel).
+            dynamic = pm.Deterministic(
+                "partner_dynamic", path - path.mean(axis=1, keepdims=True), dims=("partner", "year")
+            )
             phi = pm.Deterministic("dispersion", 1.0 / pt.square(inv_sqrt_phi))
+            params = {
+                "intercept": intercept,
+                "partner_effect": partner,
+                "family_effect": family,
+                "partner_family_effect": pf,
+                "family_trend": trend,
+                "decade": decade,
+            }
+            covariates: dict[str, Any] = {}
+            if present["readiness"]:
+                for name in ("fleet_size", "fleet_age"):
+                    # Non-centred: with few families the slopes' spread is weakly identified, and
+                    # the centred form funnels as it shrinks.
+                    mean = p[f"{name}_mean"].create()
+                    sd = p[f"sigma_{name}"].create()
+                    z = pm.Normal(f"z_{name}_slope", 0.0, 1.0, dims="family")
+                    params[f"{name}_slope"] = pm.Deterministic(f"{name}_slope", mean + sd * z, dims="family")
+                covariates["fleet_size"] = d.fleet_size.astype(fx)
+                covariates["fleet_age"] = d.fleet_age.astype(fx)
+            if present["nlp"]:
+                params["nlp_lag"] = p["nlp_lag"].create(dims="lag")
+                covariates["nlp_lags"] = d.nlp_lags.astype(fx)
 
             if likelihood == "reference":
                 # The straightforward way: one long vector of cells, effects gathered by index.
-                p_i, f_i, t_i = (i.ravel() for i in np.indices(counts.shape))
-                model.add_coord("cell", np.arange(counts.size))
-                long_log_mu = intercept + partner[p_i] + family[f_i] + pf[p_i, f_i] + trend[f_i] * decade[t_i]
+                idx = tuple(i.ravel() for i in np.indices(d.counts.shape))
+                model.add_coord("cell", np.arange(d.counts.size))
                 pm.NegativeBinomial(
-                    "lor_count", mu=pt.exp(long_log_mu), alpha=phi, observed=counts.ravel(), dims="cell"
+                    "lor_count",
+                    mu=pt.exp(_log_rate_at(params, dynamic, d, idx, fx)),
+                    alpha=phi,
+                    observed=d.counts.ravel(),
+                    dims="cell",
                 )
             else:
                 # Dense broadcasting over the whole cube: XLA fuses it into one elementwise pass.
-                log_mu = (
-                    intercept
-                    + partner[:, None, None]
-                    + family[None, :, None]
-                    + pf[:, :, None]
-                    + trend[None, :, None] * decade[None, None, :]
-                )
-                pm.Potential(
-                    "lor_count_loglik",
-                    _sparse_nb_loglik(counts, log_mu, partner, family, pf, trend, intercept, decade, phi),
-                )
+                log_mu = log_rate(params, decade, dynamic, **covariates)
+                log_mu_nz = _log_rate_at(params, dynamic, d, np.nonzero(d.counts), fx)
+                pm.Potential("lor_count_loglik", _sparse_nb_loglik(d.counts, log_mu, log_mu_nz, phi))
+
+            self._units_block(d, fx)
+            self._conversion_block(d)
         return model
 
+    def _units_block(self, d: Design, fx: str) -> None:
+        import pymc as pm
+
+        p = self.priors
+        units_intercept = p["units_intercept"].create()
+        sigma_uf = p["sigma_units_family"].create()
+        sigma_up = p["sigma_units_partner"].create()
+        units_sigma = p["units_sigma"].create()
+        units_family = pm.ZeroSumNormal("units_family", sigma=sigma_uf, dims="family")
+        # Most partners have few requests with quantities: non-centred, or sigma_up funnels.
+        z_up = pm.ZeroSumNormal("z_units_partner", sigma=1.0, dims="partner")
+        units_partner = pm.Deterministic("units_partner", sigma_up * z_up, dims="partner")
+        pm.Normal(
+            "log_units",
+            units_intercept + units_family[d.lor_family] + units_partner[d.lor_partner],
+            units_sigma,
+            observed=d.log_units.astype(fx),
+            dims="lor_obs",
+        )
+
+    def _conversion_block(self, d: Design) -> None:
+        import pymc as pm
+
+        p = self.priors
+        mean = p["conversion_mean"].create()
+        kappa = p["conversion_concentration"].create()
+        conversion = pm.Beta("conversion", alpha=mean * kappa, beta=(1.0 - mean) * kappa, dims="family")
+        pm.Binomial(
+            "requests_realised", n=d.realised + d.withdrawn, p=conversion, observed=d.realised, dims="family"
+        )
+
     # -- fitting --------------------------------------------------------------------------------
+    def stored_names(self, design: Design) -> list[str]:
+        return variables(components(design), (*PRIOR_NAMES, *EFFECTS))
+
+    def gated_names(self, design: Design) -> list[str]:
+        """Every stored quantity except the deterministic dispersion (its R-hat is inv_sqrt's)."""
+        return [n for n in self.stored_names(design) if n != "dispersion"]
+
     def fit(self, panel: xr.Dataset, progressbar: bool = True) -> xr.DataTree:
         """Sample the posterior, add prior/predictive/log-likelihood groups, and check the gates."""
         import pymc as pm
@@ -288,15 +519,17 @@ class DemandModel:
 
         cfg = self.sampler_config
         model = self.build_model(panel)
+        design = self.design
         seed = int(cfg["random_seed"])
-        keep = [*PRIOR_NAMES, *EFFECTS]
+        keep = self.stored_names(design)
         log.info(
-            "fitting %s on %s cells, %d chains x %d draws (tune %d)",
+            "fitting %s on %s cells, %d chains x %d draws (tune %d); components %s",
             MODEL_NAME,
-            panel["lor_count"].size,
+            design.counts.size,
             cfg["chains"],
             cfg["draws"],
             cfg["tune"],
+            components(design),
         )
         started = time.perf_counter()
         with pytensor.config.change_flags(floatX=self.float_x), model, warnings.catch_warnings():
@@ -315,36 +548,34 @@ class DemandModel:
                 var_names=keep,
                 compute_convergence_checks=False,
             )
-            prior = sample_prior(model, 500, seed + 1)
-        elapsed = time.perf_counter() - started
-        idata = self._assemble(idata, prior, panel, elapsed)
+            sampled = time.perf_counter() - started
+            prior = sample_prior(model, 500, seed + 1, keep)
+        idata = self._assemble(idata, prior, panel, design, time.perf_counter() - started)
+        idata.attrs["sampling_seconds"] = round(sampled, 2)
         self.idata = idata
         self._draws = None
         diag = self.diagnostics
-        log.info("fit done in %.1fs; %s", elapsed, "; ".join(diag.lines()))
+        log.info("fit done in %.1fs; %s", idata.attrs["fit_seconds"], "; ".join(diag.lines()))
         return idata
 
     def _assemble(
-        self, idata: xr.DataTree, prior: xr.DataTree, panel: xr.Dataset, elapsed: float
+        self, idata: xr.DataTree, prior: xr.DataTree, panel: xr.Dataset, design: Design, elapsed: float
     ) -> xr.DataTree:
+        started = time.perf_counter()
         reference_year = int(panel["year"].values.max())
         children = {name: idata[name].to_dataset() for name in ("posterior", "sample_stats")}
         children["prior"] = prior["prior"].to_dataset()
-        children["observed_data"] = xr.Dataset({"lor_count": panel["lor_count"].reset_coords(drop=True)})
-        children["constant_data"] = xr.Dataset(
+        children["observed_data"] = xr.Dataset(
             {
-                "decade": ("year", decades(panel["year"].values, centre_of(panel["year"].values))),
-                "partner_region": ("partner", panel["partner_region"].values.astype(str)),
-                "partner_name": ("partner", panel["partner_name"].values.astype(str)),
-                "family_category": ("family", panel["family_category"].values.astype(str)),
-                "family_name": ("family", panel["family_name"].values.astype(str)),
-            },
-            coords={d: panel[d].values for d in DIMS},
+                "lor_count": panel["lor_count"].reset_coords(drop=True),
+                "log_units": ("lor_obs", design.log_units),
+            }
         )
+        children["constant_data"] = self._constant_data(panel, design)
         draws = PosteriorDraws.from_posterior(children["posterior"])
         chains, n_draws = children["posterior"].sizes["chain"], children["posterior"].sizes["draw"]
-        children["log_likelihood"] = self._log_likelihood(draws, panel, chains, n_draws)
-        children["posterior_predictive"] = self._posterior_predictive(draws, panel, chains, n_draws)
+        children["log_likelihood"] = self._log_likelihood(draws, panel, design, chains, n_draws)
+        children["posterior_predictive"] = self._posterior_predictive(draws, panel, design, chains, n_draws)
         for name in ("posterior", "prior", "log_likelihood", "posterior_predictive"):
             # Sampling ran in float32; storing float64 would double the file for no information.
             children[name] = children[name].astype(
@@ -352,7 +583,7 @@ class DemandModel:
             )
         tree = xr.DataTree.from_dict(children)
         self.idata = tree
-        diag = diagnose(tree, GATED, self.model_config.get("gates"))
+        diag = diagnose(tree, self.gated_names(design), self.model_config.get("gates"))
         tree.attrs.update(
             {
                 "totaldemand_model": MODEL_NAME,
@@ -360,14 +591,16 @@ class DemandModel:
                 "code_version": code_version(),
                 "model_config": json.dumps(self.model_config),
                 "sampler_config": json.dumps(self.sampler_config),
+                "components": json.dumps(components(design)),
+                "design_scales": json.dumps(design.scales()),
                 "data_hash": str(panel.attrs.get("data_hash", "")),
                 "data_source": str(panel.attrs.get("source", "")),
                 "priors_version": self.priors.version,
                 "priors_hash": self.priors.hash,
                 "reference_year": reference_year,
-                "centre_year": centre_of(panel["year"].values),
+                "centre_year": design.centre_year,
                 "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "fit_seconds": round(elapsed, 2),
+                "fit_seconds": round(elapsed + time.perf_counter() - started, 2),
                 "diagnostics": json.dumps(diag.as_dict()),
                 "status": "ok" if diag.passed else "failed",
                 "approximate": 0,
@@ -376,33 +609,115 @@ class DemandModel:
         return tree
 
     @staticmethod
-    def _log_likelihood(draws: PosteriorDraws, panel: xr.Dataset, chains: int, n_draws: int) -> xr.Dataset:
-        """Pointwise log-likelihood per partner-year (summed over families).
+    def _constant_data(panel: xr.Dataset, design: Design) -> xr.Dataset:
+        """What forecasts need besides the draws: labels, hierarchy, the latest fleet, the NLP signal
+        of the last years and the open book of firm and pending requests."""
+        lags = design.nlp_lags.shape[0]
+        data = {
+            "decade": ("year", design.decade),
+            "partner_region": ("partner", panel["partner_region"].values.astype(str)),
+            "partner_name": ("partner", panel["partner_name"].values.astype(str)),
+            "family_category": ("family", panel["family_category"].values.astype(str)),
+            "family_name": ("family", panel["family_name"].values.astype(str)),
+            "partner_alliance": (("partner", "alliance"), panel["partner_alliance"].values.astype(np.int8)),
+            "fleet_units_latest": (("partner", "family"), panel["fleet_units_latest"].values),
+            "fleet_mean_age_latest": (("partner", "family"), panel["fleet_mean_age_latest"].values),
+            "fleet_size_cell_mean": (("partner", "family"), design.fleet_size_cell_mean),
+            "fleet_age_cell_mean": (("partner", "family"), design.fleet_age_cell_mean),
+            "nlp_signal_recent": (
+                ("partner", "family", "recent_year"),
+                panel["nlp_signal"].values[:, :, -lags:],
+            ),
+            "nlp_covered_recent": ("recent_year", panel["nlp_covered"].values[-lags:]),
+            **{
+                name: (
+                    "open_lor",
+                    panel[name].values if panel[name].dtype.kind != "O" else panel[name].values.astype(str),
+                )
+                for name in ("open_partner", "open_family", "open_year", "open_status", "open_quantity")
+            },
+        }
+        return xr.Dataset(
+            data,
+            coords={
+                **{dim: panel[dim].values for dim in DIMS},
+                "alliance": panel["alliance"].values.astype(str),
+                "recent_year": panel["year"].values[-lags:],
+                "open_lor": panel["open_lor"].values.astype(str),
+            },
+        )
+
+    @staticmethod
+    def _log_likelihood(
+        draws: PosteriorDraws, panel: xr.Dataset, design: Design, chains: int, n_draws: int
+    ) -> xr.Dataset:
+        """Pointwise log-likelihood per partner-year (summed over families), computed with JAX.
 
         A per-cell array would be chains x draws x cells (gigabytes on the real panel); partner-years
-        keep LOO meaningful for forecasting (leave out what one partner asked for in one year).
+        keep LOO meaningful for forecasting (leave out what one partner asked for in one year). Every
+        cell contributes log NB(0 | mu); non-zero cells add the difference to their full log pmf.
         """
-        y = panel["lor_count"].values
-        decade = decades(panel["year"].values, centre_of(panel["year"].values))
+        import jax
+        import jax.numpy as jnp
+        from jax.scipy.special import gammaln as jgammaln
+
+        y = design.counts
+        n_p, _, n_t = y.shape
         nz = np.nonzero(y)
-        y_nz = y[nz].astype(float)
-        pt_index = nz[0] * y.shape[2] + nz[2]  # flat (partner, year) slot of each non-zero cell
-        out = np.empty((draws.n, y.shape[0], y.shape[2]))
-        step = max(1, 8_000_000 // y.size)
-        for start in range(0, draws.n, step):
-            sl = slice(start, start + step)
-            log_mu = draws.log_rate(decade, sl)
-            phi = draws.dispersion[sl, None, None, None]
-            # Every cell contributes log NB(0); only non-zero cells need the log-gamma terms.
-            chunk = (-phi * np.log1p(np.exp(log_mu) / phi)).sum(axis=2)
-            phi_nz = draws.dispersion[sl, None]
-            full = nb_logpmf(y_nz[None], np.exp(log_mu[:, nz[0], nz[1], nz[2]]), phi_nz)
-            zero = -phi_nz * np.log1p(np.exp(log_mu[:, nz[0], nz[1], nz[2]]) / phi_nz)
-            flat = chunk.reshape(chunk.shape[0], -1)
-            for i in range(flat.shape[0]):
-                flat[i] += np.bincount(pt_index, weights=full[i] - zero[i], minlength=flat.shape[1])
-            out[sl] = chunk
-        data = out.reshape(chains, n_draws, y.shape[0], y.shape[2])
+        pt_index = nz[0] * n_t + nz[2]  # flat (partner, year) slot of each non-zero cell
+        names = [
+            n
+            for n in (
+                "intercept",
+                "partner_effect",
+                "family_effect",
+                "partner_family_effect",
+                "family_trend",
+                "partner_dynamic",
+                "fleet_size_slope",
+                "fleet_age_slope",
+                "nlp_lag",
+                "dispersion",
+            )
+            if draws.has(n)
+        ]
+        step = max(1, min(draws.n, 8_000_000 // y.size))
+        out = np.empty((draws.n, n_p, n_t))
+        with jax.enable_x64(True):
+            y_nz = jnp.asarray(y[nz], dtype=jnp.float64)
+            covariates = {
+                "fleet_size": jnp.asarray(design.fleet_size) if draws.has("fleet_size_slope") else None,
+                "fleet_age": jnp.asarray(design.fleet_age) if draws.has("fleet_size_slope") else None,
+                "nlp_lags": jnp.asarray(design.nlp_lags) if draws.has("nlp_lag") else None,
+            }
+            decade = jnp.asarray(design.decade)
+
+            @jax.jit
+            def chunk(params: dict) -> jax.Array:
+                log_mu = log_rate(params, decade, params.get("partner_dynamic"), **covariates)
+                phi = params["dispersion"][:, None, None, None]
+                zero = -phi * jnp.log1p(jnp.exp(log_mu) / phi)
+                base = zero.sum(axis=2).reshape(log_mu.shape[0], -1)
+                lm = log_mu[:, nz[0], nz[1], nz[2]]
+                ph = params["dispersion"][:, None]
+                log_sum = jnp.logaddexp(jnp.log(ph), lm)
+                full = (
+                    jgammaln(y_nz + ph)
+                    - jgammaln(ph)
+                    - jgammaln(y_nz + 1.0)
+                    + ph * (jnp.log(ph) - log_sum)
+                    + y_nz * (lm - log_sum)
+                )
+                base = base.at[:, pt_index].add(full - zero[:, nz[0], nz[1], nz[2]])
+                return base.reshape(log_mu.shape[0], n_p, n_t)
+
+            for start in range(0, draws.n, step):
+                idx = np.arange(start, start + step)
+                idx = np.minimum(idx, draws.n - 1)  # pad the last chunk: one compiled shape
+                res = np.asarray(chunk({n: jnp.asarray(getattr(draws, n)[idx]) for n in names}))
+                keep = min(step, draws.n - start)
+                out[start : start + keep] = res[:keep]
+        data = out.reshape(chains, n_draws, n_p, n_t)
         return xr.Dataset(
             {"lor_count": (("chain", "draw", "partner", "year"), data)},
             coords={
@@ -414,19 +729,18 @@ class DemandModel:
         )
 
     def _posterior_predictive(
-        self, draws: PosteriorDraws, panel: xr.Dataset, chains: int, n_draws: int
+        self, draws: PosteriorDraws, panel: xr.Dataset, design: Design, chains: int, n_draws: int
     ) -> xr.Dataset:
         """Replicated counts summed to family-year and partner-year totals, on a thinned set of draws."""
         rng = np.random.default_rng(int(self.sampler_config["random_seed"]) + 2)
         per_chain = max(1, min(n_draws, int(self.sampler_config["ppc_draws"]) // chains))
         picks = np.linspace(0, n_draws - 1, per_chain).astype(int)
-        decade = decades(panel["year"].values, centre_of(panel["year"].values))
         fam = np.empty((chains, per_chain, panel.sizes["family"], panel.sizes["year"]))
         par = np.empty((chains, per_chain, panel.sizes["partner"], panel.sizes["year"]))
         for c in range(chains):
-            for j, d in enumerate(picks):
-                s = c * n_draws + d
-                mu = np.exp(draws.log_rate(decade, slice(s, s + 1)))[0]
+            for j, dr in enumerate(picks):
+                s = c * n_draws + dr
+                mu = np.exp(draws.log_rate(design, slice(s, s + 1)))[0]
                 phi = draws.dispersion[s]
                 counts = rng.poisson(rng.gamma(phi, mu / phi))
                 fam[c, j] = counts.sum(axis=0)

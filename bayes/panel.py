@@ -1,7 +1,18 @@
-"""Turn a dataset of LOR records into the partner × family × year panel the models fit.
+"""Turn a dataset of records into the partner × family × year panel the models fit.
 
-The panel is an :class:`xarray.Dataset` with dims ``(partner, family, year)``; its coords carry the
-hierarchy (partner region, family category) so models and forecasts never re-read the records.
+The panel is an :class:`xarray.Dataset` with dims ``(partner, family, year)``. Besides the yearly LOR
+counts it carries everything the model reads, so the model never re-reads records:
+
+- the hierarchy (partner region and alliance memberships, family category) as coords;
+- the readiness proxy as known at the start of each year (fleet as of the end of the year before);
+- the NLP signal (mentions per partner × family × year) and the years the text corpus covers;
+- one row per realised LOR (dim ``lor``) with its quantity, for the units-per-LOR model;
+- withdrawn requests per family, for the pending-LOR conversion model;
+- the open book (dim ``open_lor``): firm and pending requests after the history, plus requests still
+  pending, which forecasts add to total demand.
+
+The history ends at ``last_year``: by default the last year with an ``executed`` order, so that firm
+and pending requests received since then are the open book rather than an incomplete year of history.
 """
 
 from __future__ import annotations
@@ -13,11 +24,25 @@ import pandas as pd
 import xarray as xr
 
 from evidence.loaders import Dataset
-from evidence.records import LORStatus
+from evidence.records import READINESS_FLEET_MEAN_AGE, READINESS_FLEET_UNITS, LORStatus
 
 # Statuses that mean "this partner asked for this family that year": historical orders and firm
 # requests. Pending requests are evidence of future demand, not yet realised; withdrawn ones drop out.
 REALISED = (LORStatus.EXECUTED.value, LORStatus.FIRM.value)
+OPEN = (LORStatus.FIRM.value, LORStatus.PENDING.value)
+NLP_MENTION = "nlp_mention"
+# An alliance becomes a partner-level predictor when it has at least this many member partners.
+MIN_ALLIANCE_MEMBERS = 3
+
+
+def _default_last_year(lors: pd.DataFrame, year: pd.Series, source: str) -> int:
+    executed = year[lors["status"] == LORStatus.EXECUTED.value]
+    if len(executed):
+        return int(executed.max())
+    realised = year[lors["status"].isin(REALISED)]
+    if not len(realised):
+        raise ValueError(f"{source}: no realised LORs to build a panel from")
+    return int(realised.max())
 
 
 def build_panel(
@@ -27,7 +52,7 @@ def build_panel(
     include_non_state: bool = False,
     min_partner_lors: int = 1,
 ) -> xr.Dataset:
-    """Count realised LORs and units per partner × family × year.
+    """Count realised LORs and units per partner × family × year, and attach the model's evidence.
 
     Partners enter when they have at least ``min_partner_lors`` realised LORs in the window;
     families enter when any partner has one (an unseen family is forecast from the population).
@@ -37,14 +62,17 @@ def build_panel(
     if last_year is None:
         if not len(lors):
             raise ValueError(f"{dataset.source}: no LORs to build a panel from")
-        last_year = int(year.max())
+        last_year = _default_last_year(lors, year, dataset.source)
     if last_year < first_year:
         raise ValueError(f"last_year {last_year} is before first_year {first_year}")
-    keep = year.between(first_year, last_year) & lors["status"].isin(REALISED)
+    in_window = year.between(first_year, last_year)
+    keep = in_window & lors["status"].isin(REALISED)
     partners = dataset.partners
+    state = pd.Series(True, index=lors.index)
     if not include_non_state:
         state_ids = set(partners.loc[partners["is_state"].astype(bool), "id"])
-        keep &= lors["partner"].isin(state_ids)
+        state = lors["partner"].isin(state_ids)
+        keep &= state
     realised = lors[keep].assign(year=year[keep])
     if realised.empty:
         raise ValueError(f"{dataset.source}: no realised LORs between {first_year} and {last_year}")
@@ -54,10 +82,11 @@ def build_panel(
     family_ids = sorted(set(realised["family"]))
     realised = realised[realised["partner"].isin(partner_ids)]
     years = np.arange(first_year, last_year + 1)
+    p_index, f_index = pd.Index(partner_ids), pd.Index(family_ids)
 
     shape = (len(partner_ids), len(family_ids), len(years))
-    pi = pd.Index(partner_ids).get_indexer(realised["partner"])
-    fi = pd.Index(family_ids).get_indexer(realised["family"])
+    pi = p_index.get_indexer(realised["partner"])
+    fi = f_index.get_indexer(realised["family"])
     ti = realised["year"].to_numpy() - first_year
     counts = np.zeros(shape, dtype=np.int64)
     units = np.zeros(shape, dtype=np.int64)
@@ -71,16 +100,19 @@ def build_panel(
 
     pmeta = partners.set_index("id").loc[partner_ids]
     fmeta = dataset.families.set_index("id").loc[family_ids]
+    alliance_ids, membership = _alliances(pmeta)
     panel = xr.Dataset(
         {
             "lor_count": (("partner", "family", "year"), counts),
             "units": (("partner", "family", "year"), units),
             "uncertain_count": (("partner", "family", "year"), uncertain),
+            "partner_alliance": (("partner", "alliance"), membership),
         },
         coords={
             "partner": partner_ids,
             "family": family_ids,
             "year": years,
+            "alliance": alliance_ids,
             "partner_name": ("partner", pmeta["name"].astype(str).to_numpy()),
             "partner_region": ("partner", pmeta["region"].astype(str).to_numpy()),
             "family_name": ("family", fmeta["name"].astype(str).to_numpy()),
@@ -91,16 +123,176 @@ def build_panel(
     panel["lor_count"].attrs["description"] = "realised LORs (executed or firm) received that year"
     panel["units"].attrs["description"] = "units requested in those LORs (blank quantities count 0)"
     panel["uncertain_count"].attrs["description"] = "LORs whose year or quantity SIPRI flags as uncertain"
+    panel["partner_alliance"].attrs["description"] = (
+        f"1 where the partner is a member (alliances with >= {MIN_ALLIANCE_MEMBERS} panel members)"
+    )
+    panel = panel.merge(_lor_table(realised, first_year))
+    panel = panel.merge(_readiness(dataset.evidence, p_index, f_index, years))
+    panel = panel.merge(_nlp(dataset.evidence, p_index, f_index, years))
+    withdrawn = lors[in_window & state & (lors["status"] == LORStatus.WITHDRAWN.value)]
+    withdrawn = withdrawn[withdrawn["partner"].isin(partner_ids) & withdrawn["family"].isin(family_ids)]
+    panel["withdrawn_lors"] = ("family", withdrawn.groupby("family").size().reindex(family_ids, fill_value=0))
+    panel["withdrawn_lors"].attrs["description"] = "withdrawn requests in the window, per family"
+    open_book = lors[
+        state
+        & lors["partner"].isin(partner_ids)
+        & lors["family"].isin(family_ids)
+        & (
+            ((year > last_year) & lors["status"].isin(OPEN))
+            | ((year <= last_year) & (lors["status"] == LORStatus.PENDING.value))
+        )
+    ]
+    panel = panel.merge(_open_book(open_book, year, last_year))
+    panel.attrs["has_readiness"] = int(bool((panel["fleet_units"].values > 0).any()))
     panel.attrs["data_hash"] = panel_hash(panel)
     return panel
 
 
+def _alliances(pmeta: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+    lists = [
+        [a for a in str(v).split(";") if a] if isinstance(v, str) else list(v or ())
+        for v in pmeta["alliances"].tolist()
+    ]
+    names = sorted({a for members in lists for a in members})
+    membership = np.array([[a in members for a in names] for members in lists], dtype=np.int8)
+    membership = membership.reshape(len(lists), len(names))
+    sizes = membership.sum(axis=0)
+    usable = (sizes >= MIN_ALLIANCE_MEMBERS) & (sizes < len(lists))
+    return [n for n, u in zip(names, usable, strict=True) if u], membership[:, usable]
+
+
+def _lor_table(realised: pd.DataFrame, first_year: int) -> xr.Dataset:
+    quantity = pd.to_numeric(realised["quantity"], errors="coerce").to_numpy(dtype=float)
+    quantity[quantity <= 0] = np.nan
+    ds = xr.Dataset(
+        {
+            "lor_partner": ("lor", realised["partner"].astype(str).to_numpy()),
+            "lor_family": ("lor", realised["family"].astype(str).to_numpy()),
+            "lor_year": ("lor", realised["year"].to_numpy(dtype=np.int64)),
+            "lor_quantity": ("lor", quantity),
+        },
+        coords={"lor": realised["id"].astype(str).to_numpy()},
+    )
+    ds["lor_quantity"].attrs["description"] = "units requested; NaN where unknown (masked in the units model)"
+    return ds
+
+
+def _as_of_cube(
+    evidence: pd.DataFrame, kind: str, p_index: pd.Index, f_index: pd.Index, years: np.ndarray
+) -> np.ndarray:
+    """Latest value of ``kind`` dated up to the end of each year, per partner × family (NaN if none)."""
+    rows = evidence[(evidence["kind"] == kind) & evidence["family"].isin(f_index)]
+    rows = rows[rows["partner"].isin(p_index)]
+    out = np.full((len(p_index), len(f_index), len(years)), np.nan)
+    if rows.empty:
+        return out
+    rows = rows.assign(year=pd.to_datetime(rows["date"]).dt.year).sort_values("date")
+    latest = rows.groupby(["partner", "family", "year"], observed=True)["value"].last().reset_index()
+    latest = latest[latest["year"] <= years[-1]]
+    latest["year"] = latest["year"].clip(lower=years[0])
+    latest = latest.groupby(["partner", "family", "year"], observed=True)["value"].last().reset_index()
+    pi = p_index.get_indexer(latest["partner"])
+    fi = f_index.get_indexer(latest["family"])
+    ti = latest["year"].to_numpy() - years[0]
+    out[pi, fi, ti] = latest["value"].to_numpy(dtype=float)
+    # Carry each report forward until the next one: "as of" reads the latest known value.
+    frame = out.reshape(-1, len(years))
+    idx = np.where(np.isnan(frame), 0, np.arange(len(years))[None, :])
+    np.maximum.accumulate(idx, axis=1, out=idx)
+    filled = frame[np.arange(frame.shape[0])[:, None], idx]
+    return filled.reshape(out.shape)
+
+
+def _readiness(evidence: pd.DataFrame, p_index: pd.Index, f_index: pd.Index, years: np.ndarray) -> xr.Dataset:
+    """Fleet size and mean age known at the start of each year (as of 31 Dec of the year before),
+    and as of the end of the last year (what forecasts start from)."""
+    span = np.arange(years[0] - 1, years[-1] + 1)
+    fleet = _as_of_cube(evidence, READINESS_FLEET_UNITS, p_index, f_index, span)
+    age = _as_of_cube(evidence, READINESS_FLEET_MEAN_AGE, p_index, f_index, span)
+    present = np.nan_to_num(fleet) > 0
+    fleet = np.where(present, fleet, 0.0)
+    age = np.where(present, age, np.nan)
+    dims = ("partner", "family", "year")
+    ds = xr.Dataset(
+        {
+            "fleet_units": (dims, fleet[:, :, :-1]),
+            "fleet_mean_age": (dims, age[:, :, :-1]),
+            "fleet_units_latest": (("partner", "family"), fleet[:, :, -1]),
+            "fleet_mean_age_latest": (("partner", "family"), age[:, :, -1]),
+        }
+    )
+    ds["fleet_units"].attrs["description"] = "readiness proxy: fleet units as of the end of the year before"
+    ds["fleet_mean_age"].attrs["description"] = (
+        "fleet mean age (years) as of the end of the year before; NaN: no fleet"
+    )
+    return ds
+
+
+def _nlp(evidence: pd.DataFrame, p_index: pd.Index, f_index: pd.Index, years: np.ndarray) -> xr.Dataset:
+    """Mentions per partner × family × year and the years the text corpus covers (1) or not (0)."""
+    rows = evidence[(evidence["kind"] == NLP_MENTION) & evidence["family"].isin(f_index)]
+    rows = rows.assign(year=pd.to_datetime(rows["date"]).dt.year)
+    covered = np.zeros(len(years), dtype=np.int8)
+    signal = np.zeros((len(p_index), len(f_index), len(years)))
+    if len(rows):
+        covered[(years >= rows["year"].min()) & (years <= rows["year"].max())] = 1
+        rows = rows[rows["partner"].isin(p_index) & rows["year"].between(years[0], years[-1])]
+        np.add.at(
+            signal,
+            (
+                p_index.get_indexer(rows["partner"]),
+                f_index.get_indexer(rows["family"]),
+                rows["year"].to_numpy() - years[0],
+            ),
+            rows["value"].to_numpy(dtype=float),
+        )
+    ds = xr.Dataset(
+        {
+            "nlp_signal": (("partner", "family", "year"), signal),
+            "nlp_covered": ("year", covered),
+        }
+    )
+    ds["nlp_signal"].attrs["description"] = "NLP mentions (summed values) dated that year"
+    ds["nlp_covered"].attrs["description"] = (
+        "1 where the text corpus covers the year; else the signal is masked"
+    )
+    return ds
+
+
+def _open_book(open_book: pd.DataFrame, year: pd.Series, last_year: int) -> xr.Dataset:
+    quantity = pd.to_numeric(open_book["quantity"], errors="coerce").to_numpy(dtype=float)
+    quantity[quantity <= 0] = np.nan
+    ds = xr.Dataset(
+        {
+            "open_partner": ("open_lor", open_book["partner"].astype(str).to_numpy()),
+            "open_family": ("open_lor", open_book["family"].astype(str).to_numpy()),
+            # Demand counts in the year a request is received; older pending ones count next year.
+            "open_year": (
+                "open_lor",
+                np.maximum(year[open_book.index].to_numpy(dtype=np.int64), last_year + 1),
+            ),
+            "open_status": ("open_lor", open_book["status"].astype(str).to_numpy()),
+            "open_quantity": ("open_lor", quantity),
+        },
+        coords={"open_lor": open_book["id"].astype(str).to_numpy()},
+    )
+    ds["open_status"].attrs["description"] = "firm (known demand) or pending (converts with P(conversion))"
+    return ds
+
+
 def panel_hash(panel: xr.Dataset) -> str:
-    """A content hash of what a model sees: the counts and the labels of every axis."""
+    """A content hash of what a model sees: every variable and the labels of every axis."""
     h = hashlib.sha256()
-    for name in ("partner", "family", "year", "partner_region", "family_category"):
-        h.update("\x1f".join(map(str, panel[name].values)).encode())
-    h.update(np.ascontiguousarray(panel["lor_count"].values, dtype=np.int64).tobytes())
+    for name in sorted(panel.coords):
+        h.update(name.encode())
+        h.update("\x1f".join(map(str, np.asarray(panel[name].values).ravel())).encode())
+    for name in sorted(panel.data_vars):
+        values = np.asarray(panel[name].values)
+        h.update(name.encode())
+        if values.dtype.kind in "OUS":
+            h.update("\x1f".join(map(str, values.ravel())).encode())
+        else:
+            h.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
     return h.hexdigest()[:16]
 
 
@@ -113,4 +305,9 @@ def describe(panel: xr.Dataset) -> dict[str, float | int]:
         "cells": int(counts.size),
         "lors": int(counts.sum()),
         "zero_share": float((counts == 0).mean()),
+        "lors_with_quantity": int(np.isfinite(panel["lor_quantity"].values).sum()),
+        "alliances": panel.sizes["alliance"],
+        "readiness": bool(panel.attrs.get("has_readiness", 0)),
+        "nlp_years_covered": int(panel["nlp_covered"].values.sum()),
+        "open_lors": panel.sizes["open_lor"],
     }

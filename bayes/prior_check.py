@@ -1,4 +1,4 @@
-"""Prior predictive check: what yearly LOR counts do the priors imply, next to what was observed?"""
+"""Prior predictive check: what yearly LOR counts and units do the priors imply, next to what was observed?"""
 
 from __future__ import annotations
 
@@ -6,52 +6,67 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes.model import DemandModel, PosteriorDraws, centre_of, decades, default_model_config, sample_prior
+from bayes.design import build_design
+from bayes.model import DemandModel, PosteriorDraws, default_model_config, sample_prior
 from priors import PriorSet
 
 
 def prior_predictive_check(
     panel: xr.Dataset, priors: PriorSet, draws: int = 500, seed: int = 0
 ) -> pd.DataFrame:
-    """Per family: observed yearly LOR totals (over partners) against the prior predictive's.
+    """Per family: observed yearly totals (over partners) of LORs and of units, against the prior
+    predictive's.
 
-    Columns: family, category, observed min/median/max of yearly totals, prior predictive 5%, 50%
-    and 95% quantiles of yearly totals, and the share of prior predictive years inside the observed
-    range. A prior that puts little mass near the observed range is too narrow or misplaced; one
-    whose 95% quantile is orders of magnitude above it is too vague to regularise.
+    Columns per measure (``lors_`` and ``units_``): observed min/median/max of yearly totals, prior
+    predictive 5%, 50% and 95% quantiles of yearly totals, and the share of prior predictive years
+    inside the observed range. A prior that puts little mass near the observed range is too narrow
+    or misplaced; one whose 95% quantile is orders of magnitude above it is too vague to regularise.
     """
     import pytensor
 
     model = DemandModel(default_model_config(priors))
     with pytensor.config.change_flags(floatX=model.float_x):
-        prior = sample_prior(model.build_model(panel), draws, seed)
+        built = model.build_model(panel)
+        prior = sample_prior(built, draws, seed, model.stored_names(model.design))
     sample = PosteriorDraws.from_posterior(prior["prior"].to_dataset())
-    decade = decades(panel["year"].values, centre_of(panel["year"].values))
+    design = build_design(panel)
     rng = np.random.default_rng(seed + 1)
-    totals = np.empty((sample.n, panel.sizes["family"], panel.sizes["year"]))
+    n_f, n_t = panel.sizes["family"], panel.sizes["year"]
+    counts_pp = np.empty((sample.n, n_f, n_t))
+    units_pp = np.empty((sample.n, n_f, n_t))
     for s in range(sample.n):
         # Prior tails reach absurd rates; clip the log rate so a draw stays a (huge) number, not inf.
-        mu = np.exp(np.minimum(sample.log_rate(decade, slice(s, s + 1))[0], 20.0))
+        mu = np.exp(np.minimum(sample.log_rate(design, slice(s, s + 1))[0], 12.0))
         phi = sample.dispersion[s]
-        totals[s] = rng.poisson(rng.gamma(phi, mu / phi)).sum(axis=0)
-    observed = panel["lor_count"].sum("partner").values  # (family, year)
+        counts = rng.poisson(rng.gamma(phi, mu / phi))
+        log_size = (
+            sample.units_intercept[s] + sample.units_partner[s][:, None] + sample.units_family[s][None, :]
+        )
+        # Sum of n log-normal sizes per cell, approximated by n times a draw of the mean size: the
+        # check is about orders of magnitude, which this keeps.
+        size = np.exp(np.minimum(log_size + sample.units_sigma[s] ** 2 / 2, 20.0))
+        counts_pp[s] = counts.sum(axis=0)
+        units_pp[s] = (counts * size[:, :, None]).sum(axis=0)
+    observed_counts = panel["lor_count"].sum("partner").values  # (family, year)
+    observed_units = panel["units"].sum("partner").values
     rows = []
     for f, family in enumerate(panel["family"].values):
-        obs = observed[f]
-        pp = totals[:, f, :].ravel()
-        inside = np.mean((pp >= obs.min()) & (pp <= obs.max()))
-        q5, q50, q95 = np.quantile(pp, [0.05, 0.5, 0.95])
-        rows.append(
-            {
-                "family": str(family),
-                "category": str(panel["family_category"].values[f]),
-                "observed_min": int(obs.min()),
-                "observed_median": float(np.median(obs)),
-                "observed_max": int(obs.max()),
-                "prior_q05": float(q5),
-                "prior_q50": float(q50),
-                "prior_q95": float(q95),
-                "prior_share_in_observed_range": float(inside),
+        row: dict = {"family": str(family), "category": str(panel["family_category"].values[f])}
+        for prefix, obs, pp in (
+            ("lors", observed_counts[f], counts_pp[:, f, :].ravel()),
+            ("units", observed_units[f], units_pp[:, f, :].ravel()),
+        ):
+            q5, q50, q95 = np.quantile(pp, [0.05, 0.5, 0.95])
+            row |= {
+                f"{prefix}_observed_min": float(obs.min()),
+                f"{prefix}_observed_median": float(np.median(obs)),
+                f"{prefix}_observed_max": float(obs.max()),
+                f"{prefix}_prior_q05": float(q5),
+                f"{prefix}_prior_q50": float(q50),
+                f"{prefix}_prior_q95": float(q95),
+                f"{prefix}_prior_share_in_observed_range": float(
+                    np.mean((pp >= obs.min()) & (pp <= obs.max()))
+                ),
             }
-        )
+        rows.append(row)
     return pd.DataFrame(rows)

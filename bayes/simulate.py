@@ -1,10 +1,12 @@
 """Synthetic worlds with known parameters, written in the same layouts the loaders read.
 
-The LOR counts follow the model in :mod:`bayes.model` exactly, so fitting a simulated world and
-comparing with ``truth.json`` is a parameter-recovery test. Around the counts the simulator adds
-what the real world has: request statuses (withdrawn and pending requests on top of realised
-ones), units per request, an NLP signal that leads requests by a year, a fleet readiness proxy,
-domestic plans and line capacities.
+Every quantity follows the model in :mod:`bayes.model` exactly -- counts (regions and categories,
+alliances, family trends, partner AR(1) dynamics, readiness slopes, the NLP distributed lag), units
+per request and the conversion of requests -- so fitting a simulated world and comparing with
+``truth.json`` is a parameter-recovery test. Readiness and the text signal are exogenous here
+(drawn first, then driving requests), which is what the model assumes. Around the history the
+simulator writes what a live system holds: firm and pending requests of the current year (the
+open book), domestic plans and line capacities.
 """
 
 from __future__ import annotations
@@ -17,7 +19,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayes.model import centre_of, decades
+from bayes.design import (
+    Scale,
+    cell_means,
+    centre_of,
+    decades,
+    fleet_covariates,
+    group_index,
+    nlp_lagged,
+    scale_of,
+    within,
+)
 from evidence.records import READINESS_FLEET_MEAN_AGE, READINESS_FLEET_UNITS
 from evidence.writers import atomic_write_text, write_table
 
@@ -27,23 +39,42 @@ CATEGORIES = ("Aircraft", "Missiles", "Armoured vehicles", "Ships")
 
 @dataclass(frozen=True)
 class WorldSpec:
-    partners: int = 24
+    partners: int = 30
     families: int = 8
     first_year: int = 2000
     last_year: int = 2019
-    intercept: float = -1.6
-    sigma_partner: float = 0.8
-    sigma_family: float = 0.6
-    sigma_partner_family: float = 0.5
+    intercept: float = -1.7
+    sigma_partner: float = 0.6
+    sigma_region: float = 0.5
+    sigma_family: float = 0.5
+    sigma_category: float = 0.4
+    sigma_partner_family: float = 0.4
     trend_mean: float = 0.2
     sigma_trend: float = 0.25
     dispersion: float = 4.0
-    withdrawn_rate: float = 0.08  # withdrawn requests per realised one
-    pending_rate: float = 0.3  # pending requests per realised one, last year only
-    nlp_hit_rate: float = 0.6  # P(a mention the year before | an LOR that year)
-    nlp_false_rate: float = 0.03  # P(a mention | no LOR the next year)
+    alliance_effect: tuple[tuple[str, float], ...] = (("NATO", 0.5), ("MNNA", -0.4))
+    sigma_dynamic: float = 0.35
+    rho_dynamic: float = 0.6
+    fleet_size_mean: float = 0.3
+    sigma_fleet_size: float = 0.15
+    fleet_age_mean: float = 0.25
+    sigma_fleet_age: float = 0.15
+    nlp_lag: tuple[float, ...] = (0.1, 0.45, 0.25, 0.0)
+    nlp_first_year: int = 2003  # the text corpus starts here; earlier years are not covered
+    units_intercept: float = 3.0
+    sigma_units_family: float = 1.0
+    sigma_units_partner: float = 0.4
+    units_sigma: float = 0.6
+    conversion_mean: float = 0.85
+    conversion_concentration: float = 30.0
+    current_year_share: float = 0.4  # how much of the current year's demand is already on the book
+    pending_share: float = 0.5  # of the current year's requests, the share still pending
     horizon: int = 5
-    alliances: tuple[str, ...] = field(default=("NATO", "MNNA"))
+    regions: tuple[str, ...] = field(default=REGIONS)
+
+
+def _zero_sum(x: np.ndarray) -> np.ndarray:
+    return x - x.mean()
 
 
 def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame], dict]:
@@ -51,18 +82,20 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
     rng = np.random.default_rng(seed)
     years = np.arange(spec.first_year, spec.last_year + 1)
     n_p, n_f, n_t = spec.partners, spec.families, len(years)
-
     partner_ids = [f"p{i:02d}" for i in range(n_p)]
     family_ids = [f"f{i:02d}" for i in range(n_f)]
-    regions = [REGIONS[i % len(REGIONS)] for i in range(n_p)]
+    regions = [spec.regions[i % len(spec.regions)] for i in range(n_p)]
     categories = [CATEGORIES[i % len(CATEGORIES)] for i in range(n_f)]
+    alliance_names = [a for a, _ in spec.alliance_effect]
+    # Memberships drawn independently of regions, so alliance effects are identified apart from them.
+    member = [str(m) for m in rng.choice(["", *alliance_names], n_p)]
     partners = pd.DataFrame(
         {
             "id": partner_ids,
             "name": [f"Partner {i}" for i in range(n_p)],
             "region": regions,
             "iso3": [f"Q{i:02d}" for i in range(n_p)],
-            "alliances": [spec.alliances[i % len(spec.alliances)] if i % 3 else "" for i in range(n_p)],
+            "alliances": member,
             "is_state": True,
         }
     )
@@ -70,32 +103,93 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
         {"id": family_ids, "name": [f"Family {i}" for i in range(n_f)], "category": categories}
     )
 
-    # Centred draws keep the intercept identified as the rate of an average cell, so recovery
-    # compares like with like; the spread of the effects still comes from the stated sigmas.
-    partner_effect = _centred(rng.normal(0.0, spec.sigma_partner, n_p))
-    family_effect = _centred(rng.normal(0.0, spec.sigma_family, n_f))
-    pf_effect = rng.normal(0.0, spec.sigma_partner_family, (n_p, n_f))
-    pf_effect -= (
-        pf_effect.mean(axis=0, keepdims=True) + pf_effect.mean(axis=1, keepdims=True) - pf_effect.mean()
+    # Hierarchy: partners = alliances + region + own deviation; families = category + own.
+    region_idx, region_names = group_index(np.array(regions))
+    category_idx, category_names = group_index(np.array(categories))
+    membership = np.array([[m == a for a in alliance_names] for m in member], dtype=float)
+    alliance_x = membership - membership.mean(axis=0)
+    beta = np.array([b for _, b in spec.alliance_effect])
+    region_effect = rng.normal(0.0, spec.sigma_region, len(region_names))
+    category_effect = rng.normal(0.0, spec.sigma_category, len(category_names))
+    partner_dev = rng.normal(0.0, spec.sigma_partner, n_p)
+    family_dev = rng.normal(0.0, spec.sigma_family, n_f)
+    family_level = category_effect[category_idx] + family_dev
+    pf = rng.normal(0.0, spec.sigma_partner_family, (n_p, n_f))
+    pf_sd = float(pf.std())
+    pf -= pf.mean(axis=0, keepdims=True) + pf.mean(axis=1, keepdims=True) - pf.mean()
+    trend = rng.normal(spec.trend_mean, spec.sigma_trend, n_f)
+    dynamic = np.empty((n_p, n_t + spec.horizon))
+    dynamic[:, 0] = rng.normal(0.0, spec.sigma_dynamic / np.sqrt(1 - spec.rho_dynamic**2), n_p)
+    for t in range(1, dynamic.shape[1]):
+        dynamic[:, t] = spec.rho_dynamic * dynamic[:, t - 1] + rng.normal(0.0, spec.sigma_dynamic, n_p)
+    # The model reads the dynamics as departures from each partner's level over the fitted years
+    # (their mean would otherwise trade off with the partner effect), so the path's mean over those
+    # years is part of the partner's level here too.
+    path_mean = dynamic[:, :n_t].mean(axis=1)
+    dynamic -= path_mean[:, None]
+    partner_level = alliance_x @ beta + region_effect[region_idx] + partner_dev + path_mean
+    partner_effect, family_effect = _zero_sum(partner_level), _zero_sum(family_level)
+
+    # Readiness, exogenous: about half the cells hold a fleet that grows and ages slowly.
+    span = np.arange(spec.first_year - 1, spec.last_year + 1)  # as of 31 Dec of each year
+    has_fleet = rng.random((n_p, n_f)) < 0.55
+    fleet_units = np.exp(
+        rng.normal(3.0, 1.0, (n_p, n_f))[:, :, None]
+        + np.cumsum(rng.normal(0.0, 0.15, (n_p, n_f, len(span))), axis=2)
     )
-    family_trend = rng.normal(spec.trend_mean, spec.sigma_trend, n_f)
+    fleet_units = np.where(has_fleet[:, :, None], np.round(fleet_units + 1), 0.0)
+    age0 = rng.uniform(2.0, 30.0, (n_p, n_f))
+    renew = rng.random((n_p, n_f, len(span))) < 0.08
+    fleet_age = np.empty_like(fleet_units)
+    for t in range(len(span)):
+        prev = age0 if t == 0 else fleet_age[:, :, t - 1] + 1.0
+        fleet_age[:, :, t] = np.where(renew[:, :, t], prev * 0.4, prev)
+    fleet_age = np.where(has_fleet[:, :, None], fleet_age, np.nan)
+    units_start, age_start = fleet_units[:, :, :-1], fleet_age[:, :, :-1]  # known at the start of year t
+    size_scale = scale_of(np.log1p(units_start).ravel())
+    age_scale = scale_of(age_start[units_start > 0].ravel())
+    size_x, age_x, present = fleet_covariates(units_start, age_start, size_scale, age_scale)
+    fleet_size_x, fleet_age_x = within(size_x, age_x, present, *cell_means(size_x, age_x, present))
+    size_slope = rng.normal(spec.fleet_size_mean, spec.sigma_fleet_size, n_f)
+    age_slope = rng.normal(spec.fleet_age_mean, spec.sigma_fleet_age, n_f)
+
+    # Text signal, exogenous: mentions with a partner x family propensity, from nlp_first_year on.
+    propensity = rng.beta(0.6, 3.0, (n_p, n_f))
+    mentions = rng.poisson(propensity[:, :, None] * np.ones(n_t))
+    covered = (years >= spec.nlp_first_year).astype(np.int8)
+    mentions = mentions * covered[None, None, :]
+    nlp_scale = scale_of(mentions[:, :, covered > 0].ravel().astype(float))
+    nlp_x = nlp_lagged(mentions.astype(float), covered, nlp_scale, len(spec.nlp_lag))
+
     decade = decades(years, centre_of(years))
     log_mu = (
         spec.intercept
         + partner_effect[:, None, None]
         + family_effect[None, :, None]
-        + pf_effect[:, :, None]
-        + family_trend[None, :, None] * decade[None, None, :]
+        + pf[:, :, None]
+        + trend[None, :, None] * decade[None, None, :]
+        + dynamic[:, None, :n_t]
+        + size_slope[None, :, None] * fleet_size_x
+        + age_slope[None, :, None] * fleet_age_x
+        + np.tensordot(np.array(spec.nlp_lag), nlp_x, axes=1)
     )
     mu = np.exp(log_mu)
     counts = rng.poisson(rng.gamma(spec.dispersion, mu / spec.dispersion))
 
-    unit_scale = rng.lognormal(1.5, 0.8, n_f)  # typical units per request differ by family
-    rows = []
+    units_family = _zero_sum(rng.normal(0.0, spec.sigma_units_family, n_f))
+    units_partner = _zero_sum(rng.normal(0.0, spec.sigma_units_partner, n_p))
+    conversion = rng.beta(
+        spec.conversion_mean * spec.conversion_concentration,
+        (1 - spec.conversion_mean) * spec.conversion_concentration,
+        n_f,
+    )
 
-    def add(p: int, f: int, t: int, status: str) -> None:
-        day = date(int(years[t]), 1, 1) + timedelta(days=int(rng.integers(0, 365)))
-        quantity = 1 + int(rng.poisson(unit_scale[f]))
+    rows: list[dict] = []
+
+    def add(p: int, f: int, year: int, status: str) -> None:
+        day = date(int(year), 1, 1) + timedelta(days=int(rng.integers(0, 365)))
+        log_q = rng.normal(spec.units_intercept + units_family[f] + units_partner[p], spec.units_sigma)
+        quantity = max(1, round(float(np.exp(log_q))))
         rows.append(
             {
                 "id": f"sim-{seed}-{len(rows):06d}",
@@ -105,34 +199,52 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
                 "status": status,
                 "quantity": quantity,
                 "designation": f"{family_ids[f].upper()}-{int(rng.integers(1, 9))}",
-                "estimated_value_usd": round(quantity * float(rng.lognormal(17, 0.5)), -3),
+                "estimated_value_usd": round(quantity * float(rng.lognormal(15, 0.5)), -3),
                 "source": "simulator",
                 "year_uncertain": False,
                 "quantity_uncertain": bool(rng.random() < 0.1),
             }
         )
 
-    last = n_t - 1
     for p, f, t in zip(*np.nonzero(counts), strict=True):
         for _ in range(counts[p, f, t]):
-            add(p, f, t, "firm" if t == last else "executed")
-    for p, f, t in zip(*np.nonzero(rng.random(counts.shape) < spec.withdrawn_rate * mu), strict=True):
-        add(p, f, t, "withdrawn")
-    for p, f in zip(*np.nonzero(rng.random((n_p, n_f)) < spec.pending_rate * mu[:, :, last]), strict=True):
-        add(p, f, last, "pending")
+            add(p, f, int(years[t]), "executed")
+    # Withdrawn requests: with conversion c, failures before the realised successes are
+    # NB(realised, c) -- the same likelihood kernel in c as the model's binomial.
+    realised_f = counts.sum(axis=(0, 2))
+    withdrawn_f = rng.negative_binomial(np.maximum(realised_f, 1), conversion) * (realised_f > 0)
+    for f in range(n_f):
+        for _ in range(int(withdrawn_f[f])):
+            add(int(rng.integers(n_p)), f, int(rng.choice(years)), "withdrawn")
+    # The open book: part of the current year's requests are already in, firm or pending.
+    current = spec.last_year + 1
+    mu_now = np.exp(
+        log_mu[:, :, -1] + trend[None, :] * 0.1 + dynamic[:, n_t : n_t + 1] - dynamic[:, n_t - 1 : n_t]
+    )
+    book = rng.poisson(spec.current_year_share * mu_now)
+    for p, f in zip(*np.nonzero(book), strict=True):
+        for _ in range(book[p, f]):
+            add(p, f, current, "pending" if rng.random() < spec.pending_share else "firm")
     lors = pd.DataFrame(rows)
 
-    evidence = _nlp_signal(rng, spec, counts, years, partner_ids, family_ids)
-    evidence = pd.concat([evidence, _readiness(lors, years)], ignore_index=True)
+    evidence = pd.concat(
+        [
+            _readiness_rows(fleet_units, fleet_age, span, partner_ids, family_ids),
+            _nlp_rows(mentions, years, partner_ids, family_ids),
+        ],
+        ignore_index=True,
+    )
 
-    future = np.arange(spec.last_year + 1, spec.last_year + 1 + spec.horizon)
-    base = rng.lognormal(3.0, 0.7, n_f)
+    future = np.arange(current, current + spec.horizon)
+    typical_units = np.exp(spec.units_intercept + units_family + spec.units_sigma**2 / 2)
+    foreign = mu[:, :, -1].sum(axis=0) * typical_units
+    domestic = np.round(foreign * rng.uniform(0.5, 2.0, n_f))
     plans = pd.DataFrame(
         [
             {
                 "family": family_ids[f],
                 "fiscal_year": int(y),
-                "quantity": float(np.round(base[f] * rng.uniform(0.7, 1.3))),
+                "quantity": float(np.round(domestic[f] * rng.uniform(0.8, 1.2))),
                 "source": "simulator",
             }
             for f in range(n_f)
@@ -142,8 +254,8 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
     capacities = pd.DataFrame(
         {
             "family": family_ids,
-            "min_sustaining_rate": np.round(base * 0.8),
-            "max_rate": np.round(base * 3.0),
+            "min_sustaining_rate": np.round(domestic + 0.5 * foreign),
+            "max_rate": np.round(2.0 * (domestic + foreign)),
             "source": "simulator",
         }
     )
@@ -155,99 +267,120 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
         "domestic_plans": plans,
         "line_capacities": capacities,
     }
+
+    def by(ids: list[str], values: np.ndarray) -> dict[str, float]:
+        return dict(zip(ids, np.round(values, 6).tolist(), strict=True))
+
     truth = {
         "seed": seed,
         "spec": asdict(spec),
         "reference_year": spec.last_year,
         "centre_year": centre_of(years),
         "params": {
-            "intercept": spec.intercept,
-            "sigma_partner": spec.sigma_partner,
-            "sigma_family": spec.sigma_family,
-            "sigma_partner_family": spec.sigma_partner_family,
-            "trend_mean": spec.trend_mean,
-            "sigma_trend": spec.sigma_trend,
-            "dispersion": spec.dispersion,
+            name: getattr(spec, name)
+            for name in (
+                "intercept",
+                "sigma_partner",
+                "sigma_region",
+                "sigma_family",
+                "sigma_category",
+                "sigma_partner_family",
+                "trend_mean",
+                "sigma_trend",
+                "dispersion",
+                "sigma_dynamic",
+                "rho_dynamic",
+                "fleet_size_mean",
+                "sigma_fleet_size",
+                "fleet_age_mean",
+                "sigma_fleet_age",
+                "units_intercept",
+                "sigma_units_family",
+                "sigma_units_partner",
+                "units_sigma",
+                "conversion_mean",
+                "conversion_concentration",
+            )
         },
-        "partner_effect": dict(zip(partner_ids, partner_effect.round(6).tolist(), strict=True)),
-        "family_effect": dict(zip(family_ids, family_effect.round(6).tolist(), strict=True)),
-        "family_trend": dict(zip(family_ids, family_trend.round(6).tolist(), strict=True)),
+        # What this draw of the world actually holds: a hierarchy's hyper-parameters are learned
+        # from the effects drawn, so recovery is judged against these as well as the stated ones.
+        "realised": {
+            "sigma_partner": float((partner_dev + path_mean).std()),
+            "sigma_region": float(region_effect.std()),
+            "sigma_family": float(family_dev.std()),
+            "sigma_category": float(category_effect.std()),
+            "sigma_partner_family": pf_sd,
+            "trend_mean": float(trend.mean()),
+            "sigma_trend": float(trend.std()),
+            "fleet_size_mean": float(size_slope.mean()),
+            "sigma_fleet_size": float(size_slope.std()),
+            "fleet_age_mean": float(age_slope.mean()),
+            "sigma_fleet_age": float(age_slope.std()),
+            "sigma_units_family": float(units_family.std()),
+            "sigma_units_partner": float(units_partner.std()),
+            "conversion_mean": float(conversion.mean()),
+        },
+        "partner_effect": by(partner_ids, partner_effect),
+        "family_effect": by(family_ids, family_effect),
+        "family_trend": by(family_ids, trend),
         "partner_family_effect": {
-            f"{partner_ids[p]}|{family_ids[f]}": round(float(pf_effect[p, f]), 6)
+            f"{partner_ids[p]}|{family_ids[f]}": round(float(pf[p, f]), 6)
             for p in range(n_p)
             for f in range(n_f)
         },
-        "nlp": {"hit_rate": spec.nlp_hit_rate, "false_rate": spec.nlp_false_rate, "lead_years": 1},
+        "alliance_effect": dict(spec.alliance_effect),
+        "partner_dynamic": {pid: np.round(dynamic[i, :n_t], 6).tolist() for i, pid in enumerate(partner_ids)},
+        "fleet_size_slope": by(family_ids, size_slope),
+        "fleet_age_slope": by(family_ids, age_slope),
+        "nlp_lag": list(spec.nlp_lag),
+        "units_family": by(family_ids, units_family),
+        "units_partner": by(partner_ids, units_partner),
+        "conversion": by(family_ids, conversion),
+        "scales": {
+            "size": [size_scale.mean, size_scale.sd],
+            "age": [age_scale.mean, age_scale.sd],
+            "nlp": [nlp_scale.mean, nlp_scale.sd],
+        },
     }
     return tables, truth
 
 
-def _centred(x: np.ndarray) -> np.ndarray:
-    return x - x.mean()
-
-
-def _nlp_signal(
-    rng: np.random.Generator,
-    spec: WorldSpec,
-    counts: np.ndarray,
-    years: np.ndarray,
-    partner_ids: list[str],
-    family_ids: list[str],
+def _readiness_rows(
+    units: np.ndarray, age: np.ndarray, span: np.ndarray, partner_ids: list[str], family_ids: list[str]
 ) -> pd.DataFrame:
-    """A mention in year t-1 leads a realised LOR in year t (with misses and false alarms)."""
-    upcoming = counts[:, :, 1:] > 0
-    p_mention = np.where(upcoming, spec.nlp_hit_rate, spec.nlp_false_rate)
-    hits = rng.random(upcoming.shape) < p_mention
-    return pd.DataFrame(
+    p, f, t = np.nonzero(units > 0)
+    day = np.array([f"{int(y)}-12-31" for y in span])[t]
+    common = {
+        "partner": np.array(partner_ids)[p],
+        "family": np.array(family_ids)[f],
+        "date": day,
+        "source": "simulator: fleet report",
+    }
+    return pd.concat(
         [
-            {
-                "partner": partner_ids[p],
-                "family": family_ids[f],
-                "date": f"{int(years[t])}-06-30",
-                "kind": "nlp_mention",
-                "value": 1.0,
-                "source": "simulator: synthetic notification",
-            }
-            for p, f, t in zip(*np.nonzero(hits), strict=True)
+            pd.DataFrame({**common, "kind": READINESS_FLEET_UNITS, "value": units[p, f, t]}),
+            pd.DataFrame({**common, "kind": READINESS_FLEET_MEAN_AGE, "value": np.round(age[p, f, t], 4)}),
         ],
-        columns=["partner", "family", "date", "kind", "value", "source"],
+        ignore_index=True,
+    )[["partner", "family", "date", "kind", "value", "source"]]
+
+
+def _nlp_rows(
+    mentions: np.ndarray, years: np.ndarray, partner_ids: list[str], family_ids: list[str]
+) -> pd.DataFrame:
+    """One row per mention; years before the corpus starts have none (and are not covered)."""
+    p, f, t = np.nonzero(mentions)
+    reps = mentions[p, f, t]
+    return pd.DataFrame(
+        {
+            "partner": np.repeat(np.array(partner_ids)[p], reps),
+            "family": np.repeat(np.array(family_ids)[f], reps),
+            "date": np.repeat(np.array([f"{int(y)}-06-30" for y in years])[t], reps),
+            "kind": "nlp_mention",
+            "value": 1.0,
+            "source": "simulator: synthetic notification",
+        }
     )
-
-
-def _readiness(lors: pd.DataFrame, years: np.ndarray) -> pd.DataFrame:
-    """Fleet units delivered the year after each realised order, cumulated; unit-weighted mean age."""
-    realised = lors[lors["status"].isin(["executed", "firm"])].copy()
-    realised["delivered"] = pd.to_datetime(realised["received"]).dt.year + 1
-    out = []
-    for (partner, family), grp in realised.groupby(["partner", "family"]):
-        for y in years:
-            fleet = grp[grp["delivered"] <= y]
-            units = float(fleet["quantity"].sum())
-            if units <= 0:
-                continue
-            age = float(((y - fleet["delivered"]) * fleet["quantity"]).sum() / units)
-            day = f"{int(y)}-12-31"
-            out.append(
-                {
-                    "partner": partner,
-                    "family": family,
-                    "date": day,
-                    "kind": READINESS_FLEET_UNITS,
-                    "value": units,
-                    "source": "simulator: fleet proxy",
-                }
-            )
-            out.append(
-                {
-                    "partner": partner,
-                    "family": family,
-                    "date": day,
-                    "kind": READINESS_FLEET_MEAN_AGE,
-                    "value": round(age, 4),
-                    "source": "simulator: fleet proxy",
-                }
-            )
-    return pd.DataFrame(out, columns=["partner", "family", "date", "kind", "value", "source"])
 
 
 def write_world(out: Path | str, spec: WorldSpec, seed: int) -> dict:
@@ -259,3 +392,6 @@ def write_world(out: Path | str, spec: WorldSpec, seed: int) -> dict:
         write_table(frame, out / f"{name}.csv")
     atomic_write_text(out / "truth.json", json.dumps(truth, indent=2))
     return truth
+
+
+__all__ = ["Scale", "WorldSpec", "simulate_world", "write_world"]

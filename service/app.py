@@ -16,7 +16,8 @@ from litestar.enums import RequestEncodingType
 from litestar.openapi import OpenAPIConfig
 from litestar.params import Body
 
-from bayes.forecast import MAX_HORIZON, Forecaster, ForecastError
+from bayes.fitting import load_forecaster
+from bayes.forecast import MAX_HORIZON, Forecaster, ForecastError, NewFamily, NewPartner, records
 from bayes.model import DemandModel
 from totaldemand import settings
 
@@ -25,34 +26,72 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1_000_000
 
 
+Label = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class NewPartnerSpec(msgspec.Struct, forbid_unknown_fields=True):
+    """A partner never seen; its region and alliances, when known, place it in the hierarchy."""
+
+    id: Label
+    region: str | None = None
+    alliances: Annotated[list[Label], msgspec.Meta(max_length=10)] = msgspec.field(default_factory=list)
+
+
+class NewFamilySpec(msgspec.Struct, forbid_unknown_fields=True):
+    id: Label
+    category: str | None = None
+
+
+Levels = Annotated[
+    list[Annotated[float, msgspec.Meta(gt=0, lt=1)]], msgspec.Meta(min_length=1, max_length=10)
+]
+
+
 class ForecastRequest(msgspec.Struct, forbid_unknown_fields=True):
     """What to forecast. Omitted filters mean all known values."""
 
     horizon: Annotated[int, msgspec.Meta(ge=1, le=MAX_HORIZON, description="years ahead")] = 3
-    levels: Annotated[
-        list[Annotated[float, msgspec.Meta(gt=0, lt=1)]], msgspec.Meta(min_length=1, max_length=10)
-    ] = msgspec.field(default_factory=lambda: [0.5, 0.8, 0.95])
+    levels: Levels = msgspec.field(default_factory=lambda: [0.5, 0.8, 0.95])
     partners: list[str] | None = None
     families: list[str] | None = None
     regions: list[str] | None = None
     new_partners: Annotated[
-        list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]],
+        list[Label | NewPartnerSpec],
         msgspec.Meta(
-            max_length=20, description="labels of partners never seen, forecast from the population"
+            max_length=20,
+            description="partners never seen (a label or {id, region, alliances}), drawn from the population",
         ),
     ] = msgspec.field(default_factory=list)
     new_families: Annotated[
-        list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]],
+        list[Label | NewFamilySpec],
         msgspec.Meta(
-            max_length=20, description="labels of families never seen, forecast from the population"
+            max_length=20,
+            description="families never seen (a label, or {id, category}), forecast from the population",
         ),
     ] = msgspec.field(default_factory=list)
+
+
+class BlockBuyRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Cumulative demand of a set of partners over a window of forecast years."""
+
+    partners: list[str] | None = None
+    families: list[str] | None = None
+    regions: list[str] | None = None
+    first_year: int | None = None
+    last_year: int | None = None
+    levels: Levels = msgspec.field(default_factory=lambda: [0.5, 0.8, 0.95])
 
 
 class Interval(msgspec.Struct):
     level: float
     lower: float
     upper: float
+
+
+class UnitsSummary(msgspec.Struct):
+    mean: float
+    median: float
+    intervals: list[Interval]
 
 
 class CellForecast(msgspec.Struct):
@@ -64,6 +103,7 @@ class CellForecast(msgspec.Struct):
     p_any: float
     p_any_within_horizon: float
     intervals: list[Interval]
+    units: UnitsSummary
 
 
 class TotalForecast(msgspec.Struct):
@@ -72,7 +112,43 @@ class TotalForecast(msgspec.Struct):
     median: float
     p_any: float
     intervals: list[Interval]
+    units: UnitsSummary
     family: str | None = None
+
+
+class TotalDemand(msgspec.Struct):
+    """Units per family and year: domestic plan + firm + converted pending + new LORs, and line risk."""
+
+    family: str
+    year: int
+    domestic: float | None
+    firm: float
+    pending_expected: float
+    new_lors_expected: float
+    mean: float
+    median: float
+    intervals: list[Interval]
+    min_sustaining_rate: float | None
+    max_rate: float | None
+    p_below_min: float | None
+    p_above_max: float | None
+
+
+class BlockBuyRow(msgspec.Struct):
+    family: str
+    mean: float
+    median: float
+    p_any: float
+    intervals: list[Interval]
+    units: UnitsSummary
+
+
+class BlockBuyResponse(msgspec.Struct):
+    partners: list[str]
+    first_year: int
+    last_year: int
+    levels: list[float]
+    rows: list[BlockBuyRow]
 
 
 class ModelInfo(msgspec.Struct):
@@ -92,6 +168,7 @@ class ForecastResponse(msgspec.Struct):
     cells: list[CellForecast]
     family_totals: list[TotalForecast]
     year_totals: list[TotalForecast]
+    total_demand: list[TotalDemand]
 
 
 class Partner(msgspec.Struct):
@@ -118,7 +195,7 @@ class Served:
     @classmethod
     def load(cls, path: Path) -> Served:
         model = DemandModel.load(path)
-        return cls(path, model, Forecaster(model, max_horizon=MAX_HORIZON))
+        return cls(path, model, load_forecaster(model, max_horizon=MAX_HORIZON))
 
     def info(self) -> ModelInfo:
         import json
@@ -171,7 +248,8 @@ def list_families(state: State) -> list[Family]:
 def create_forecast(
     state: State, data: Annotated[ForecastRequest, Body(media_type=RequestEncodingType.JSON)]
 ) -> ForecastResponse:
-    """Posterior forecast of LOR counts per partner × family × year, with family and yearly totals."""
+    """Posterior forecast per partner × family × year (LOR counts and units), family and yearly
+    totals, and total demand per family and year with the risk to each production line."""
     served = _served(state)
     fc = served.forecaster.forecast(
         data.horizon,
@@ -179,8 +257,11 @@ def create_forecast(
         data.partners,
         data.families,
         data.regions,
-        data.new_partners,
-        data.new_families,
+        [
+            NewPartner(x) if isinstance(x, str) else NewPartner(x.id, x.region, tuple(x.alliances))
+            for x in data.new_partners
+        ],
+        [NewFamily(x) if isinstance(x, str) else NewFamily(x.id, x.category) for x in data.new_families],
     )
     body = fc.to_dict()
     return ForecastResponse(
@@ -190,6 +271,25 @@ def create_forecast(
         msgspec.convert(body["cells"], list[CellForecast]),
         msgspec.convert(body["family_totals"], list[TotalForecast]),
         msgspec.convert(body["year_totals"], list[TotalForecast]),
+        msgspec.convert(body["total_demand"], list[TotalDemand]),
+    )
+
+
+@post("/v1/block-buys", sync_to_thread=True, status_code=200)
+def create_block_buy(
+    state: State, data: Annotated[BlockBuyRequest, Body(media_type=RequestEncodingType.JSON)]
+) -> BlockBuyResponse:
+    """Quantiles of cumulative LORs and units of a set of partners over a window (multinational pooling)."""
+    ds = _served(state).forecaster.block_buy(
+        data.partners, data.families, data.first_year, data.last_year, data.levels, data.regions
+    )
+    levels = tuple(float(v) for v in ds["level"].values)
+    return BlockBuyResponse(
+        list(ds.attrs["partners"]),
+        int(ds.attrs["first_year"]),
+        int(ds.attrs["last_year"]),
+        list(levels),
+        msgspec.convert(records(ds, ("family",), levels, units=True), list[BlockBuyRow]),
     )
 
 
@@ -211,7 +311,7 @@ def create_app(model_path: Path | str | None = None) -> Litestar:
         served.model.idata.attrs.get("fitted_at"),
     )
     return Litestar(
-        route_handlers=[health, list_partners, list_families, create_forecast],
+        route_handlers=[health, list_partners, list_families, create_forecast, create_block_buy],
         state=State({"served": served}),
         openapi_config=OpenAPIConfig(title="totaldemand", version="0.1.0", path="/schema"),
         request_max_body_size=MAX_BODY_BYTES,

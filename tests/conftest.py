@@ -38,7 +38,7 @@ def sim_truth(sim_world: Path) -> dict:
 
 @pytest.fixture(scope="session")
 def fitted_path(sim_world: Path, tmp_path_factory: pytest.TempPathFactory, cli: CliRunner) -> Path:
-    """The simulated world fitted through the CLI, as a user would: 4 chains, 700 tuning + 1000 draws."""
+    """The simulated world fitted through the CLI, as a user would: 4 chains, 1000 tuning + 1000 draws."""
     path = tmp_path_factory.mktemp("models") / "sim.nc"
     result = cli.invoke(
         app,
@@ -53,7 +53,7 @@ def fitted_path(sim_world: Path, tmp_path_factory: pytest.TempPathFactory, cli: 
             "--draws",
             "1000",
             "--tune",
-            "700",
+            "1000",
             "--seed",
             "5",
         ],

@@ -79,12 +79,41 @@ def test_priors_check_reports_every_family(sim_world: Path, cli) -> None:
     rows = json.loads(result.stdout)
     assert [r["family"] for r in rows] == [f"f{i:02d}" for i in range(8)]
     for r in rows:
-        assert r["observed_min"] <= r["observed_median"] <= r["observed_max"]
-        assert r["prior_q05"] <= r["prior_q50"] <= r["prior_q95"]
-        assert 0 < r["prior_share_in_observed_range"] < 1  # the shipped priors neither miss nor pin the data
+        for m in ("lors", "units"):
+            assert r[f"{m}_observed_min"] <= r[f"{m}_observed_median"] <= r[f"{m}_observed_max"]
+            assert r[f"{m}_prior_q05"] <= r[f"{m}_prior_q50"] <= r[f"{m}_prior_q95"]
+            # the shipped priors neither miss nor pin the data
+            assert 0 < r[f"{m}_prior_share_in_observed_range"] < 1
 
 
 def test_priors_check_refuses_a_bad_prior_file(cli) -> None:
     bad = Path(__file__).parent / "fixtures" / "priors" / "negative_sigma.toml"
     result = cli.invoke(app, ["priors", "check", str(bad)])
     assert result.exit_code == 2 and "sigma = -1.0 must be > 0" in result.output
+
+
+def test_forecast_table_shows_total_demand_and_block_buy(fitted_path: Path, sim_world: Path, cli) -> None:
+    result = cli.invoke(
+        app, ["forecast", "--model", str(fitted_path), "--data", str(sim_world), "--horizon", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Total demand" in result.stdout and "P(<min)" in result.stdout
+    block = cli.invoke(
+        app,
+        [
+            "block-buy",
+            "--model",
+            str(fitted_path),
+            "--partner",
+            "p01",
+            "--partner",
+            "p02",
+            "--from",
+            "2020",
+            "--to",
+            "2021",
+        ],
+    )
+    assert block.exit_code == 0 and "Block buy 2020-2021, 2 partner(s)" in block.stdout
+    bad = cli.invoke(app, ["block-buy", "--model", str(fitted_path), "--from", "1990"])
+    assert bad.exit_code == 2 and "window" in bad.output

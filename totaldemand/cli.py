@@ -12,6 +12,7 @@ os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
 
 import json
 import logging
+import math
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -104,7 +105,7 @@ def describe_data(data: DataOpt = None, first_year: int = 1990) -> None:
 def simulate(
     seed: Annotated[int, typer.Option(help="Random seed.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the world to.")],
-    partners: int = 24,
+    partners: int = 30,
     families: int = 8,
     first_year: int = 2000,
     last_year: int = 2019,
@@ -160,34 +161,134 @@ def fit(
 @user_errors
 def forecast(
     model_path: Annotated[Path | None, typer.Option("--model", help="Posterior file.")] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data", help="Dataset with domestic plans and line capacities (default: the model's)."
+        ),
+    ] = None,
     horizon: int = 3,
     level: Annotated[list[float] | None, typer.Option(help="Credible level; repeat for several.")] = None,
     partner: Annotated[list[str] | None, typer.Option(help="Partner id; repeat for several.")] = None,
     family: Annotated[list[str] | None, typer.Option(help="Family id; repeat for several.")] = None,
     new_partner: Annotated[
-        list[str] | None, typer.Option(help="Label of a partner never seen (forecast from the population).")
+        list[str] | None,
+        typer.Option(help="A partner never seen, as LABEL or LABEL@REGION (forecast from the population)."),
     ] = None,
     new_family: Annotated[
-        list[str] | None, typer.Option(help="Label of a family never seen (forecast from the population).")
+        list[str] | None,
+        typer.Option(help="A family never seen, as LABEL or LABEL@CATEGORY (forecast from the population)."),
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
-    """Forecast LOR counts for the next HORIZON years: cells, family totals and P(at least one LOR)."""
+    """Forecast LORs for the next HORIZON years: cells, family totals, total demand and line risk."""
+    from bayes.fitting import load_forecaster
+    from bayes.forecast import NewFamily, NewPartner
+    from bayes.model import DemandModel
+
+    path = model_path or settings.model_path()
+    if not path.is_file():
+        raise FileNotFoundError(f"--model: no posterior file at {path}; run `totaldemand fit` first")
+    partners_new = [NewPartner(*[*x.split("@", 1), None][:2]) for x in new_partner or ()]
+    families_new = [NewFamily(*[*x.split("@", 1), None][:2]) for x in new_family or ()]
+    result = load_forecaster(DemandModel.load(path), data).forecast(
+        horizon, level or [0.8, 0.95], partner, family, None, partners_new, families_new
+    )
+    if fmt == "json":
+        out.print_json(json.dumps(result.to_dict()))
+        return
+    _print_table("New LORs per family and year", result.family_totals, ("family", "year"), result.levels)
+    if partner or family or new_partner or new_family:
+        _print_table("Cells", result.cells, ("partner", "family", "year"), result.levels)
+    _print_total_demand(result.total_demand, result.levels)
+
+
+@app.command("block-buy")
+@user_errors
+def block_buy(
+    model_path: Annotated[Path | None, typer.Option("--model", help="Posterior file.")] = None,
+    partner: Annotated[list[str] | None, typer.Option(help="Partner id; repeat for several.")] = None,
+    family: Annotated[list[str] | None, typer.Option(help="Family id; repeat for several.")] = None,
+    first_year: Annotated[int | None, typer.Option("--from", help="First year of the window.")] = None,
+    last_year: Annotated[int | None, typer.Option("--to", help="Last year of the window.")] = None,
+    level: Annotated[list[float] | None, typer.Option(help="Credible level; repeat for several.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Cumulative demand of a set of partners over a window: quantiles of LORs and units per family."""
     from bayes.forecast import Forecaster
     from bayes.model import DemandModel
 
     path = model_path or settings.model_path()
     if not path.is_file():
         raise FileNotFoundError(f"--model: no posterior file at {path}; run `totaldemand fit` first")
-    result = Forecaster(DemandModel.load(path)).forecast(
-        horizon, level or [0.8, 0.95], partner, family, None, new_partner or (), new_family or ()
-    )
+    ds = Forecaster(DemandModel.load(path)).block_buy(partner, family, first_year, last_year, level or [0.8])
     if fmt == "json":
-        out.print_json(json.dumps(result.to_dict()))
+        frame = ds.drop_vars(["lower", "upper", "units_lower", "units_upper", "level"]).to_dataframe()
+        out.print_json(frame.reset_index().to_json(orient="records"))
         return
-    _print_table("Family totals (LORs per year)", result.family_totals, ("family", "year"), result.levels)
-    if partner or family or new_partner or new_family:
-        _print_table("Cells", result.cells, ("partner", "family", "year"), result.levels)
+    title = (
+        f"Block buy {ds.attrs['first_year']}-{ds.attrs['last_year']}, {len(ds.attrs['partners'])} partner(s)"
+    )
+    table = Table(title=title)
+    for c in (
+        "family",
+        "LORs mean",
+        "P(>=1)",
+        "units mean",
+        *(f"units {int(lv * 100)}% CrI" for lv in ds["level"].values),
+    ):
+        table.add_column(c, justify="left" if c == "family" else "right")
+    for f in ds["family"].values:
+        row = ds.sel(family=f)
+        table.add_row(
+            str(f),
+            f"{float(row['mean']):.2f}",
+            f"{float(row['p_any']):.2f}",
+            f"{float(row['units_mean']):.0f}",
+            *(
+                f"{int(row['units_lower'].sel(level=lv))}-{int(row['units_upper'].sel(level=lv))}"
+                for lv in ds["level"].values
+            ),
+        )
+    out.print(table)
+
+
+def _print_total_demand(ds, levels: tuple[float, ...]) -> None:
+    table = Table(title="Total demand (units): domestic + firm + converted pending + new LORs")
+    cols = (
+        "family",
+        "year",
+        "domestic",
+        "firm",
+        "pending",
+        "new",
+        "total mean",
+        f"{int(levels[-1] * 100)}% CrI",
+        "P(<min)",
+        "P(>max)",
+    )
+    for c in cols:
+        table.add_column(c, justify="left" if c == "family" else "right")
+
+    def fmt(v: float, pattern: str = "{:.0f}") -> str:
+        return "-" if math.isnan(v) else pattern.format(v)
+
+    for f in ds["family"].values:
+        for y in ds["year"].values:
+            r = ds.sel(family=f, year=y)
+            table.add_row(
+                str(f),
+                str(int(y)),
+                fmt(float(r["domestic"])),
+                fmt(float(r["firm"])),
+                fmt(float(r["pending_expected"])),
+                fmt(float(r["new_lors_expected"])),
+                fmt(float(r["mean"])),
+                f"{int(r['lower'].sel(level=levels[-1]))}-{int(r['upper'].sel(level=levels[-1]))}",
+                fmt(float(r["p_below_min"]), "{:.2f}"),
+                fmt(float(r["p_above_max"]), "{:.2f}"),
+            )
+    out.print(table)
 
 
 def _print_table(title: str, ds, keys: tuple[str, ...], levels: tuple[float, ...]) -> None:
@@ -251,16 +352,26 @@ def priors_check(
     if fmt == "json":
         out.print_json(report.to_json(orient="records"))
         return
-    table = Table(title=f"Prior predictive yearly LOR totals per family (priors {priors.version})")
-    for c in ("family", "observed min-median-max", "prior 5%-50%-95%", "prior mass in observed range"):
+    table = Table(title=f"Prior predictive yearly totals per family (priors {priors.version})")
+    for c in (
+        "family",
+        "LORs observed min-med-max",
+        "LORs prior 5-50-95%",
+        "in range",
+        "units observed min-med-max",
+        "units prior 5-50-95%",
+        "in range ",
+    ):
         table.add_column(c, justify="left" if c == "family" else "right")
-    for r in report.itertuples():
-        table.add_row(
-            r.family,
-            f"{r.observed_min}-{r.observed_median:g}-{r.observed_max}",
-            f"{r.prior_q05:.0f}-{r.prior_q50:.0f}-{r.prior_q95:.0f}",
-            f"{r.prior_share_in_observed_range:.0%}",
-        )
+    for r in report.to_dict(orient="records"):
+        cells = [r["family"]]
+        for m in ("lors", "units"):
+            cells += [
+                f"{r[m + '_observed_min']:.0f}-{r[m + '_observed_median']:.0f}-{r[m + '_observed_max']:.0f}",
+                f"{r[m + '_prior_q05']:.0f}-{r[m + '_prior_q50']:.0f}-{r[m + '_prior_q95']:.0f}",
+                f"{r[m + '_prior_share_in_observed_range']:.0%}",
+            ]
+        table.add_row(*cells)
     out.print(table)
 
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bayes.forecast import Forecaster, ForecastError, _sorted_quantiles
+from bayes.fitting import load_forecaster
+from bayes.forecast import Forecaster, ForecastError, NewPartner, _sorted_quantiles
 
 
 @pytest.fixture(scope="module")
-def forecaster(fitted) -> Forecaster:
-    return Forecaster(fitted, max_draws=800, seed=1)
+def forecaster(fitted, sim_world) -> Forecaster:
+    return load_forecaster(fitted, sim_world, max_draws=800, seed=1)
 
 
 def test_shapes_and_years(forecaster: Forecaster, fitted) -> None:
@@ -79,16 +80,16 @@ def test_bad_requests_name_the_field(forecaster: Forecaster, kwargs: dict, messa
 
 def test_new_partner_and_family_are_drawn_from_the_population(forecaster: Forecaster) -> None:
     fc = forecaster.forecast(horizon=3, levels=[0.9], new_partners=["newland"], new_families=["new_kit"])
-    assert fc.cells.sizes["partner"] == 25 and fc.cells.sizes["family"] == 9
+    assert fc.cells.sizes["partner"] == 31 and fc.cells.sizes["family"] == 9
     assert str(fc.cells["partner_region"].sel(partner="newland").values).startswith("(new")
-    known = fc.cells["mean"].isel(partner=slice(0, 24), family=slice(0, 8)).mean("year")
+    known = fc.cells["mean"].isel(partner=slice(0, 30), family=slice(0, 8)).mean("year")
     new = fc.cells["mean"].sel(partner="newland").isel(family=slice(0, 8)).mean("year")
     # Sensible: a new partner's rate sits inside the spread of known partners' rates, family by family...
     assert ((new >= known.quantile(0.02, "partner")) & (new <= known.quantile(0.98, "partner"))).all()
     # ...and knowing nothing about it shows: its intervals are wider than a known partner's typical ones.
     width = fc.cells["upper"] - fc.cells["lower"]
     new_width = width.sel(partner="newland").isel(family=slice(0, 8)).mean()
-    known_width = width.isel(partner=slice(0, 24), family=slice(0, 8)).mean()
+    known_width = width.isel(partner=slice(0, 30), family=slice(0, 8)).mean()
     assert new_width >= known_width
     p_new = fc.cells["p_any_within_horizon"].sel(partner="newland", family="new_kit")
     assert 0 < p_new < 1
@@ -105,3 +106,57 @@ def test_new_entity_forecasts_are_reproducible(forecaster: Forecaster) -> None:
     a = forecaster.forecast(horizon=2, new_partners=["x"]).draws
     b = forecaster.forecast(horizon=2, new_partners=["x"]).draws
     np.testing.assert_array_equal(a.values, b.values)
+
+
+def test_total_demand_is_the_sum_of_its_parts_draw_by_draw(forecaster: Forecaster) -> None:
+    fc = forecaster.forecast(horizon=3)
+    td = fc.total_demand
+    new_units = fc.unit_draws.sum("partner")
+    book = fc.total_draws - new_units - td["domestic"].fillna(0.0)
+    # what is left after domestic plans and new LORs is the open book: firm + converted pending
+    np.testing.assert_allclose(book.mean("sample").values, (td["firm"] + td["pending_expected"]).values)
+    assert (book >= 0).all() and float(td["firm"].sum()) > 0 and float(td["pending_expected"].sum()) > 0
+    np.testing.assert_allclose(td["mean"].values, fc.total_draws.mean("sample").values)
+    np.testing.assert_allclose(td["new_lors_expected"].values, new_units.mean("sample").values)
+    assert np.isfinite(td["domestic"].values).all()  # the simulated world plans every family-year
+
+
+def test_line_risk_reads_the_total_demand_draws(forecaster: Forecaster) -> None:
+    td = forecaster.forecast(horizon=5).total_demand
+    draws = forecaster.forecast(horizon=5).total_draws
+    below = (draws < td["min_sustaining_rate"]).mean("sample")
+    above = (draws > td["max_rate"]).mean("sample")
+    np.testing.assert_allclose(td["p_below_min"].values, below.values)
+    np.testing.assert_allclose(td["p_above_max"].values, above.values)
+    assert float(td["p_below_min"].max()) > 0 and float(td["p_below_min"].min()) < 1
+
+
+def test_units_follow_counts(forecaster: Forecaster) -> None:
+    fc = forecaster.forecast(horizon=2)
+    counts, units = fc.draws.values, fc.unit_draws.values
+    assert ((counts == 0) == (units == 0)).all()  # units come only with LORs
+    assert (units >= counts).all()  # every LOR asks for at least one unit
+
+
+def test_block_buy_sums_partners_and_years(forecaster: Forecaster) -> None:
+    partners = ["p01", "p04", "p07"]
+    ds = forecaster.block_buy(partners=partners, first_year=2020, last_year=2022, levels=[0.9])
+    fc = forecaster.forecast(horizon=3, partners=partners)
+    np.testing.assert_allclose(
+        ds["mean"].sel(family="f02").values, fc.draws.sel(family="f02").sum(("partner", "year")).mean().values
+    )
+    np.testing.assert_allclose(
+        ds["units_mean"].sel(family="all").values,
+        fc.unit_draws.sum(("partner", "family", "year")).mean().values,
+    )
+    assert float(ds["p_any"].sel(family="all")) >= float(ds["p_any"].drop_sel(family="all").max())
+    with pytest.raises(ForecastError, match="window"):
+        forecaster.block_buy(first_year=2019)
+
+
+def test_a_new_partner_in_a_known_region_borrows_from_it(forecaster: Forecaster) -> None:
+    fc = forecaster.forecast(horizon=1, new_partners=[NewPartner("inside", region="Europe"), "nowhere"])
+    assert str(fc.cells["partner_region"].sel(partner="inside").values) == "Europe"
+    assert fc.cells["mean"].sel(partner="inside").sum() > 0
+    with pytest.raises(ForecastError, match="unknown alliance"):
+        forecaster.forecast(new_partners=[NewPartner("x", alliances=("WARSAW",))])

@@ -102,12 +102,14 @@ def test_sparse_likelihood_equals_the_reference_negative_binomial(sim_world: Pat
 
 
 def test_partner_year_log_likelihood_equals_brute_force(fitted, sim_world: Path) -> None:
-    from bayes.model import PosteriorDraws, centre_of, decades, nb_logpmf
+    from bayes.design import build_design
+    from bayes.model import PosteriorDraws, nb_logpmf
 
     panel = build_panel(load_dataset(sim_world), first_year=2000)
+    design = build_design(panel)
     posterior = fitted.idata["posterior"].to_dataset().isel(chain=[0], draw=slice(0, 3))
     draws = PosteriorDraws.from_posterior(posterior)
-    fast = DemandModel._log_likelihood(draws, panel, 1, 3)["lor_count"].values[0]
-    mu = np.exp(draws.log_rate(decades(panel["year"].values, centre_of(panel["year"].values))))
+    fast = DemandModel._log_likelihood(draws, panel, design, 1, 3)["lor_count"].values[0]
+    mu = np.exp(draws.log_rate(design))
     brute = nb_logpmf(panel["lor_count"].values[None], mu, draws.dispersion[:, None, None, None]).sum(axis=2)
     np.testing.assert_allclose(fast, brute, rtol=1e-10)

@@ -54,8 +54,36 @@ def test_new_partner_from_the_population(client: TestClient) -> None:
 
 def test_default_request_covers_everything(client: TestClient) -> None:
     data = client.post("/v1/forecasts", json={}).json()
-    assert len(data["cells"]) == 24 * 8 * 3
+    assert len(data["cells"]) == 30 * 8 * 3
     assert len(data["year_totals"]) == 3
+    assert len(data["total_demand"]) == 8 * 3
+    row = data["total_demand"][0]
+    assert row["domestic"] is not None and row["p_below_min"] is not None
+    assert row["mean"] == pytest.approx(
+        row["domestic"] + row["firm"] + row["pending_expected"] + row["new_lors_expected"], rel=1e-9
+    )
+    assert {"mean", "median", "intervals"} <= set(data["cells"][0]["units"])
+
+
+def test_new_partner_placed_in_a_region(client: TestClient) -> None:
+    body = {
+        "horizon": 1,
+        "families": ["f00"],
+        "new_partners": [{"id": "eu_new", "region": "Europe", "alliances": ["NATO"]}],
+    }
+    data = client.post("/v1/forecasts", json=body).json()
+    assert data["cells"][-1]["partner"] == "eu_new"
+    bad = client.post("/v1/forecasts", json={"new_partners": [{"id": "x", "colour": "red"}]})
+    assert bad.status_code == 400
+
+
+def test_block_buy(client: TestClient) -> None:
+    body = {"partners": ["p01", "p02"], "first_year": 2020, "last_year": 2022, "levels": [0.9]}
+    data = client.post("/v1/block-buys", json=body).json()
+    assert data["partners"] == ["p01", "p02"] and data["rows"][-1]["family"] == "all"
+    assert data["rows"][-1]["units"]["mean"] >= max(r["units"]["mean"] for r in data["rows"][:-1])
+    bad = client.post("/v1/block-buys", json={"first_year": 1999})
+    assert bad.status_code == 400 and "window" in bad.text
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,224 @@
+"""What the model reads from a panel: group indices, standardised covariates and their scales.
+
+The same :func:`log_rate` serves the PyMC graph (pytensor tensors, no sample axis) and every numpy
+consumer -- log-likelihood, predictive draws, forecasts -- (arrays with leading sample axes), so the
+linear predictor is written exactly once.
+
+Covariates, all known at the start of the year they predict:
+
+- readiness: ``fleet_size`` = log1p(fleet units) and ``fleet_age`` = fleet mean age, standardised
+  over cells, then taken *within* each partner × family (minus that cell's mean over its years).
+  The level of a partner's demand for a family is the interaction effect's job; the slopes say how
+  demand moves as a fleet grows or ages. Without the split the two trade off along a ridge that
+  stalled NUTS on the real panel (and a big fleet there mostly records past orders). Age is
+  undefined without a fleet, so it is masked to 0 there, not read as "new";
+- NLP: ``nlp_lags[l]`` = the signal of year t - l (l = 0..3), centred and scaled over covered years;
+  years the text corpus does not cover are masked to 0 (the covered average), never read as "no
+  mention".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+NLP_LAGS = 4  # lags 0..3 years
+
+
+def decades(years: np.ndarray, centre_year: float) -> np.ndarray:
+    return (np.asarray(years, dtype=float) - centre_year) / 10.0
+
+
+def centre_of(years: np.ndarray) -> float:
+    """Time origin of the trends: the middle of the observed years, which decorrelates each
+    family's level from its trend (an origin at the last year couples them and slows NUTS)."""
+    return float(np.mean(years))
+
+
+def group_index(labels: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    names = sorted(set(map(str, labels)))
+    lookup = {n: i for i, n in enumerate(names)}
+    return np.array([lookup[str(v)] for v in labels], dtype=np.int64), names
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Centre and spread a covariate was standardised with (stored so forecasts reuse them)."""
+
+    mean: float
+    sd: float
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.mean) / self.sd
+
+
+def scale_of(values: np.ndarray) -> Scale:
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return Scale(0.0, 1.0)
+    sd = float(values.std())
+    return Scale(float(values.mean()), sd if sd > 1e-9 else 1.0)
+
+
+def fleet_covariates(
+    units: np.ndarray, age: np.ndarray, size_scale: Scale, age_scale: Scale
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Standardised (fleet_size, fleet_age, fleet present); age is 0 where there is no fleet."""
+    size = size_scale.apply(np.log1p(np.nan_to_num(units)))
+    present = (np.nan_to_num(units) > 0) & np.isfinite(age)
+    age_x = np.where(present, age_scale.apply(np.nan_to_num(age)), 0.0)
+    return size, age_x, present
+
+
+def cell_means(size: np.ndarray, age: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each partner × family's mean standardised size (all years) and age (years with a fleet)."""
+    counted = present.sum(axis=-1)
+    age_mean = np.where(counted > 0, (age * present).sum(axis=-1) / np.maximum(counted, 1), 0.0)
+    return size.mean(axis=-1), age_mean
+
+
+def within(
+    size: np.ndarray, age: np.ndarray, present: np.ndarray, size_mean: np.ndarray, age_mean: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Covariates as departures from their cell's means; age stays 0 where there is no fleet."""
+    return size - size_mean[..., None], np.where(present, age - age_mean[..., None], 0.0)
+
+
+def nlp_lagged(signal: np.ndarray, covered: np.ndarray, scale: Scale, lags: int = NLP_LAGS) -> np.ndarray:
+    """(lag, partner, family, year): the standardised signal of year t - lag, 0 where not covered."""
+    x = np.where(covered[None, None, :] > 0, scale.apply(signal), 0.0)
+    out = np.zeros((lags, *signal.shape))
+    for lag in range(lags):
+        out[lag, :, :, lag:] = x[:, :, : signal.shape[2] - lag]
+    return out
+
+
+@dataclass(frozen=True)
+class Design:
+    counts: np.ndarray  # (P, F, T) realised LORs
+    years: np.ndarray
+    centre_year: float
+    decade: np.ndarray  # (T,)
+    regions: list[str]
+    region_index: np.ndarray  # (P,)
+    categories: list[str]
+    category_index: np.ndarray  # (F,)
+    alliances: list[str]
+    alliance: np.ndarray  # (P, A) membership, centred over partners
+    readiness: bool
+    size_scale: Scale
+    age_scale: Scale
+    fleet_size: np.ndarray  # (P, F, T) within-cell
+    fleet_age: np.ndarray  # (P, F, T) within-cell
+    fleet_size_cell_mean: np.ndarray  # (P, F)
+    fleet_age_cell_mean: np.ndarray  # (P, F)
+    nlp: bool
+    nlp_scale: Scale
+    nlp_lags: np.ndarray  # (L, P, F, T)
+    lor_partner: np.ndarray  # (N,) index of each realised LOR with a known quantity
+    lor_family: np.ndarray
+    log_units: np.ndarray  # (N,)
+    realised: np.ndarray  # (F,) realised LORs per family
+    withdrawn: np.ndarray  # (F,)
+    alliance_mean: np.ndarray  # (A,) membership share, subtracted from ``alliance``
+
+    def scales(self) -> dict[str, Any]:
+        """JSON-ready constants a forecast needs to rebuild covariates for future years."""
+        return {
+            "size": [self.size_scale.mean, self.size_scale.sd],
+            "age": [self.age_scale.mean, self.age_scale.sd],
+            "nlp": [self.nlp_scale.mean, self.nlp_scale.sd],
+            "alliance_mean": self.alliance_mean.tolist(),
+        }
+
+
+def build_design(panel: xr.Dataset) -> Design:
+    years = panel["year"].values
+    centre = centre_of(years)
+    region_index, regions = group_index(panel["partner_region"].values)
+    category_index, categories = group_index(panel["family_category"].values)
+    membership = panel["partner_alliance"].values.astype(float)
+    alliance_mean = membership.mean(axis=0) if membership.size else np.zeros(membership.shape[1])
+    units, age = panel["fleet_units"].values, panel["fleet_mean_age"].values
+    readiness = bool((np.nan_to_num(units) > 0).any())
+    size_scale = scale_of(np.log1p(np.nan_to_num(units)).ravel())
+    age_scale = scale_of(age[np.nan_to_num(units) > 0].ravel())
+    size_x, age_x, present = fleet_covariates(units, age, size_scale, age_scale)
+    size_mean, age_mean = cell_means(size_x, age_x, present)
+    fleet_size, fleet_age = within(size_x, age_x, present, size_mean, age_mean)
+    covered = panel["nlp_covered"].values
+    signal = panel["nlp_signal"].values
+    nlp = bool(covered.any())
+    nlp_scale = scale_of(signal[:, :, covered > 0].ravel()) if nlp else Scale(0.0, 1.0)
+    quantity = panel["lor_quantity"].values.astype(float)
+    known = np.isfinite(quantity) & (quantity > 0)
+    p_lookup = {p: i for i, p in enumerate(panel["partner"].values.astype(str))}
+    f_lookup = {f: i for i, f in enumerate(panel["family"].values.astype(str))}
+    counts = panel["lor_count"].values.astype(np.int64)
+    return Design(
+        counts=counts,
+        years=years,
+        centre_year=centre,
+        decade=decades(years, centre),
+        regions=regions,
+        region_index=region_index,
+        categories=categories,
+        category_index=category_index,
+        alliances=[str(a) for a in panel["alliance"].values],
+        alliance=membership - alliance_mean,
+        readiness=readiness,
+        size_scale=size_scale,
+        age_scale=age_scale,
+        fleet_size=fleet_size,
+        fleet_age=fleet_age,
+        fleet_size_cell_mean=size_mean,
+        fleet_age_cell_mean=age_mean,
+        nlp=nlp,
+        nlp_scale=nlp_scale,
+        nlp_lags=nlp_lagged(signal, covered, nlp_scale),
+        lor_partner=np.array(
+            [p_lookup[p] for p in panel["lor_partner"].values.astype(str)[known]], dtype=int
+        ),
+        lor_family=np.array([f_lookup[f] for f in panel["lor_family"].values.astype(str)[known]], dtype=int),
+        log_units=np.log(quantity[known]),
+        realised=counts.sum(axis=(0, 2)),
+        withdrawn=panel["withdrawn_lors"].values.astype(np.int64),
+        alliance_mean=alliance_mean,
+    )
+
+
+def log_rate(
+    params: Mapping[str, Any],
+    decade: Any,
+    dynamic: Any = None,
+    fleet_size: Any = None,
+    fleet_age: Any = None,
+    nlp_lags: Any = None,
+):
+    """log mu over (..., partner, family, year) from effects with optional leading sample axes.
+
+    Works unchanged on pytensor tensors (inside the PyMC model) and numpy arrays (forecasts):
+    ``params`` holds ``intercept``, ``partner_effect``, ``family_effect``, ``partner_family_effect``,
+    ``family_trend`` and, where the model has them, ``fleet_size_slope``, ``fleet_age_slope``,
+    ``nlp_lag``; ``dynamic`` is the partner × year latent.
+    """
+    out = (
+        params["intercept"][..., None, None, None]
+        + params["partner_effect"][..., :, None, None]
+        + params["family_effect"][..., None, :, None]
+        + params["partner_family_effect"][..., :, :, None]
+        + params["family_trend"][..., None, :, None] * decade
+    )
+    if dynamic is not None:
+        out = out + dynamic[..., :, None, :]
+    if fleet_size is not None:
+        out = out + params["fleet_size_slope"][..., None, :, None] * fleet_size
+        out = out + params["fleet_age_slope"][..., None, :, None] * fleet_age
+    if nlp_lags is not None:
+        for lag in range(nlp_lags.shape[0]):
+            out = out + params["nlp_lag"][..., lag, None, None, None] * nlp_lags[lag]
+    return out
