@@ -23,11 +23,26 @@ def fit_panel(
     priors: Path | None = None,
     sampler_config: Mapping[str, Any] | None = None,
     progressbar: bool = True,
+    warm_start: Path | None = None,
+    model_config: Mapping[str, Any] | None = None,
 ) -> DemandModel:
-    """Fit and save; a fit that fails its gates is saved too, marked ``status = failed``."""
+    """Fit and save; a fit that fails its gates is saved too, marked ``status = failed``.
+
+    ``warm_start``: a stored posterior file whose sampler state (positions, step size, mass
+    matrix) the chains start from -- the refit after new LORs arrive. ``model_config`` entries
+    (``zero_inflation``, ``components``) override the defaults."""
     log.info("panel: %s", describe(panel))
-    model = DemandModel(default_model_config(load_priors(priors)), sampler_config)
-    model.fit(panel, progressbar=progressbar)
+    state = None
+    if warm_start is not None:
+        if not Path(warm_start).is_file():
+            raise FileNotFoundError(f"--warm-start: no posterior file at {warm_start}")
+        state = DemandModel.load(warm_start).sampler_state
+        if state is None:
+            raise ValueError(
+                f"--warm-start: {warm_start} carries no sampler state (fitted by an older version)"
+            )
+    model = DemandModel({**default_model_config(load_priors(priors)), **(model_config or {})}, sampler_config)
+    model.fit(panel, progressbar=progressbar, warm_start=state)
     model.save(out)
     return model
 
@@ -39,9 +54,17 @@ def fit_dataset(
     first_year: int = 1990,
     sampler_config: Mapping[str, Any] | None = None,
     progressbar: bool = True,
+    warm_start: Path | None = None,
+    model_config: Mapping[str, Any] | None = None,
 ) -> DemandModel:
     return fit_panel(
-        build_panel(load_dataset(data), first_year=first_year), out, priors, sampler_config, progressbar
+        build_panel(load_dataset(data), first_year=first_year),
+        out,
+        priors,
+        sampler_config,
+        progressbar,
+        warm_start,
+        model_config,
     )
 
 

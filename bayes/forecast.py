@@ -198,13 +198,20 @@ def _summary_vars(
 
 
 def _summarise_totals(
-    counts: np.ndarray, units: np.ndarray, levels: Sequence[float], dims: tuple[str, ...], coords: dict
+    counts: np.ndarray,
+    units: np.ndarray,
+    levels: Sequence[float],
+    dims: tuple[str, ...],
+    coords: dict,
+    ordered: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> xr.Dataset:
-    """Counts and units of aligned draws (sample axis last): sorted here, as totals change per request."""
+    """Counts and units of aligned draws (sample axis last), sorted here unless ``ordered`` holds
+    them sorted already."""
+    sorted_counts, sorted_units = ordered or (np.sort(counts, axis=-1), np.sort(units, axis=-1))
     ds = xr.Dataset(
         {
-            **_summary_vars(np.sort(counts, axis=-1), counts.mean(axis=-1), levels, dims),
-            **_summary_vars(np.sort(units, axis=-1), units.mean(axis=-1), levels, dims, "units_"),
+            **_summary_vars(sorted_counts, counts.mean(axis=-1), levels, dims),
+            **_summary_vars(sorted_units, units.mean(axis=-1), levels, dims, "units_"),
             "p_any": (dims, (counts > 0).mean(axis=-1)),
         },
         coords={**coords, "level": list(levels)},
@@ -283,7 +290,10 @@ class Forecaster:
         self._params = draws.params(self._take)
         self._decade = decades(self.years, model.centre_year)
         rng = np.random.default_rng(seed)
-        self._dynamic = self._roll_dynamic(rng, self._params["partner_dynamic"][:, :, -1])
+        if "partner_dynamic" in self._params:
+            self._dynamic = self._roll_dynamic(rng, self._params["partner_dynamic"][:, :, -1])
+        else:
+            self._dynamic = np.zeros((len(self._take), len(self.partners), max_horizon))
         self._covariates = self._future_covariates()
 
         n_p, n_f, s = len(self.partners), len(self.families), len(self._take)
@@ -307,6 +317,13 @@ class Forecaster:
         self._book = self._open_book(rng)
         self._domestic, self._plan_known = self._plans(plans)
         self._capacity = self._capacities(capacities)
+        # The usual request covers every partner: its family totals and total demand are read off
+        # draws summed and sorted here, once; a subset of partners sums and sorts its own.
+        self._all_family_sorted = np.sort(self._all_family, axis=-1)
+        self._all_family_units_sorted = np.sort(self._all_family_units, axis=-1)
+        every = np.arange(len(self.partners)), np.arange(len(self.families))
+        self._all_total = self._total(self._total_parts(*every, 0, max_horizon), self._all_family_units)
+        self._all_total_sorted = np.sort(self._all_total, axis=-1)
 
     # -- building ---------------------------------------------------------------------------------
     def _slice(self, sl: slice | np.ndarray) -> dict[str, np.ndarray]:
@@ -314,6 +331,8 @@ class Forecaster:
 
     def _roll_dynamic(self, rng: np.random.Generator, last: np.ndarray) -> np.ndarray:
         """(S, P, H): each partner's AR(1) state carried forward from its last fitted year."""
+        if "rho_dynamic" not in self._params:
+            return np.zeros((*last.shape, self.max_horizon))
         rho = self._params["rho_dynamic"][:, None]
         sigma = self._params["sigma_dynamic"][:, None]
         out = np.empty((*last.shape, self.max_horizon))
@@ -329,19 +348,13 @@ class Forecaster:
         out: dict[str, np.ndarray | None] = {"fleet_size": None, "fleet_age": None, "nlp_lags": None}
         if self.components.get("readiness"):
             size_scale, age_scale = Scale(*self.scales["size"]), Scale(*self.scales["age"])
-            units = cd["fleet_units_latest"].values
-            size_mean, age_mean = cd["fleet_size_cell_mean"].values, cd["fleet_age_cell_mean"].values
-            sizes, ages = [], []
+            units = np.repeat(cd["fleet_units_latest"].values[..., None], h, axis=-1)
             # No deliveries are known after the fit, so fleets hold their size and age a year a year.
-            for k in range(h):
-                size, age, present = fleet_covariates(
-                    units, cd["fleet_mean_age_latest"].values + k, size_scale, age_scale
-                )
-                size, age = within(size, age, present, size_mean, age_mean)
-                sizes.append(size)
-                ages.append(age)
-            out["fleet_size"] = np.stack(sizes, axis=2)
-            out["fleet_age"] = np.stack(ages, axis=2)
+            age = cd["fleet_mean_age_latest"].values[..., None] + np.arange(h)
+            size, age, present = fleet_covariates(units, age, size_scale, age_scale)
+            out["fleet_size"], out["fleet_age"] = within(
+                size, age, present, cd["fleet_size_cell_mean"].values, cd["fleet_age_cell_mean"].values
+            )
         if self.components.get("nlp"):
             scale = Scale(*self.scales["nlp"])
             recent = cd["nlp_signal_recent"].values
@@ -377,6 +390,8 @@ class Forecaster:
             covariates["nlp_lags"] if "nlp_lag" in params else None,
         )
         counts = _nb_draws(rng, log_mu, params["dispersion"][:, None, None, None])
+        if "zero_inflation" in params:
+            counts = counts * (rng.random(counts.shape) >= params["zero_inflation"][:, None, None, None])
         up = params["units_partner"] if units_partner is None else units_partner
         uf = params["units_family"] if units_family is None else units_family
         log_units = params["units_intercept"][:, None, None] + up[:, :, None] + uf[:, None, :]
@@ -385,8 +400,10 @@ class Forecaster:
     def _open_book(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Firm and pending requests: per request, its units and whether it converts, per draw."""
         cd, s = self._cd, len(self._take)
-        partner = np.array([self._p_index.get(p, -1) for p in cd["open_partner"].values.astype(str)])
-        family = np.array([self._f_index.get(f, -1) for f in cd["open_family"].values.astype(str)])
+        partner = np.array(
+            [self._p_index.get(p, -1) for p in cd["open_partner"].values.astype(str)], dtype=int
+        )
+        family = np.array([self._f_index.get(f, -1) for f in cd["open_family"].values.astype(str)], dtype=int)
         year = cd["open_year"].values.astype(int) - self.years[0]
         keep = (partner >= 0) & (family >= 0) & (year >= 0) & (year < self.max_horizon)
         partner, family, year = partner[keep], family[keep], year[keep]
@@ -403,7 +420,8 @@ class Forecaster:
         units = np.where(np.isfinite(quantity)[:, None], np.nan_to_num(quantity)[:, None], drawn)
         converts = np.ones((len(partner), s), dtype=bool)
         if pending.any():
-            converts[pending] = rng.random((int(pending.sum()), s)) < p["conversion"][:, family[pending]].T
+            conversion = p["conversion"] if "conversion" in p else self._prior_conversion(rng, s)
+            converts[pending] = rng.random((int(pending.sum()), s)) < conversion[:, family[pending]].T
         return {
             "partner": partner,
             "family": family,
@@ -412,6 +430,13 @@ class Forecaster:
             "units": units,
             "converts": converts,
         }
+
+    def _prior_conversion(self, rng: np.random.Generator, s: int) -> np.ndarray:
+        """(S, F) conversion probabilities from the priors, for a fit with no withdrawn requests."""
+        priors = self.model.priors
+        mean = priors["conversion_mean"].draw(rng, s)
+        kappa = priors["conversion_concentration"].draw(rng, s)
+        return rng.beta((mean * kappa)[:, None], ((1 - mean) * kappa)[:, None], (s, len(self.families)))
 
     def _plans(self, plans: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
         domestic = np.zeros((len(self.families), self.max_horizon))
@@ -446,8 +471,10 @@ class Forecaster:
         sigma_group: np.ndarray,
         known_groups: np.ndarray,
     ) -> np.ndarray:
-        """A new member's level per draw: its group's effect from that effect's exact conditional
-        given the members' levels (or a new group's, from the population), plus its own deviation."""
+        """A new member's level per draw: its group's effect from that effect's conditional given the
+        members' levels (or a new group's, from the population), plus its own deviation. The
+        zero-sum constraint on the members couples groups a little; with several groups that
+        coupling is negligible and left out."""
         s = level.shape[0]
         members = group == target if target is not None else np.zeros(len(group), dtype=bool)
         if target is not None and target in known_groups and members.any():
@@ -461,7 +488,7 @@ class Forecaster:
 
     def _new_partner_levels(self, rng: np.random.Generator, new: list[NewPartner]) -> np.ndarray:
         p = self._params
-        level = p["partner_level"]
+        level = p["partner_effect"]
         beta = p.get("alliance_effect")
         alliance_mean = np.asarray(self.scales.get("alliance_mean", []), dtype=float)
         membership = self._cd["partner_alliance"].values.astype(float)
@@ -480,11 +507,11 @@ class Forecaster:
                 p["sigma_region"],
                 self.partner_region,
             )
-        return out - level.mean(axis=1, keepdims=True)
+        return out
 
     def _new_family_levels(self, rng: np.random.Generator, new: list[NewFamily]) -> np.ndarray:
         p = self._params
-        level = p["family_level"]
+        level = p["family_effect"]
         out = np.empty((level.shape[0], len(new)))
         for j, family in enumerate(new):
             out[:, j] = self._group_draw(
@@ -497,7 +524,7 @@ class Forecaster:
                 p["sigma_category"],
                 self.family_category,
             )
-        return out - level.mean(axis=1, keepdims=True)
+        return out
 
     def _with_new(
         self,
@@ -569,8 +596,11 @@ class Forecaster:
             counts = np.concatenate([counts, c], axis=1)
             units = np.concatenate([units, u], axis=1)
         if np_:
-            rho, sigma = p["rho_dynamic"][:, None], p["sigma_dynamic"][:, None]
-            start = rng.normal(0.0, 1.0, (s, np_)) * sigma / np.sqrt(1.0 - rho**2)
+            if "rho_dynamic" in p:
+                rho, sigma = p["rho_dynamic"][:, None], p["sigma_dynamic"][:, None]
+                start = rng.normal(0.0, 1.0, (s, np_)) * sigma / np.sqrt(1.0 - rho**2)
+            else:
+                start = np.zeros((s, np_))
             c, u = block(
                 self._new_partner_levels(rng, new_partners),
                 fam_effect,
@@ -669,6 +699,7 @@ class Forecaster:
             "partner_region": ("partner", [*self.partner_region[pi], *(x.region or NEW for x in new_p)]),
             "family_category": ("family", [*self.family_category[fi], *(x.category or NEW for x in new_f)]),
         }
+        cached = None  # family totals' draws already sorted, when every partner is selected
         if new_p or new_f:
             counts, units = self._with_new(counts, units, pi, fi, new_p, new_f, horizon)
             cells = _summarise_totals(counts, units, levels, cell_dims, cell_coords)
@@ -700,6 +731,10 @@ class Forecaster:
             if len(pi) == len(self.partners):
                 family_counts = self._all_family[fi][:, :horizon]
                 family_units = self._all_family_units[fi][:, :horizon]
+                cached = (
+                    self._all_family_sorted[fi][:, :horizon],
+                    self._all_family_units_sorted[fi][:, :horizon],
+                )
             else:
                 family_counts = counts.sum(axis=0, dtype=np.uint32)
                 family_units = units.sum(axis=0, dtype=np.uint64)
@@ -708,13 +743,13 @@ class Forecaster:
         )
         family_coords = {"family": f_ids, "year": years, "family_category": cell_coords["family_category"]}
         family_totals = _summarise_totals(
-            family_counts, family_units, levels, ("family", "year"), family_coords
+            family_counts, family_units, levels, ("family", "year"), family_coords, cached
         )
         year_totals = _summarise_totals(
             family_counts.sum(axis=0), family_units.sum(axis=0), levels, ("year",), {"year": years}
         )
         total_draws, total_demand = self._total_demand(
-            pi, fi, len(new_f), family_units, levels, years, family_coords
+            pi, fi, len(new_f), family_units, levels, years, family_coords, cached is not None
         )
         sample_dims = ("partner", "family", "year", "sample")
         sample_coords = {"partner": p_ids, "family": f_ids, "year": years}
@@ -749,6 +784,28 @@ class Forecaster:
                 firm[k, y] += b["units"][i]
         return firm, pending
 
+    def _total_parts(
+        self, pi: np.ndarray, fi: np.ndarray, n_new_families: int, horizon: int
+    ) -> dict[str, np.ndarray]:
+        """Domestic plan, firm and converted pending units per draw (F', H, S), for the selected
+        partners and families (new families last)."""
+        firm, pending = self._book_units(pi, fi, horizon)
+        pad = ((0, n_new_families), (0, 0))
+        domestic = np.pad(self._domestic[fi, :horizon], pad)
+        firm = np.pad(firm, (*pad, (0, 0)))
+        pending = np.pad(pending, (*pad, (0, 0)))
+        return {
+            "domestic": domestic,
+            "plan_known": np.pad(self._plan_known[fi, :horizon], pad),
+            "firm": firm,
+            "pending": pending,
+        }
+
+    @staticmethod
+    def _total(parts: dict[str, np.ndarray], family_units: np.ndarray) -> np.ndarray:
+        """Total demand in units per draw: domestic + firm + converted pending + new LORs."""
+        return parts["domestic"][:, :, None] + parts["firm"] + parts["pending"] + family_units.astype(float)
+
     def _total_demand(
         self,
         pi: np.ndarray,
@@ -758,15 +815,16 @@ class Forecaster:
         levels: tuple[float, ...],
         years: np.ndarray,
         coords: dict,
+        every_partner: bool = False,
     ) -> tuple[xr.DataArray, xr.Dataset]:
         horizon = len(years)
-        firm, pending = self._book_units(pi, fi, horizon)
-        pad = ((0, n_new_families), (0, 0))
-        domestic = np.pad(self._domestic[fi, :horizon], pad)
-        plan_known = np.pad(self._plan_known[fi, :horizon], pad)
-        firm = np.pad(firm, (*pad, (0, 0)))
-        pending = np.pad(pending, (*pad, (0, 0)))
-        total = domestic[:, :, None] + firm + pending + family_units.astype(float)
+        parts = self._total_parts(pi, fi, n_new_families, horizon)
+        if every_partner and not n_new_families:
+            total = self._all_total[fi][:, :horizon]
+            ordered = self._all_total_sorted[fi][:, :horizon]
+        else:
+            total = self._total(parts, family_units)
+            ordered = np.sort(total, axis=-1)
         capacity = np.pad(self._capacity[fi], ((0, n_new_families), (0, 0)), constant_values=np.nan)
         low = capacity[:, 0][:, None, None]
         high = capacity[:, 1][:, None, None]
@@ -774,11 +832,11 @@ class Forecaster:
         dims = ("family", "year")
         ds = xr.Dataset(
             {
-                "domestic": (dims, np.where(plan_known, domestic, np.nan)),
-                "firm": (dims, firm.mean(axis=-1)),
-                "pending_expected": (dims, pending.mean(axis=-1)),
+                "domestic": (dims, np.where(parts["plan_known"], parts["domestic"], np.nan)),
+                "firm": (dims, parts["firm"].mean(axis=-1)),
+                "pending_expected": (dims, parts["pending"].mean(axis=-1)),
                 "new_lors_expected": (dims, family_units.mean(axis=-1)),
-                **_summary_vars(np.sort(total, axis=-1), total.mean(axis=-1), levels, dims),
+                **_summary_vars(ordered, total.mean(axis=-1), levels, dims),
                 "min_sustaining_rate": (dims, np.repeat(capacity[:, :1], horizon, axis=1)),
                 "max_rate": (dims, np.repeat(capacity[:, 1:], horizon, axis=1)),
                 "p_below_min": (dims, np.where(defined, (total < low).mean(axis=-1), np.nan)),

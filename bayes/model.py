@@ -1,14 +1,17 @@
 """The hierarchical negative-binomial model of yearly LOR counts per partner × family.
 
     log mu[p, f, t] = intercept + partner[p] + family[f] + partner_family[p, f] + trend[f] * decade[t]
+                      + dynamic[p, t] + readiness slopes[f] . fleet[p, f, t]
+                      + sum_l nlp_lag[l] * signal[p, f, t - l]
     lor_count[p, f, t] ~ NegativeBinomial(mu, dispersion)
 
-Partner and family effects are zero-sum, so the intercept alone carries the overall level. The
-partner × family interaction -- thousands of sparsely observed cells -- is non-centred
-(``sigma * z``); partner and family effects and family trends are centred, because each is
-informed by hundreds of cells and the centred form mixes better there (measured on the real
-panel: see the closing note of the foundation issue). ``decade[t]`` is years from the middle of the
-observed window over ten.
+Partners are nested in regions (their mean shifted by alliance memberships) and families in
+categories, the group effects integrated out (:func:`grouped_normal`); both sum to zero, so the
+intercept alone carries the overall level. The partner × family interaction -- thousands of
+sparsely observed cells -- is non-centred (``sigma * z``); ``dynamic`` is a stationary AR(1) per
+partner, non-centred; ``decade[t]`` is years from the middle of the observed window over ten.
+Alongside, in the same graph: log-normal units per LOR by family and partner, and the share of
+requests that convert (hierarchical Beta over families, learned from withdrawn requests).
 
 The model is defined once in PyMC and sampled with NumPyro's NUTS through JAX. A fitted model is a
 NetCDF file (an ArviZ DataTree) carrying its configs, data hash, prior hash, code version and
@@ -33,6 +36,7 @@ import numpy as np
 import xarray as xr
 from scipy.special import gammaln
 
+from bayes._nuts import SamplerState, run_nuts
 from bayes.design import Design, build_design, log_rate
 from bayes.diagnostics import DEFAULT_GATES, Diagnostics, diagnose
 from bayes.diagnostics import from_dict as diagnostics_from_dict
@@ -79,12 +83,14 @@ OPTIONAL = {
         "fleet_age_slope",
     ),
     "nlp": ("nlp_lag",),
+    # Without a single withdrawn request the data say nothing about conversion (every rate fits);
+    # forecasts then draw conversion from its prior.
+    "conversion": ("conversion_mean", "conversion_concentration", "conversion"),
+    "dynamics": ("sigma_dynamic", "rho_dynamic", "partner_dynamic"),
 }
 # Derived quantities forecasts read, besides the parameters above.
 EFFECTS = (
-    "partner_level",
     "partner_effect",
-    "family_level",
     "family_effect",
     "partner_family_effect",
     "family_trend",
@@ -108,14 +114,21 @@ def code_version() -> str:
 
 def default_sampler_config() -> dict[str, Any]:
     return {
-        "draws": 1000,
-        "tune": 1000,
+        # Measured on the real panel: 600 tuning steps adapt as well as 1000 (same step size, tree
+        # depth and ESS); 1200 draws keep the largest of ten thousand R-hats clear of the 1.01 gate
+        # (1000 left it at 1.0099).
+        "draws": 1200,
+        "tune": 600,
         "chains": 4,
         "target_accept": 0.9,
         "random_seed": 20261124,
         "nuts_sampler": "numpyro",
         "chain_method": "parallel",
+        # None: every chain at once; 2 on a 2-core machine trades 25% more time for a quarter of
+        # the memory (bayes._nuts.parallel_width)
+        "parallel_chains": None,
         "ppc_draws": 500,
+        "warm_tune": 200,
     }
 
 
@@ -124,8 +137,29 @@ def default_model_config(priors: PriorSet | None = None) -> dict[str, Any]:
     return {"priors": priors.as_dict(), "gates": dict(DEFAULT_GATES), "likelihood": "sparse"}
 
 
-def components(design: Design) -> dict[str, bool]:
-    return {"alliance": bool(design.alliances), "readiness": design.readiness, "nlp": design.nlp}
+SWITCHABLE = ("alliance", "readiness", "nlp", "dynamics")
+# Parametrisation per block, measured: on the real panel centred partner and family levels took half
+# the leapfrog steps of non-centred ones (60 vs 125 per draw); family slopes on within-cell readiness
+# are weakly identified, and centred they funnel (161 divergences on the simulated world).
+DEFAULT_CENTRED = {"partner": True, "family": True, "slopes": False}
+
+
+def components(design: Design, switches: Mapping[str, bool] | None = None) -> dict[str, bool]:
+    """Which optional parts the model has: those the data can inform and ``switches`` (from
+    ``model_config['components']``, for ablations) leave on."""
+    switches = {k: bool(v) for k, v in (switches or {}).items()}
+    unknown = sorted(set(switches) - set(SWITCHABLE))
+    if unknown:
+        raise ValueError(
+            f"model_config['components']: unknown component(s) {unknown}; known: {list(SWITCHABLE)}"
+        )
+    return {
+        "alliance": bool(design.alliances) and switches.get("alliance", True),
+        "readiness": design.readiness and switches.get("readiness", True),
+        "nlp": design.nlp and switches.get("nlp", True),
+        "dynamics": switches.get("dynamics", True),
+        "conversion": bool(design.withdrawn.sum() > 0),
+    }
 
 
 def variables(present: Mapping[str, bool], names: tuple[str, ...]) -> list[str]:
@@ -166,46 +200,78 @@ def grouped_normal(
     float_x: str,
     centred: bool,
 ):
-    """Members of groups (partners in regions): x ~ N(mean, sigma_within^2 I + sigma_group^2 Z Z')
-    with Z the membership matrix -- the group effects integrated out in closed form.
+    """Members of groups (partners in regions), summing to zero: x ~ N(mean, S) conditioned on
+    sum(x) = 0, with S = sigma_within^2 I + sigma_group^2 Z Z' and Z the membership matrix -- the
+    group effects integrated out in closed form. ``mean`` must itself sum to zero.
 
     Marginalising keeps groups of one member (North America, single-family categories) from forming
     a ridge between a group effect and its only member's deviation, which is what made an explicit
-    nesting fail its gates on the real panel. ``centred`` writes the density directly (best where
-    every member is well informed: families); otherwise x = mean + M z with z ~ N(0, I) and
-    M = sigma_within (I - P) + sqrt(sigma_within^2 + n_g sigma_group^2) P, P averaging within each
-    group, a square root of the covariance (best where many members have little data: partners).
+    nesting fail its gates on the real panel. Conditioning on the sum, rather than centring free
+    levels afterwards, leaves the sampler no direction the likelihood cannot see: free levels' common
+    shift is informed by the prior alone, and across 131 partners it is a direction far longer than
+    any other, which the diagonal mass matrix cannot rescale (it kept every draw at tree depth 6).
+
+    ``centred`` writes the density directly on the zero-sum subspace (PyMC's zero-sum transform;
+    the Gaussian density there is the full one divided by the density of sum(x) at 0). Otherwise
+    x = mean + K M z with z ~ N(0, I): M = sigma_within (I - P) + sqrt(sigma_within^2 + n_g
+    sigma_group^2) P, P averaging within each group, is a square root of S, and K = I - w 1'/(1'w),
+    w = S 1, conditions on the sum (Kriging), best where many members have little data.
     """
     import pymc as pm
     import pytensor.tensor as pt
+    from pymc.distributions.transforms import ZeroSumTransform
 
     n_groups = int(group.max()) + 1
     onehot = np.zeros((len(group), n_groups), dtype=float_x)
     onehot[np.arange(len(group)), group] = 1.0
-    size = onehot.sum(axis=0)
+    members = onehot.sum(axis=0)  # per group
+    n = float(len(group))
+
+    def weights(a, b):
+        """w = S 1 per member, and 1'w = var(sum(x)), for a = sigma_within^2, b = sigma_group^2."""
+        w = a + b * members[group]
+        return w, n * a + b * float(np.sum(members**2))
 
     if not centred:
         z = pm.Normal(f"z_{name}", 0.0, 1.0, dims=dim)
-        z_bar = (pt.dot(z, onehot) / size)[group]
-        scale = pt.sqrt(pt.square(sigma_within) + size * pt.square(sigma_group))[group]
-        return pm.Deterministic(name, mean + sigma_within * (z - z_bar) + scale * z_bar, dims=dim)
+        z_bar = (pt.dot(z, onehot) / members)[group]
+        scale = pt.sqrt(pt.square(sigma_within) + members * pt.square(sigma_group))[group]
+        x = sigma_within * (z - z_bar) + scale * z_bar
+        w, v = weights(pt.square(sigma_within), pt.square(sigma_group))
+        return pm.Deterministic(name, mean + x - w * pt.sum(x) / v, dims=dim)
 
     def logp(value, mu, sw, sg):
         d = value - mu
         s1 = pt.dot(d, onehot)
         s2 = pt.dot(pt.square(d), onehot)
         a, b = pt.square(sw), pt.square(sg)
-        quad = (s2 - b / (a + size * b) * pt.square(s1)) / a
-        return -0.5 * pt.sum(size * np.log(2 * np.pi) + (size - 1) * pt.log(a) + pt.log(a + size * b) + quad)
+        quad = (s2 - b / (a + members * b) * pt.square(s1)) / a
+        full = -0.5 * pt.sum(
+            members * np.log(2 * np.pi) + (members - 1) * pt.log(a) + pt.log(a + members * b) + quad
+        )
+        _, v = weights(a, b)
+        # density on the subspace: divide by that of sum(x) ~ N(0, v) at 0 (and by sqrt(n), the
+        # length of the normal that the zero-sum coordinates leave out)
+        return full + 0.5 * pt.log(2 * np.pi * v) - 0.5 * np.log(n)
 
     def random(mu, sw, sg, rng=None, size=None):
-        batch = np.broadcast_shapes(np.shape(sw), np.shape(sg))
-        g = rng.normal(0.0, 1.0, (*batch, n_groups)) * np.asarray(sg)[..., None]
-        e = rng.normal(0.0, 1.0, (*batch, len(group))) * np.asarray(sw)[..., None]
-        return mu + g[..., group] + e
+        sw, sg = np.asarray(sw), np.asarray(sg)
+        batch = np.broadcast_shapes(sw.shape, sg.shape)
+        g = rng.normal(0.0, 1.0, (*batch, n_groups)) * sg[..., None]
+        x = g[..., group] + rng.normal(0.0, 1.0, (*batch, len(group))) * sw[..., None]
+        w, v = weights(sw[..., None] ** 2, sg[..., None] ** 2)
+        return mu + x - w * x.sum(axis=-1, keepdims=True) / v
 
     return pm.CustomDist(
-        name, mean, sigma_within, sigma_group, logp=logp, random=random, signature="(n),(),()->(n)", dims=dim
+        name,
+        mean,
+        sigma_within,
+        sigma_group,
+        logp=logp,
+        random=random,
+        signature="(n),(),()->(n)",
+        dims=dim,
+        transform=ZeroSumTransform([-1]),
     )
 
 
@@ -220,8 +286,9 @@ def _log_rate_at(params: Mapping[str, Any], dynamic, design: Design, idx: tuple[
         + params["family_effect"][fi]
         + params["partner_family_effect"][pi, fi]
         + params["family_trend"][fi] * params["decade"][ti]
-        + dynamic[pi, ti]
     )
+    if dynamic is not None:
+        out = out + dynamic[pi, ti]
     if "fleet_size_slope" in params:
         out = out + params["fleet_size_slope"][fi] * design.fleet_size[idx].astype(float_x)
         out = out + params["fleet_age_slope"][fi] * design.fleet_age[idx].astype(float_x)
@@ -230,29 +297,43 @@ def _log_rate_at(params: Mapping[str, Any], dynamic, design: Design, idx: tuple[
     return out
 
 
-def _sparse_nb_loglik(counts: np.ndarray, log_mu, log_mu_nz, phi):
+def _sparse_nb_loglik(counts: np.ndarray, log_mu, log_mu_nz, phi, zero_inflation=None):
     """Sum of NB log-pmfs over the cube, split into a cheap dense part and a sparse part.
 
     log NB(y | mu, phi) = phi * log(phi / (phi + mu))                       (every cell)
                         + sum_{k<y} log(phi + k) - lgamma(y + 1)
                         + y * (log mu - log(phi + mu))                       (only y > 0)
-    The first line is -phi * softplus(log mu - log phi). The log-gamma ratio is written as a sum
+    The first line is -phi * softplus(log mu - log phi); the cheaper-looking log(phi + mu) - log(phi)
+    loses the small terms to float32 cancellation over the cube (tried: NUTS on the real panel ran
+    ten times slower per iteration). The log-gamma ratio is written as a sum
     of logs because lgamma(y + phi) - lgamma(phi) cancels catastrophically in float32 once phi is
     large; summed over cells it is sum_k n_k log(phi + k), with n_k the number of cells with y > k.
+
+    With ``zero_inflation`` pi (a structural zero with probability pi): zero cells have
+    log(pi + (1 - pi) NB(0)), non-zero cells log(1 - pi) + log NB(y); the dense sum runs the zero
+    form over every cell and the non-zero cells swap theirs for the right one.
     """
     import pytensor.tensor as pt
+
+    def log1p_mu_over_phi(log_mu_):
+        return pt.softplus(log_mu_ - log_phi)
 
     y_nz = counts[np.nonzero(counts)]
     ks = np.arange(int(y_nz.max()))
     n_above = (y_nz[:, None] > ks[None, :]).sum(axis=0).astype("float32")
     y = pt.as_tensor_variable(y_nz.astype("float32"))
     log_phi = pt.log(phi)
-    dense = -phi * pt.sum(pt.softplus(log_mu - log_phi))
     rising = pt.sum(n_above * pt.log(phi + ks.astype("float32")))
     sparse = (
         rising - float(gammaln(y_nz + 1.0).sum()) + pt.sum(y * (log_mu_nz - pt.logaddexp(log_phi, log_mu_nz)))
     )
-    return dense + sparse
+    if zero_inflation is None:
+        return -phi * pt.sum(log1p_mu_over_phi(log_mu)) + sparse
+    log_pi, log_keep = pt.log(zero_inflation), pt.log1p(-zero_inflation)
+    zero_all = pt.logaddexp(log_pi, log_keep - phi * log1p_mu_over_phi(log_mu))
+    zero_nz = pt.logaddexp(log_pi, log_keep - phi * log1p_mu_over_phi(log_mu_nz))
+    nb0_nz = -phi * log1p_mu_over_phi(log_mu_nz)
+    return pt.sum(zero_all) - pt.sum(zero_nz) + len(y_nz) * log_keep + pt.sum(nb0_nz) + sparse
 
 
 def sample_prior(model, draws: int, seed: int, names: list[str]) -> xr.DataTree:  # model: pm.Model
@@ -333,6 +414,14 @@ class DemandModel:
     def float_x(self) -> str:
         return "float32" if self.model_config.get("likelihood", "sparse") == "sparse" else "float64"
 
+    @property
+    def zero_inflated(self) -> bool:
+        """NB with structural zeros (``model_config['zero_inflation']``); kept only if LOO prefers it."""
+        return bool(self.model_config.get("zero_inflation", False))
+
+    def _centred(self, block: str) -> bool:
+        return bool({**DEFAULT_CENTRED, **self.model_config.get("centred", {})}[block])
+
     # -- building -------------------------------------------------------------------------------
     def build_model(self, panel: xr.Dataset):  # -> pm.Model
         """The PyMC model: counts, units per LOR and the pending-LOR conversion, in one graph.
@@ -367,7 +456,7 @@ class DemandModel:
         fx = self.float_x
         d = build_design(panel)
         self.design = d
-        present = components(d)
+        present = components(d, self.model_config.get("components"))
         n_p, n_f, n_t = d.counts.shape
         coords = {
             **{dim: panel[dim].values for dim in DIMS},
@@ -387,47 +476,46 @@ class DemandModel:
             trend_mean = p["trend_mean"].create()
             sigma_trend = p["sigma_trend"].create()
             inv_sqrt_phi = p["inv_sqrt_dispersion"].create()
-            sigma_dynamic = p["sigma_dynamic"].create()
-            rho = p["rho_dynamic"].create()
-
             partner_mean = pt.zeros(n_p, dtype=fx)
             if present["alliance"]:
                 alliance_effect = p["alliance_effect"].create(dims="alliance")
                 partner_mean = pt.dot(d.alliance.astype(fx), alliance_effect)
-            partner_level = grouped_normal(
-                "partner_level",
+            partner = grouped_normal(
+                "partner_effect",
                 partner_mean,
                 sigma_partner,
                 sigma_region,
                 d.region_index,
                 "partner",
                 fx,
-                centred=False,
+                centred=self._centred("partner"),
             )
-            family_level = grouped_normal(
-                "family_level",
+            family = grouped_normal(
+                "family_effect",
                 pt.zeros(n_f, dtype=fx),
                 sigma_family,
                 sigma_category,
                 d.category_index,
                 "family",
                 fx,
-                centred=False,
+                centred=self._centred("family"),
             )
-            partner = pm.Deterministic("partner_effect", partner_level - partner_level.mean(), dims="partner")
-            family = pm.Deterministic("family_effect", family_level - family_level.mean(), dims="family")
             z_pf = pm.ZeroSumNormal(
                 "z_partner_family", sigma=1.0, dims=("partner", "family"), n_zerosum_axes=2
             )
             pf = pm.Deterministic("partner_family_effect", sigma_pf * z_pf, dims=("partner", "family"))
             trend = pm.Normal("family_trend", trend_mean, sigma_trend, dims="family")
-            innovation = pm.Normal("dynamic_innovation", 0.0, 1.0, dims=("partner", "year"))
-            path = sigma_dynamic * pt.dot(innovation, ar1_matrix(rho, n_t).T)
-            # Departures from the partner's level: a path's mean over the years would trade off
-            # with the partner effect (a ridge that cost ~1,800 divergences on the real panel).
-            dynamic = pm.Deterministic(
-                "partner_dynamic", path - path.mean(axis=1, keepdims=True), dims=("partner", "year")
-            )
+            dynamic = None
+            if present["dynamics"]:
+                sigma_dynamic = p["sigma_dynamic"].create()
+                rho = p["rho_dynamic"].create()
+                innovation = pm.Normal("dynamic_innovation", 0.0, 1.0, dims=("partner", "year"))
+                path = sigma_dynamic * pt.dot(innovation, ar1_matrix(rho, n_t).T)
+                # Departures from the partner's level: a path's mean over the years would trade off
+                # with the partner effect (a ridge that cost ~1,800 divergences on the real panel).
+                dynamic = pm.Deterministic(
+                    "partner_dynamic", path - path.mean(axis=1, keepdims=True), dims=("partner", "year")
+                )
             phi = pm.Deterministic("dispersion", 1.0 / pt.square(inv_sqrt_phi))
             params = {
                 "intercept": intercept,
@@ -444,14 +532,21 @@ class DemandModel:
                     # the centred form funnels as it shrinks.
                     mean = p[f"{name}_mean"].create()
                     sd = p[f"sigma_{name}"].create()
-                    z = pm.Normal(f"z_{name}_slope", 0.0, 1.0, dims="family")
-                    params[f"{name}_slope"] = pm.Deterministic(f"{name}_slope", mean + sd * z, dims="family")
+                    if self._centred("slopes"):
+                        params[f"{name}_slope"] = pm.Normal(f"{name}_slope", mean, sd, dims="family")
+                    else:
+                        z = pm.Normal(f"z_{name}_slope", 0.0, 1.0, dims="family")
+                        params[f"{name}_slope"] = pm.Deterministic(
+                            f"{name}_slope", mean + sd * z, dims="family"
+                        )
                 covariates["fleet_size"] = d.fleet_size.astype(fx)
                 covariates["fleet_age"] = d.fleet_age.astype(fx)
             if present["nlp"]:
                 params["nlp_lag"] = p["nlp_lag"].create(dims="lag")
                 covariates["nlp_lags"] = d.nlp_lags.astype(fx)
 
+            if likelihood == "reference" and self.zero_inflated:
+                raise ValueError("model_config: the reference likelihood has no zero-inflated form")
             if likelihood == "reference":
                 # The straightforward way: one long vector of cells, effects gathered by index.
                 idx = tuple(i.ravel() for i in np.indices(d.counts.shape))
@@ -467,10 +562,12 @@ class DemandModel:
                 # Dense broadcasting over the whole cube: XLA fuses it into one elementwise pass.
                 log_mu = log_rate(params, decade, dynamic, **covariates)
                 log_mu_nz = _log_rate_at(params, dynamic, d, np.nonzero(d.counts), fx)
-                pm.Potential("lor_count_loglik", _sparse_nb_loglik(d.counts, log_mu, log_mu_nz, phi))
+                pi = p["zero_inflation"].create() if self.zero_inflated else None
+                pm.Potential("lor_count_loglik", _sparse_nb_loglik(d.counts, log_mu, log_mu_nz, phi, pi))
 
             self._units_block(d, fx)
-            self._conversion_block(d)
+            if present["conversion"]:
+                self._conversion_block(d)
         return model
 
     def _units_block(self, d: Design, fx: str) -> None:
@@ -506,57 +603,91 @@ class DemandModel:
 
     # -- fitting --------------------------------------------------------------------------------
     def stored_names(self, design: Design) -> list[str]:
-        return variables(components(design), (*PRIOR_NAMES, *EFFECTS))
+        names = variables(components(design, self.model_config.get("components")), (*PRIOR_NAMES, *EFFECTS))
+        return [*names, "zero_inflation"] if self.zero_inflated else names
 
     def gated_names(self, design: Design) -> list[str]:
-        """Every stored quantity except the deterministic dispersion (its R-hat is inv_sqrt's)."""
+        """What the gates judge: every stored quantity but the dispersion, a function of
+        inv_sqrt_dispersion."""
         return [n for n in self.stored_names(design) if n != "dispersion"]
 
-    def fit(self, panel: xr.Dataset, progressbar: bool = True) -> xr.DataTree:
-        """Sample the posterior, add prior/predictive/log-likelihood groups, and check the gates."""
-        import pymc as pm
+    def sample(
+        self, panel: xr.Dataset, progressbar: bool = True, warm_start: SamplerState | None = None
+    ) -> tuple[Any, xr.Dataset, xr.Dataset, SamplerState]:
+        """Build the model on ``panel`` and run NUTS: (pm.Model, posterior, sample_stats, final state).
+
+        Only the sampling; :meth:`fit` adds the other groups and the gates. ``warm_start`` (a stored
+        fit's :attr:`sampler_state`) starts the chains where that fit ended, with its step size and
+        mass matrix, and tunes for ``warm_tune`` steps only.
+        """
         import pytensor
 
         cfg = self.sampler_config
         model = self.build_model(panel)
         design = self.design
-        seed = int(cfg["random_seed"])
-        keep = self.stored_names(design)
+        tune = int(cfg["warm_tune"] if warm_start is not None else cfg["tune"])
         log.info(
-            "fitting %s on %s cells, %d chains x %d draws (tune %d); components %s",
+            "fitting %s on %s cells, %d chains x %d draws (tune %d%s); components %s",
             MODEL_NAME,
             design.counts.size,
             cfg["chains"],
             cfg["draws"],
-            cfg["tune"],
-            components(design),
+            tune,
+            ", warm start" if warm_start is not None else "",
+            components(design, self.model_config.get("components")),
         )
-        started = time.perf_counter()
         with pytensor.config.change_flags(floatX=self.float_x), model, warnings.catch_warnings():
             # JAX runs in 32-bit here (the model is float32); PyMC's post-processing asks for 64-bit
             # copies of draws and stats, which JAX truncates with a warning that says nothing useful.
             warnings.filterwarnings("ignore", "Explicitly requested dtype", UserWarning)
-            idata = pm.sample(
+            posterior, stats, state = run_nuts(
+                model,
+                self.stored_names(design),
                 draws=int(cfg["draws"]),
-                tune=int(cfg["tune"]),
+                tune=tune,
                 chains=int(cfg["chains"]),
                 target_accept=float(cfg["target_accept"]),
-                random_seed=seed,
-                nuts_sampler=cfg["nuts_sampler"],
-                nuts={"chain_method": cfg["chain_method"]},
+                seed=int(cfg["random_seed"]),
+                chain_method=cfg["chain_method"],
                 progressbar=progressbar,
-                var_names=keep,
-                compute_convergence_checks=False,
+                warm=warm_start,
+                parallel_chains=cfg.get("parallel_chains"),
             )
-            sampled = time.perf_counter() - started
-            prior = sample_prior(model, 500, seed + 1, keep)
+        return model, posterior, stats, state
+
+    def fit(
+        self, panel: xr.Dataset, progressbar: bool = True, warm_start: SamplerState | None = None
+    ) -> xr.DataTree:
+        """Sample the posterior (:meth:`sample`), add prior/predictive/log-likelihood groups, and
+        check the gates."""
+        import pytensor
+
+        started = time.perf_counter()
+        model, posterior, stats, state = self.sample(panel, progressbar, warm_start)
+        sampled = time.perf_counter() - started
+        design = self.design
+        with pytensor.config.change_flags(floatX=self.float_x):
+            prior = sample_prior(
+                model, 500, int(self.sampler_config["random_seed"]) + 1, self.stored_names(design)
+            )
+        idata = xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats})
         idata = self._assemble(idata, prior, panel, design, time.perf_counter() - started)
+        idata["sampler_state"] = xr.DataTree(state.to_dataset())
         idata.attrs["sampling_seconds"] = round(sampled, 2)
+        idata.attrs["warm_start"] = int(warm_start is not None)
         self.idata = idata
         self._draws = None
         diag = self.diagnostics
         log.info("fit done in %.1fs; %s", idata.attrs["fit_seconds"], "; ".join(diag.lines()))
         return idata
+
+    @property
+    def sampler_state(self) -> SamplerState | None:
+        """Where this fit's chains ended (step size, mass matrix, positions), for warm starts."""
+        tree = self._require_fit()
+        if "sampler_state" not in tree.children:
+            return None
+        return SamplerState.from_dataset(tree["sampler_state"].to_dataset())
 
     def _assemble(
         self, idata: xr.DataTree, prior: xr.DataTree, panel: xr.Dataset, design: Design, elapsed: float
@@ -591,7 +722,7 @@ class DemandModel:
                 "code_version": code_version(),
                 "model_config": json.dumps(self.model_config),
                 "sampler_config": json.dumps(self.sampler_config),
-                "components": json.dumps(components(design)),
+                "components": json.dumps(components(design, self.model_config.get("components"))),
                 "design_scales": json.dumps(design.scales()),
                 "data_hash": str(panel.attrs.get("data_hash", "")),
                 "data_source": str(panel.attrs.get("source", "")),
@@ -678,6 +809,7 @@ class DemandModel:
                 "fleet_age_slope",
                 "nlp_lag",
                 "dispersion",
+                "zero_inflation",
             )
             if draws.has(n)
         ]
@@ -708,6 +840,11 @@ class DemandModel:
                     + ph * (jnp.log(ph) - log_sum)
                     + y_nz * (lm - log_sum)
                 )
+                if "zero_inflation" in params:
+                    pi = params["zero_inflation"][:, None, None, None]
+                    zero = jnp.logaddexp(jnp.log(pi), jnp.log1p(-pi) + zero)
+                    base = zero.sum(axis=2).reshape(log_mu.shape[0], -1)
+                    full = full + jnp.log1p(-params["zero_inflation"][:, None])
                 base = base.at[:, pt_index].add(full - zero[:, nz[0], nz[1], nz[2]])
                 return base.reshape(log_mu.shape[0], n_p, n_t)
 
@@ -743,6 +880,8 @@ class DemandModel:
                 mu = np.exp(draws.log_rate(design, slice(s, s + 1)))[0]
                 phi = draws.dispersion[s]
                 counts = rng.poisson(rng.gamma(phi, mu / phi))
+                if draws.has("zero_inflation"):
+                    counts = counts * (rng.random(counts.shape) >= draws.zero_inflation[s])
                 fam[c, j] = counts.sum(axis=0)
                 par[c, j] = counts.sum(axis=1)
         return xr.Dataset(

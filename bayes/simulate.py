@@ -77,6 +77,15 @@ def _zero_sum(x: np.ndarray) -> np.ndarray:
     return x - x.mean()
 
 
+def _condition_zero_sum(
+    x: np.ndarray, group: np.ndarray, sigma_within: float, sigma_group: float
+) -> np.ndarray:
+    """A draw of grouped levels (mean zero) turned into one conditioned on summing to zero, as
+    :func:`bayes.model.grouped_normal` defines them: x - w sum(x) / sum(w), w = S 1."""
+    w = sigma_within**2 + sigma_group**2 * np.bincount(group)[group]
+    return x - w * x.sum() / w.sum()
+
+
 def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame], dict]:
     """Draw a world; return its tables (by table name) and the truth."""
     rng = np.random.default_rng(seed)
@@ -128,7 +137,9 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
     path_mean = dynamic[:, :n_t].mean(axis=1)
     dynamic -= path_mean[:, None]
     partner_level = alliance_x @ beta + region_effect[region_idx] + partner_dev + path_mean
-    partner_effect, family_effect = _zero_sum(partner_level), _zero_sum(family_level)
+    # The model's levels sum to zero, conditioned so (the intercept carries the overall level).
+    partner_effect = _condition_zero_sum(partner_level, region_idx, spec.sigma_partner, spec.sigma_region)
+    family_effect = _condition_zero_sum(family_level, category_idx, spec.sigma_family, spec.sigma_category)
 
     # Readiness, exogenous: about half the cells hold a fleet that grows and ages slowly.
     span = np.arange(spec.first_year - 1, spec.last_year + 1)  # as of 31 Dec of each year

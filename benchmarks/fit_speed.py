@@ -6,10 +6,10 @@ Usage:
 
 Both paths fit the real panel -- every U.S. partner × system family × year from 1990 -- and are
 measured the same way: wall time, minimum bulk ESS over the gated variables
-(``bayes.model.GATED``, ArviZ ``az.ess(method="bulk")``) and minimum ESS per second.
+(``DemandModel.gated_names``, ``bayes.diagnostics.diagnose``) and minimum ESS per second.
 
 * ours: ``DemandModel().fit(panel)`` with the project's sampler defaults (NumPyro NUTS, 4 chains ×
-  1000 draws after 1000 tuning steps, float32, sparse likelihood) -- exactly what
+  1200 draws after 600 tuning steps, float32, sparse likelihood) -- exactly what
   ``totaldemand fit`` runs. Wall time is the whole ``fit`` call: compile, sampling, prior draws,
   log-likelihood, predictive draws and the gates.
 * reference: ``DemandModel({"likelihood": "reference"})`` -- ``pm.NegativeBinomial`` observed on a
@@ -151,24 +151,6 @@ def panel_summary(panel) -> dict[str, Any]:
     }
 
 
-def min_bulk_ess(idata) -> tuple[float, str]:
-    """Minimum bulk ESS over every element of the gated variables, and the variable that sets it."""
-    import arviz as az
-    import numpy as np
-
-    from bayes.model import GATED
-
-    gated = [v for v in GATED if v in idata["posterior"].data_vars]
-    ess = az.ess(idata, var_names=gated, method="bulk")
-    best, best_name = float("inf"), "-"
-    for name in gated:
-        values = np.asarray(ess[name].values, dtype=float).ravel()
-        values = values[np.isfinite(values)]
-        if values.size and values.min() < best:
-            best, best_name = float(values.min()), name
-    return best, best_name
-
-
 def mean_steps(idata) -> float | None:
     """Mean leapfrog steps (gradient evaluations) per post-warm-up draw."""
     stats = idata["sample_stats"]
@@ -176,7 +158,7 @@ def mean_steps(idata) -> float | None:
 
 
 def _sampling_time(idata) -> float | None:
-    value = idata["posterior"].attrs.get("sampling_time")
+    value = idata["posterior"].attrs.get("sampling_time", idata["sample_stats"].attrs.get("sampling_time"))
     return None if value is None else float(value)
 
 
@@ -191,8 +173,8 @@ def run_ours(quick: bool) -> dict[str, Any]:
     model.fit(panel, progressbar=False)
     wall = time.perf_counter() - started
     idata = model.idata
-    ess, ess_var = min_bulk_ess(idata)
     diag = model.diagnostics
+    ess, ess_var = diag.ess_bulk_min, diag.worst["ess_bulk"]
     return {
         "panel": panel_summary(panel),
         "settings": (
@@ -218,13 +200,13 @@ def run_reference(quick: bool, tune: int, draws: int, cores: int) -> dict[str, A
     import pytensor
 
     from bayes.diagnostics import diagnose
-    from bayes.model import GATED, DemandModel
+    from bayes.model import DemandModel
 
     panel = load_panel(quick)
     demand = DemandModel({"likelihood": "reference"})
     seed = int(demand.sampler_config["random_seed"])
     model = demand.build_model(panel)
-    gated = [v for v in GATED if v in model.named_vars]  # as DemandModel.fit keeps and gates them
+    gated = demand.gated_names(demand.design)  # as DemandModel.fit keeps and gates them
     started = time.perf_counter()
     with pytensor.config.change_flags(floatX="float64"), model:
         idata = pm.sample(
@@ -237,8 +219,8 @@ def run_reference(quick: bool, tune: int, draws: int, cores: int) -> dict[str, A
             progressbar=False,
         )
     wall = time.perf_counter() - started
-    ess, ess_var = min_bulk_ess(idata)
     diag = diagnose(idata, gated, demand.model_config.get("gates"))
+    ess, ess_var = diag.ess_bulk_min, diag.worst["ess_bulk"]
     return {
         "panel": panel_summary(panel),
         "settings": (

@@ -37,7 +37,7 @@ def test_forecast_json_from_a_posterior_file(fitted_path: Path, cli) -> None:
 
 def test_forecast_table_and_bad_ids(fitted_path: Path, cli) -> None:
     ok = cli.invoke(app, ["forecast", "--model", str(fitted_path), "--horizon", "1"])
-    assert ok.exit_code == 0 and "Family totals" in ok.stdout
+    assert ok.exit_code == 0 and "New LORs per family and year" in ok.stdout
     bad = cli.invoke(app, ["forecast", "--model", str(fitted_path), "--partner", "atlantis"])
     assert bad.exit_code == 2 and "atlantis" in bad.output
 
@@ -117,3 +117,8 @@ def test_forecast_table_shows_total_demand_and_block_buy(fitted_path: Path, sim_
     assert block.exit_code == 0 and "Block buy 2020-2021, 2 partner(s)" in block.stdout
     bad = cli.invoke(app, ["block-buy", "--model", str(fitted_path), "--from", "1990"])
     assert bad.exit_code == 2 and "window" in bad.output
+
+
+def test_fit_refuses_an_unknown_component(cli) -> None:
+    result = cli.invoke(app, ["fit", "--without", "astrology"])
+    assert result.exit_code == 2 and "astrology" in result.output and "dynamics" in result.output

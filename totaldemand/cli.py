@@ -32,7 +32,8 @@ priors_app = typer.Typer(help="Inspect prior files.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(priors_app, name="priors")
 console = Console(stderr=True)
-out = Console()
+# Tables piped to a file or another program keep every column whole (rich would assume 80 columns).
+out = Console(width=None if sys.stdout.isatty() else 200)
 log = logging.getLogger("totaldemand")
 
 
@@ -135,20 +136,56 @@ def fit(
     model_path: Annotated[Path | None, typer.Option("--out", help="Posterior file to write.")] = None,
     priors: Annotated[Path | None, typer.Option(help="Prior TOML file (default: shipped priors).")] = None,
     first_year: int = 1990,
-    draws: int = 1000,
-    tune: int = 1000,
-    chains: int = 4,
-    seed: int = 20261124,
+    draws: Annotated[int | None, typer.Option(help="Draws per chain [default: the model's, 1200].")] = None,
+    tune: Annotated[int | None, typer.Option(help="Tuning steps per chain [default: 600].")] = None,
+    chains: Annotated[int | None, typer.Option(help="Chains [default: 4].")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed [default: the model's].")] = None,
+    warm_start: Annotated[
+        Path | None,
+        typer.Option(help="A stored posterior file to start from (refit after new data): short warm-up."),
+    ] = None,
+    warm_tune: Annotated[
+        int | None, typer.Option(help="Tuning steps of a warm start [default: 200].")
+    ] = None,
+    zero_inflated: Annotated[
+        bool, typer.Option(help="NB with structural zeros (compare with `totaldemand compare`).")
+    ] = False,
+    without: Annotated[
+        list[str] | None,
+        typer.Option(help="Leave a component out (alliance, readiness, nlp, dynamics); repeat. Ablations."),
+    ] = None,
 ) -> None:
     """Fit the hierarchical NB model and write its posterior as NetCDF (opens in ArviZ)."""
     from bayes.fitting import fit_dataset
+    from bayes.model import SWITCHABLE
 
+    unknown = sorted(set(without or ()) - set(SWITCHABLE))
+    if unknown:
+        console.print(
+            f"[bold red]error:[/] --without: unknown component(s) {unknown}; known: {list(SWITCHABLE)}"
+        )
+        raise typer.Exit(code=2)
     model = fit_dataset(
         data or settings.dataset_path(),
         model_path or settings.model_path(),
         priors,
         first_year,
-        {"draws": draws, "tune": tune, "chains": chains, "random_seed": seed},
+        {
+            key: value
+            for key, value in (
+                ("draws", draws),
+                ("tune", tune),
+                ("chains", chains),
+                ("random_seed", seed),
+                ("warm_tune", warm_tune),
+            )
+            if value is not None
+        },
+        warm_start=warm_start,
+        model_config={
+            "zero_inflation": zero_inflated,
+            "components": {name: False for name in without or ()},
+        },
     )
     for line in model.diagnostics.lines():
         out.print(line)
@@ -373,6 +410,76 @@ def priors_check(
             ]
         table.add_row(*cells)
     out.print(table)
+
+
+@app.command()
+@user_errors
+def compare(
+    models: Annotated[list[Path], typer.Argument(help="Posterior files fitted to the same panel.")],
+) -> None:
+    """Compare fitted models by PSIS-LOO (pointwise log-likelihood per partner-year): elpd, SE, weights."""
+    import arviz as az
+    import xarray as xr
+
+    if len(models) < 2:
+        console.print("[bold red]error:[/] give at least two posterior files to compare")
+        raise typer.Exit(code=2)
+    trees, hashes = {}, set()
+    for path in models:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no posterior file")
+        tree = xr.open_datatree(path, engine="h5netcdf")
+        hashes.add(tree.attrs.get("data_hash"))
+        trees[path.stem] = tree
+    if len(hashes) > 1:
+        console.print("[bold red]error:[/] the models were fitted to different data (data_hash differs)")
+        raise typer.Exit(code=2)
+    out.print(az.compare(trees).to_string())
+
+
+@app.command()
+@user_errors
+def sbc(
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for ranks.nc, sbc.json and sbc.png.")],
+    replicates: int = 60,
+    draws: int = 200,
+    tune: int = 300,
+    seed: int = 0,
+    workers: Annotated[int, typer.Option(help="Replicates fitted at once, one process each.")] = 2,
+) -> None:
+    """Simulation-based calibration on a small configuration: rank histograms and uniformity tests."""
+    from rich.progress import Progress
+
+    from bayes.sbc import plot_ranks, run_sbc
+    from evidence.writers import atomic_write_text
+
+    if replicates < 5 or draws < 20:
+        console.print("[bold red]error:[/] need --replicates >= 5 and --draws >= 20")
+        raise typer.Exit(code=2)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with Progress(console=console) as bar:
+        task = bar.add_task("SBC replicates", total=replicates)
+        result = run_sbc(
+            replicates,
+            draws,
+            tune,
+            seed=seed,
+            workers=workers,
+            progress=lambda i, n: bar.update(task, completed=i),
+        )
+    result.ranks.to_netcdf(out_dir / "ranks.nc")
+    summary = {"p_values": result.p_values, "failed_fits": result.failed_fits, "uniform": result.uniform()}
+    atomic_write_text(out_dir / "sbc.json", json.dumps(summary, indent=2))
+    plot_ranks(result, out_dir / "sbc.png")
+    table = Table(title=f"SBC: {replicates} replicates, ranks among {result.n_ranks - 1} draws")
+    for c in ("parameter", "chi-square p"):
+        table.add_column(c)
+    for name, p in result.p_values.items():
+        table.add_row(name, f"{p:.3f}")
+    out.print(table)
+    out.print(
+        f"ranks uniform (Bonferroni, alpha 0.01): {result.uniform()}; failed fits: {result.failed_fits}"
+    )
 
 
 @app.command()

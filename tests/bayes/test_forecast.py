@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from bayes.fitting import load_forecaster
 from bayes.forecast import Forecaster, ForecastError, NewPartner, _sorted_quantiles
@@ -86,11 +87,13 @@ def test_new_partner_and_family_are_drawn_from_the_population(forecaster: Foreca
     new = fc.cells["mean"].sel(partner="newland").isel(family=slice(0, 8)).mean("year")
     # Sensible: a new partner's rate sits inside the spread of known partners' rates, family by family...
     assert ((new >= known.quantile(0.02, "partner")) & (new <= known.quantile(0.98, "partner"))).all()
-    # ...and knowing nothing about it shows: its intervals are wider than a known partner's typical ones.
-    width = fc.cells["upper"] - fc.cells["lower"]
-    new_width = width.sel(partner="newland").isel(family=slice(0, 8)).mean()
-    known_width = width.isel(partner=slice(0, 30), family=slice(0, 8)).mean()
-    assert new_width >= known_width
+    # ...and knowing nothing about it shows. Its level is uncertain and shared by all its cells, so its
+    # demand over families and years is over-dispersed beyond what a known partner's is: the squared
+    # coefficient of variation of the rate, (Var - mean) / mean^2, exceeds every known partner's.
+    totals = fc.draws.isel(family=slice(0, 8)).sum(("family", "year")).values.astype(float)
+    mean, var = totals.mean(axis=0), totals.var(axis=0)
+    excess = (var - mean) / mean**2
+    assert excess[30] > 2 * excess[:30].max(), (excess[30], excess[:30].max())
     p_new = fc.cells["p_any_within_horizon"].sel(partner="newland", family="new_kit")
     assert 0 < p_new < 1
     # totals still add up draw by draw with the new cells in them
@@ -160,3 +163,27 @@ def test_a_new_partner_in_a_known_region_borrows_from_it(forecaster: Forecaster)
     assert fc.cells["mean"].sel(partner="inside").sum() > 0
     with pytest.raises(ForecastError, match="unknown alliance"):
         forecaster.forecast(new_partners=[NewPartner("x", alliances=("WARSAW",))])
+
+
+def test_every_partner_totals_read_off_the_presorted_draws_are_exact(forecaster: Forecaster) -> None:
+    fc = forecaster.forecast(horizon=4, levels=[0.8], families=["f01", "f03"])
+    family = fc.draws.sum("partner").values.astype(float)  # (sample, family, year)
+    lower, median = np.quantile(family, [0.1, 0.5], axis=0, method="inverted_cdf")
+    np.testing.assert_array_equal(fc.family_totals["median"].values, median)
+    np.testing.assert_array_equal(fc.family_totals["lower"].sel(level=0.8).values, lower)
+    total = fc.total_draws.values
+    np.testing.assert_array_equal(
+        fc.total_demand["median"].values, np.quantile(total, 0.5, axis=0, method="inverted_cdf")
+    )
+
+
+def test_a_fit_with_no_open_requests_forecasts(fitted) -> None:
+    """The SIPRI panel has no firm or pending requests after its history: the book is empty."""
+    from bayes.model import DemandModel
+
+    empty = DemandModel(fitted.model_config, fitted.sampler_config)
+    empty.idata = fitted.idata.copy()
+    empty.idata["constant_data"] = xr.DataTree(fitted.coords.isel(open_lor=slice(0, 0)))
+    td = Forecaster(empty, max_draws=200).forecast(horizon=2).total_demand
+    assert float(td["firm"].sum()) == 0 and float(td["pending_expected"].sum()) == 0
+    np.testing.assert_allclose(td["mean"].values, td["new_lors_expected"].values)

@@ -113,3 +113,54 @@ def test_partner_year_log_likelihood_equals_brute_force(fitted, sim_world: Path)
     mu = np.exp(draws.log_rate(design))
     brute = nb_logpmf(panel["lor_count"].values[None], mu, draws.dispersion[:, None, None, None]).sum(axis=2)
     np.testing.assert_allclose(fast, brute, rtol=1e-10)
+
+
+def test_warm_start_refit_starts_where_the_stored_fit_ended(fitted, sim_world: Path) -> None:
+    state = fitted.sampler_state
+    assert state is not None and state.position.shape == state.inverse_mass.shape
+    assert state.position.shape[0] == 4 and (state.step_size > 0).all()
+    panel = build_panel(load_dataset(sim_world), first_year=2000)
+    refit = DemandModel(sampler_config={"draws": 200, "warm_tune": 100, "ppc_draws": 20, "random_seed": 9})
+    refit.fit(panel, progressbar=False, warm_start=state)
+    assert refit.idata.attrs["warm_start"] == 1
+    assert refit.idata["sample_stats"].attrs["tuning_steps"] == 100
+    stats = refit.idata["sample_stats"]
+    # the stored step size and mass matrix fit this posterior: no divergences, short trajectories
+    assert int(stats["diverging"].sum()) == 0
+    cold_steps = float(fitted.idata["sample_stats"]["n_steps"].mean())
+    assert float(stats["n_steps"].mean()) < 1.5 * cold_steps
+    a = refit.idata["posterior"]["intercept"].values.ravel()
+    b = fitted.idata["posterior"]["intercept"].values.ravel()
+    assert abs(a.mean() - b.mean()) < 3 * b.std()
+
+
+def test_zero_inflated_likelihood_equals_brute_force() -> None:
+    import pytensor.tensor as pt
+
+    from bayes.model import _sparse_nb_loglik, nb_logpmf
+
+    rng = np.random.default_rng(2)
+    counts = rng.negative_binomial(2, 0.7, size=(5, 4, 6)) * (rng.random((5, 4, 6)) < 0.5)
+    log_mu = rng.normal(-0.5, 0.8, counts.shape)
+    phi, pi = 2.5, 0.3
+    nz = np.nonzero(counts)
+    with pytensor.config.change_flags(floatX="float64"):
+        ours = _sparse_nb_loglik(
+            counts, pt.as_tensor(log_mu), pt.as_tensor(log_mu[nz]), pt.as_tensor(phi), pt.as_tensor(pi)
+        ).eval()
+    nb = nb_logpmf(counts.astype(float), np.exp(log_mu), phi)
+    brute = np.where(counts == 0, np.logaddexp(np.log(pi), np.log1p(-pi) + nb), np.log1p(-pi) + nb).sum()
+    assert np.isclose(float(ours), brute, rtol=1e-5), (ours, brute)
+
+
+def test_chains_give_the_same_draws_however_many_run_at_once(sim_world: Path) -> None:
+    """Rounds of fewer parallel chains (to save memory) change nothing but the wall time."""
+    panel = build_panel(load_dataset(sim_world), first_year=2000)
+    config = {"draws": 30, "tune": 30, "chains": 4, "random_seed": 4}
+    _, together, _, _ = DemandModel(sampler_config=config).sample(panel, progressbar=False)
+    _, rounds, _, state = DemandModel(sampler_config={**config, "parallel_chains": 2}).sample(
+        panel, progressbar=False
+    )
+    np.testing.assert_array_equal(together["intercept"].values, rounds["intercept"].values)
+    np.testing.assert_array_equal(together["partner_effect"].values, rounds["partner_effect"].values)
+    assert state.position.shape[0] == 4

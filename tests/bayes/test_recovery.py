@@ -55,7 +55,13 @@ def test_sampler_converged(fitted) -> None:
 def test_the_world_has_every_kind_of_evidence(fitted) -> None:
     import json
 
-    assert json.loads(fitted.idata.attrs["components"]) == {"alliance": True, "readiness": True, "nlp": True}
+    assert json.loads(fitted.idata.attrs["components"]) == {
+        "alliance": True,
+        "readiness": True,
+        "nlp": True,
+        "conversion": True,
+        "dynamics": True,
+    }
 
 
 @pytest.mark.parametrize("name", HYPER)

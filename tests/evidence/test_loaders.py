@@ -89,8 +89,10 @@ def test_dataset_cross_references_are_checked(sim_world: Path, tmp_path: Path) -
 
 
 def test_simulated_world_loads_whole(sim_world: Path) -> None:
+    from bayes.simulate import WorldSpec
+
     ds = load_dataset(sim_world)
-    assert len(ds.partners) == 24 and len(ds.families) == 8
+    assert len(ds.partners) == WorldSpec.partners and len(ds.families) == WorldSpec.families
     assert set(ds.lors["status"]) == {"executed", "firm", "pending", "withdrawn"}
     assert {"nlp_mention", "readiness_fleet_units", "readiness_fleet_mean_age"} <= set(ds.evidence["kind"])
     assert len(ds.domestic_plans) == 8 * 5 and len(ds.line_capacities) == 8
