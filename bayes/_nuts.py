@@ -55,26 +55,30 @@ class SamplerState:
         )
 
     def aligned(self, layout: tuple[tuple[str, tuple[int, ...]], ...]) -> tuple[np.ndarray, np.ndarray]:
-        """Mass and positions mapped onto another model's layout: variables of the same name and
-        shape are copied; others (new partners, a new year) start at 0 with the median mass."""
+        """Mass and positions mapped onto another model's layout, variable by variable. Same name
+        and shape: copied. Grown (a new year of AR(1) innovations, say): the old block is copied
+        into the leading corner and the new entries start at 0 with the median mass, as do
+        variables the stored fit did not have."""
         offsets, start = {}, 0
         for name, shape in self.layout:
             size = int(np.prod(shape))
             offsets[name] = (start, size, shape)
             start += size
         chains = self.step_size.shape[0]
-        fill = np.median(self.inverse_mass, axis=1, keepdims=True)
+        fill = np.median(self.inverse_mass, axis=1)
         mass, position = [], []
         for name, shape in layout:
-            size = int(np.prod(shape))
+            m = np.repeat(fill[:, None], int(np.prod(shape)), axis=1).reshape(chains, *shape)
+            z = np.zeros((chains, *shape))
             old = offsets.get(name)
-            if old is not None and old[2] == shape:
+            grown = old is not None and len(old[2]) == len(shape)
+            if grown and all(a <= b for a, b in zip(old[2], shape, strict=True)):
+                corner = (slice(None), *(slice(0, a) for a in old[2]))
                 sl = slice(old[0], old[0] + old[1])
-                mass.append(self.inverse_mass[:, sl])
-                position.append(self.position[:, sl])
-            else:
-                mass.append(np.repeat(fill, size, axis=1))
-                position.append(np.zeros((chains, size)))
+                m[corner] = self.inverse_mass[:, sl].reshape(chains, *old[2])
+                z[corner] = self.position[:, sl].reshape(chains, *old[2])
+            mass.append(m.reshape(chains, -1))
+            position.append(z.reshape(chains, -1))
         return np.concatenate(mass, axis=1), np.concatenate(position, axis=1)
 
 

@@ -155,9 +155,16 @@ def build_design(panel: xr.Dataset) -> Design:
     nlp = bool(covered.any())
     nlp_scale = scale_of(signal[:, :, covered > 0].ravel()) if nlp else Scale(0.0, 1.0)
     quantity = panel["lor_quantity"].values.astype(float)
-    known = np.isfinite(quantity) & (quantity > 0)
     p_lookup = {p: i for i, p in enumerate(panel["partner"].values.astype(str))}
     f_lookup = {f: i for i, f in enumerate(panel["family"].values.astype(str))}
+    # requests with a quantity, of partners and families in the panel (a panel cut to some of
+    # them still lists every request)
+    known = (
+        np.isfinite(quantity)
+        & (quantity > 0)
+        & np.isin(panel["lor_partner"].values.astype(str), list(p_lookup))
+        & np.isin(panel["lor_family"].values.astype(str), list(f_lookup))
+    )
     counts = panel["lor_count"].values.astype(np.int64)
     return Design(
         counts=counts,

@@ -164,3 +164,20 @@ def test_chains_give_the_same_draws_however_many_run_at_once(sim_world: Path) ->
     np.testing.assert_array_equal(together["intercept"].values, rounds["intercept"].values)
     np.testing.assert_array_equal(together["partner_effect"].values, rounds["partner_effect"].values)
     assert state.position.shape[0] == 4
+
+
+def test_a_stored_sampler_state_maps_onto_a_grown_model() -> None:
+    from bayes._nuts import SamplerState
+
+    old = SamplerState(
+        (("a", ()), ("innovation", (2, 3))),
+        np.array([0.1, 0.2]),
+        np.array([[1.0, 2, 3, 4, 5, 6, 7], [1.0, 2, 3, 4, 5, 6, 7]]),
+        np.array([[9.0, 1, 2, 3, 4, 5, 6], [9.0, 1, 2, 3, 4, 5, 6]]),
+    )
+    mass, position = old.aligned((("innovation", (2, 4)), ("a", ()), ("new", (2,))))
+    # innovation grew by a year: the old 2 x 3 block keeps its values, the new column starts at 0
+    np.testing.assert_array_equal(position[0, :8].reshape(2, 4), [[1, 2, 3, 0], [4, 5, 6, 0]])
+    assert position[0, 8] == 9.0 and (position[0, 9:] == 0).all()
+    np.testing.assert_array_equal(mass[0, :8].reshape(2, 4)[:, :3], [[2, 3, 4], [5, 6, 7]])
+    assert mass[0, 3] == np.median(old.inverse_mass[0]) and mass[0, 8] == 1.0
