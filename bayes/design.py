@@ -198,6 +198,21 @@ def build_design(panel: xr.Dataset) -> Design:
     )
 
 
+# The parameters a log rate is computed from (``partner_dynamic`` goes to :func:`log_rate` as
+# ``dynamic``; the last four exist only where the model has them).
+RATE_PARAMETERS = (
+    "intercept",
+    "partner_effect",
+    "family_effect",
+    "partner_family_effect",
+    "family_trend",
+    "partner_dynamic",
+    "fleet_size_slope",
+    "fleet_age_slope",
+    "nlp_lag",
+)
+
+
 def log_rate(
     params: Mapping[str, Any],
     decade: Any,

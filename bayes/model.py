@@ -37,7 +37,7 @@ import xarray as xr
 from scipy.special import gammaln
 
 from bayes._nuts import SamplerState, run_nuts
-from bayes.design import Design, build_design, log_rate
+from bayes.design import RATE_PARAMETERS, Design, build_design, log_rate
 from bayes.diagnostics import DEFAULT_GATES, Diagnostics, diagnose
 from bayes.diagnostics import from_dict as diagnostics_from_dict
 from priors import PriorSet, load_priors, parse_priors
@@ -796,23 +796,7 @@ class DemandModel:
         n_p, _, n_t = y.shape
         nz = np.nonzero(y)
         pt_index = nz[0] * n_t + nz[2]  # flat (partner, year) slot of each non-zero cell
-        names = [
-            n
-            for n in (
-                "intercept",
-                "partner_effect",
-                "family_effect",
-                "partner_family_effect",
-                "family_trend",
-                "partner_dynamic",
-                "fleet_size_slope",
-                "fleet_age_slope",
-                "nlp_lag",
-                "dispersion",
-                "zero_inflation",
-            )
-            if draws.has(n)
-        ]
+        names = [n for n in (*RATE_PARAMETERS, "dispersion", "zero_inflation") if draws.has(n)]
         step = max(1, min(draws.n, 8_000_000 // y.size))
         out = np.empty((draws.n, n_p, n_t))
         with jax.enable_x64(True):

@@ -35,6 +35,30 @@ from evidence.writers import atomic_write_text, write_table
 
 REGIONS = ("Europe", "Middle East", "East Asia", "Latin America", "Oceania", "Sub-Saharan Africa")
 CATEGORIES = ("Aircraft", "Missiles", "Armoured vehicles", "Ships")
+# Scalars the simulator sets, recorded in truth.json.
+HYPERPARAMETERS = (
+    "intercept",
+    "sigma_partner",
+    "sigma_region",
+    "sigma_family",
+    "sigma_category",
+    "sigma_partner_family",
+    "trend_mean",
+    "sigma_trend",
+    "dispersion",
+    "sigma_dynamic",
+    "rho_dynamic",
+    "fleet_size_mean",
+    "sigma_fleet_size",
+    "fleet_age_mean",
+    "sigma_fleet_age",
+    "units_intercept",
+    "sigma_units_family",
+    "sigma_units_partner",
+    "units_sigma",
+    "conversion_mean",
+    "conversion_concentration",
+)
 
 
 @dataclass(frozen=True)
@@ -287,32 +311,7 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
         "spec": asdict(spec),
         "reference_year": spec.last_year,
         "centre_year": centre_of(years),
-        "params": {
-            name: getattr(spec, name)
-            for name in (
-                "intercept",
-                "sigma_partner",
-                "sigma_region",
-                "sigma_family",
-                "sigma_category",
-                "sigma_partner_family",
-                "trend_mean",
-                "sigma_trend",
-                "dispersion",
-                "sigma_dynamic",
-                "rho_dynamic",
-                "fleet_size_mean",
-                "sigma_fleet_size",
-                "fleet_age_mean",
-                "sigma_fleet_age",
-                "units_intercept",
-                "sigma_units_family",
-                "sigma_units_partner",
-                "units_sigma",
-                "conversion_mean",
-                "conversion_concentration",
-            )
-        },
+        "params": {name: getattr(spec, name) for name in HYPERPARAMETERS},
         # What this draw of the world actually holds: a hierarchy's hyper-parameters are learned
         # from the effects drawn, so recovery is judged against these as well as the stated ones.
         "realised": {
@@ -405,4 +404,4 @@ def write_world(out: Path | str, spec: WorldSpec, seed: int) -> dict:
     return truth
 
 
-__all__ = ["Scale", "WorldSpec", "simulate_world", "write_world"]
+__all__ = ["HYPERPARAMETERS", "Scale", "WorldSpec", "simulate_world", "write_world"]

@@ -9,31 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-# Hyper-parameters the simulator sets. A hierarchy learns its scale and mean from the effects the
-# world actually drew, so each is judged against the stated value and that realised value.
-HYPER = (
-    "intercept",
-    "sigma_partner",
-    "sigma_region",
-    "sigma_family",
-    "sigma_category",
-    "sigma_partner_family",
-    "trend_mean",
-    "sigma_trend",
-    "dispersion",
-    "sigma_dynamic",
-    "rho_dynamic",
-    "fleet_size_mean",
-    "sigma_fleet_size",
-    "fleet_age_mean",
-    "sigma_fleet_age",
-    "units_intercept",
-    "sigma_units_family",
-    "sigma_units_partner",
-    "units_sigma",
-    "conversion_mean",
-    "conversion_concentration",
-)
+from bayes.simulate import HYPERPARAMETERS
 
 
 def eti(values: np.ndarray, mass: float = 0.94) -> tuple[float, float]:
@@ -64,7 +40,9 @@ def test_the_world_has_every_kind_of_evidence(fitted) -> None:
     }
 
 
-@pytest.mark.parametrize("name", HYPER)
+# A hierarchy learns its scale and mean from the effects the world actually drew, so each
+# hyper-parameter is judged against the stated value and that realised value.
+@pytest.mark.parametrize("name", HYPERPARAMETERS)
 def test_hyperparameters_inside_94_percent_intervals(fitted, sim_truth, name: str) -> None:
     lo, hi = eti(fitted.idata["posterior"][name].values.ravel())
     candidates = [sim_truth["params"][name], sim_truth["realised"].get(name, sim_truth["params"][name])]
