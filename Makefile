@@ -16,7 +16,7 @@ FIND_PYTHON = for p in $(PY_CANDIDATES); do \
 	    command -v "$$p"; exit 0; fi; \
 	done; exit 1
 
-.PHONY: run test install lint data clean
+.PHONY: run test install lint data clean fuzz load
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@py="$$($(FIND_PYTHON))" || { echo "error: no Python >= 3.12 found; install one or run 'make PYTHON=/path/to/python3.12 ...'" >&2; exit 2; }; \
@@ -36,6 +36,14 @@ test: install
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+# Schemathesis against a live server with more generated examples per operation than the test suite.
+fuzz: install
+	TOTALDEMAND_FUZZ_EXAMPLES=$${EXAMPLES:-200} $(VENV)/bin/python -m pytest -q tests/service/test_fuzz.py
+
+# 50 concurrent clients against the real server while a fit job runs (benchmarks/serve_load.py).
+load: install
+	$(VENV)/bin/python benchmarks/serve_load.py
 
 data: install
 	PYTHON=$(VENV)/bin/python bash scripts/build_default_data.sh

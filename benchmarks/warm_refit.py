@@ -21,7 +21,7 @@ from pathlib import Path
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
 
-from bayes.model import DemandModel, default_model_config
+from bayes.model import DemandModel, default_model_config, default_sampler_config
 from bayes.panel import build_panel
 from evidence.loaders import default_dataset_path, load_dataset
 
@@ -47,9 +47,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--first-year", type=int, default=1990)
-    parser.add_argument("--draws", type=int, default=1000)
-    parser.add_argument("--tune", type=int, default=1000)
-    parser.add_argument("--warm-tune", type=int, default=200)
+    defaults = default_sampler_config()
+    parser.add_argument("--draws", type=int, default=defaults["draws"])
+    parser.add_argument("--tune", type=int, default=defaults["tune"], help="cold warm-up steps")
+    parser.add_argument("--warm-tune", type=int, default=defaults["warm_tune"])
     parser.add_argument("--quick", action="store_true", help="a small simulated world instead")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

@@ -1,322 +1,233 @@
-"""The Litestar application: forecasts served from a stored posterior, OpenAPI at ``/schema``."""
+"""The Litestar application: forecasts from the active model's stored draws, validated ingests into the
+database, fit jobs in worker processes, the model registry, API keys and metrics. OpenAPI at ``/schema``.
+
+``create_app`` migrates the database, seeds it from the configured dataset when it is empty, marks
+jobs orphaned by a crash as failed, and starts the fit dispatcher with the app."""
 
 from __future__ import annotations
 
 import logging
-import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
 
-import msgspec
-from litestar import Litestar, Request, Response, get, post
+from litestar import Litestar, Request, Response
 from litestar.datastructures import State
-from litestar.enums import RequestEncodingType
+from litestar.exceptions import HTTPException
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.params import Body
+from litestar.openapi.spec import Components, SecurityScheme
+from sqlalchemy import Engine, func, select
 
 from bayes.fitting import load_forecaster
-from bayes.forecast import MAX_HORIZON, Forecaster, ForecastError, NewFamily, NewPartner, records
+from bayes.forecast import MAX_HORIZON, Forecaster, ForecastError
 from bayes.model import DemandModel
-from totaldemand import settings
+from evidence.loaders import LoadError
+from service import _schema as s
+from service import registry, store
+from service.auth import KeyCache
+from service.config import Settings, load_settings
+from service.db import engine_for, migrate
+from service.jobs import Dispatcher
+from service.metrics import Metrics
 
 log = logging.getLogger(__name__)
-
-MAX_BODY_BYTES = 1_000_000
-
-
-Label = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-
-
-class NewPartnerSpec(msgspec.Struct, forbid_unknown_fields=True):
-    """A partner never seen; its region and alliances, when known, place it in the hierarchy."""
-
-    id: Label
-    region: str | None = None
-    alliances: Annotated[list[Label], msgspec.Meta(max_length=10)] = msgspec.field(default_factory=list)
-
-
-class NewFamilySpec(msgspec.Struct, forbid_unknown_fields=True):
-    id: Label
-    category: str | None = None
-
-
-Levels = Annotated[
-    list[Annotated[float, msgspec.Meta(gt=0, lt=1)]], msgspec.Meta(min_length=1, max_length=10)
-]
-
-
-class ForecastRequest(msgspec.Struct, forbid_unknown_fields=True):
-    """What to forecast. Omitted filters mean all known values."""
-
-    horizon: Annotated[int, msgspec.Meta(ge=1, le=MAX_HORIZON, description="years ahead")] = 3
-    levels: Levels = msgspec.field(default_factory=lambda: [0.5, 0.8, 0.95])
-    partners: list[str] | None = None
-    families: list[str] | None = None
-    regions: list[str] | None = None
-    new_partners: Annotated[
-        list[Label | NewPartnerSpec],
-        msgspec.Meta(
-            max_length=20,
-            description="partners never seen (a label or {id, region, alliances}), drawn from the population",
-        ),
-    ] = msgspec.field(default_factory=list)
-    new_families: Annotated[
-        list[Label | NewFamilySpec],
-        msgspec.Meta(
-            max_length=20,
-            description="families never seen (a label, or {id, category}), forecast from the population",
-        ),
-    ] = msgspec.field(default_factory=list)
-
-
-class BlockBuyRequest(msgspec.Struct, forbid_unknown_fields=True):
-    """Cumulative demand of a set of partners over a window of forecast years."""
-
-    partners: list[str] | None = None
-    families: list[str] | None = None
-    regions: list[str] | None = None
-    first_year: int | None = None
-    last_year: int | None = None
-    levels: Levels = msgspec.field(default_factory=lambda: [0.5, 0.8, 0.95])
-
-
-class Interval(msgspec.Struct):
-    level: float
-    lower: float
-    upper: float
-
-
-class UnitsSummary(msgspec.Struct):
-    mean: float
-    median: float
-    intervals: list[Interval]
-
-
-class CellForecast(msgspec.Struct):
-    partner: str
-    family: str
-    year: int
-    mean: float
-    median: float
-    p_any: float
-    p_any_within_horizon: float
-    intervals: list[Interval]
-    units: UnitsSummary
-
-
-class TotalForecast(msgspec.Struct):
-    year: int
-    mean: float
-    median: float
-    p_any: float
-    intervals: list[Interval]
-    units: UnitsSummary
-    family: str | None = None
-
-
-class TotalDemand(msgspec.Struct):
-    """Units per family and year: domestic plan + firm + converted pending + new LORs, and line risk."""
-
-    family: str
-    year: int
-    domestic: float | None
-    firm: float
-    pending_expected: float
-    new_lors_expected: float
-    mean: float
-    median: float
-    intervals: list[Interval]
-    min_sustaining_rate: float | None
-    max_rate: float | None
-    p_below_min: float | None
-    p_above_max: float | None
-
-
-class BlockBuyRow(msgspec.Struct):
-    family: str
-    mean: float
-    median: float
-    p_any: float
-    intervals: list[Interval]
-    units: UnitsSummary
-
-
-class BlockBuyResponse(msgspec.Struct):
-    partners: list[str]
-    first_year: int
-    last_year: int
-    levels: list[float]
-    rows: list[BlockBuyRow]
-
-
-class ModelInfo(msgspec.Struct):
-    path: str
-    status: str
-    fitted_at: str
-    data_hash: str
-    priors_hash: str
-    code_version: str
-    diagnostics: dict[str, Any]
-
-
-class ForecastResponse(msgspec.Struct):
-    model: ModelInfo
-    horizon: int
-    levels: list[float]
-    cells: list[CellForecast]
-    family_totals: list[TotalForecast]
-    year_totals: list[TotalForecast]
-    total_demand: list[TotalDemand]
-
-
-class Partner(msgspec.Struct):
-    id: str
-    name: str
-    region: str
-
-
-class Family(msgspec.Struct):
-    id: str
-    name: str
-    category: str
 
 
 @dataclass
 class Served:
-    """The active model and its compiled forecaster."""
+    """A registered model and its compiled forecaster."""
 
-    path: Path
+    record: registry.ModelRecord
     model: DemandModel
     forecaster: Forecaster
     loaded_at: float = field(default_factory=time.time)
 
     @classmethod
-    def load(cls, path: Path) -> Served:
-        model = DemandModel.load(path)
-        return cls(path, model, load_forecaster(model, max_horizon=MAX_HORIZON))
-
-    def info(self) -> ModelInfo:
-        import json
-
-        a = self.model.idata.attrs
-        return ModelInfo(
-            str(self.path),
-            str(a["status"]),
-            str(a["fitted_at"]),
-            str(a["data_hash"]),
-            str(a["priors_hash"]),
-            str(a["code_version"]),
-            json.loads(a["diagnostics"]),
-        )
+    def load(cls, record: registry.ModelRecord) -> Served:
+        model = DemandModel.load(record.path)
+        return cls(record, model, load_forecaster(model, max_horizon=MAX_HORIZON))
 
 
-def _served(state: State) -> Served:
-    return state.served
+class ModelHolder:
+    """The model this process serves, swapped whole when another one is activated (here, or in
+    another server process: a poller follows the registry)."""
+
+    def __init__(self, engine: Engine, reload_seconds: float) -> None:
+        self.engine = engine
+        self.reload_seconds = reload_seconds
+        self.served: Served | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def refresh(self) -> Served | None:
+        active = registry.active_id(self.engine)
+        if active is None or (self.served is not None and self.served.record.id == active):
+            return self.served
+        with self._lock:
+            if self.served is None or self.served.record.id != active:
+                record = registry.get_model(self.engine, active)
+                started = time.perf_counter()
+                self.served = Served.load(record)
+                log.info(
+                    "serving model %s (%s) after %.1fs", record.id, record.path, time.perf_counter() - started
+                )
+        return self.served
+
+    def follow(self) -> None:
+        def loop() -> None:
+            while not self._stop.wait(self.reload_seconds):
+                try:
+                    self.refresh()
+                except Exception:  # a bad file must not take the served model down
+                    log.exception("could not load the newly activated model; still serving the previous one")
+
+        threading.Thread(target=loop, name="model-follower", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
-@get("/health", sync_to_thread=False)
-def health(state: State) -> dict[str, Any]:
-    served = _served(state)
-    return {"status": "ok", "model_status": served.model.status, "model_loaded_at": served.loaded_at}
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    keys: KeyCache
+    holder: ModelHolder
+    dispatcher: Dispatcher
+    metrics: Metrics
 
 
-@get("/v1/partners", sync_to_thread=False)
-def list_partners(state: State) -> list[Partner]:
-    c = _served(state).model.coords
+def _jobs_by_status(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(s.jobs.c.status, func.count()).group_by(s.jobs.c.status)).all()
+    return {status: int(n) for status, n in rows}
+
+
+def _error(status: int, detail: str, errors: list[dict] | None = None) -> Response:
+    body: dict = {"status_code": status, "detail": detail}
+    if errors is not None:
+        body["errors"] = errors
+    return Response(body, status_code=status)
+
+
+def _load_error(_: Request, exc: LoadError) -> Response:
+    """Every bad row, field and reason of an upload: 400, and nothing of it was stored."""
+    errors = [
+        {
+            "row": p.row,
+            "field": p.column,
+            "value": None if p.value is None else str(p.value),
+            "reason": p.reason,
+        }
+        for p in exc.problems[:1000]
+    ]
+    return _error(400, f"{len(exc.problems)} problem(s); nothing was stored", errors)
+
+
+def _forecast_error(_: Request, exc: ForecastError) -> Response:
+    return _error(400, str(exc))
+
+
+def _registry_error(_: Request, exc: registry.RegistryError) -> Response:
+    return _error(exc.status_code, str(exc))
+
+
+def _field_errors(extra: object) -> list[dict] | None:
+    """Litestar's validation details ({key, message, source}) in the shape of upload errors."""
+    if not isinstance(extra, list) or not extra:
+        return None
     return [
-        Partner(str(p), str(n), str(r))
-        for p, n, r in zip(
-            c["partner"].values, c["partner_name"].values, c["partner_region"].values, strict=True
-        )
+        {"row": None, "field": e.get("key"), "value": None, "reason": str(e.get("message", ""))}
+        if isinstance(e, dict)
+        else {"row": None, "field": None, "value": None, "reason": str(e)}
+        for e in extra
     ]
 
 
-@get("/v1/families", sync_to_thread=False)
-def list_families(state: State) -> list[Family]:
-    c = _served(state).model.coords
-    return [
-        Family(str(f), str(n), str(k))
-        for f, n, k in zip(
-            c["family"].values, c["family_name"].values, c["family_category"].values, strict=True
-        )
-    ]
+def _unexpected(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, HTTPException):
+        return _error(exc.status_code, exc.detail, _field_errors(getattr(exc, "extra", None)))
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _error(500, "internal error; the server log has the details")
 
 
-@post("/v1/forecasts", sync_to_thread=True, status_code=200)
-def create_forecast(
-    state: State, data: Annotated[ForecastRequest, Body(media_type=RequestEncodingType.JSON)]
-) -> ForecastResponse:
-    """Posterior forecast per partner × family × year (LOR counts and units), family and yearly
-    totals, and total demand per family and year with the risk to each production line."""
-    served = _served(state)
-    fc = served.forecaster.forecast(
-        data.horizon,
-        data.levels,
-        data.partners,
-        data.families,
-        data.regions,
-        [
-            NewPartner(x) if isinstance(x, str) else NewPartner(x.id, x.region, tuple(x.alliances))
-            for x in data.new_partners
-        ],
-        [NewFamily(x) if isinstance(x, str) else NewFamily(x.id, x.category) for x in data.new_families],
+def build_services(settings: Settings, model_path: Path | None = None) -> Services:
+    """Database migrated and seeded, orphaned jobs reconciled, a given posterior file registered and
+    activated (refused if it failed its gates)."""
+    engine = engine_for(settings.db_url)
+    migrate(engine)
+    store.seed(engine, settings.seed_dataset())
+    for job_id in registry.reconcile(engine):
+        log.warning("job %s had been interrupted; marked failed", job_id)
+    if model_path is not None:
+        record = registry.register_file(engine, Path(model_path))
+        if record.status != "ok":
+            raise RuntimeError(
+                f"{model_path}: model status {record.status!r}; refusing to serve a failed fit"
+            )
+        registry.activate(engine, record.id)
+    holder = ModelHolder(engine, settings.reload_seconds)
+
+    def fitted_at() -> str | None:
+        return holder.served.record.fitted_at if holder.served else None
+
+    def loaded_at() -> float | None:
+        return holder.served.loaded_at if holder.served else None
+
+    metrics = Metrics(
+        jobs_by_status=lambda: _jobs_by_status(engine), model_fitted_at=fitted_at, model_loaded_at=loaded_at
     )
-    body = fc.to_dict()
-    return ForecastResponse(
-        served.info(),
-        data.horizon,
-        list(fc.levels),
-        msgspec.convert(body["cells"], list[CellForecast]),
-        msgspec.convert(body["family_totals"], list[TotalForecast]),
-        msgspec.convert(body["year_totals"], list[TotalForecast]),
-        msgspec.convert(body["total_demand"], list[TotalDemand]),
-    )
+    return Services(settings, engine, KeyCache(engine), holder, Dispatcher(settings, engine), metrics)
 
 
-@post("/v1/block-buys", sync_to_thread=True, status_code=200)
-def create_block_buy(
-    state: State, data: Annotated[BlockBuyRequest, Body(media_type=RequestEncodingType.JSON)]
-) -> BlockBuyResponse:
-    """Quantiles of cumulative LORs and units of a set of partners over a window (multinational pooling)."""
-    ds = _served(state).forecaster.block_buy(
-        data.partners, data.families, data.first_year, data.last_year, data.levels, data.regions
-    )
-    levels = tuple(float(v) for v in ds["level"].values)
-    return BlockBuyResponse(
-        list(ds.attrs["partners"]),
-        int(ds.attrs["first_year"]),
-        int(ds.attrs["last_year"]),
-        list(levels),
-        msgspec.convert(records(ds, ("family",), levels, units=True), list[BlockBuyRow]),
-    )
+def create_app(settings: Settings | None = None, model_path: Path | str | None = None) -> Litestar:
+    """The app around a database (``settings``, default: from the environment and config file)."""
+    from service import _handlers as h
 
+    settings = settings or load_settings()
+    services = build_services(settings, Path(model_path) if model_path else None)
+    services.holder.refresh()
+    if services.holder.served is None:
+        log.warning("no model is active yet: forecasts answer 503 until one is fitted and activated")
 
-def _bad_request(_: Request, exc: Exception) -> Response:
-    """A request the forecaster cannot answer (unknown id, horizon out of range): 400, never 500."""
-    return Response({"status_code": 400, "detail": str(exc)}, status_code=400)
+    def startup() -> None:
+        services.dispatcher.start()
+        services.holder.follow()
 
+    def shutdown() -> None:
+        log.info("shutting down: stopping the fit dispatcher")
+        services.holder.stop()
+        services.dispatcher.stop()
+        services.engine.dispose()
 
-def create_app(model_path: Path | str | None = None) -> Litestar:
-    """Build the app around one posterior file (``TOTALDEMAND_MODEL`` or the default path)."""
-    path = Path(model_path or os.environ.get(settings.MODEL_ENV) or settings.model_path())
-    served = Served.load(path)
-    if served.model.status != "ok":
-        raise RuntimeError(f"{path}: model status {served.model.status!r}; refusing to serve a failed fit")
-    log.info(
-        "serving %s (data %s, fitted %s)",
-        path,
-        served.model.idata.attrs.get("data_hash"),
-        served.model.idata.attrs.get("fitted_at"),
-    )
     return Litestar(
-        route_handlers=[health, list_partners, list_families, create_forecast, create_block_buy],
-        state=State({"served": served}),
-        openapi_config=OpenAPIConfig(title="totaldemand", version="0.1.0", path="/schema"),
-        request_max_body_size=MAX_BODY_BYTES,
-        exception_handlers={ForecastError: _bad_request},
+        route_handlers=h.HANDLERS,
+        state=State({"services": services}),
+        openapi_config=OpenAPIConfig(
+            title="totaldemand",
+            version="0.2.0",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "apiKey": SecurityScheme(
+                        type="http", scheme="bearer", description="Authorization: Bearer <key>"
+                    )
+                }
+            ),
+        ),
+        request_max_body_size=settings.max_body_bytes,
+        middleware=[DefineMiddleware(services.metrics.middleware)],
+        exception_handlers={
+            LoadError: _load_error,
+            ForecastError: _forecast_error,
+            registry.RegistryError: _registry_error,
+            Exception: _unexpected,
+        },
+        on_startup=[startup],
+        on_shutdown=[shutdown],
     )
 
 
-__all__ = ["ForecastRequest", "ForecastResponse", "create_app"]
+__all__ = ["Services", "build_services", "create_app"]

@@ -482,53 +482,153 @@ def sbc(
     )
 
 
+def _service_settings(host: str | None = None):  # -> service.config.Settings
+    from service.config import ConfigError, load_settings
+
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+
+
 @app.command()
 @user_errors
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(help="Interface to bind (0.0.0.0: every interface).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    model_path: Annotated[Path | None, typer.Option("--model", help="Posterior file to serve.")] = None,
-    workers: Annotated[int, typer.Option(help="Uvicorn worker processes.")] = 1,
+    model_path: Annotated[
+        Path | None, typer.Option("--model", help="Register this posterior file and serve it.")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(help="Uvicorn worker processes; each loads the active model's draws.")
+    ] = 1,
 ) -> None:
-    """Serve the HTTP API (Litestar under uvicorn) from a stored posterior file."""
+    """Serve the HTTP API (Litestar under uvicorn) on the database in $TOTALDEMAND_HOME.
+
+    Settings come from TOTALDEMAND_* environment variables and the file in $TOTALDEMAND_CONFIG
+    (README). SIGTERM or Ctrl-C shuts down gracefully: requests in flight finish, fit workers stop
+    and their jobs are marked failed."""
     import uvicorn
 
     from bayes.model import DemandModel
+    from service.app import build_services
 
-    path = model_path or settings.model_path()
-    if not path.is_file():
-        raise FileNotFoundError(f"--model: no posterior file at {path}; run `totaldemand fit` first")
-    status = DemandModel.load(path).status
-    if status != "ok":
-        console.print(f"[bold red]error:[/] {path} has status {status!r}; a failed fit is never served")
-        raise typer.Exit(code=2)
-    os.environ[settings.MODEL_ENV] = str(path.resolve())
+    config = _service_settings()
+    if model_path is not None:
+        if not model_path.is_file():
+            raise FileNotFoundError(
+                f"--model: no posterior file at {model_path}; run `totaldemand fit` first"
+            )
+        status = DemandModel.load(model_path).status
+        if status != "ok":
+            console.print(
+                f"[bold red]error:[/] {model_path} has status {status!r}; a failed fit is never served"
+            )
+            raise typer.Exit(code=2)
+        build_services(config, model_path)  # registers and activates it once, before workers start
+    from service.logs import log_config
+
     uvicorn.run(
-        "service.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+        "service.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=log_config(config.log_format, config.log_level.upper()),
+        timeout_graceful_shutdown=30,
     )
+
+
+keys_app = typer.Typer(help="API keys (operators, on the server's machine).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+@user_errors
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what the key is for.")],
+    role: Annotated[str, typer.Option(help="reader, analyst or admin.")] = "reader",
+    partner: Annotated[list[str] | None, typer.Option(help="Limit the key to this partner; repeat.")] = None,
+) -> None:
+    """Create a key and print its token (shown once; only its hash is stored)."""
+    from service.app import build_services
+    from service.auth import create_key
+    from service.registry import RegistryError
+
+    services = build_services(_service_settings())
+    try:
+        issued = create_key(services.engine, name, role, partner)
+    except RegistryError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=2) from None
+    out.print(issued.token, highlight=False)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    from service.app import build_services
+    from service.auth import list_keys
+
+    for key in list_keys(build_services(_service_settings()).engine):
+        out.print(json.dumps(key), highlight=False, soft_wrap=True)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    from service.app import build_services
+    from service.auth import revoke_key
+    from service.registry import RegistryError
+
+    try:
+        revoke_key(build_services(_service_settings()).engine, key_id)
+    except RegistryError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=2) from None
 
 
 @app.command()
 @user_errors
 def up(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """The embedded default end to end: fit if no valid model is stored, then serve."""
+    """The embedded default end to end: database seeded, the default model fitted if no valid one is
+    stored, an admin key on first start (printed once), then serve."""
     from bayes.fitting import ensure_default_model
+    from service import registry
+    from service.app import build_services
+    from service.auth import create_key, has_keys
 
+    config = _service_settings()
+    services = build_services(config)
     try:
-        model = ensure_default_model(settings.dataset_path(), settings.model_path())
+        model = ensure_default_model(config.seed_dataset(), settings.model_path())
     except RuntimeError as exc:  # the default fit failed its gates: say so, serve nothing
         console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(code=1) from None
+    record = registry.register_file(services.engine, settings.model_path())
+    if registry.active_id(services.engine) is None:
+        registry.activate(services.engine, record.id)
     for line in model.diagnostics.lines():
         out.print(line)
+    token = None
+    if not has_keys(services.engine):
+        token = create_key(services.engine, "admin (created by `totaldemand up`)", "admin").token
+    out.print(f"\nServing on http://{host}:{port}  (OpenAPI: http://{host}:{port}/schema).", highlight=False)
+    if token:
+        out.print(
+            f"\nAdmin API key (shown once; create more with POST /v1/keys or `totaldemand keys create`):\n"
+            f"  {token}\n",
+            highlight=False,
+            soft_wrap=True,
+        )
     out.print(
-        f"\nServing on http://{host}:{port}  (OpenAPI: http://{host}:{port}/schema). Try:\n"
+        "Try:\n"
         f"  curl -s -X POST http://{host}:{port}/v1/forecasts -H 'content-type: application/json' \\\n"
+        "       -H 'authorization: Bearer <key>' \\\n"
         '       -d \'{"horizon": 2, "levels": [0.8], "partners": ["japan"], "families": ["sam"]}\'\n',
         soft_wrap=True,
         highlight=False,
     )
-    serve(host=host, port=port, model_path=settings.model_path(), workers=1)
+    serve(host=host, port=port, model_path=None, workers=1)
 
 
 if __name__ == "__main__":  # pragma: no cover

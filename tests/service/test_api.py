@@ -1,20 +1,9 @@
-"""The HTTP API through Litestar's test client, on a real posterior file."""
+"""Forecast endpoints through Litestar's test client, on a real posterior file and database (admin key)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from litestar.testing import TestClient
-
-from service.app import create_app
-
-
-@pytest.fixture(scope="module")
-def client(fitted_path: Path) -> Iterator[TestClient]:
-    with TestClient(app=create_app(fitted_path)) as c:
-        yield c
 
 
 def test_health_and_dimensions(client: TestClient) -> None:

@@ -1,0 +1,614 @@
+"""Route handlers. Each declares the role it needs; a key limited to some partners only ever sees
+those partners' cells, and totals (family, year, total demand) over those partners alone."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+import msgspec
+from litestar import Request, delete, get, post
+from litestar.connection import ASGIConnection
+from litestar.datastructures import State
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import (
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ServiceUnavailableException,
+)
+from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.params import Body, FromPath, Parameter
+from litestar.response import File, Response
+from sqlalchemy import text
+
+from bayes.forecast import NewFamily, NewPartner, records
+from evidence.records import DOMESTIC_PLANS, EVIDENCE, LORS, Table
+from service import audit, auth, registry, store
+from service.app import Served, Services
+from service.db import now
+from service.jobs import job_log_tail
+from service.metrics import CONTENT_TYPE
+from service.schemas import (
+    BlockBuyRequest,
+    BlockBuyResponse,
+    BlockBuyRow,
+    CellForecast,
+    ErrorBody,
+    Family,
+    FitRequest,
+    ForecastRequest,
+    ForecastResponse,
+    Health,
+    Job,
+    Key,
+    KeyRequest,
+    ModelSummary,
+    Partner,
+    ServedModel,
+    Stored,
+    TotalDemand,
+    TotalForecast,
+)
+
+SECURITY = [{"apiKey": []}]
+_REASONS = {
+    400: "invalid input: the body, a field or a row (each named)",
+    401: "missing, unknown or revoked API key",
+    403: "the key's role or partner scope does not allow this",
+    404: "unknown id",
+    409: "conflicts with the model's state (failed gates, still fitting)",
+    413: "request body over the size limit",
+    503: "no model is active yet",
+}
+
+
+def errors(*codes: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the error responses a handler can give (always an ErrorBody)."""
+    return {c: ResponseSpec(data_container=ErrorBody, description=_REASONS[c]) for c in codes}
+
+
+AUTH = (401, 403)
+JSON_BODY = Body(media_type=RequestEncodingType.JSON)
+
+
+def _services(state: State) -> Services:
+    return state.services
+
+
+def _authenticate(connection: ASGIConnection) -> auth.Caller:
+    header = connection.headers.get("authorization", "")
+    token = (
+        header[7:].strip()
+        if header.lower().startswith("bearer ")
+        else connection.headers.get("x-api-key", "")
+    )
+    if not token:
+        raise NotAuthorizedException("missing API key: send 'Authorization: Bearer <key>'")
+    caller = _services(connection.app.state).keys.lookup(token)
+    if caller is None:
+        raise NotAuthorizedException("unknown or revoked API key")
+    return caller
+
+
+def requires(role: str):
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        caller = _authenticate(connection)
+        if not caller.can(role):
+            raise PermissionDeniedException(f"this needs the {role!r} role; the key has {caller.role!r}")
+        connection.state.caller = caller
+
+    return guard
+
+
+def _caller(request: Request) -> auth.Caller:
+    return request.state.caller
+
+
+def _served(services: Services) -> Served:
+    served = services.holder.served or services.holder.refresh()
+    if served is None:
+        raise ServiceUnavailableException("no model is active: fit one (POST /v1/models) and activate it")
+    return served
+
+
+def _scoped_partners(caller: auth.Caller, requested: list[str] | None) -> list[str] | None:
+    """The partners a request may see: what it asked for, within the key's scope."""
+    if caller.partners is None:
+        return requested
+    if requested is None:
+        return sorted(caller.partners)
+    outside = sorted(set(requested) - caller.partners)
+    if outside:
+        raise PermissionDeniedException(f"partners: this key is not allowed to see {outside}")
+    return requested
+
+
+def _served_model(served: Served) -> ServedModel:
+    r = served.record
+    return ServedModel(
+        r.id,
+        r.status,
+        r.fitted_at or "",
+        r.data_hash or "",
+        r.priors_hash or "",
+        r.code_version or "",
+        r.approximate,
+        r.diagnostics,
+    )
+
+
+# ---- open: health and metrics -----------------------------------------------------------------
+
+
+@get("/health", sync_to_thread=False, tags=["operations"])
+def health(state: State) -> Health:
+    """Liveness and what is served; 200 even with no active model (the server is up)."""
+    services = _services(state)
+    try:
+        with services.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        database = "ok"
+    except Exception as exc:
+        database = f"error: {type(exc).__name__}"
+    served = services.holder.served
+    return Health(
+        "ok" if database == "ok" else "degraded",
+        served.record.id if served else None,
+        served.loaded_at if served else None,
+        database,
+    )
+
+
+@get("/metrics", sync_to_thread=True, tags=["operations"], media_type=CONTENT_TYPE)
+def metrics(state: State) -> Response[bytes]:
+    """Prometheus text format: request counts and latencies, fit jobs by status, model age."""
+    return Response(_services(state).metrics.render(), media_type=CONTENT_TYPE)
+
+
+# ---- reader: dimensions and forecasts -------------------------------------------------------
+
+
+@get(
+    "/v1/partners",
+    sync_to_thread=False,
+    guards=[requires("reader")],
+    security=SECURITY,
+    responses=errors(401, 403, 503),
+    tags=["forecasts"],
+)
+def list_partners(state: State, request: Request) -> list[Partner]:
+    c = _served(_services(state)).model.coords
+    scope = _caller(request).partners
+    return [
+        Partner(str(p), str(n), str(r))
+        for p, n, r in zip(
+            c["partner"].values, c["partner_name"].values, c["partner_region"].values, strict=True
+        )
+        if scope is None or str(p) in scope
+    ]
+
+
+@get(
+    "/v1/families",
+    sync_to_thread=False,
+    guards=[requires("reader")],
+    security=SECURITY,
+    responses=errors(401, 403, 503),
+    tags=["forecasts"],
+)
+def list_families(state: State) -> list[Family]:
+    c = _served(_services(state)).model.coords
+    return [
+        Family(str(f), str(n), str(k))
+        for f, n, k in zip(
+            c["family"].values, c["family_name"].values, c["family_category"].values, strict=True
+        )
+    ]
+
+
+@post(
+    "/v1/forecasts",
+    sync_to_thread=True,
+    status_code=200,
+    guards=[requires("reader")],
+    security=SECURITY,
+    responses=errors(400, 401, 403, 413, 503),
+    tags=["forecasts"],
+)
+def create_forecast(
+    state: State, request: Request, data: Annotated[ForecastRequest, JSON_BODY]
+) -> ForecastResponse:
+    """Posterior forecast per partner × family × year (LOR counts and units), family and yearly
+    totals over the selected partners, and total demand per family and year with line risk."""
+    caller = _caller(request)
+    served = _served(_services(state))
+    fc = served.forecaster.forecast(
+        data.horizon,
+        data.levels,
+        _scoped_partners(caller, data.partners),
+        data.families,
+        data.regions,
+        [
+            NewPartner(x) if isinstance(x, str) else NewPartner(x.id, x.region, tuple(x.alliances))
+            for x in data.new_partners
+        ],
+        [NewFamily(x) if isinstance(x, str) else NewFamily(x.id, x.category) for x in data.new_families],
+    )
+    body = fc.to_dict()
+    return ForecastResponse(
+        _served_model(served),
+        data.horizon,
+        list(fc.levels),
+        msgspec.convert(body["cells"], list[CellForecast]),
+        msgspec.convert(body["family_totals"], list[TotalForecast]),
+        msgspec.convert(body["year_totals"], list[TotalForecast]),
+        msgspec.convert(body["total_demand"], list[TotalDemand]),
+    )
+
+
+@post(
+    "/v1/block-buys",
+    sync_to_thread=True,
+    status_code=200,
+    guards=[requires("reader")],
+    security=SECURITY,
+    responses=errors(400, 401, 403, 413, 503),
+    tags=["forecasts"],
+)
+def create_block_buy(
+    state: State, request: Request, data: Annotated[BlockBuyRequest, JSON_BODY]
+) -> BlockBuyResponse:
+    """Quantiles of cumulative LORs and units of a set of partners over a window (multinational pooling)."""
+    ds = _served(_services(state)).forecaster.block_buy(
+        _scoped_partners(_caller(request), data.partners),
+        data.families,
+        data.first_year,
+        data.last_year,
+        data.levels,
+        data.regions,
+    )
+    levels = tuple(float(v) for v in ds["level"].values)
+    return BlockBuyResponse(
+        list(ds.attrs["partners"]),
+        int(ds.attrs["first_year"]),
+        int(ds.attrs["last_year"]),
+        list(levels),
+        msgspec.convert(records(ds, ("family",), levels, units=True), list[BlockBuyRow]),
+    )
+
+
+# ---- analyst: ingest, fits, posterior files -------------------------------------------------
+
+
+async def _ingest(state: State, request: Request, kind: str) -> Stored:
+    services = _services(state)
+    caller = _caller(request)
+    body = await request.body()
+    source = f"POST /v1/{kind} by key {caller.key_id}"
+
+    def work() -> store.Stored:
+        raw, offset = store.parse_upload(
+            body, request.headers.get("content-type", ""), source, services.settings.max_rows
+        )
+        if caller.partners is not None and "partner" in raw:
+            outside = sorted(set(raw["partner"].astype(str)) - caller.partners)
+            if outside:
+                raise PermissionDeniedException(f"partner: this key may not write rows for {outside[:20]}")
+        return store.ingest(services.engine, kind, raw, source, caller.key_id, offset)
+
+    result = await anyio.to_thread.run_sync(work)
+    return Stored(result.batch, result.kind, result.rows, result.replaced)
+
+
+_JSON_TYPES = {"int": OpenAPIType.INTEGER, "float": OpenAPIType.NUMBER, "bool": OpenAPIType.BOOLEAN}
+
+
+def _upload_operation(table: Table) -> type[Operation]:
+    """An OpenAPI operation documenting the upload body (the handler reads it raw: JSON or CSV)."""
+    row = Schema(
+        type=OpenAPIType.OBJECT,
+        properties={
+            c.name: Schema(
+                type=_JSON_TYPES.get(c.kind, OpenAPIType.STRING),
+                format="date" if c.kind == "date" else None,
+                description=c.description or None,
+            )
+            for c in table.columns
+        },
+        required=[c.name for c in table.columns if c.required],
+    )
+    rows = Schema(type=OpenAPIType.ARRAY, items=row, min_items=1)
+    body = RequestBody(
+        required=True,
+        content={
+            "application/json": OpenAPIMediaType(
+                schema=Schema(
+                    one_of=[
+                        rows,
+                        Schema(type=OpenAPIType.OBJECT, properties={"rows": rows}, required=["rows"]),
+                    ]
+                )
+            ),
+            "text/csv": OpenAPIMediaType(
+                schema=Schema(type=OpenAPIType.STRING, description="CSV with a header")
+            ),
+        },
+    )
+
+    @dataclasses.dataclass
+    class UploadOperation(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = body
+
+    return UploadOperation
+
+
+_INGEST_DOC = (
+    'JSON (a list of objects, or {{"rows": [...]}}) or CSV (content-type text/csv) with the columns of the '
+    "dataset's {table} table (README). Every row is validated; all rows are stored or none, and a 400 "
+    "lists each bad row, field and reason."
+)
+
+
+@post(
+    "/v1/lors",
+    status_code=201,
+    guards=[requires("analyst")],
+    security=SECURITY,
+    responses=errors(400, 401, 403, 413),
+    tags=["records"],
+    description=_INGEST_DOC.format(table="lors"),
+    operation_class=_upload_operation(LORS),
+)
+async def ingest_lors(state: State, request: Request) -> Stored:
+    """Store LORs (firm, pending, withdrawn or executed); ids must be new."""
+    return await _ingest(state, request, "lors")
+
+
+@post(
+    "/v1/evidence",
+    status_code=201,
+    guards=[requires("analyst")],
+    security=SECURITY,
+    responses=errors(400, 401, 403, 413),
+    tags=["records"],
+    description=_INGEST_DOC.format(table="evidence"),
+    operation_class=_upload_operation(EVIDENCE),
+)
+async def ingest_evidence(state: State, request: Request) -> Stored:
+    """Store dated evidence signals (readiness, NLP mentions) per partner and family."""
+    return await _ingest(state, request, "evidence")
+
+
+@post(
+    "/v1/plans",
+    status_code=201,
+    guards=[requires("analyst")],
+    security=SECURITY,
+    responses=errors(400, 401, 403, 413),
+    tags=["records"],
+    description=_INGEST_DOC.format(table="domestic_plans"),
+    operation_class=_upload_operation(DOMESTIC_PLANS),
+)
+async def ingest_plans(state: State, request: Request) -> Stored:
+    """Store domestic procurement plans; a plan for a family and fiscal year already stored is replaced."""
+    return await _ingest(state, request, "plans")
+
+
+def _job(services: Services, job: registry.JobRecord) -> Job:
+    return Job(
+        job.id,
+        job.kind,
+        job.status,
+        job.stage,
+        job.progress,
+        job.params,
+        job.created_at,
+        job.started_at,
+        job.finished_at,
+        job.model_id,
+        job.error,
+        job_log_tail(services.settings, job.id),
+    )
+
+
+@post(
+    "/v1/models",
+    status_code=202,
+    sync_to_thread=True,
+    guards=[requires("analyst")],
+    security=SECURITY,
+    responses=errors(400, 401, 403, 404, 413),
+    tags=["models"],
+)
+def start_fit(state: State, request: Request, data: Annotated[FitRequest, JSON_BODY]) -> Job:
+    """Start a fit of the stored records in a worker process; poll ``GET /v1/jobs/{id}``."""
+    services = _services(state)
+    caller = _caller(request)
+    if data.warm_start and data.warm_start != "active":
+        registry.get_model(services.engine, data.warm_start)  # 404 now rather than a failed job later
+    params = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
+    job = registry.create_job(services.engine, "fit", params, caller.key_id)
+    services.dispatcher.wake()
+    return _job(services, job)
+
+
+@get(
+    "/v1/jobs/{job_id:str}",
+    sync_to_thread=True,
+    guards=[requires("analyst")],
+    security=SECURITY,
+    responses=errors(401, 403, 404),
+    tags=["models"],
+)
+def get_job(state: State, job_id: FromPath[str]) -> Job:
+    services = _services(state)
+    return _job(services, registry.get_job(services.engine, job_id))
+
+
+def _summary(record: registry.ModelRecord) -> ModelSummary:
+    fields = {name: getattr(record, name) for name in ModelSummary.__struct_fields__}
+    return ModelSummary(**fields)
+
+
+@get(
+    "/v1/models",
+    sync_to_thread=True,
+    guards=[requires("reader")],
+    security=SECURITY,
+    responses=errors(401, 403),
+    tags=["models"],
+)
+def list_models(state: State) -> list[ModelSummary]:
+    return [_summary(m) for m in registry.list_models(_services(state).engine)]
+
+
+@get(
+    "/v1/models/{model_id:str}",
+    sync_to_thread=True,
+    guards=[requires("reader")],
+    security=SECURITY,
+    responses=errors(401, 403, 404),
+    tags=["models"],
+)
+def get_model(state: State, model_id: FromPath[str]) -> ModelSummary:
+    """Status, gates and diagnostics, data and prior hashes of one model."""
+    return _summary(registry.get_model(_services(state).engine, model_id))
+
+
+@post(
+    "/v1/models/{model_id:str}/activate",
+    status_code=200,
+    sync_to_thread=True,
+    guards=[requires("admin")],
+    security=SECURITY,
+    responses=errors(401, 403, 404, 409),
+    tags=["models"],
+)
+def activate_model(state: State, request: Request, model_id: FromPath[str]) -> ModelSummary:
+    """Serve this model from now on; refused (409) for a model that failed its gates."""
+    services = _services(state)
+    record = registry.activate(services.engine, model_id, _caller(request).key_id)
+    services.holder.refresh()
+    return _summary(record)
+
+
+@get(
+    "/v1/models/{model_id:str}/posterior.nc",
+    sync_to_thread=True,
+    guards=[requires("analyst")],
+    security=SECURITY,
+    responses=errors(401, 403, 404, 409),
+    tags=["models"],
+    media_type="application/x-netcdf",
+)
+def download_posterior(state: State, request: Request, model_id: FromPath[str]) -> File:
+    """The posterior NetCDF file, as ArviZ opens it (``arviz.from_netcdf``)."""
+    if _caller(request).partners is not None:
+        raise PermissionDeniedException(
+            "a key limited to some partners cannot download a posterior of all of them"
+        )
+    record = registry.get_model(_services(state).engine, model_id)
+    if record.status == "fitting":
+        raise registry.RegistryError(f"model {model_id} is still being fitted", 409)
+    if not Path(record.path).is_file():
+        raise NotFoundException(f"model {model_id}: its posterior file is missing")
+    return File(record.path, filename=f"{model_id}.nc", media_type="application/x-netcdf")
+
+
+# ---- admin: keys and the audit trail --------------------------------------------------------
+
+
+@post(
+    "/v1/keys",
+    status_code=201,
+    sync_to_thread=True,
+    guards=[requires("admin")],
+    security=SECURITY,
+    responses=errors(400, 401, 403, 413),
+    tags=["admin"],
+)
+def create_key(state: State, request: Request, data: Annotated[KeyRequest, JSON_BODY]) -> Key:
+    """A new API key; its token is in this response only."""
+    issued = auth.create_key(
+        _services(state).engine, data.name, data.role, data.partners, _caller(request).key_id
+    )
+    c = issued.caller
+    return Key(
+        c.key_id,
+        c.name,
+        c.role,
+        None if c.partners is None else sorted(c.partners),
+        now(),
+        token=issued.token,
+    )
+
+
+@get(
+    "/v1/keys",
+    sync_to_thread=True,
+    guards=[requires("admin")],
+    security=SECURITY,
+    responses=errors(401, 403),
+    tags=["admin"],
+)
+def list_keys(state: State) -> list[Key]:
+    return [Key(**k) for k in auth.list_keys(_services(state).engine)]
+
+
+@delete(
+    "/v1/keys/{key_id:str}",
+    status_code=204,
+    sync_to_thread=True,
+    guards=[requires("admin")],
+    security=SECURITY,
+    responses=errors(401, 403, 404),
+    tags=["admin"],
+)
+def revoke_key(state: State, request: Request, key_id: FromPath[str]) -> None:
+    services = _services(state)
+    auth.revoke_key(services.engine, key_id, _caller(request).key_id)
+    services.keys.forget()
+
+
+@get(
+    "/v1/audit",
+    sync_to_thread=True,
+    guards=[requires("admin")],
+    security=SECURITY,
+    responses=errors(400, 401, 403),
+    tags=["admin"],
+)
+def audit_trail(
+    state: State, limit: Annotated[int, Parameter(ge=1, le=10_000)] = 100
+) -> list[dict[str, Any]]:
+    """The newest writes: who (key id), when, what and to which target."""
+    return audit.trail(_services(state).engine, limit)
+
+
+HANDLERS = [
+    health,
+    metrics,
+    list_partners,
+    list_families,
+    create_forecast,
+    create_block_buy,
+    ingest_lors,
+    ingest_evidence,
+    ingest_plans,
+    start_fit,
+    get_job,
+    list_models,
+    get_model,
+    activate_model,
+    download_posterior,
+    create_key,
+    list_keys,
+    revoke_key,
+    audit_trail,
+]

@@ -1,0 +1,276 @@
+"""Request and response bodies of the HTTP API (msgspec structs: validated on the way in, and the
+OpenAPI schema at ``/schema`` is generated from them)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+
+from bayes.forecast import MAX_HORIZON
+
+Label = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class NewPartnerSpec(msgspec.Struct, forbid_unknown_fields=True):
+    """A partner never seen; its region and alliances, when known, place it in the hierarchy."""
+
+    id: Label
+    region: str | None = None
+    alliances: Annotated[list[Label], msgspec.Meta(max_length=10)] = msgspec.field(default_factory=list)
+
+
+class NewFamilySpec(msgspec.Struct, forbid_unknown_fields=True):
+    id: Label
+    category: str | None = None
+
+
+Levels = Annotated[
+    list[Annotated[float, msgspec.Meta(gt=0, lt=1)]], msgspec.Meta(min_length=1, max_length=10)
+]
+
+
+class ForecastRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """What to forecast. Omitted filters mean all known values."""
+
+    horizon: Annotated[int, msgspec.Meta(ge=1, le=MAX_HORIZON, description="years ahead")] = 3
+    levels: Levels = msgspec.field(default_factory=lambda: [0.5, 0.8, 0.95])
+    partners: list[str] | None = None
+    families: list[str] | None = None
+    regions: list[str] | None = None
+    new_partners: Annotated[
+        list[Label | NewPartnerSpec],
+        msgspec.Meta(
+            max_length=20,
+            description="partners never seen (a label or {id, region, alliances}), drawn from the population",
+        ),
+    ] = msgspec.field(default_factory=list)
+    new_families: Annotated[
+        list[Label | NewFamilySpec],
+        msgspec.Meta(
+            max_length=20,
+            description="families never seen (a label, or {id, category}), forecast from the population",
+        ),
+    ] = msgspec.field(default_factory=list)
+
+
+class BlockBuyRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Cumulative demand of a set of partners over a window of forecast years."""
+
+    partners: list[str] | None = None
+    families: list[str] | None = None
+    regions: list[str] | None = None
+    first_year: int | None = None
+    last_year: int | None = None
+    levels: Levels = msgspec.field(default_factory=lambda: [0.5, 0.8, 0.95])
+
+
+class Interval(msgspec.Struct):
+    level: float
+    lower: float
+    upper: float
+
+
+class UnitsSummary(msgspec.Struct):
+    mean: float
+    median: float
+    intervals: list[Interval]
+
+
+class CellForecast(msgspec.Struct):
+    partner: str
+    family: str
+    year: int
+    mean: float
+    median: float
+    p_any: float
+    p_any_within_horizon: float
+    intervals: list[Interval]
+    units: UnitsSummary
+
+
+class TotalForecast(msgspec.Struct):
+    year: int
+    mean: float
+    median: float
+    p_any: float
+    intervals: list[Interval]
+    units: UnitsSummary
+    family: str | None = None
+
+
+class TotalDemand(msgspec.Struct):
+    """Units per family and year: domestic plan + firm + converted pending + new LORs, and line risk."""
+
+    family: str
+    year: int
+    domestic: float | None
+    firm: float
+    pending_expected: float
+    new_lors_expected: float
+    mean: float
+    median: float
+    intervals: list[Interval]
+    min_sustaining_rate: float | None
+    max_rate: float | None
+    p_below_min: float | None
+    p_above_max: float | None
+
+
+class BlockBuyRow(msgspec.Struct):
+    family: str
+    mean: float
+    median: float
+    p_any: float
+    intervals: list[Interval]
+    units: UnitsSummary
+
+
+class BlockBuyResponse(msgspec.Struct):
+    partners: list[str]
+    first_year: int
+    last_year: int
+    levels: list[float]
+    rows: list[BlockBuyRow]
+
+
+class Partner(msgspec.Struct):
+    id: str
+    name: str
+    region: str
+
+
+class Family(msgspec.Struct):
+    id: str
+    name: str
+    category: str
+
+
+class ServedModel(msgspec.Struct):
+    """The model a forecast was answered from."""
+
+    id: str
+    status: str
+    fitted_at: str
+    data_hash: str
+    priors_hash: str
+    code_version: str
+    approximate: bool
+    diagnostics: dict[str, Any]
+
+
+class ForecastResponse(msgspec.Struct):
+    model: ServedModel
+    horizon: int
+    levels: list[float]
+    cells: list[CellForecast]
+    family_totals: list[TotalForecast]
+    year_totals: list[TotalForecast]
+    total_demand: Annotated[
+        list[TotalDemand],
+        msgspec.Meta(description="domestic plan + the selected partners' firm, pending and new LORs"),
+    ]
+
+
+Component = Annotated[str, msgspec.Meta(pattern="^(alliance|readiness|nlp|dynamics)$")]
+
+
+class FitRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """A fit of the stored records; omitted sampler settings take the model's defaults."""
+
+    draws: Annotated[int, msgspec.Meta(ge=50, le=10_000)] | None = None
+    tune: Annotated[int, msgspec.Meta(ge=50, le=10_000)] | None = None
+    chains: Annotated[int, msgspec.Meta(ge=1, le=8)] | None = None
+    seed: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)] | None = None
+    target_accept: Annotated[float, msgspec.Meta(ge=0.5, le=0.99)] | None = None
+    parallel_chains: Annotated[int, msgspec.Meta(ge=1, le=8)] | None = None
+    first_year: Annotated[int, msgspec.Meta(ge=1950, le=2100)] = 1990
+    zero_inflated: bool = False
+    without: Annotated[list[Component], msgspec.Meta(max_length=4)] = msgspec.field(default_factory=list)
+    warm_start: (
+        Annotated[
+            str,
+            msgspec.Meta(max_length=32, description="a model id, or 'active': start from its sampler state"),
+        ]
+        | None
+    ) = None
+    activate: Annotated[bool, msgspec.Meta(description="serve the result if it passes its gates")] = False
+
+
+class Job(msgspec.Struct):
+    id: str
+    kind: str
+    status: str
+    stage: str
+    progress: float
+    params: dict[str, Any]
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    model_id: str | None
+    error: str | None
+    log_tail: list[str] = msgspec.field(default_factory=list)
+
+
+class ModelSummary(msgspec.Struct):
+    id: str
+    status: str
+    active: bool
+    created_at: str
+    fitted_at: str | None
+    data_hash: str | None
+    priors_hash: str | None
+    code_version: str | None
+    approximate: bool
+    job_id: str | None
+    diagnostics: dict[str, Any]
+
+
+class Stored(msgspec.Struct):
+    """An upload stored whole: its batch id and row count."""
+
+    batch: int
+    kind: str
+    rows: int
+    replaced: int
+
+
+class RowError(msgspec.Struct):
+    row: int | None
+    field: str | None
+    value: str | None
+    reason: str
+
+
+class KeyRequest(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    role: Annotated[str, msgspec.Meta(pattern="^(reader|analyst|admin)$")]
+    partners: (
+        Annotated[list[Label], msgspec.Meta(max_length=500, description="limit the key to these partners")]
+        | None
+    ) = None
+
+
+class Key(msgspec.Struct):
+    id: str
+    name: str
+    role: str
+    partners: list[str] | None
+    created_at: str
+    revoked_at: str | None = None
+    token: Annotated[str, msgspec.Meta(description="shown once, at creation")] | None = None
+
+
+class Health(msgspec.Struct):
+    status: str
+    model_id: str | None
+    model_loaded_at: float | None
+    database: str
+
+
+class ErrorBody(msgspec.Struct):
+    """Every 4xx (and the rare 5xx): what went wrong, and for uploads and bodies each bad row or field."""
+
+    status_code: int
+    detail: str
+    errors: list[RowError] | None = None

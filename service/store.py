@@ -1,0 +1,249 @@
+"""Records in the database: seeding from a dataset, validated all-or-nothing ingests, and export of a
+dataset snapshot that a fit reads (database → dataset directory → panel)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, delete, func, insert, select, tuple_
+
+from evidence.loaders import LoadError, Problem, load_dataset, validate_frame
+from evidence.records import DOMESTIC_PLANS, EVIDENCE, LORS, TABLES
+from evidence.writers import atomic_write_text, write_table
+from service import _schema as s
+from service import audit
+from service.db import now
+
+log = logging.getLogger(__name__)
+
+# What an upload may hold: the endpoint's name → the dataset table layout it is validated against.
+INGESTS = {"lors": LORS, "evidence": EVIDENCE, "plans": DOMESTIC_PLANS}
+_INSERT_CHUNK = 5_000
+
+
+@dataclass(frozen=True)
+class Stored:
+    batch: int
+    kind: str
+    rows: int
+    replaced: int = 0  # plans: rows for the same family and fiscal year that the upload superseded
+
+
+def parse_upload(body: bytes, content_type: str, source: str, max_rows: int) -> tuple[pd.DataFrame, int]:
+    """The rows of a JSON (list of objects, or ``{"rows": [...]}``) or CSV body, as a raw frame, and
+    the offset from frame index to the row number reported in errors (CSV: the line in the file)."""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind in ("text/csv", "application/csv"):
+        try:
+            frame = pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+            raise LoadError([Problem(source, None, None, None, f"not readable as CSV: {exc}")]) from None
+        offset = 2
+    elif kind in ("application/json", ""):
+        try:
+            payload = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise LoadError([Problem(source, None, None, None, f"malformed JSON: {exc}")]) from None
+        rows = payload.get("rows") if isinstance(payload, dict) else payload
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise LoadError(
+                [Problem(source, None, None, None, 'expected a list of objects or {"rows": [...]}')]
+            )
+        frame, offset = pd.DataFrame.from_records(rows), 1
+    else:
+        raise LoadError(
+            [
+                Problem(
+                    source,
+                    None,
+                    None,
+                    content_type,
+                    "unsupported content type; use application/json or text/csv",
+                )
+            ]
+        )
+    if frame.empty:
+        raise LoadError([Problem(source, None, None, None, "no rows")])
+    if len(frame) > max_rows:
+        raise LoadError([Problem(source, None, None, len(frame), f"more than {max_rows} rows in one upload")])
+    return frame, offset
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Typed rows as plain Python values, missing values as None (what the DB-API expects)."""
+    out = []
+    for row in frame.to_dict("records"):
+        clean = {}
+        for key, value in row.items():
+            if value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+                value = None
+            elif isinstance(value, tuple):
+                value = ";".join(value)
+            elif isinstance(value, np.generic):
+                value = value.item()
+            clean[key] = value
+        out.append(clean)
+    return out
+
+
+def _insert(conn: Connection, table, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), _INSERT_CHUNK):
+        conn.execute(insert(table), rows[start : start + _INSERT_CHUNK])
+
+
+def _new_batch(conn: Connection, kind: str, rows: int, key_id: str | None, source: str) -> int:
+    result = conn.execute(
+        insert(s.batches).values(kind=kind, rows=rows, key_id=key_id, created_at=now(), source=source)
+    )
+    return int(result.inserted_primary_key[0])
+
+
+def is_seeded(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return bool(conn.execute(select(func.count()).select_from(s.partners)).scalar())
+
+
+def seed(engine: Engine, dataset: Path) -> bool:
+    """Fill an empty database from a dataset directory, in one transaction; False if already seeded."""
+    if is_seeded(engine):
+        return False
+    data = load_dataset(dataset)
+    with engine.begin() as conn:
+        total = sum(len(f) for f in (data.lors, data.evidence, data.domestic_plans))
+        batch = _new_batch(conn, "seed", total, None, str(dataset))
+        for name in ("partners", "families", "line_capacities"):
+            rows = _records(getattr(data, name))
+            for i, row in enumerate(rows):
+                row["seq"] = i
+            _insert(conn, s.RECORD_TABLES[name], rows)
+        for name in ("lors", "evidence", "domestic_plans"):
+            rows = _records(getattr(data, name))
+            for row in rows:
+                row["batch"] = batch
+            _insert(conn, s.RECORD_TABLES[name], rows)
+    log.info(
+        "seeded the database from %s (%d partners, %d LORs)", dataset, len(data.partners), len(data.lors)
+    )
+    return True
+
+
+def _known(conn: Connection, table) -> set[str]:
+    return set(conn.execute(select(table.c.id)).scalars())
+
+
+def _reference_problems(
+    frame: pd.DataFrame,
+    column: str,
+    known: set[str],
+    kind: str,
+    source: str,
+    offset: int,
+    allow_blank: bool = False,
+) -> list[Problem]:
+    values = frame[column].astype(str)
+    bad = ~values.isin(known)
+    if allow_blank:
+        bad &= values != ""
+    return [
+        Problem(source, int(i) + offset, column, values.iloc[i], f"unknown {kind} id")
+        for i in np.flatnonzero(bad.to_numpy())
+    ]
+
+
+def ingest(
+    engine: Engine, kind: str, raw: pd.DataFrame, source: str, key_id: str | None, offset: int = 1
+) -> Stored:
+    """Validate every row of an upload and store all of them in one transaction, or none.
+
+    LOR ids must be new; a domestic plan for a family and fiscal year already stored replaces it
+    (plans are revised each budget cycle; the batch records which upload did it)."""
+    table = INGESTS[kind]
+    with engine.begin() as conn:
+        # unknown ids are reported with the type errors, so one round trip shows every problem
+        problems = []
+        text = raw.apply(lambda col: col.map(lambda v: "" if v is None else str(v).strip()))
+        if "partner" in text:
+            known = _known(conn, s.partners)
+            problems += _reference_problems(text, "partner", known, "partner", source, offset)
+        if "family" in text:
+            known = _known(conn, s.families)
+            blank_ok = kind == "evidence"
+            problems += _reference_problems(text, "family", known, "family", source, offset, blank_ok)
+        try:
+            typed = validate_frame(raw, table, source, offset)
+        except LoadError as exc:
+            every = exc.problems + problems
+            raise LoadError(sorted(every, key=lambda p: (p.row or 0, p.column or ""))) from None
+        if kind == "lors":
+            ids = typed["id"].tolist()
+            stored = set()
+            for start in range(0, len(ids), _INSERT_CHUNK):
+                chunk = ids[start : start + _INSERT_CHUNK]
+                stored |= set(conn.execute(select(s.lors.c.id).where(s.lors.c.id.in_(chunk))).scalars())
+            problems += [
+                Problem(source, i + offset, "id", lor_id, "an LOR with this id is already stored")
+                for i, lor_id in enumerate(ids)
+                if lor_id in stored
+            ]
+        if problems:
+            raise LoadError(problems)
+        batch = _new_batch(conn, kind, len(typed), key_id, source)
+        rows = _records(typed)
+        for row in rows:
+            row["batch"] = batch
+        replaced = 0
+        if kind == "plans":
+            keys = list(zip(typed["family"], typed["fiscal_year"].astype(int), strict=True))
+            result = conn.execute(
+                delete(s.domestic_plans).where(
+                    tuple_(s.domestic_plans.c.family, s.domestic_plans.c.fiscal_year).in_(keys)
+                )
+            )
+            replaced = int(result.rowcount or 0)
+        _insert(conn, s.RECORD_TABLES[table.name], rows)
+        audit.record(conn, key_id, f"ingest.{kind}", source, batch=batch, rows=len(rows), replaced=replaced)
+    log.info("stored %d %s rows (batch %d, %d replaced) from %s", len(rows), kind, batch, replaced, source)
+    return Stored(batch, kind, len(rows), replaced)
+
+
+def read_table(conn: Connection, name: str) -> pd.DataFrame:
+    """One record table in dataset layout and insertion order."""
+    table = s.RECORD_TABLES[name]
+    columns = [c.name for c in TABLES[name].columns]
+    rows = conn.execute(select(*[table.c[c] for c in columns]).order_by(table.c.seq)).all()
+    return pd.DataFrame.from_records(rows, columns=columns)
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {
+            name: int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
+            for name, table in s.RECORD_TABLES.items()
+        }
+
+
+def export(engine: Engine, datasets_dir: Path) -> Path:
+    """Write the stored records as a dataset directory named by its content hash (reused when it
+    exists), read in one transaction so a snapshot never mixes two ingests."""
+    with engine.connect() as conn, conn.begin():
+        frames = {name: read_table(conn, name) for name in s.RECORD_TABLES}
+    h = hashlib.sha256()
+    for name, frame in frames.items():
+        h.update(name.encode())
+        h.update(pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy().tobytes())
+    out = datasets_dir / h.hexdigest()[:16]
+    if (out / "COMPLETE").is_file():
+        return out
+    for name, frame in frames.items():
+        write_table(frame, out / (f"{name}.parquet" if name == "evidence" else f"{name}.csv"))
+    atomic_write_text(out / "COMPLETE", "".join(f"{n} {len(f)}\n" for n, f in frames.items()))
+    return out
