@@ -36,8 +36,6 @@ from service.metrics import CONTENT_TYPE
 from service.schemas import (
     BlockBuyRequest,
     BlockBuyResponse,
-    BlockBuyRow,
-    CellForecast,
     ErrorBody,
     Family,
     FitRequest,
@@ -51,8 +49,6 @@ from service.schemas import (
     Partner,
     ServedModel,
     Stored,
-    TotalDemand,
-    TotalForecast,
 )
 
 SECURITY = [{"apiKey": []}]
@@ -222,33 +218,33 @@ def list_families(state: State) -> list[Family]:
 )
 def create_forecast(
     state: State, request: Request, data: Annotated[ForecastRequest, JSON_BODY]
-) -> ForecastResponse:
+) -> Response[ForecastResponse]:
     """Posterior forecast per partner × family × year (LOR counts and units), family and yearly
     totals over the selected partners, and total demand per family and year with line risk."""
     caller = _caller(request)
     served = _served(_services(state))
-    fc = served.forecaster.forecast(
-        data.horizon,
-        data.levels,
-        _scoped_partners(caller, data.partners),
-        data.families,
-        data.regions,
-        [
-            NewPartner(x) if isinstance(x, str) else NewPartner(x.id, x.region, tuple(x.alliances))
-            for x in data.new_partners
-        ],
-        [NewFamily(x) if isinstance(x, str) else NewFamily(x.id, x.category) for x in data.new_families],
-    )
-    body = fc.to_dict()
-    return ForecastResponse(
-        _served_model(served),
-        data.horizon,
-        list(fc.levels),
-        msgspec.convert(body["cells"], list[CellForecast]),
-        msgspec.convert(body["family_totals"], list[TotalForecast]),
-        msgspec.convert(body["year_totals"], list[TotalForecast]),
-        msgspec.convert(body["total_demand"], list[TotalDemand]),
-    )
+    partners = _scoped_partners(caller, data.partners)
+
+    def compute() -> bytes:
+        fc = served.forecaster.forecast(
+            data.horizon,
+            data.levels,
+            partners,
+            data.families,
+            data.regions,
+            [
+                NewPartner(x) if isinstance(x, str) else NewPartner(x.id, x.region, tuple(x.alliances))
+                for x in data.new_partners
+            ],
+            [NewFamily(x) if isinstance(x, str) else NewFamily(x.id, x.category) for x in data.new_families],
+        )
+        body = fc.to_dict()
+        return msgspec.json.encode(
+            {"model": _served_model(served), "horizon": data.horizon, "levels": list(fc.levels), **body}
+        )
+
+    key = ("forecast", msgspec.json.encode(data), None if partners is None else tuple(partners))
+    return Response(served.cache.get_or_compute(key, compute), media_type="application/json")
 
 
 @post(
@@ -262,24 +258,28 @@ def create_forecast(
 )
 def create_block_buy(
     state: State, request: Request, data: Annotated[BlockBuyRequest, JSON_BODY]
-) -> BlockBuyResponse:
+) -> Response[BlockBuyResponse]:
     """Quantiles of cumulative LORs and units of a set of partners over a window (multinational pooling)."""
-    ds = _served(_services(state)).forecaster.block_buy(
-        _scoped_partners(_caller(request), data.partners),
-        data.families,
-        data.first_year,
-        data.last_year,
-        data.levels,
-        data.regions,
-    )
-    levels = tuple(float(v) for v in ds["level"].values)
-    return BlockBuyResponse(
-        list(ds.attrs["partners"]),
-        int(ds.attrs["first_year"]),
-        int(ds.attrs["last_year"]),
-        list(levels),
-        msgspec.convert(records(ds, ("family",), levels, units=True), list[BlockBuyRow]),
-    )
+    served = _served(_services(state))
+    partners = _scoped_partners(_caller(request), data.partners)
+
+    def compute() -> bytes:
+        ds = served.forecaster.block_buy(
+            partners, data.families, data.first_year, data.last_year, data.levels, data.regions
+        )
+        levels = tuple(float(v) for v in ds["level"].values)
+        return msgspec.json.encode(
+            {
+                "partners": list(ds.attrs["partners"]),
+                "first_year": int(ds.attrs["first_year"]),
+                "last_year": int(ds.attrs["last_year"]),
+                "levels": list(levels),
+                "rows": records(ds, ("family",), levels, units=True),
+            }
+        )
+
+    key = ("block-buy", msgspec.json.encode(data), None if partners is None else tuple(partners))
+    return Response(served.cache.get_or_compute(key, compute), media_type="application/json")
 
 
 # ---- analyst: ingest, fits, posterior files -------------------------------------------------

@@ -26,6 +26,7 @@ from bayes.model import DemandModel
 from evidence.loaders import LoadError
 from service import _schema as s
 from service import registry, store
+from service._cache import ResponseCache
 from service.auth import KeyCache
 from service.config import Settings, load_settings
 from service.db import engine_for, migrate
@@ -43,6 +44,7 @@ class Served:
     model: DemandModel
     forecaster: Forecaster
     loaded_at: float = field(default_factory=time.time)
+    cache: ResponseCache = field(default_factory=ResponseCache)
 
     @classmethod
     def load(cls, record: registry.ModelRecord) -> Served:
@@ -176,8 +178,15 @@ def build_services(settings: Settings, model_path: Path | None = None) -> Servic
     def loaded_at() -> float | None:
         return holder.served.loaded_at if holder.served else None
 
+    def cache_counts() -> tuple[int, int]:
+        cache = holder.served.cache if holder.served else None
+        return (cache.hits, cache.misses) if cache else (0, 0)
+
     metrics = Metrics(
-        jobs_by_status=lambda: _jobs_by_status(engine), model_fitted_at=fitted_at, model_loaded_at=loaded_at
+        jobs_by_status=lambda: _jobs_by_status(engine),
+        model_fitted_at=fitted_at,
+        model_loaded_at=loaded_at,
+        cache_counts=cache_counts,
     )
     return Services(settings, engine, KeyCache(engine), holder, Dispatcher(settings, engine), metrics)
 

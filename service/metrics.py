@@ -24,10 +24,12 @@ class _StateCollector(Collector):
         jobs_by_status: Callable[[], dict[str, int]],
         model_fitted_at: Callable[[], str | None],
         model_loaded_at: Callable[[], float | None],
+        cache_counts: Callable[[], tuple[int, int]],
     ) -> None:
         self.jobs_by_status = jobs_by_status
         self.model_fitted_at = model_fitted_at
         self.model_loaded_at = model_loaded_at
+        self.cache_counts = cache_counts
 
     def collect(self):
         jobs = GaugeMetricFamily("totaldemand_fit_jobs", "Fit jobs by status.", labels=["status"])
@@ -41,6 +43,15 @@ class _StateCollector(Collector):
             yield GaugeMetricFamily(
                 "totaldemand_model_age_seconds", "Seconds since the served model was fitted.", value=age
             )
+        hits, misses = self.cache_counts()
+        cache = GaugeMetricFamily(
+            "totaldemand_forecast_cache",
+            "Forecast responses from the served model's cache.",
+            labels=["result"],
+        )
+        cache.add_metric(["hit"], hits)
+        cache.add_metric(["miss"], misses)
+        yield cache
         loaded = self.model_loaded_at()
         if loaded:
             yield GaugeMetricFamily(

@@ -106,3 +106,15 @@ def test_malformed_json_is_400(client: TestClient) -> None:
 def test_openapi_schema_is_served(client: TestClient) -> None:
     schema = client.get("/schema/openapi.json").json()
     assert "/v1/forecasts" in schema["paths"]
+
+
+def test_a_repeated_request_is_answered_from_the_cache_unchanged(client: TestClient) -> None:
+    cache = client.app.state.services.holder.served.cache
+    body = {"horizon": 2, "partners": ["p04"], "levels": [0.9]}
+    first = client.post("/v1/forecasts", json=body)
+    hits = cache.hits
+    second = client.post("/v1/forecasts", json=body)
+    assert second.content == first.content and cache.hits == hits + 1
+    other = client.post("/v1/forecasts", json={**body, "levels": [0.5]})
+    assert other.content != first.content and cache.hits == hits + 1
+    assert 'totaldemand_forecast_cache{result="hit"}' in client.get("/metrics").text
