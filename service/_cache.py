@@ -18,6 +18,14 @@ class ResponseCache:
         self.hits = 0
         self.misses = 0
 
+    def get(self, key: Hashable) -> bytes | None:
+        with self._lock:
+            body = self._items.get(key)
+            if body is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+            return body
+
     def get_or_compute(self, key: Hashable, compute: Callable[[], bytes]) -> bytes:
         with self._lock:
             body = self._items.get(key)

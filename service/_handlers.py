@@ -124,6 +124,14 @@ def _scoped_partners(caller: auth.Caller, requested: list[str] | None) -> list[s
     return requested
 
 
+async def _cached(served: Served, key: tuple, compute) -> Response:
+    """A cached body straight from the event loop; a miss is computed in a worker thread."""
+    body = served.cache.get(key)
+    if body is None:
+        body = await anyio.to_thread.run_sync(served.cache.get_or_compute, key, compute)
+    return Response(body, media_type="application/json")
+
+
 def _served_model(served: Served) -> ServedModel:
     r = served.record
     return ServedModel(
@@ -209,14 +217,13 @@ def list_families(state: State) -> list[Family]:
 
 @post(
     "/v1/forecasts",
-    sync_to_thread=True,
     status_code=200,
     guards=[requires("reader")],
     security=SECURITY,
     responses=errors(400, 401, 403, 413, 503),
     tags=["forecasts"],
 )
-def create_forecast(
+async def create_forecast(
     state: State, request: Request, data: Annotated[ForecastRequest, JSON_BODY]
 ) -> Response[ForecastResponse]:
     """Posterior forecast per partner × family × year (LOR counts and units), family and yearly
@@ -244,19 +251,18 @@ def create_forecast(
         )
 
     key = ("forecast", msgspec.json.encode(data), None if partners is None else tuple(partners))
-    return Response(served.cache.get_or_compute(key, compute), media_type="application/json")
+    return await _cached(served, key, compute)
 
 
 @post(
     "/v1/block-buys",
-    sync_to_thread=True,
     status_code=200,
     guards=[requires("reader")],
     security=SECURITY,
     responses=errors(400, 401, 403, 413, 503),
     tags=["forecasts"],
 )
-def create_block_buy(
+async def create_block_buy(
     state: State, request: Request, data: Annotated[BlockBuyRequest, JSON_BODY]
 ) -> Response[BlockBuyResponse]:
     """Quantiles of cumulative LORs and units of a set of partners over a window (multinational pooling)."""
@@ -279,7 +285,7 @@ def create_block_buy(
         )
 
     key = ("block-buy", msgspec.json.encode(data), None if partners is None else tuple(partners))
-    return Response(served.cache.get_or_compute(key, compute), media_type="application/json")
+    return await _cached(served, key, compute)
 
 
 # ---- analyst: ingest, fits, posterior files -------------------------------------------------
