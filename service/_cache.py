@@ -27,17 +27,13 @@ class ResponseCache:
             return body
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], bytes]) -> bytes:
-        with self._lock:
-            body = self._items.get(key)
-            if body is not None:
-                self._items.move_to_end(key)
-                self.hits += 1
-                return body
+        body = self.get(key)
+        if body is not None:
+            return body
         body = compute()  # outside the lock: two threads may compute one key; both get the same bytes
         with self._lock:
             self.misses += 1
             self._items[key] = body
-            self._items.move_to_end(key)
             while len(self._items) > self.max_entries:
                 self._items.popitem(last=False)
         return body

@@ -361,49 +361,35 @@ _INGEST_DOC = (
 )
 
 
-@post(
-    "/v1/lors",
-    status_code=201,
-    guards=[requires("analyst")],
-    security=SECURITY,
-    responses=errors(400, 401, 403, 413),
-    tags=["records"],
-    description=_INGEST_DOC.format(table="lors"),
-    operation_class=_upload_operation(LORS),
+def _ingest_handler(kind: str, table: Table, summary: str):  # -> a Litestar route handler
+    async def handler(state: State, request: Request) -> Stored:
+        return await _ingest(state, request, kind)
+
+    handler.__name__ = handler.__qualname__ = f"ingest_{kind}"
+    handler.__doc__ = summary
+    return post(
+        f"/v1/{kind}",
+        status_code=201,
+        guards=[requires("analyst")],
+        security=SECURITY,
+        responses=errors(400, 401, 403, 413),
+        tags=["records"],
+        description=_INGEST_DOC.format(table=table.name),
+        operation_class=_upload_operation(table),
+    )(handler)
+
+
+ingest_lors = _ingest_handler(
+    "lors", LORS, "Store LORs (firm, pending, withdrawn or executed); ids must be new."
 )
-async def ingest_lors(state: State, request: Request) -> Stored:
-    """Store LORs (firm, pending, withdrawn or executed); ids must be new."""
-    return await _ingest(state, request, "lors")
-
-
-@post(
-    "/v1/evidence",
-    status_code=201,
-    guards=[requires("analyst")],
-    security=SECURITY,
-    responses=errors(400, 401, 403, 413),
-    tags=["records"],
-    description=_INGEST_DOC.format(table="evidence"),
-    operation_class=_upload_operation(EVIDENCE),
+ingest_evidence = _ingest_handler(
+    "evidence", EVIDENCE, "Store dated evidence signals (readiness, NLP mentions) per partner and family."
 )
-async def ingest_evidence(state: State, request: Request) -> Stored:
-    """Store dated evidence signals (readiness, NLP mentions) per partner and family."""
-    return await _ingest(state, request, "evidence")
-
-
-@post(
-    "/v1/plans",
-    status_code=201,
-    guards=[requires("analyst")],
-    security=SECURITY,
-    responses=errors(400, 401, 403, 413),
-    tags=["records"],
-    description=_INGEST_DOC.format(table="domestic_plans"),
-    operation_class=_upload_operation(DOMESTIC_PLANS),
+ingest_plans = _ingest_handler(
+    "plans",
+    DOMESTIC_PLANS,
+    "Store domestic plans; a plan for a family and fiscal year already stored is replaced.",
 )
-async def ingest_plans(state: State, request: Request) -> Stored:
-    """Store domestic procurement plans; a plan for a family and fiscal year already stored is replaced."""
-    return await _ingest(state, request, "plans")
 
 
 def _job(services: Services, job: registry.JobRecord) -> Job:

@@ -1,0 +1,96 @@
+"""Proper scores for count forecasts given as draws, computed with scoringrules.
+
+Every contender in a backtest hands over predictive draws per target (cell, family-year, ...), and
+every one is scored by the same functions: CRPS, log score, weighted interval score, interval
+coverage at 50/80/90/95%, the Brier score of P(at least one), and randomized PIT values for counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scoringrules as sr
+
+COVERAGE_LEVELS = (0.5, 0.8, 0.9, 0.95)
+# WIS over the central intervals of these levels plus the median (Bracher et al. 2021's set, in part).
+WIS_LEVELS = (0.2, 0.5, 0.8, 0.9, 0.95)
+METRICS = ("crps", "log_score", "wis", *(f"coverage_{round(100 * lv)}" for lv in COVERAGE_LEVELS), "brier")
+# The predictive probability of an outcome never drawn: a draw count's floor, so one surprise is a large
+# but finite log score (it would otherwise be infinite and swamp every mean it enters).
+_PMF_FLOOR_DRAWS = 0.5
+
+
+@dataclass(frozen=True)
+class PointScores:
+    """Scores per target (one value per observation) and randomized PIT values."""
+
+    crps: np.ndarray
+    log_score: np.ndarray
+    wis: np.ndarray
+    covered: dict[float, np.ndarray]  # level -> 0/1 per target
+    brier: np.ndarray
+    pit: np.ndarray
+
+    def means(self) -> dict[str, float]:
+        out = {
+            "crps": float(self.crps.mean()),
+            "log_score": float(self.log_score.mean()),
+            "wis": float(self.wis.mean()),
+            "brier": float(self.brier.mean()),
+        }
+        out |= {f"coverage_{round(100 * lv)}": float(c.mean()) for lv, c in self.covered.items()}
+        return out
+
+
+def _quantiles(draws: np.ndarray, qs: np.ndarray) -> np.ndarray:
+    """Inverted-CDF quantiles over the last axis (counts: the interval ends are attained values)."""
+    return np.moveaxis(np.quantile(draws, qs, axis=-1, method="inverted_cdf"), 0, -1)
+
+
+def _pmf_at(draws: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """P(Y = y) and P(Y < y) under the draws, per target."""
+    equal = (draws == observed[..., None]).mean(axis=-1)
+    below = (draws < observed[..., None]).mean(axis=-1)
+    return equal, below
+
+
+def score(observed: np.ndarray, draws: np.ndarray, seed: int = 0) -> PointScores:
+    """Score count forecasts. ``observed``: (n,) counts; ``draws``: (n, S) predictive draws."""
+    observed = np.asarray(observed, dtype=float)
+    draws = np.asarray(draws, dtype=float)
+    if draws.ndim != 2 or draws.shape[0] != observed.shape[0]:
+        raise ValueError(
+            f"draws must be (targets, samples); got {draws.shape} for {observed.shape[0]} targets"
+        )
+    n_draws = draws.shape[1]
+    crps = np.asarray(sr.crps_ensemble(observed, draws, m_axis=-1))
+
+    equal, below = _pmf_at(draws, observed)
+    p_observed = np.maximum(equal, _PMF_FLOOR_DRAWS / n_draws)
+    # the log score of the event "Y = y", which the forecast gave probability p_observed
+    log_score = np.asarray(sr.log_score(np.ones_like(observed), p_observed))
+
+    alphas = np.array([1 - lv for lv in WIS_LEVELS])
+    lower = _quantiles(draws, alphas / 2)
+    upper = _quantiles(draws, 1 - alphas / 2)
+    median = _quantiles(draws, np.array([0.5]))[..., 0]
+    wis = np.asarray(sr.weighted_interval_score(observed, median, lower, upper, alphas))
+
+    covered = {}
+    for level in COVERAGE_LEVELS:
+        lo, hi = _quantiles(draws, np.array([(1 - level) / 2, 1 - (1 - level) / 2])).T
+        covered[level] = ((observed >= lo) & (observed <= hi)).astype(float)
+
+    p_any = (draws > 0).mean(axis=-1)
+    brier = np.asarray(sr.brier_score((observed > 0).astype(float), p_any))
+
+    # randomized PIT for a discrete predictive: uniform between F(y-1) and F(y) (Czado et al. 2009)
+    u = np.random.default_rng(seed).uniform(size=observed.shape)
+    pit = below + u * equal
+    return PointScores(crps, log_score, wis, covered, brier, pit)
+
+
+def skill(score_model: float, score_baseline: float) -> float:
+    """1 - S(model) / S(baseline): positive when the model scores better (lower) than the baseline."""
+    return float(1.0 - score_model / score_baseline) if score_baseline > 0 else float("nan")
