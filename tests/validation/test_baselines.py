@@ -1,0 +1,38 @@
+"""Baselines recover what they assume from data generated that way, and have the shape the scorer takes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from validation.baselines import BASELINES, climatology, fully_pooled, naive_last_value
+
+
+@pytest.fixture(scope="module")
+def history() -> np.ndarray:
+    rng = np.random.default_rng(3)
+    rates = rng.gamma(1.5, 1.0, size=(40, 6))
+    dispersion = 2.0
+    p = dispersion / (dispersion + rates[..., None])
+    return rng.negative_binomial(dispersion, np.broadcast_to(p, (40, 6, 200)))
+
+
+@pytest.mark.parametrize("name", sorted(BASELINES))
+def test_draws_have_the_forecast_shape(history: np.ndarray, name: str) -> None:
+    draws = BASELINES[name](history, 3, 500, np.random.default_rng(0))
+    assert draws.shape == (40, 6, 3, 500) and draws.min() >= 0
+
+
+def test_climatology_recovers_cell_rates_and_dispersion(history: np.ndarray) -> None:
+    draws = climatology(history, 1, 4000, np.random.default_rng(1))
+    np.testing.assert_allclose(draws.mean(axis=(-1, -2)), history.mean(axis=-1), rtol=0.1, atol=0.05)
+    means = draws.mean(axis=(-1, -2))
+    implied = (means**2).sum() / (draws.var(axis=(-1, -2)) - means).sum()
+    assert 1.6 < implied < 2.5  # the simulated dispersion is 2
+
+
+def test_naive_repeats_the_last_year_and_pooled_ignores_the_cell(history: np.ndarray) -> None:
+    naive = naive_last_value(history, 2, 3000, np.random.default_rng(2))
+    np.testing.assert_allclose(naive.mean(axis=-1)[..., 0], history[..., -1], atol=0.25)
+    pooled = fully_pooled(history, 1, 3000, np.random.default_rng(2)).mean(axis=(-1, -2))
+    assert np.ptp(pooled) < 0.3 and pooled.mean() == pytest.approx(history.mean(), rel=0.05)

@@ -1,0 +1,63 @@
+"""Baselines a planner could use instead of the model, as predictive draws in the same shape as ours.
+
+Each takes the yearly LOR counts known at the origin, ``history`` (partner, family, year), and returns
+draws (partner, family, horizon, samples) for the years after it, so every contender is scored by the
+same code (:mod:`validation.scores`). Dispersion is estimated by moments, pooled where a single series
+is too short to say anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+Baseline = Callable[[np.ndarray, int, int, np.random.Generator], np.ndarray]
+
+
+def _nb_draws(
+    mean: np.ndarray, dispersion: float, horizon: int, samples: int, rng: np.random.Generator
+) -> np.ndarray:
+    """NB(mean, dispersion) draws (variance mean + mean^2 / dispersion), repeated over the horizon;
+    dispersion = inf is Poisson."""
+    mean = np.broadcast_to(mean[..., None, None], (*mean.shape, horizon, samples))
+    if not np.isfinite(dispersion):
+        return rng.poisson(mean)
+    p = dispersion / (dispersion + np.maximum(mean, 1e-12))
+    return np.where(mean > 0, rng.negative_binomial(dispersion, p), 0)
+
+
+def _moment_dispersion(values: np.ndarray, means: np.ndarray) -> float:
+    """Method-of-moments NB dispersion from counts and their per-series means; inf if no overdispersion."""
+    means = np.broadcast_to(means, values.shape)
+    excess = ((values - means) ** 2 - values).sum()
+    denominator = (means**2).sum()
+    if excess <= 0 or denominator <= 0:
+        return float("inf")
+    return float(denominator / excess)
+
+
+def climatology(history: np.ndarray, horizon: int, samples: int, rng: np.random.Generator) -> np.ndarray:
+    """Each cell's historical rate as an NB, with one dispersion for all cells."""
+    means = history.mean(axis=-1)
+    dispersion = _moment_dispersion(history, means[..., None])
+    return _nb_draws(means, dispersion, horizon, samples, rng)
+
+
+def naive_last_value(history: np.ndarray, horizon: int, samples: int, rng: np.random.Generator) -> np.ndarray:
+    """Next years like the last one: Poisson around last year's count per cell."""
+    return _nb_draws(history[..., -1].astype(float), float("inf"), horizon, samples, rng)
+
+
+def fully_pooled(history: np.ndarray, horizon: int, samples: int, rng: np.random.Generator) -> np.ndarray:
+    """One NB for every cell: the overall rate and dispersion."""
+    mean = np.full(history.shape[:-1], history.mean())
+    dispersion = _moment_dispersion(history, mean[..., None])
+    return _nb_draws(mean, dispersion, horizon, samples, rng)
+
+
+BASELINES: dict[str, Baseline] = {
+    "climatology": climatology,
+    "naive": naive_last_value,
+    "pooled": fully_pooled,
+}
