@@ -261,8 +261,10 @@ class Forecaster:
         seed: int = 0,
         plans: pd.DataFrame | None = None,
         capacities: pd.DataFrame | None = None,
+        allow_failed: bool = False,
     ) -> None:
-        if model.status != "ok":
+        # allow_failed: backtests score every fit, labelled with its gates; serving never sets it
+        if model.status != "ok" and not allow_failed:
             raise ForecastError(
                 f"model status is {model.status!r}: a model that failed its gates is not served"
             )

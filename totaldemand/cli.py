@@ -482,6 +482,85 @@ def sbc(
     )
 
 
+def _origins(text: str) -> list[int]:
+    """'2010..2018' or '2010,2012,2014'."""
+    try:
+        if ".." in text:
+            first, last = (int(x) for x in text.split(".."))
+            return list(range(first, last + 1))
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r}: expected FIRST..LAST or a comma-separated list of years"
+        ) from None
+
+
+@app.command()
+@user_errors
+def backtest(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Directory for scores.json, scores.nc, forecasts.csv.")
+    ],
+    panel: Annotated[
+        Path | None, typer.Option("--panel", help="Dataset directory (default: embedded).")
+    ] = None,
+    register: Annotated[
+        Path | None, typer.Option(help="A SIPRI trade-register export: built into a dataset first.")
+    ] = None,
+    origins: Annotated[str, typer.Option(help="Forecast origins, e.g. 2010..2018.")] = "2010..2018",
+    horizon: Annotated[int, typer.Option(min=1, max=10, help="Years ahead scored.")] = 3,
+    models: Annotated[
+        str, typer.Option(help="Comma-separated: ours and baselines.")
+    ] = "ours,climatology,naive,pooled",
+    first_year: int = 1990,
+    samples: Annotated[int, typer.Option(min=50, help="Predictive draws per target.")] = 1000,
+    draws: Annotated[int | None, typer.Option(help="Our model: draws per chain.")] = None,
+    tune: Annotated[int | None, typer.Option(help="Our model: tuning steps per chain.")] = None,
+) -> None:
+    """Rolling-origin backtest with proper scores against baselines (each origin sees only its past)."""
+    from evidence.loaders import load_dataset
+    from validation.backtest import baseline_contender, model_contender, run_backtest, score_table
+    from validation.baselines import BASELINES
+
+    if panel is not None and register is not None:
+        console.print("[bold red]error:[/] give --panel or --register, not both")
+        raise typer.Exit(code=2)
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    unknown = sorted(set(names) - {"ours", *BASELINES})
+    if unknown:
+        console.print(f"[bold red]error:[/] --models: unknown {unknown}; known: ours, {', '.join(BASELINES)}")
+        raise typer.Exit(code=2)
+    years = _origins(origins)
+    if register is not None:
+        from evidence.sipri import build_dataset
+
+        panel = out_dir / "dataset"
+        build_dataset(register, panel)
+    dataset = load_dataset(panel or settings.dataset_path())
+    sampler = {k: v for k, v in (("draws", draws), ("tune", tune)) if v is not None}
+    contenders = {
+        name: model_contender(first_year, sampler) if name == "ours" else baseline_contender(name, first_year)
+        for name in names
+    }
+    result = run_backtest(
+        dataset,
+        years,
+        horizon,
+        contenders,
+        out_dir,
+        first_year,
+        samples,
+        check_lookahead=tuple(n for n in names if n != "ours"),
+    )
+    table = score_table(result)
+    for level in ("cell", "family_year"):
+        out.print(f"\n{level} (pooled over origins {years[0]}..{years[-1]}, horizon {horizon})")
+        out.print(table[level][["crps", "log_score", "wis", "coverage_80", "coverage_95", "brier"]].round(4))
+    failed = {k: v for k, v in result["gates"].items() if v not in ("passed", "n/a")}
+    if failed:
+        console.print(f"[bold yellow]fits that failed their gates (scored, labelled):[/] {failed}")
+
+
 def _service_settings(host: str | None = None):  # -> service.config.Settings
     from service.config import ConfigError, load_settings
 

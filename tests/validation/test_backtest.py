@@ -1,0 +1,113 @@
+"""The backtest on a simulated world: outputs in the documented layout, aggregates that are sums of
+their cells, and a contender that peeks at the future is caught."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from evidence.loaders import load_dataset
+from validation.backtest import (
+    LookaheadError,
+    Prediction,
+    baseline_contender,
+    check_no_lookahead,
+    run_backtest,
+    score_table,
+    training_panel,
+)
+from validation.scores import METRICS
+
+
+@pytest.fixture(scope="module")
+def dataset(sim_world: Path):
+    return load_dataset(sim_world)
+
+
+@pytest.fixture(scope="module")
+def result(dataset, tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("backtest")
+    contenders = {name: baseline_contender(name, 2000) for name in ("climatology", "naive", "pooled")}
+    return out, run_backtest(
+        dataset,
+        [2015, 2016],
+        2,
+        contenders,
+        out,
+        first_year=2000,
+        samples=400,
+        check_lookahead=tuple(contenders),
+    )
+
+
+def test_outputs_have_the_documented_layout(result) -> None:
+    out, body = result
+    rows = json.loads((out / "scores.json").read_text())["rows"]
+    assert {r["level"] for r in rows} == {"cell", "family_year", "partner_year", "total_year"}
+    assert {r["metric"] for r in rows} == set(METRICS)
+    assert {r["origin"] for r in rows} == {2015, 2016, "all"}
+    forecasts = pd.read_csv(out / "forecasts.csv", keep_default_na=False)
+    assert list(forecasts.columns[:9]) == [
+        "origin",
+        "model",
+        "level",
+        "partner",
+        "family",
+        "category",
+        "year",
+        "observed",
+        "mean",
+    ]
+    assert forecasts.filter(like="q0.").shape[1] == 9
+    scores = xr.open_dataset(out / "scores.nc", engine="h5netcdf")
+    assert set(scores["score"].dims) == {"model", "level", "origin", "metric"}
+    assert score_table(body).shape[0] == 3
+
+
+def test_aggregates_are_sums_of_their_cells(result) -> None:
+    out, _ = result
+    f = pd.read_csv(out / "forecasts.csv", keep_default_na=False)
+    f = f[(f["model"] == "climatology") & (f["origin"] == 2015)]
+    cells = f[f["level"] == "cell"].groupby(["family", "year"])["observed"].sum()
+    families = f[f["level"] == "family_year"].set_index(["family", "year"])["observed"]
+    pd.testing.assert_series_equal(cells.sort_index(), families.sort_index(), check_names=False)
+    total = f[f["level"] == "total_year"].set_index("year")["mean"]
+    np.testing.assert_allclose(total.values, f[f["level"] == "cell"].groupby("year")["mean"].sum().values)
+
+
+def test_the_training_panel_ends_at_the_origin(dataset) -> None:
+    panel = training_panel(dataset, 2012, 2000)
+    assert int(panel["year"].max()) == 2012
+
+
+def test_a_contender_that_peeks_at_the_future_is_caught(dataset) -> None:
+    def peeking(data, origin, horizon, samples, seed) -> Prediction:
+        # the mistake: a panel of everything the dataset holds, future years included
+        from bayes.panel import build_panel
+
+        panel = build_panel(data, first_year=2000)
+        future = panel["lor_count"].sel(year=slice(origin + 1, origin + horizon))
+        future = future.transpose("partner", "family", "year").values
+        draws = np.repeat(future[..., None], samples, axis=-1)
+        years = np.arange(origin + 1, origin + 1 + horizon)
+        return Prediction(panel["partner"].values, panel["family"].values, years, draws)
+
+    with pytest.raises(LookaheadError, match="peeking"):
+        check_no_lookahead(peeking, dataset, 2014, 2, "peeking")
+    check_no_lookahead(baseline_contender("climatology", 2000), dataset, 2014, 2, "climatology")
+
+
+def test_our_model_is_backtested_with_its_gates_labelled(dataset, tmp_path: Path) -> None:
+    """Too few draws to pass the gates: scored all the same, and labelled so."""
+    from validation.backtest import model_contender
+
+    contenders = {"ours": model_contender(2000, {"draws": 50, "tune": 50, "chains": 2})}
+    body = run_backtest(dataset, [2017], 2, contenders, tmp_path, first_year=2000, samples=200)
+    assert body["gates"]["ours@2017"] != "passed" and "R-hat" in body["gates"]["ours@2017"]
+    cell = {r["metric"]: r["value"] for r in body["rows"] if r["level"] == "cell" and r["origin"] == "all"}
+    assert np.isfinite(cell["crps"]) and 0 <= cell["coverage_80"] <= 1

@@ -1,0 +1,212 @@
+"""Rolling-origin backtests: for each origin, every contender sees only what was known then, forecasts
+the next ``horizon`` years as draws, and all of them are scored by the same code against what happened.
+
+A contender is a function ``(dataset, origin, horizon, samples, seed) -> Prediction``. It is handed the
+whole dataset and is trusted to use only records up to the origin, because real models need the
+register to compute as-of evidence; :func:`check_no_lookahead` holds it to that by re-running it on a
+copy whose later records are removed and demanding the same forecast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayes.panel import build_panel
+from evidence.loaders import Dataset
+from evidence.writers import atomic_write_bytes, atomic_write_text
+from validation.baselines import BASELINES
+from validation.scores import METRICS, score
+
+log = logging.getLogger(__name__)
+
+LEVELS = ("cell", "family_year", "partner_year", "total_year")
+QUANTILES = (0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975)
+
+
+class LookaheadError(AssertionError):
+    """A contender's forecast changed when records after the origin did: it used the future."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Draws (partner, family, year, sample) for the partners and families known at the origin."""
+
+    partners: np.ndarray
+    families: np.ndarray
+    years: np.ndarray
+    draws: np.ndarray
+    gates: str = "n/a"  # "passed", the failures, or "n/a" for baselines
+
+
+Contender = Callable[[Dataset, int, int, int, int], Prediction]
+
+
+def training_panel(dataset: Dataset, origin: int, first_year: int) -> xr.Dataset:
+    """The panel as known at the end of ``origin``: LORs received and evidence dated up to then."""
+    return build_panel(dataset.restrict_to(origin), first_year=first_year, last_year=origin)
+
+
+def baseline_contender(name: str, first_year: int) -> Contender:
+    method = BASELINES[name]
+
+    def contender(dataset: Dataset, origin: int, horizon: int, samples: int, seed: int) -> Prediction:
+        panel = training_panel(dataset, origin, first_year)
+        history = panel["lor_count"].transpose("partner", "family", "year").values
+        draws = method(history, horizon, samples, np.random.default_rng(seed))
+        years = np.arange(origin + 1, origin + 1 + horizon)
+        return Prediction(panel["partner"].values, panel["family"].values, years, draws)
+
+    return contender
+
+
+def model_contender(first_year: int, sampler_config: dict | None = None) -> Contender:
+    """Our model: fitted at each origin with the default priors; its gates are reported with its scores."""
+
+    def contender(dataset: Dataset, origin: int, horizon: int, samples: int, seed: int) -> Prediction:
+        from bayes.forecast import Forecaster
+        from bayes.model import DemandModel, default_model_config
+
+        panel = training_panel(dataset, origin, first_year)
+        model = DemandModel(default_model_config(), {"random_seed": seed, **(sampler_config or {})})
+        model.fit(panel, progressbar=False)
+        gates = "passed" if model.status == "ok" else "; ".join(model.diagnostics.failures)
+        # a failed fit is scored for the record but labelled; it is never served
+        forecaster = Forecaster(model, max_draws=samples, max_horizon=horizon, seed=seed, allow_failed=True)
+        fc = forecaster.forecast(horizon, (0.5,))
+        draws = fc.draws.transpose("partner", "family", "year", "sample").values
+        return Prediction(
+            fc.draws["partner"].values, fc.draws["family"].values, fc.draws["year"].values, draws, gates
+        )
+
+    return contender
+
+
+def check_no_lookahead(contender: Contender, dataset: Dataset, origin: int, horizon: int, name: str) -> None:
+    """Forecasts must not change when every record after the origin is removed."""
+    samples, seed = 200, 7
+    full = contender(dataset, origin, horizon, samples, seed)
+    blind = contender(dataset.restrict_to(origin), origin, horizon, samples, seed)
+    if full.draws.shape != blind.draws.shape or not np.array_equal(full.draws, blind.draws):
+        raise LookaheadError(f"{name}: its forecast at origin {origin} changes with records after {origin}")
+
+
+@dataclass
+class _Targets:
+    """Observed values and predictive draws per level, flattened to (targets,) and (targets, samples)."""
+
+    keys: dict[str, pd.DataFrame] = field(default_factory=dict)
+    observed: dict[str, np.ndarray] = field(default_factory=dict)
+    draws: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _aggregate(pred: Prediction, truth: np.ndarray, categories: dict[str, str]) -> _Targets:
+    """Cells and the three aggregates, as sums of the same draws (coherent by construction)."""
+    out = _Targets()
+    p, f, y = np.meshgrid(pred.partners, pred.families, pred.years, indexing="ij")
+    parts = {
+        "cell": ((0, 1, 2), pred.draws, truth, {"partner": p, "family": f, "year": y}),
+        "family_year": ((1, 2), pred.draws.sum(axis=0), truth.sum(axis=0), {"family": f[0], "year": y[0]}),
+        "partner_year": (
+            (0, 2),
+            pred.draws.sum(axis=1),
+            truth.sum(axis=1),
+            {"partner": p[:, 0], "year": y[:, 0]},
+        ),
+        "total_year": ((2,), pred.draws.sum(axis=(0, 1)), truth.sum(axis=(0, 1)), {"year": y[0, 0]}),
+    }
+    for level, (_, draws, observed, keys) in parts.items():
+        frame = pd.DataFrame({k: np.asarray(v).ravel() for k, v in keys.items()})
+        for column in ("partner", "family"):
+            if column not in frame:
+                frame[column] = ""
+        frame["category"] = frame["family"].map(categories).fillna("")
+        out.keys[level] = frame
+        out.observed[level] = np.asarray(observed).ravel()
+        out.draws[level] = np.asarray(draws).reshape(-1, draws.shape[-1])
+    return out
+
+
+def run_backtest(
+    dataset: Dataset,
+    origins: Sequence[int],
+    horizon: int,
+    contenders: dict[str, Contender],
+    out: Path,
+    first_year: int = 1990,
+    samples: int = 1000,
+    seed: int = 0,
+    check_lookahead: Sequence[str] = (),
+) -> dict:
+    """Backtest every contender at every origin; write scores.json, scores.nc and forecasts.csv."""
+    truth_panel = build_panel(dataset, first_year=first_year, last_year=max(origins) + horizon)
+    counts = truth_panel["lor_count"].transpose("partner", "family", "year")
+    categories = dict(zip(truth_panel["family"].values, truth_panel["family_category"].values, strict=True))
+    rows, forecast_rows, gates = [], [], {}
+    pooled: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = {}
+    for origin in origins:
+        for name, contender in contenders.items():
+            if name in check_lookahead:
+                check_no_lookahead(contender, dataset, origin, horizon, name)
+            pred = contender(dataset, origin, horizon, samples, seed + origin)
+            gates[f"{name}@{origin}"] = pred.gates
+            truth = counts.sel(partner=pred.partners, family=pred.families, year=pred.years).values
+            targets = _aggregate(pred, truth, categories)
+            for level in LEVELS:
+                observed, draws = targets.observed[level], targets.draws[level]
+                for metric, value in score(observed, draws, seed).means().items():
+                    rows.append(
+                        {"model": name, "level": level, "origin": origin, "metric": metric, "value": value}
+                    )
+                pooled.setdefault((name, level), []).append((observed, draws))
+                quantiles = np.quantile(draws, QUANTILES, axis=-1, method="inverted_cdf").T
+                frame = targets.keys[level].assign(
+                    origin=origin, model=name, level=level, observed=observed, mean=draws.mean(axis=-1)
+                )
+                for q, column in zip(QUANTILES, quantiles.T, strict=True):
+                    frame[f"q{q:g}"] = column
+                forecast_rows.append(frame)
+            log.info("origin %d: %s scored (gates: %s)", origin, name, pred.gates)
+    for (name, level), parts in pooled.items():
+        observed = np.concatenate([o for o, _ in parts])
+        draws = np.concatenate([d for _, d in parts])
+        for metric, value in score(observed, draws, seed).means().items():
+            rows.append({"model": name, "level": level, "origin": "all", "metric": metric, "value": value})
+
+    out.mkdir(parents=True, exist_ok=True)
+    result = {"rows": rows, "gates": gates, "horizon": horizon, "origins": list(origins)}
+    atomic_write_text(out / "scores.json", json.dumps(result, indent=1))
+    columns = [
+        "origin",
+        "model",
+        "level",
+        "partner",
+        "family",
+        "category",
+        "year",
+        "observed",
+        "mean",
+        *(f"q{q:g}" for q in QUANTILES),
+    ]
+    table = pd.concat(forecast_rows, ignore_index=True)[columns]
+    atomic_write_bytes(out / "forecasts.csv", table.to_csv(index=False, lineterminator="\n").encode())
+    frame = pd.DataFrame(rows).assign(origin=lambda d: d["origin"].astype(str))
+    scores = frame.set_index(["model", "level", "origin", "metric"])["value"].to_xarray()
+    scores.to_dataset(name="score").to_netcdf(out / "scores.nc", engine="h5netcdf")
+    return result
+
+
+def score_table(result: dict, origin: str = "all") -> pd.DataFrame:
+    """Pooled scores as a model × (level, metric) table."""
+    frame = pd.DataFrame(result["rows"])
+    frame = frame[frame["origin"].astype(str) == origin]
+    return frame.pivot_table(index="model", columns=["level", "metric"], values="value").reindex(
+        columns=[(lv, m) for lv in LEVELS for m in METRICS]
+    )
