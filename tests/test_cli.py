@@ -122,3 +122,16 @@ def test_forecast_table_shows_total_demand_and_block_buy(fitted_path: Path, sim_
 def test_fit_refuses_an_unknown_component(cli) -> None:
     result = cli.invoke(app, ["fit", "--without", "astrology"])
     assert result.exit_code == 2 and "astrology" in result.output and "dynamics" in result.output
+
+
+def test_backtest_of_baselines_and_its_bad_input(sim_world: Path, tmp_path: Path, cli) -> None:
+    args = ["backtest", "--panel", str(sim_world), "--first-year", "2000", "--samples", "200", "--out"]
+    result = cli.invoke(
+        app,
+        [*args, str(tmp_path), "--origins", "2015..2016", "--horizon", "2", "--models", "climatology,pooled"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "family_year" in result.output and (tmp_path / "scores.json").is_file()
+    bad = cli.invoke(app, [*args, str(tmp_path), "--models", "oracle"])
+    assert bad.exit_code == 2 and "oracle" in bad.output
+    assert cli.invoke(app, [*args, str(tmp_path), "--origins", "soon"]).exit_code == 2
