@@ -511,7 +511,7 @@ def backtest(
     horizon: Annotated[int, typer.Option(min=1, max=10, help="Years ahead scored.")] = 3,
     models: Annotated[
         str, typer.Option(help="Comma-separated: ours and baselines.")
-    ] = "ours,climatology,naive,pooled",
+    ] = "ours,climatology,naive,pooled,unpooled_glm",
     first_year: int = 1990,
     samples: Annotated[int, typer.Option(min=50, help="Predictive draws per target.")] = 1000,
     draws: Annotated[int | None, typer.Option(help="Our model: draws per chain.")] = None,

@@ -36,3 +36,18 @@ def test_naive_repeats_the_last_year_and_pooled_ignores_the_cell(history: np.nda
     np.testing.assert_allclose(naive.mean(axis=-1)[..., 0], history[..., -1], atol=0.25)
     pooled = fully_pooled(history, 1, 3000, np.random.default_rng(2)).mean(axis=(-1, -2))
     assert np.ptp(pooled) < 0.3 and pooled.mean() == pytest.approx(history.mean(), rel=0.05)
+
+
+def test_the_unpooled_glm_recovers_each_series_trend() -> None:
+    from validation.baselines import unpooled_glm
+
+    rng = np.random.default_rng(4)
+    years = np.arange(30)
+    slopes = rng.normal(0, 0.05, size=(20, 3))
+    rates = 3.0 * np.exp(slopes[..., None] * (years - 14.5))
+    history = rng.poisson(rates)
+    draws = unpooled_glm(history, 2, 4000, np.random.default_rng(5))
+    expected = 3.0 * np.exp(slopes[..., None] * (np.array([30, 31]) - 14.5))
+    ratio = draws.mean(axis=-1) / expected
+    assert np.median(np.abs(np.log(ratio))) < 0.2
+    assert unpooled_glm(np.zeros((2, 2, 10), dtype=int), 1, 10, rng).max() == 0  # no LORs: none forecast
