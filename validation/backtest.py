@@ -28,6 +28,7 @@ from validation.scores import METRICS, score
 log = logging.getLogger(__name__)
 
 LEVELS = ("cell", "family_year", "partner_year", "total_year")
+PIT_BINS = 10
 QUANTILES = (0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975)
 
 
@@ -150,6 +151,7 @@ def run_backtest(
     counts = truth_panel["lor_count"].transpose("partner", "family", "year")
     categories = dict(zip(truth_panel["family"].values, truth_panel["family_category"].values, strict=True))
     rows, forecast_rows, gates = [], [], {}
+    pit: dict[str, list[float]] = {}
     pooled: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = {}
     for origin in origins:
         for name, contender in contenders.items():
@@ -161,10 +163,12 @@ def run_backtest(
             targets = _aggregate(pred, truth, categories)
             for level in LEVELS:
                 observed, draws = targets.observed[level], targets.draws[level]
-                for metric, value in score(observed, draws, seed).means().items():
+                scored = score(observed, draws, seed)
+                for metric, value in scored.means().items():
                     rows.append(
                         {"model": name, "level": level, "origin": origin, "metric": metric, "value": value}
                     )
+                pit.setdefault(f"{name}/{level}", []).extend(scored.pit.tolist())
                 pooled.setdefault((name, level), []).append((observed, draws))
                 quantiles = np.quantile(draws, QUANTILES, axis=-1, method="inverted_cdf").T
                 frame = targets.keys[level].assign(
@@ -181,7 +185,14 @@ def run_backtest(
             rows.append({"model": name, "level": level, "origin": "all", "metric": metric, "value": value})
 
     out.mkdir(parents=True, exist_ok=True)
-    result = {"rows": rows, "gates": gates, "horizon": horizon, "origins": list(origins)}
+    histograms = {k: np.histogram(v, np.linspace(0, 1, PIT_BINS + 1))[0].tolist() for k, v in pit.items()}
+    result = {
+        "rows": rows,
+        "gates": gates,
+        "horizon": horizon,
+        "origins": list(origins),
+        "pit_histograms": histograms,
+    }
     atomic_write_text(out / "scores.json", json.dumps(result, indent=1))
     columns = [
         "origin",
@@ -200,6 +211,9 @@ def run_backtest(
     frame = pd.DataFrame(rows).assign(origin=lambda d: d["origin"].astype(str))
     scores = frame.set_index(["model", "level", "origin", "metric"])["value"].to_xarray()
     scores.to_dataset(name="score").to_netcdf(out / "scores.nc", engine="h5netcdf")
+    from validation.report import write_report
+
+    write_report(result, table, out / "report.html")
     return result
 
 

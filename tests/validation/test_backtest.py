@@ -67,6 +67,9 @@ def test_outputs_have_the_documented_layout(result) -> None:
     scores = xr.open_dataset(out / "scores.nc", engine="h5netcdf")
     assert set(scores["score"].dims) == {"model", "level", "origin", "metric"}
     assert score_table(body).shape[0] == 3
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64") == 4 and "climatology" in page
+    assert sum(body["pit_histograms"]["naive/cell"]) > 0
 
 
 def test_aggregates_are_sums_of_their_cells(result) -> None:

@@ -1,0 +1,130 @@
+"""``report.html``: the backtest in pictures -- coverage against nominal, PIT histograms, CRPS skill
+against climatology by origin and family, and fan charts for the largest families -- beside the
+pooled score table. Self-contained: the figures are embedded PNGs."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from evidence.writers import atomic_write_text
+from validation.scores import COVERAGE_LEVELS
+
+REFERENCE = "climatology"
+
+
+def _png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _coverage(rows: pd.DataFrame) -> str:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for ax, level in zip(axes, ("cell", "family_year"), strict=True):
+        for model, part in rows[(rows["level"] == level) & (rows["origin"] == "all")].groupby("model"):
+            values = [
+                part.loc[part["metric"] == f"coverage_{round(100 * lv)}", "value"].iloc[0]
+                for lv in COVERAGE_LEVELS
+            ]
+            ax.plot(COVERAGE_LEVELS, values, marker="o", label=model)
+        ax.plot([0.4, 1], [0.4, 1], color="grey", linestyle="--", linewidth=1)
+        ax.set(title=f"coverage ({level})", xlabel="nominal", ylabel="empirical")
+    axes[0].legend(fontsize=8)
+    return _png(fig)
+
+
+def _pit(histograms: dict[str, list[int]]) -> str:
+    keys = sorted(k for k in histograms if k.endswith(("/cell", "/family_year")))
+    cols = 2
+    fig, axes = plt.subplots(
+        max(1, (len(keys) + 1) // cols),
+        cols,
+        figsize=(10, 2.2 * max(1, (len(keys) + 1) // cols)),
+        squeeze=False,
+    )
+    for ax, key in zip(axes.ravel(), keys, strict=False):
+        counts = np.asarray(histograms[key], dtype=float)
+        ax.bar(
+            np.arange(len(counts)) / len(counts),
+            counts / counts.sum() * len(counts),
+            width=1 / len(counts),
+            align="edge",
+        )
+        ax.axhline(1, color="grey", linestyle="--", linewidth=1)
+        ax.set(title=f"randomized PIT: {key}", xlim=(0, 1))
+    for ax in axes.ravel()[len(keys) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _skill(rows: pd.DataFrame, forecasts: pd.DataFrame) -> str:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    crps = rows[(rows["metric"] == "crps") & (rows["origin"] != "all")]
+    for level, ax in zip(("cell", "family_year"), axes, strict=True):
+        part = crps[crps["level"] == level].pivot_table(index="origin", columns="model", values="value")
+        if REFERENCE not in part:
+            continue
+        for model in part.columns.drop(REFERENCE):
+            ax.plot(part.index.astype(int), 1 - part[model] / part[REFERENCE], marker="o", label=model)
+        ax.axhline(0, color="grey", linewidth=1)
+        ax.set(title=f"CRPS skill vs {REFERENCE} ({level})", xlabel="origin")
+    axes[0].legend(fontsize=8)
+    return _png(fig)
+
+
+def _fans(forecasts: pd.DataFrame) -> str:
+    families = forecasts[forecasts["level"] == "family_year"]
+    largest = families.groupby("family")["observed"].sum().nlargest(4).index
+    first = families[families["year"] == families["origin"] + 1]  # one year ahead
+    models = [m for m in first["model"].unique()]
+    fig, axes = plt.subplots(len(largest), 1, figsize=(10, 2.6 * max(1, len(largest))), squeeze=False)
+    for ax, family in zip(axes[:, 0], largest, strict=False):
+        part = first[first["family"] == family]
+        for model in models:
+            m = part[part["model"] == model].sort_values("year")
+            line = ax.plot(m["year"], m["q0.5"], label=model)[0]
+            ax.fill_between(m["year"], m["q0.1"], m["q0.9"], alpha=0.15, color=line.get_color())
+        observed = part.drop_duplicates("year").sort_values("year")
+        ax.plot(observed["year"], observed["observed"], "k.", markersize=9, label="observed")
+        ax.set(title=f"{family}: one year ahead, median and 80% interval", ylabel="LORs")
+    axes[0, 0].legend(fontsize=8, ncol=3)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def write_report(result: dict, forecasts: pd.DataFrame, path) -> None:
+    rows = pd.DataFrame(result["rows"]).assign(origin=lambda d: d["origin"].astype(str))
+    pooled = rows[rows["origin"] == "all"].pivot_table(
+        index=["level", "model"], columns="metric", values="value"
+    )
+    figures = {
+        "Coverage against nominal": _coverage(rows),
+        "Randomized PIT (uniform when calibrated)": _pit(result.get("pit_histograms", {})),
+        f"Skill: 1 - CRPS / CRPS({REFERENCE}) per origin": _skill(rows, forecasts),
+        "Fan charts, largest families": _fans(forecasts),
+    }
+    gates = "".join(f"<li>{html.escape(k)}: {html.escape(str(v))}</li>" for k, v in result["gates"].items())
+    body = "".join(
+        f"<h2>{html.escape(t)}</h2><img src='data:image/png;base64,{img}'>" for t, img in figures.items()
+    )
+    page = (
+        "<!doctype html><meta charset='utf-8'><title>totaldemand backtest</title>"
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
+        "td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}</style>"
+        f"<h1>Backtest: origins {result['origins'][0]}..{result['origins'][-1]}, "
+        f"horizon {result['horizon']}</h1>"
+        f"<h2>Scores pooled over origins (lower is better; coverage: nominal)</h2>{pooled.round(4).to_html()}"
+        f"<h2>Fits and their gates</h2><ul>{gates}</ul>{body}"
+    )
+    atomic_write_text(path, page)
