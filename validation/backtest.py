@@ -152,6 +152,7 @@ def run_backtest(
     categories = dict(zip(truth_panel["family"].values, truth_panel["family_category"].values, strict=True))
     rows, forecast_rows, gates = [], [], {}
     pit: dict[str, list[float]] = {}
+    family_crps: dict[str, dict[str, list[float]]] = {}
     pooled: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = {}
     for origin in origins:
         for name, contender in contenders.items():
@@ -169,6 +170,9 @@ def run_backtest(
                         {"model": name, "level": level, "origin": origin, "metric": metric, "value": value}
                     )
                 pit.setdefault(f"{name}/{level}", []).extend(scored.pit.tolist())
+                if level == "family_year":
+                    for family, value in zip(targets.keys[level]["family"], scored.crps, strict=True):
+                        family_crps.setdefault(name, {}).setdefault(str(family), []).append(float(value))
                 pooled.setdefault((name, level), []).append((observed, draws))
                 quantiles = np.quantile(draws, QUANTILES, axis=-1, method="inverted_cdf").T
                 frame = targets.keys[level].assign(
@@ -192,6 +196,9 @@ def run_backtest(
         "horizon": horizon,
         "origins": list(origins),
         "pit_histograms": histograms,
+        "family_crps": {
+            m: {f: float(np.mean(v)) for f, v in fams.items()} for m, fams in family_crps.items()
+        },
     }
     atomic_write_text(out / "scores.json", json.dumps(result, indent=1))
     columns = [

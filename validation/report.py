@@ -83,6 +83,25 @@ def _skill(rows: pd.DataFrame, forecasts: pd.DataFrame) -> str:
     return _png(fig)
 
 
+def _family_skill(family_crps: dict[str, dict[str, float]]) -> str:
+    reference = family_crps.get(REFERENCE, {})
+    families = sorted(reference, key=lambda f: -reference[f])[:20]  # the 20 with the most at stake
+    models = [m for m in family_crps if m != REFERENCE]
+    fig, ax = plt.subplots(figsize=(10, 4))
+    width = 0.8 / max(len(models), 1)
+    for k, model in enumerate(models):
+        skill = [
+            1 - family_crps[model].get(f, np.nan) / reference[f] if reference[f] > 0 else np.nan
+            for f in families
+        ]
+        ax.bar(np.arange(len(families)) + k * width, skill, width=width, label=model)
+    ax.axhline(0, color="grey", linewidth=1)
+    ax.set_xticks(np.arange(len(families)) + 0.4 - width / 2, families, rotation=60, ha="right", fontsize=8)
+    ax.set(title=f"CRPS skill vs {REFERENCE} by family (family-year, pooled over origins)")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
 def _fans(forecasts: pd.DataFrame) -> str:
     families = forecasts[forecasts["level"] == "family_year"]
     largest = families.groupby("family")["observed"].sum().nlargest(4).index
@@ -112,9 +131,11 @@ def write_report(result: dict, forecasts: pd.DataFrame, path) -> None:
         "Coverage against nominal": _coverage(rows),
         "Randomized PIT (uniform when calibrated)": _pit(result.get("pit_histograms", {})),
         f"Skill: 1 - CRPS / CRPS({REFERENCE}) per origin": _skill(rows, forecasts),
+        "Skill by family": _family_skill(result.get("family_crps", {})) if result.get("family_crps") else "",
         "Fan charts, largest families": _fans(forecasts),
     }
     gates = "".join(f"<li>{html.escape(k)}: {html.escape(str(v))}</li>" for k, v in result["gates"].items())
+    figures = {k: v for k, v in figures.items() if v}
     body = "".join(
         f"<h2>{html.escape(t)}</h2><img src='data:image/png;base64,{img}'>" for t, img in figures.items()
     )
