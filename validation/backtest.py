@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
+from tqdm.auto import tqdm
 
 from bayes.panel import build_panel
 from evidence.loaders import Dataset
@@ -145,6 +146,7 @@ def run_backtest(
     samples: int = 1000,
     seed: int = 0,
     check_lookahead: Sequence[str] = (),
+    progress: bool = True,
 ) -> dict:
     """Backtest every contender at every origin; write scores.json, scores.nc and forecasts.csv."""
     truth_panel = build_panel(dataset, first_year=first_year, last_year=max(origins) + horizon)
@@ -154,34 +156,35 @@ def run_backtest(
     pit: dict[str, list[float]] = {}
     family_crps: dict[str, dict[str, list[float]]] = {}
     pooled: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = {}
-    for origin in origins:
-        for name, contender in contenders.items():
-            if name in check_lookahead:
-                check_no_lookahead(contender, dataset, origin, horizon, name)
-            pred = contender(dataset, origin, horizon, samples, seed + origin)
-            gates[f"{name}@{origin}"] = pred.gates
-            truth = counts.sel(partner=pred.partners, family=pred.families, year=pred.years).values
-            targets = _aggregate(pred, truth, categories)
-            for level in LEVELS:
-                observed, draws = targets.observed[level], targets.draws[level]
-                scored = score(observed, draws, seed)
-                for metric, value in scored.means().items():
-                    rows.append(
-                        {"model": name, "level": level, "origin": origin, "metric": metric, "value": value}
-                    )
-                pit.setdefault(f"{name}/{level}", []).extend(scored.pit.tolist())
-                if level == "family_year":
-                    for family, value in zip(targets.keys[level]["family"], scored.crps, strict=True):
-                        family_crps.setdefault(name, {}).setdefault(str(family), []).append(float(value))
-                pooled.setdefault((name, level), []).append((observed, draws))
-                quantiles = np.quantile(draws, QUANTILES, axis=-1, method="inverted_cdf").T
-                frame = targets.keys[level].assign(
-                    origin=origin, model=name, level=level, observed=observed, mean=draws.mean(axis=-1)
+    tasks = [(origin, name) for origin in origins for name in contenders]
+    for origin, name in tqdm(tasks, desc="backtest", unit="fit", disable=not progress):
+        contender = contenders[name]
+        if name in check_lookahead:
+            check_no_lookahead(contender, dataset, origin, horizon, name)
+        pred = contender(dataset, origin, horizon, samples, seed + origin)
+        gates[f"{name}@{origin}"] = pred.gates
+        truth = counts.sel(partner=pred.partners, family=pred.families, year=pred.years).values
+        targets = _aggregate(pred, truth, categories)
+        for level in LEVELS:
+            observed, draws = targets.observed[level], targets.draws[level]
+            scored = score(observed, draws, seed)
+            for metric, value in scored.means().items():
+                rows.append(
+                    {"model": name, "level": level, "origin": origin, "metric": metric, "value": value}
                 )
-                for q, column in zip(QUANTILES, quantiles.T, strict=True):
-                    frame[f"q{q:g}"] = column
-                forecast_rows.append(frame)
-            log.info("origin %d: %s scored (gates: %s)", origin, name, pred.gates)
+            pit.setdefault(f"{name}/{level}", []).extend(scored.pit.tolist())
+            if level == "family_year":
+                for family, value in zip(targets.keys[level]["family"], scored.crps, strict=True):
+                    family_crps.setdefault(name, {}).setdefault(str(family), []).append(float(value))
+            pooled.setdefault((name, level), []).append((observed, draws))
+            quantiles = np.quantile(draws, QUANTILES, axis=-1, method="inverted_cdf").T
+            frame = targets.keys[level].assign(
+                origin=origin, model=name, level=level, observed=observed, mean=draws.mean(axis=-1)
+            )
+            for q, column in zip(QUANTILES, quantiles.T, strict=True):
+                frame[f"q{q:g}"] = column
+            forecast_rows.append(frame)
+        log.info("origin %d: %s scored (gates: %s)", origin, name, pred.gates)
     for (name, level), parts in pooled.items():
         observed = np.concatenate([o for o, _ in parts])
         draws = np.concatenate([d for _, d in parts])
