@@ -87,6 +87,8 @@ def _family_skill(family_crps: dict[str, dict[str, float]]) -> str:
     reference = family_crps.get(REFERENCE, {})
     families = sorted(reference, key=lambda f: -reference[f])[:20]  # the 20 with the most at stake
     models = [m for m in family_crps if m != REFERENCE]
+    if not families or not models:  # nothing to compare against climatology
+        return ""
     fig, ax = plt.subplots(figsize=(10, 4))
     width = 0.8 / max(len(models), 1)
     for k, model in enumerate(models):
@@ -131,7 +133,7 @@ def write_report(result: dict, forecasts: pd.DataFrame, path) -> None:
         "Coverage against nominal": _coverage(rows),
         "Randomized PIT (uniform when calibrated)": _pit(result.get("pit_histograms", {})),
         f"Skill: 1 - CRPS / CRPS({REFERENCE}) per origin": _skill(rows, forecasts),
-        "Skill by family": _family_skill(result.get("family_crps", {})) if result.get("family_crps") else "",
+        "Skill by family": _family_skill(result.get("family_crps", {})),
         "Fan charts, largest families": _fans(forecasts),
     }
     gates = "".join(f"<li>{html.escape(k)}: {html.escape(str(v))}</li>" for k, v in result["gates"].items())
