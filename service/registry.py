@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import xarray as xr
 from sqlalchemy import Engine, insert, select, update
 
-from bayes.model import DemandModel
 from service import _schema as s
 from service import audit
 from service.db import now
@@ -126,8 +126,9 @@ def register_file(
     engine: Engine, path: Path, job_id: str | None = None, model_id: str | None = None
 ) -> ModelRecord:
     """Record a posterior file that exists on disk, with the status and diagnostics it carries."""
-    model = DemandModel.load(path)
-    a = model.idata.attrs
+    # the attributes are all the registry needs: read them without loading the draws
+    with xr.open_datatree(path, engine="h5netcdf") as tree:
+        a = dict(tree.attrs)
     values = {
         "status": str(a.get("status", "failed")),
         "path": str(Path(path).resolve()),

@@ -170,7 +170,14 @@ def ingest(
     with engine.begin() as conn:
         # unknown ids are reported with the type errors, so one round trip shows every problem
         problems = []
-        text = raw.apply(lambda col: col.map(lambda v: "" if v is None else str(v).strip()))
+        # only the id columns are checked here: no need to stringify the whole upload
+        text = pd.DataFrame(
+            {
+                c: raw[c].map(lambda v: "" if v is None else str(v).strip())
+                for c in ("partner", "family")
+                if c in raw
+            }
+        )
         if "partner" in text:
             known = _known(conn, s.partners)
             problems += _reference_problems(text, "partner", known, "partner", source, offset)
