@@ -516,6 +516,14 @@ def backtest(
     samples: Annotated[int, typer.Option(min=50, help="Predictive draws per target.")] = 1000,
     draws: Annotated[int | None, typer.Option(help="Our model: draws per chain.")] = None,
     tune: Annotated[int | None, typer.Option(help="Our model: tuning steps per chain.")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Fits run in this many processes.")] = 1,
+    cluster: Annotated[
+        str | None, typer.Option(help="Dask scheduler address (tcp://host:8786): fits run there.")
+    ] = None,
+    cache: Annotated[
+        Path | None, typer.Option(help="Prediction cache directory [default: OUT/cache].")
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Refit everything; cache nothing.")] = False,
 ) -> None:
     """Rolling-origin backtest with proper scores against baselines (each origin sees only its past)."""
     from evidence.loaders import load_dataset
@@ -551,11 +559,18 @@ def backtest(
         first_year,
         samples,
         check_lookahead=tuple(n for n in names if n != "ours"),
+        workers=workers,
+        cluster=cluster,
+        cache_dir=None if no_cache else (cache or out_dir / "cache"),
     )
     table = score_table(result)
     for level in ("cell", "family_year"):
         out.print(f"\n{level} (pooled over origins {years[0]}..{years[-1]}, horizon {horizon})")
         out.print(table[level][["crps", "log_score", "wis", "coverage_80", "coverage_95", "brier"]].round(4))
+    out.print(
+        f"\nwall time {result['wall_seconds']:.1f} s "
+        f"({result['fits']} fits run, {result['cached']} read from the cache)"
+    )
     failed = {k: v for k, v in result["gates"].items() if v not in ("passed", "n/a")}
     if failed:
         console.print(f"[bold yellow]fits that failed their gates (scored, labelled):[/] {failed}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,8 @@ from tqdm.auto import tqdm
 from bayes.panel import build_panel
 from evidence.loaders import Dataset
 from evidence.writers import atomic_write_bytes, atomic_write_text
+from validation._cache import PredictionCache, cache_key
+from validation._runner import Task, execute
 from validation.baselines import BASELINES
 from validation.scores import METRICS, score
 
@@ -56,28 +59,37 @@ def training_panel(dataset: Dataset, origin: int, first_year: int) -> xr.Dataset
     return build_panel(dataset.restrict_to(origin), first_year=first_year, last_year=origin)
 
 
-def baseline_contender(name: str, first_year: int) -> Contender:
-    method = BASELINES[name]
+@dataclass(frozen=True)
+class BaselineContender:
+    """One of :data:`validation.baselines.BASELINES` on the counts known at the origin."""
 
-    def contender(dataset: Dataset, origin: int, horizon: int, samples: int, seed: int) -> Prediction:
-        panel = training_panel(dataset, origin, first_year)
+    name: str
+    first_year: int
+
+    def __call__(self, dataset: Dataset, origin: int, horizon: int, samples: int, seed: int) -> Prediction:
+        panel = training_panel(dataset, origin, self.first_year)
         history = panel["lor_count"].transpose("partner", "family", "year").values
-        draws = method(history, horizon, samples, np.random.default_rng(seed))
+        draws = BASELINES[self.name](history, horizon, samples, np.random.default_rng(seed))
         years = np.arange(origin + 1, origin + 1 + horizon)
         return Prediction(panel["partner"].values, panel["family"].values, years, draws)
 
-    return contender
+    def token(self) -> dict:
+        return {"contender": self.name, "first_year": self.first_year}
 
 
-def model_contender(first_year: int, sampler_config: dict | None = None) -> Contender:
+@dataclass(frozen=True)
+class ModelContender:
     """Our model: fitted at each origin with the default priors; its gates are reported with its scores."""
 
-    def contender(dataset: Dataset, origin: int, horizon: int, samples: int, seed: int) -> Prediction:
+    first_year: int
+    sampler_config: tuple[tuple[str, object], ...] = ()
+
+    def __call__(self, dataset: Dataset, origin: int, horizon: int, samples: int, seed: int) -> Prediction:
         from bayes.forecast import Forecaster
         from bayes.model import DemandModel, default_model_config
 
-        panel = training_panel(dataset, origin, first_year)
-        model = DemandModel(default_model_config(), {"random_seed": seed, **(sampler_config or {})})
+        panel = training_panel(dataset, origin, self.first_year)
+        model = DemandModel(default_model_config(), {"random_seed": seed, **dict(self.sampler_config)})
         model.fit(panel, progressbar=False)
         gates = "passed" if model.status == "ok" else "; ".join(model.diagnostics.failures)
         # a failed fit is scored for the record but labelled; it is never served
@@ -88,7 +100,18 @@ def model_contender(first_year: int, sampler_config: dict | None = None) -> Cont
             fc.draws["partner"].values, fc.draws["family"].values, fc.draws["year"].values, draws, gates
         )
 
-    return contender
+    def token(self) -> dict:
+        return {"contender": "ours", "first_year": self.first_year, "sampler": dict(self.sampler_config)}
+
+
+def baseline_contender(name: str, first_year: int) -> BaselineContender:
+    if name not in BASELINES:
+        raise ValueError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
+    return BaselineContender(name, first_year)
+
+
+def model_contender(first_year: int, sampler_config: dict | None = None) -> ModelContender:
+    return ModelContender(first_year, tuple(sorted((sampler_config or {}).items())))
 
 
 def check_no_lookahead(
@@ -144,6 +167,38 @@ def _aggregate(pred: Prediction, truth: np.ndarray, categories: dict[str, str]) 
     return out
 
 
+def _predict(
+    dataset: Dataset,
+    contender: Contender,
+    name: str,
+    origin: int,
+    horizon: int,
+    samples: int,
+    seed: int,
+    check: bool,
+) -> Prediction:
+    if check:  # the checked forecast is the one scored: no second run
+        return check_no_lookahead(contender, dataset, origin, horizon, name, samples, seed)
+    return contender(dataset, origin, horizon, samples, seed)
+
+
+def _arrays(pred: Prediction) -> dict[str, np.ndarray]:
+    draws = pred.draws.astype(np.int32) if np.issubdtype(pred.draws.dtype, np.integer) else pred.draws
+    return {
+        "partners": pred.partners.astype(str),
+        "families": pred.families.astype(str),
+        "years": pred.years,
+        "draws": draws,
+        "gates": np.array(pred.gates),
+    }
+
+
+def _prediction(arrays: dict[str, np.ndarray]) -> Prediction:
+    return Prediction(
+        arrays["partners"], arrays["families"], arrays["years"], arrays["draws"], str(arrays["gates"])
+    )
+
+
 def run_backtest(
     dataset: Dataset,
     origins: Sequence[int],
@@ -155,22 +210,62 @@ def run_backtest(
     seed: int = 0,
     check_lookahead: Sequence[str] = (),
     progress: bool = True,
+    workers: int = 1,
+    cluster: str | None = None,
+    cache_dir: Path | None = None,
 ) -> dict:
-    """Backtest every contender at every origin; write scores.json, scores.nc and forecasts.csv."""
+    """Backtest every contender at every origin; write scores.json, scores.nc, forecasts.csv, report.html.
+
+    Fits run in ``workers`` spawned processes or on the Dask scheduler at ``cluster``; with
+    ``cache_dir`` a prediction whose inputs (training data, priors, code, settings) are unchanged is
+    read back instead of refitted. Rows come out in (origin, contender) order however the fits ran.
+    """
+    started = time.perf_counter()
     truth_panel = build_panel(dataset, first_year=first_year, last_year=max(origins) + horizon)
     counts = truth_panel["lor_count"].transpose("partner", "family", "year")
     categories = dict(zip(truth_panel["family"].values, truth_panel["family_category"].values, strict=True))
+    cache = PredictionCache(cache_dir) if cache_dir is not None else None
+    order = [(origin, name) for origin in origins for name in contenders]
+    predictions: dict[tuple[int, str], Prediction] = {}
+    keys: dict[tuple[int, str], str] = {}
+    if cache is not None:
+        for origin in origins:
+            data_hash = str(training_panel(dataset, origin, first_year).attrs["data_hash"])
+            for name, contender in contenders.items():
+                token = getattr(contender, "token", None)
+                if token is None:  # an ad-hoc contender has no stable identity: always run
+                    continue
+                task = {"origin": origin, "horizon": horizon, "samples": samples, "seed": seed + origin}
+                task["lookahead_checked"] = name in check_lookahead
+                keys[origin, name] = cache_key({**token(), **task}, data_hash)
+                stored = cache.get(keys[origin, name])
+                if stored is not None:
+                    predictions[origin, name] = _prediction(stored)
+                    log.info("origin %d: %s read from the cache", origin, name)
+    pending = [pair for pair in order if pair not in predictions]
+    tasks = [
+        Task(_predict, (contenders[n], n, o, horizon, samples, seed + o, n in check_lookahead))
+        for o, n in pending
+    ]
+    bar = tqdm(
+        total=len(order), initial=len(order) - len(pending), desc="backtest", unit="fit", disable=not progress
+    )
+    with bar:
+        for index, pred in execute(tasks, dataset, workers, cluster):
+            pair = pending[index]
+            predictions[pair] = pred
+            if pair in keys:
+                cache.put(keys[pair], _arrays(pred))  # type: ignore[union-attr]
+            log.info("origin %d: %s fitted (gates: %s)", pair[0], pair[1], pred.gates)
+            bar.update()
+    fit_seconds = time.perf_counter() - started
+
     rows, forecast_rows, gates = [], [], {}
     pit: dict[str, list[float]] = {}
     family_crps: dict[str, dict[str, list[float]]] = {}
     pooled: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = {}
-    tasks = [(origin, name) for origin in origins for name in contenders]
-    for origin, name in tqdm(tasks, desc="backtest", unit="fit", disable=not progress):
-        contender = contenders[name]
-        if name in check_lookahead:  # the checked forecast is the one scored: no second run
-            pred = check_no_lookahead(contender, dataset, origin, horizon, name, samples, seed + origin)
-        else:
-            pred = contender(dataset, origin, horizon, samples, seed + origin)
+    for origin, name in order:
+        pred = predictions.pop((origin, name))
         gates[f"{name}@{origin}"] = pred.gates
         truth = counts.sel(partner=pred.partners, family=pred.families, year=pred.years).values
         targets = _aggregate(pred, truth, categories)
@@ -193,7 +288,6 @@ def run_backtest(
             for q, column in zip(QUANTILES, quantiles.T, strict=True):
                 frame[f"q{q:g}"] = column
             forecast_rows.append(frame)
-        log.info("origin %d: %s scored (gates: %s)", origin, name, pred.gates)
     for (name, level), parts in pooled.items():
         observed = np.concatenate([o for o, _ in parts])
         draws = np.concatenate([d for _, d in parts])
@@ -208,6 +302,10 @@ def run_backtest(
         "horizon": horizon,
         "origins": list(origins),
         "pit_histograms": histograms,
+        "fits": len(pending),
+        "cached": len(order) - len(pending),
+        "fit_seconds": round(fit_seconds, 1),
+        "wall_seconds": round(time.perf_counter() - started, 1),
         "family_crps": {
             m: {f: float(np.mean(v)) for f, v in fams.items()} for m, fams in family_crps.items()
         },

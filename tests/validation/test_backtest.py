@@ -3,6 +3,7 @@ their cells, and a contender that peeks at the future is caught."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -114,3 +115,49 @@ def test_our_model_is_backtested_with_its_gates_labelled(dataset, tmp_path: Path
     assert body["gates"]["ours@2017"] != "passed" and "R-hat" in body["gates"]["ours@2017"]
     cell = {r["metric"]: r["value"] for r in body["rows"] if r["level"] == "cell" and r["origin"] == "all"}
     assert np.isfinite(cell["crps"]) and 0 <= cell["coverage_80"] <= 1
+
+
+def _scores(body: dict) -> list[tuple]:
+    return sorted((r["model"], r["level"], str(r["origin"]), r["metric"], r["value"]) for r in body["rows"])
+
+
+def test_parallel_and_cluster_runs_score_the_same_as_one_process(dataset, tmp_path: Path) -> None:
+    """Fits farmed out to spawned processes and to a Dask cluster come back scored identically."""
+    from distributed import LocalCluster
+
+    contenders = {name: baseline_contender(name, 2000) for name in ("climatology", "tsb")}
+    run = dict(first_year=2000, samples=200, progress=False)
+    inline = run_backtest(dataset, [2014, 2015, 2016], 2, contenders, tmp_path / "a", **run)
+    pool = run_backtest(dataset, [2014, 2015, 2016], 2, contenders, tmp_path / "b", workers=2, **run)
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+        remote = run_backtest(
+            dataset,
+            [2014, 2015, 2016],
+            2,
+            contenders,
+            tmp_path / "c",
+            cluster=cluster.scheduler_address,
+            **run,
+        )
+    assert _scores(inline) == _scores(pool) == _scores(remote)
+    assert (tmp_path / "a" / "forecasts.csv").read_bytes() == (tmp_path / "b" / "forecasts.csv").read_bytes()
+
+
+def test_a_rerun_fits_only_what_changed(dataset, tmp_path: Path) -> None:
+    """Same inputs: everything from the cache, same scores. An LOR received in 2016 changes what the
+    2016 origin knew but not what 2014 and 2015 knew: only the 2016 fits run again."""
+    contenders = {name: baseline_contender(name, 2000) for name in ("climatology", "naive")}
+    cache = tmp_path / "cache"
+    run = dict(first_year=2000, samples=200, progress=False, cache_dir=cache)
+    first = run_backtest(dataset, [2014, 2015, 2016], 2, contenders, tmp_path / "1", **run)
+    assert (first["fits"], first["cached"]) == (6, 0)
+    again = run_backtest(dataset, [2014, 2015, 2016], 2, contenders, tmp_path / "2", **run)
+    assert (again["fits"], again["cached"]) == (0, 6) and _scores(again) == _scores(first)
+
+    lors = dataset.lors
+    late = lors[pd.to_datetime(lors["received"]).dt.year == 2016].head(3)
+    assert len(late) == 3
+    changed = dataclasses.replace(dataset, lors=lors.drop(late.index).reset_index(drop=True))
+    third = run_backtest(changed, [2014, 2015, 2016], 2, contenders, tmp_path / "3", **run)
+    assert (third["fits"], third["cached"]) == (2, 4)
+    assert _scores(third) != _scores(first)

@@ -51,3 +51,18 @@ def test_the_unpooled_glm_recovers_each_series_trend() -> None:
     ratio = draws.mean(axis=-1) / expected
     assert np.median(np.abs(np.log(ratio))) < 0.2
     assert unpooled_glm(np.zeros((2, 2, 10), dtype=int), 1, 10, rng).max() == 0  # no LORs: none forecast
+
+
+@pytest.mark.parametrize("method", ["croston", "tsb", "adida"])
+def test_intermittent_methods_track_a_sparse_rate(method: str) -> None:
+    """Croston, TSB and ADIDA on series with LORs in about one year in four: the forecast rate is near
+    the true one, cells without any LOR forecast none, and the NB spread is not Poisson-thin."""
+    rng = np.random.default_rng(6)
+    rate = rng.uniform(0.2, 0.6, size=(30, 4))
+    history = rng.poisson(np.broadcast_to(rate[..., None], (30, 4, 40)))
+    history[0, 0] = 0
+    draws = BASELINES[method](history, 2, 3000, np.random.default_rng(7))
+    assert draws.shape == (30, 4, 2, 3000) and draws[0, 0].max() == 0
+    means = draws.mean(axis=(-1, -2))
+    assert np.median(np.abs(means - rate)[1:]) < 0.15
+    assert (draws.var(axis=-1) >= 0.8 * draws.mean(axis=-1)).mean() > 0.9
