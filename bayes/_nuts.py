@@ -98,6 +98,9 @@ def parallel_width(chains: int, chain_method: str, limit: int | None = None) -> 
     return max(1, min(chains, jax.local_device_count(), limit or chains))
 
 
+_MAX_TREE_DEPTH = 10  # NumPyro's and Stan's default
+
+
 def _in_model_precision(fn: Callable) -> Callable:
     """Run ``fn`` with 64-bit JAX on only for a float64 model (PyTensor's ``floatX``).
 
@@ -130,12 +133,14 @@ def run_nuts(
     progressbar: bool = True,
     warm: SamplerState | None = None,
     parallel_chains: int | None = None,
+    max_tree_depth_warmup: int | None = None,
 ) -> tuple[xr.Dataset, xr.Dataset, SamplerState]:
     """Sample ``model``; return (posterior of ``var_names``, sample_stats, final sampler state).
 
     With ``warm``, chains start from its positions, step size and mass matrix, and warm-up only
     re-tunes the step size. ``parallel_chains`` bounds how many chains run at once (default: all;
-    see :func:`parallel_width` for the memory this trades).
+    see :func:`parallel_width` for the memory this trades). ``max_tree_depth_warmup`` caps the
+    trees during warm-up only (sampling keeps NUTS's depth 10).
     """
     import jax
     import jax.numpy as jnp
@@ -155,6 +160,8 @@ def run_nuts(
     potential = get_jaxified_logp(model, negative_logp=False)
 
     kernel_kwargs: dict[str, Any] = {"target_accept_prob": target_accept, "dense_mass": False}
+    if max_tree_depth_warmup is not None:
+        kernel_kwargs["max_tree_depth"] = (int(max_tree_depth_warmup), _MAX_TREE_DEPTH)
     if warm is None:
         init = _get_batched_jittered_initial_points(model, chains, None, seed, logp_fn=potential)
         init = [np.asarray(x) for x in (init if chains > 1 else [np.asarray(i)[None] for i in init])]

@@ -137,7 +137,7 @@ def fit(
     priors: Annotated[Path | None, typer.Option(help="Prior TOML file (default: shipped priors).")] = None,
     first_year: int = 1990,
     draws: Annotated[int | None, typer.Option(help="Draws per chain [default: the model's, 1200].")] = None,
-    tune: Annotated[int | None, typer.Option(help="Tuning steps per chain [default: 600].")] = None,
+    tune: Annotated[int | None, typer.Option(help="Tuning steps per chain [default: 400].")] = None,
     chains: Annotated[int | None, typer.Option(help="Chains [default: 4].")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed [default: the model's].")] = None,
     warm_start: Annotated[
