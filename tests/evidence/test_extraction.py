@@ -1,0 +1,427 @@
+"""Phase-1 extraction: DSCA notification text → country, date, cost, items, category, kind.
+
+Unit tests use short handwritten notifications in DSCA's style; the last test scores the full hand-labelled
+2008–2012 release set (skipped when ``../shared`` is absent).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evidence import extraction
+from evidence.extraction import evaluate, extract, format_evaluation, match_items, read_texts, split_pks
+from evidence.loaders import LoadError
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "raw"
+DSCA = SHARED / "dsca_major_arms_sales_2008_2012"
+
+JUSTIFICATION = (
+    "This proposed sale will contribute to the foreign policy and national security of the United States "
+    "by helping to improve the security of a friendly country.\n"
+    "The proposed sale of this equipment and support will not alter the basic military balance in the "
+    "region.\n"
+    "The prime contractor will be Boeing in St. Louis, Missouri. There are no known offset agreements.\n"
+    "Implementation of this proposed sale will require the assignment of three U.S. Government "
+    "representatives for 12 months.\n"
+)
+
+
+def notice(title: str, summary: str, request: str = "", date: str = "March 3, 2011") -> str:
+    """A release laid out as DSCA publishes them (media contact and transmittal run together)."""
+    return (
+        f"{title}\n\n{title}\n\nMedia/Public Contact: pm-cpa@state.gov\u00a0Transmittal No: 11-01"
+        f"WASHINGTON, {date} – The Defense Security Cooperation Agency notified Congress today of a "
+        f"possible Foreign Military Sale {summary}\n{request}\n{JUSTIFICATION}"
+    )
+
+
+def items_of(record: dict) -> set[tuple[int, str]]:
+    return {(i["quantity"], i["sipri_category"]) for i in record["items"]}
+
+
+# --- money, dates, countries -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("phrase", "expected"),
+    [
+        ("for an estimated cost of $1.2 billion.", 1_200_000_000),
+        ("for a complete package worth approximately $647 million.", 647_000_000),
+        ("The total value, if all options are exercised, could be as high as $3.2Billion.", 3_200_000_000),
+        ("at an estimated value of as much as $250 Million.", 250_000_000),
+        ("The estimated cost is $1.8\nbillion.", 1_800_000_000),
+        ("The estimated cost is $2.160 billion.", 2_160_000_000),
+    ],
+)
+def test_money_phrasings(phrase: str, expected: int) -> None:
+    text = notice("Chile – F-16 Support", f"to Chile of F-16 logistics support {phrase}")
+    assert extract(text, 1)["estimated_cost_usd"] == expected
+
+
+def test_request_cost_preferred_over_summary_total() -> None:
+    # The request's "The estimated cost is" is the figure notified for this case; an earlier programme
+    # total in the summary is not.
+    text = notice(
+        "Egypt – Fast Missile Craft",
+        "to Egypt of one additional Fast Missile Craft; the program total is $1.290 billion.",
+        "The Government of Egypt has requested one (1) additional Fast Missile Craft. "
+        "The estimated cost is $240 million.",
+    )
+    assert extract(text, 1)["estimated_cost_usd"] == 240_000_000
+
+
+def test_missing_fields_are_null_not_invented() -> None:
+    record = extract("A press release about training without a dateline, buyer or amount.", "x")
+    assert record["pk"] == "x"
+    assert record["country"] is None
+    assert record["date"] is None
+    assert record["estimated_cost_usd"] is None
+    assert record["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("dateline", "expected"),
+    [("Jan. 26, 2010", "2010-01-26"), ("Sept. 29, 2008", "2008-09-29"), ("December 8, 2009", "2009-12-08")],
+)
+def test_dateline(dateline: str, expected: str) -> None:
+    text = notice(
+        "Canada – M777 Howitzers", "to Canada of 37 M777 howitzers for $114 million.", date=dateline
+    )
+    assert extract(text, 1)["date"] == expected
+
+
+@pytest.mark.parametrize(
+    ("buyer", "expected"),
+    [
+        ("to the Taipei Economic and Cultural Representative Office in the United States of", "Taiwan"),
+        ("to the Government of the Republic of Korea of", "South Korea"),
+        ("to the Government Korea of", "South Korea"),
+        ("to the Government of Turkey of", "Turkiye"),
+        ("to the Hashemite Kingdom of Jordan of", "Jordan"),
+        ("to the Kingdom of Saudi Arabia of", "Saudi Arabia"),
+        ("to the Government of the United Arab Emirates (UAE) of", "United Arab Emirates"),
+        ("to the North Atlantic Treaty Organization (NATO) Airlift Management Agency of", "NATO"),
+    ],
+)
+def test_country_aliases(buyer: str, expected: str) -> None:
+    text = notice("Buyer – AIM-120C-7 Missiles", f"{buyer} 20 AIM-120C-7 AMRAAM missiles for $40 million.")
+    assert extract(text, 1)["country"] == expected
+
+
+def test_summary_buyer_wins_over_pasted_headline() -> None:
+    # A headline copied from another release must not decide the buyer.
+    text = notice(
+        "Australia – AEGIS Combat System", "to Finland of 15 AGM-154C JSOW missiles for $406 million."
+    )
+    assert extract(text, 1)["country"] == "Finland"
+
+
+# --- quantities and items ----------------------------------------------------------------------------
+
+
+def test_number_words_and_parenthesised_digits() -> None:
+    text = notice(
+        "Turkey – CH-47F CHINOOK Helicopters",
+        "to Turkey of fourteen CH-47F CHINOOK Helicopters for an estimated cost of $1.2 billion.",
+        "The Government of Turkey has requested a possible sale of fourteen CH-47F CHINOOK Helicopters, "
+        "thirty-two (32) T55-GA-714A Turbine engines, six (6) spare T55-GA-714A engines, "
+        "28 AN/ARC-201E Single Channel Ground and Airborne Radio Systems (SINCGARS), spare and repair parts. "
+        "The estimated cost is $1.2 billion.",
+    )
+    record = extract(text, 1)
+    assert items_of(record) == {(14, "Aircraft"), (32, "Engines"), (6, "Engines")}
+    assert record["kind"] == "new_equipment"
+    assert record["primary_category"] == "Aircraft"
+
+
+def test_excluded_items_are_not_counted() -> None:
+    text = notice(
+        "Egypt – UH-60M BLACK HAWK Helicopters",
+        "to Egypt of UH-60M BLACK HAWK Helicopters for an estimated cost of $176 million.",
+        "The Government of Egypt has requested a possible sale of 4 UH-60M BLACK HAWK helicopters with "
+        "8 T-700-GE-701D engines, 6 (2 per helicopter) AN/ARC-201D radios, 4 AN/APR-39A(V)2 Radar Signal "
+        "Detecting Sets, 4 AN/AAR-57 Common Missile Warning Systems, 10 AN/AVS-9 Night Vision Goggles, "
+        "4 M134D Miniguns, 2 Ground Power Units, 24 AGM-114 HELLFIRE Captive Air Training Missiles, "
+        "and 100 AGM-114R HELLFIRE II missiles. The estimated cost is $176 million.",
+    )
+    record = extract(text, 1)
+    assert items_of(record) == {(4, "Aircraft"), (8, "Engines"), (100, "Missiles")}
+
+
+def test_training_rounds_and_containers_excluded_in_missile_sale() -> None:
+    text = notice(
+        "Switzerland – AIM-120C-7 AMRAAM",
+        "to Switzerland of 150 AIM-120C-7 AMRAAM missiles for a complete package worth approximately "
+        "$358 million.",
+        "The Government of Switzerland has requested the purchase of 150 AIM-120C-7 Advanced Medium Range "
+        "Air-to-Air Missiles (AMRAAM), 6 AIM-120C-7 Telemetry Missiles, 24 Captive Air Training Missiles, "
+        "1 spare Missile Guidance Section, 40 missile containers. The estimated cost is $358 million.",
+    )
+    record = extract(text, 1)
+    assert items_of(record) == {(150, "Missiles"), (1, "Missiles")}
+    assert record["kind"] == "ammunition_or_munitions"
+    assert record["primary_category"] == "Missiles"
+
+
+def test_excluded_type_counts_when_it_is_the_subject() -> None:
+    text = notice(
+        "Iraq – Communication Equipment",
+        "to Iraq of (1,500) 50 watt Very High Frequency (VHF) Base Station Radios and (6,000) VHF "
+        "Tactical Handheld Radios for an estimated cost of $485 million.",
+    )
+    record = extract(text, 1)
+    assert items_of(record) == {(1500, "Other"), (6000, "Other")}
+    assert record["primary_category"] == "Other"
+
+
+def test_upgraded_and_served_platforms_are_not_items() -> None:
+    text = notice(
+        "Republic of Korea – F-16 Block 32 Aircraft Upgrades",
+        "to the Government of the Republic of Korea to support the upgrade of 35 F-16 Block 32 Aircraft. "
+        "The estimated cost is $250 Million.",
+        "The Republic of Korea has requested a possible sale to support the upgrade of 35 F-16 Block 32 "
+        "aircraft, logistics support and training for 12 C-130J-30 aircraft being procured through a "
+        "Direct Commercial Sale. The estimated cost is $250 million.",
+    )
+    record = extract(text, 1)
+    assert record["items"] == []
+    assert record["kind"] == "upgrade"
+    assert record["primary_category"] == "Aircraft"
+
+
+def test_breakdown_and_alternatives() -> None:
+    text = notice(
+        "Iraq – Vehicles and Helicopters",
+        "to Iraq of vehicles and helicopters worth approximately $3 billion.",
+        "The Government of Iraq has requested a possible sale of 392 Light Armored Vehicles (LAVs) which "
+        "include 352 LAV-25, 24 LAV-CC, and 16 LAV-A (Ambulances); up to 15 AW109 Light Utility "
+        "helicopters, or alternatively, 15 Bell Model 429 helicopters. The estimated cost is $3 billion.",
+    )
+    record = extract(text, 1)
+    assert items_of(record) == {
+        (352, "Armoured vehicles"),
+        (24, "Armoured vehicles"),
+        (16, "Armoured vehicles"),
+        (15, "Aircraft"),
+    }
+    assert len(record["items"]) == 4  # the alternatives are one item, the 392 total is replaced
+
+
+def test_munitions_and_platform_headline_is_mixed() -> None:
+    text = notice(
+        "Chile – AVENGER Fire Units/STINGER Missiles",
+        "to Chile of 36 AVENGER Fire Units and 378 STINGER Block 1 missiles worth approximately "
+        "$455 million.",
+    )
+    record = extract(text, 1)
+    assert record["kind"] == "mixed"
+    assert record["primary_category"] == "Air defence systems"
+    assert items_of(record) == {(36, "Air defence systems"), (378, "Missiles")}
+
+
+def test_gp_bombs_count_only_in_munitions_sales() -> None:
+    request = (
+        "The Government of Oman has requested 400 MK-84 2000 lb General Purpose Bombs. "
+        "The estimated cost is $90 million."
+    )
+    munitions = extract(notice("Oman – Bombs", "to Oman of bombs for $90 million.", request), 1)
+    aircraft = extract(
+        notice("Oman – F-16 Aircraft", "to Oman of F-16 aircraft for $90 million.", request), 2
+    )
+    assert items_of(munitions) == {(400, "Other")}
+    assert aircraft["items"] == []
+
+
+def test_output_schema() -> None:
+    record = extract(
+        notice("Canada – M777 Howitzers", "to Canada of 37 M777 155mm howitzers for $114 million."), 7
+    )
+    assert set(record) == {"pk", "country", "date", "estimated_cost_usd", "items", "primary_category", "kind"}
+    assert record["kind"] in extraction.KINDS
+    assert record["items"] == [
+        {"designation": "M777 155mm howitzers", "quantity": 37, "sipri_category": "Artillery"}
+    ]
+
+
+def test_extract_all_streams_rows() -> None:
+    rows = [
+        {"pk": "a", "text": notice("Peru – X", "to Peru of 2 C-27J aircraft for $20 million.")},
+        {"pk": "b", "text": ""},
+    ]
+    out = list(extraction.extract_all(rows))
+    assert [r["pk"] for r in out] == ["a", "b"]
+    assert out[0]["country"] == "Peru"
+    assert out[1]["country"] is None
+
+
+# --- read_texts ----------------------------------------------------------------------------------------
+
+
+def test_read_texts_ok(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text('pk,title,text\n1,x,"multi\nline"\n2,y,other\n', encoding="utf-8")
+    assert read_texts(path) == [{"pk": "1", "text": "multi\nline"}, {"pk": "2", "text": "other"}]
+
+
+@pytest.mark.parametrize(
+    ("content", "column", "reason"),
+    [
+        ("pk,title\n1,x\n", "text", "required column missing"),
+        ("pk,text\n,x\n", "pk", "required value is empty"),
+        ("pk,text\n1,x\n1,y\n", "pk", "duplicate key"),
+    ],
+)
+def test_read_texts_errors(tmp_path: Path, content: str, column: str, reason: str) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(LoadError) as err:
+        read_texts(path)
+    problem = err.value.problems[0]
+    assert problem.column == column
+    assert reason in problem.reason
+    assert problem.file == str(path)
+
+
+def test_read_texts_reports_row_of_duplicate(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("pk,text\n1,x\n2,y\n1,z\n", encoding="utf-8")
+    with pytest.raises(LoadError) as err:
+        read_texts(path)
+    assert err.value.problems[0].row == 4
+    assert err.value.problems[0].value == "1"
+
+
+def test_read_texts_unreadable(tmp_path: Path) -> None:
+    with pytest.raises(LoadError, match="file not found"):
+        read_texts(tmp_path / "missing.csv")
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"pk,text\n1,\xff\xfe\xfa\n")
+    with pytest.raises(LoadError, match="cannot be read"):
+        read_texts(bad)
+
+
+# --- scoring -------------------------------------------------------------------------------------------
+
+
+def test_item_matching_rule() -> None:
+    gold = [
+        {"designation": "M-TADS/PNVS", "quantity": 23, "sipri_category": "Sensors"},
+        {"designation": "AIM-120C-7 AMRAAM", "quantity": 150, "sipri_category": "Missiles"},
+        {"designation": "AIM-9X SIDEWINDER", "quantity": 150, "sipri_category": "Missiles"},
+    ]
+    predicted = [
+        {"designation": "AIM-9X SIDEWINDER Missiles", "quantity": 150, "sipri_category": "Missiles"},
+        {
+            "designation": "Modernized Target Acquisition Designation Sight/Pilot Night Vision Sensors",
+            "quantity": 23,
+            "sipri_category": "Sensors",
+        },
+        {"designation": "AIM-120C-7 AMRAAM", "quantity": 150, "sipri_category": "Aircraft"},  # wrong category
+        {"designation": "AIM-120C-7 AMRAAM", "quantity": 151, "sipri_category": "Missiles"},  # wrong count
+    ]
+    assert sorted(match_items(predicted, gold)) == [(0, 2), (1, 0)]
+
+
+def test_evaluate_counts_fields_and_items(tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "pk,year,date,country,estimated_cost_usd,items,primary_category,kind\n"
+        '1,2011,2011-03-03,Peru,20000000,"[{""designation"": ""C-27J"", ""quantity"": 2, '
+        '""sipri_category"": ""Aircraft""}]",Aircraft,new_equipment\n'
+        "2,2009,2009-01-01,Chile,5,[],Other,upgrade\n",
+        encoding="utf-8",
+    )
+    predictions = [
+        {
+            "pk": "1",
+            "country": "Peru",
+            "date": "2011-03-03",
+            "estimated_cost_usd": 20_000_000,
+            "items": [
+                {"designation": "C-27J aircraft", "quantity": 2, "sipri_category": "Aircraft"},
+                {"designation": "AE-2100 engines", "quantity": 10, "sipri_category": "Engines"},
+            ],
+            "primary_category": "Aircraft",
+            "kind": "new_equipment",
+        },
+        {
+            "pk": "2",
+            "country": None,
+            "date": "2009-01-01",
+            "estimated_cost_usd": 5,
+            "items": [],
+            "primary_category": "Other",
+            "kind": "support_or_services",
+        },
+    ]
+    ev = evaluate(predictions, labels)
+    assert ev.releases == 2
+    assert ev.accuracy["country"] == 0.5
+    assert ev.accuracy["kind"] == 0.5
+    assert (ev.items_gold, ev.items_predicted, ev.items_matched) == (1, 2, 1)
+    assert ev.precision == 0.5 and ev.recall == 1.0
+    assert [e.pk for e in ev.errors] == ["1", "2"]
+    only_2011 = evaluate(predictions, labels, pks=["1"])
+    assert only_2011.releases == 1 and only_2011.accuracy["country"] == 1.0
+    assert "item F1" in format_evaluation(ev)
+
+
+# --- the labelled release set --------------------------------------------------------------------------
+
+needs_shared = pytest.mark.skipif(
+    not DSCA.is_dir(), reason="../shared/data/raw/dsca_major_arms_sales_2008_2012 not present"
+)
+LABELS = DSCA / "labels_2008_2012.csv"
+
+
+@pytest.fixture(scope="module")
+def scored() -> dict[str, extraction.Evaluation]:
+    """Evaluations of the tuning part (2008–2010) and the untouched part (2011–2012), extracted once."""
+    tuning, holdout = split_pks(LABELS)
+    rows = read_texts(DSCA / "dsca_major_arms_sales_2008_2012.csv")
+    predictions = list(extraction.extract_all(rows))
+    assert len(predictions) == len(tuning) + len(holdout) == 209
+    return {
+        "tuning": evaluate(predictions, LABELS, pks=tuning),
+        "untouched": evaluate(predictions, LABELS, pks=holdout),
+    }
+
+
+def assert_targets(ev: extraction.Evaluation) -> None:
+    report = format_evaluation(ev)
+    assert ev.accuracy["country"] >= 0.98, report
+    assert ev.accuracy["estimated_cost_usd"] >= 0.97, report
+    assert ev.accuracy["primary_category"] >= 0.90, report
+    assert ev.f1 >= 0.85, report
+
+
+@needs_shared
+def test_targets_on_tuning_part(scored: dict[str, extraction.Evaluation]) -> None:
+    assert scored["tuning"].releases == 97
+    assert_targets(scored["tuning"])
+
+
+@needs_shared
+@pytest.mark.xfail(
+    strict=True,
+    reason="untouched 2011-2012 part, scored once after tuning: primary category 0.875 and item F1 0.840 "
+    "miss the 0.90 / 0.85 targets (country 1.000, cost 1.000 meet theirs)",
+)
+def test_targets_on_untouched_part(scored: dict[str, extraction.Evaluation]) -> None:
+    assert_targets(scored["untouched"])
+
+
+@needs_shared
+def test_untouched_part_does_not_regress(scored: dict[str, extraction.Evaluation]) -> None:
+    # Floors at the values measured when the rules were frozen, so later changes cannot silently lose ground.
+    ev = scored["untouched"]
+    report = format_evaluation(ev)
+    assert ev.releases == 112
+    assert ev.accuracy["country"] >= 0.98, report
+    assert ev.accuracy["estimated_cost_usd"] >= 0.97, report
+    assert ev.accuracy["date"] >= 0.99, report
+    assert ev.accuracy["primary_category"] >= 0.87, report
+    assert ev.accuracy["kind"] >= 0.86, report
+    assert ev.f1 >= 0.83, report
