@@ -245,6 +245,19 @@ def _unit_draws(
     return out
 
 
+def damped_decades(last_year: int, years: np.ndarray, centre_year: float, damping: float) -> np.ndarray:
+    """The trends' time covariate for forecast years, damped after the last fitted year.
+
+    Year ``last + h`` is placed at ``last + damping + damping^2 + ... + damping^h`` (Gardner and
+    McKenzie's damped trend): 1 extrapolates the fitted log-linear trends as they are, 0 holds every
+    cell at its last fitted level, values between let the trend fade. Linear extrapolation of
+    family trends compounds: the backtest showed it overshooting the next years' totals.
+    """
+    h = np.asarray(years, dtype=int) - int(last_year)
+    steps = h.astype(float) if damping == 1.0 else damping * (1.0 - damping**h) / (1.0 - damping)
+    return decades(last_year + steps, centre_year)
+
+
 class Forecaster:
     """Compiled forecasts over a fitted model's draws (thinned to ``max_draws``).
 
@@ -262,8 +275,10 @@ class Forecaster:
         plans: pd.DataFrame | None = None,
         capacities: pd.DataFrame | None = None,
         allow_failed: bool = False,
+        trend_damping: float | None = None,
     ) -> None:
         # allow_failed: backtests score every fit, labelled with its gates; serving never sets it
+        # trend_damping: None takes the model's (model_config["trend_damping"], default 1: linear)
         if model.status != "ok" and not allow_failed:
             raise ForecastError(
                 f"model status is {model.status!r}: a model that failed its gates is not served"
@@ -290,7 +305,11 @@ class Forecaster:
         draws = model.draws
         self._take = np.linspace(0, draws.n - 1, min(max_draws, draws.n)).astype(int)
         self._params = draws.params(self._take)
-        self._decade = decades(self.years, model.centre_year)
+        damping = trend_damping if trend_damping is not None else model.model_config.get("trend_damping", 1.0)
+        if not 0.0 <= float(damping) <= 1.0:
+            raise ForecastError(f"trend_damping must be between 0 and 1, got {damping!r}")
+        self.trend_damping = float(damping)
+        self._decade = damped_decades(model.reference_year, self.years, model.centre_year, self.trend_damping)
         rng = np.random.default_rng(seed)
         if "partner_dynamic" in self._params:
             self._dynamic = self._roll_dynamic(rng, self._params["partner_dynamic"][:, :, -1])

@@ -24,13 +24,20 @@ import pandas as pd
 import xarray as xr
 
 from evidence.loaders import Dataset
-from evidence.records import READINESS_FLEET_MEAN_AGE, READINESS_FLEET_UNITS, LORStatus
+from evidence.records import (
+    NLP_MENTION,
+    READINESS_FLEET_MEAN_AGE,
+    READINESS_FLEET_UNITS,
+    REPORTED_FLEET_MEAN_AGE,
+    REPORTED_FLEET_UNITS,
+    REPORTED_MISSION_CAPABLE,
+    LORStatus,
+)
 
 # Statuses that mean "this partner asked for this family that year": historical orders and firm
 # requests. Pending requests are evidence of future demand, not yet realised; withdrawn ones drop out.
 REALISED = (LORStatus.EXECUTED.value, LORStatus.FIRM.value)
 OPEN = (LORStatus.FIRM.value, LORStatus.PENDING.value)
-NLP_MENTION = "nlp_mention"
 # An alliance becomes a partner-level predictor when it has at least this many member partners.
 MIN_ALLIANCE_MEMBERS = 3
 
@@ -178,9 +185,16 @@ def _lor_table(realised: pd.DataFrame, first_year: int) -> xr.Dataset:
 
 
 def _as_of_cube(
-    evidence: pd.DataFrame, kind: str, p_index: pd.Index, f_index: pd.Index, years: np.ndarray
+    evidence: pd.DataFrame,
+    kind: str,
+    p_index: pd.Index,
+    f_index: pd.Index,
+    years: np.ndarray,
+    ageing: bool = False,
 ) -> np.ndarray:
-    """Latest value of ``kind`` dated up to the end of each year, per partner × family (NaN if none)."""
+    """Latest value of ``kind`` dated up to the end of each year, per partner × family (NaN if none).
+
+    ``ageing``: the value is an age, so a report carried forward grows by one a year."""
     rows = evidence[(evidence["kind"] == kind) & evidence["family"].isin(f_index)]
     rows = rows[rows["partner"].isin(p_index)]
     out = np.full((len(p_index), len(f_index), len(years)), np.nan)
@@ -200,6 +214,8 @@ def _as_of_cube(
     idx = np.where(np.isnan(frame), 0, np.arange(len(years))[None, :])
     np.maximum.accumulate(idx, axis=1, out=idx)
     filled = frame[np.arange(frame.shape[0])[:, None], idx]
+    if ageing:
+        filled = filled + (np.arange(len(years))[None, :] - idx)
     return filled.reshape(out.shape)
 
 
@@ -209,6 +225,15 @@ def _readiness(evidence: pd.DataFrame, p_index: pd.Index, f_index: pd.Index, yea
     span = np.arange(years[0] - 1, years[-1] + 1)
     fleet = _as_of_cube(evidence, READINESS_FLEET_UNITS, p_index, f_index, span)
     age = _as_of_cube(evidence, READINESS_FLEET_MEAN_AGE, p_index, f_index, span)
+    # Readiness reports override the proxy for their partner × family from their date on; a
+    # reported mission-capable rate turns the fleet into the units available.
+    reported = _as_of_cube(evidence, REPORTED_FLEET_UNITS, p_index, f_index, span)
+    if not np.isnan(reported).all():
+        capable = _as_of_cube(evidence, REPORTED_MISSION_CAPABLE, p_index, f_index, span)
+        reported_age = _as_of_cube(evidence, REPORTED_FLEET_MEAN_AGE, p_index, f_index, span, ageing=True)
+        has = ~np.isnan(reported)
+        fleet = np.where(has, reported * np.where(np.isnan(capable), 1.0, capable), fleet)
+        age = np.where(has & ~np.isnan(reported_age), reported_age, age)
     present = np.nan_to_num(fleet) > 0
     fleet = np.where(present, fleet, 0.0)
     age = np.where(present, age, np.nan)

@@ -30,7 +30,7 @@ from bayes.design import (
     scale_of,
     within,
 )
-from evidence.records import READINESS_FLEET_MEAN_AGE, READINESS_FLEET_UNITS
+from evidence.records import NLP_MENTION, READINESS_FLEET_MEAN_AGE, READINESS_FLEET_UNITS
 from evidence.writers import atomic_write_text, write_table
 
 REGIONS = ("Europe", "Middle East", "East Asia", "Latin America", "Oceania", "Sub-Saharan Africa")
@@ -386,7 +386,7 @@ def _nlp_rows(
             "partner": np.repeat(np.array(partner_ids)[p], reps),
             "family": np.repeat(np.array(family_ids)[f], reps),
             "date": np.repeat(np.array([f"{int(y)}-06-30" for y in years])[t], reps),
-            "kind": "nlp_mention",
+            "kind": NLP_MENTION,
             "value": 1.0,
             "source": "simulator: synthetic notification",
         }

@@ -204,3 +204,10 @@ TABLES: dict[str, Table] = {
 # Evidence kinds the SIPRI builder derives; the model issue reads them by these names.
 READINESS_FLEET_UNITS = "readiness_fleet_units"
 READINESS_FLEET_MEAN_AGE = "readiness_fleet_mean_age"
+# Kinds a readiness report adds (evidence.readiness_reports); where a partner × family has a report,
+# it replaces the SIPRI proxy from the report's date on.
+REPORTED_FLEET_UNITS = "reported_fleet_units"
+REPORTED_FLEET_MEAN_AGE = "reported_fleet_mean_age"
+REPORTED_MISSION_CAPABLE = "reported_mission_capable_rate"
+# The evidence kind the panel reads as the NLP signal (text mentions and notifications, evidence.signals).
+NLP_MENTION = "nlp_mention"

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -59,6 +59,7 @@ from evidence._text_signal_lexicon import (
     URGENCY_SCALE,
 )
 from evidence.loaders import LoadError, Problem
+from evidence.records import NLP_MENTION
 
 PERIODS = ("year", "quarter", "month")
 _NO_BREAK = re.compile(r"[\w \-/]*")
@@ -125,9 +126,9 @@ class Mention:
 # --- reading -------------------------------------------------------------------------------------------
 
 
-def _partner_id(value: str) -> str | None:
+def _partner_id(value: str, extra: Collection[str] = ()) -> str | None:
     known = {p.id for p in gazetteer.known_partners()}
-    if value in known:
+    if value in known or value in extra:
         return value
     if gazetteer.is_known(value):
         return gazetteer.partner_for(value).id
@@ -141,10 +142,11 @@ def _iso_date(value: str) -> date | None:
         return parse_date(value)
 
 
-def read_documents(path: Path | str) -> list[Document]:
+def read_documents(path: Path | str, partners: Collection[str] = ()) -> list[Document]:
     """Documents from a CSV with columns ``doc_id``, ``partner``, ``date``, ``text`` and optional ``source``.
 
-    ``partner`` is a partner id or any spelling the gazetteer knows (``Turkey`` → ``turkiye``); ``date`` is
+    ``partner`` is a partner id (the gazetteer's or one of ``partners``, a dataset's ids) or any spelling
+    the gazetteer knows (``Turkey`` → ``turkiye``); ``date`` is
     ``YYYY-MM-DD`` (or ``March 3, 2011``). Raises :class:`evidence.loaders.LoadError` listing every bad
     cell when a column is missing, a doc_id is empty or repeated, a partner is unknown, a date cannot be
     read or a text is empty.
@@ -157,14 +159,16 @@ def read_documents(path: Path | str) -> list[Document]:
         non_empty=("partner", "date", "text"),
         checks={
             "partner": lambda v: (
-                None if _partner_id(v.strip()) else "unknown partner (not an id or name in the gazetteer)"
+                None
+                if _partner_id(v.strip(), partners)
+                else "unknown partner (not an id or name in the gazetteer)"
             ),
             "date": lambda v: None if _iso_date(v) else "not a date (expected YYYY-MM-DD)",
         },
     )
     documents = []
     for row in rows:
-        partner = _partner_id(row["partner"].strip())
+        partner = _partner_id(row["partner"].strip(), partners)
         day = _iso_date(row["date"])
         if partner is None or day is None:  # read_csv_rows has already rejected these
             raise LoadError([Problem(str(path), None, None, row["doc_id"], "invalid row")])
@@ -383,6 +387,14 @@ _ENGINE_FAMILY_BY_PLATFORM = {
 }
 
 
+def system_family(designation: str) -> str | None:
+    """The family of a system named by its designation (``F-16C``, ``PATRIOT``), if the gazetteer
+    knows it."""
+    for mention in find_systems(pipeline()(designation)):
+        return mention.entry.family
+    return None
+
+
 def _item_family(designation: str, category: str, primary: str | None) -> str:
     """Family of a notified item: its designation if the gazetteer knows it, else the taxonomy's rules on
     its words, else the category's catch-all family; always inside ``category``."""
@@ -399,13 +411,13 @@ def _item_family(designation: str, category: str, primary: str | None) -> str:
     return family
 
 
-def notification_signal(extractions: Iterable[dict], as_of: date | str | None = None) -> pd.DataFrame:
-    """Partner × family × year rows from phase-1 extraction records of DSCA notifications.
+def notification_rows(extractions: Iterable[dict], as_of: date | str | None = None) -> pd.DataFrame:
+    """One row per notification × family (columns partner, family, category, date, pk, quantity) from
+    phase-1 extraction records of DSCA notifications.
 
     A notification counts once for every family among its items (a release selling helicopters and their
     missiles signals both families); a release without items counts for the catch-all family of its
-    primary category. Records without a country or date are skipped. ``quantity`` sums item quantities;
-    ``provenance`` lists the release pks; ``signal`` is the number of notifications.
+    primary category. Records without a country or date are skipped; ``quantity`` sums item quantities.
     """
     cutoff = _as_date(as_of)
     rows = []
@@ -430,14 +442,22 @@ def notification_signal(extractions: Iterable[dict], as_of: date | str | None = 
                     "partner": partner,
                     "family": family,
                     "category": taxonomy.FAMILY_BY_ID[family].category,
-                    "period": str(day.year),
+                    "date": day,
                     "pk": str(record["pk"]),
                     "quantity": quantity,
                 }
             )
-    if not rows:
+    return pd.DataFrame(rows, columns=["partner", "family", "category", "date", "pk", "quantity"])
+
+
+def notification_signal(extractions: Iterable[dict], as_of: date | str | None = None) -> pd.DataFrame:
+    """Partner × family × year rows from phase-1 extraction records of DSCA notifications
+    (:func:`notification_rows`); ``provenance`` lists the release pks; ``signal`` is the number of
+    notifications."""
+    frame = notification_rows(extractions, as_of)
+    if frame.empty:
         return pd.DataFrame(columns=NOTIFICATION_COLUMNS)
-    frame = pd.DataFrame(rows)
+    frame = frame.assign(period=[str(d.year) for d in frame["date"]])
     out = (
         frame.groupby(["partner", "family", "category", "period"], sort=True)
         .agg(notifications=("pk", "nunique"), quantity=("quantity", "sum"), provenance=("pk", list))
@@ -445,3 +465,51 @@ def notification_signal(extractions: Iterable[dict], as_of: date | str | None = 
     )
     out["signal"] = out["notifications"].astype(float)
     return out[NOTIFICATION_COLUMNS]
+
+
+def notification_evidence(extractions: Iterable[dict], source: str = "dsca") -> pd.DataFrame:
+    """Evidence rows (partner, family, date, kind, value, source) for the model: one per notification
+    × family, value 1, dated on the notification, so the panel's yearly sum is the notification count
+    and a backtest origin sees only notifications dated up to it."""
+    rows = notification_rows(extractions)
+    return pd.DataFrame(
+        {
+            "partner": rows["partner"],
+            "family": rows["family"],
+            "date": rows["date"],
+            "kind": NLP_MENTION,
+            "value": 1.0,
+            "source": [f"{source}:{pk}" for pk in rows["pk"]],
+        }
+    )
+
+
+def mention_evidence(mentions: Iterable[Mention]) -> pd.DataFrame:
+    """Evidence rows for the model from document mentions: one per document × family, value
+    1 + its mean urgency (0 to 2), dated on the document, with the spans as provenance."""
+    frame = pd.DataFrame(
+        [
+            {
+                "partner": m.partner,
+                "family": m.family,
+                "date": m.date,
+                "doc_id": m.doc_id,
+                "urgency": m.urgency,
+                "span": m.provenance,
+            }
+            for m in mentions
+        ],
+        columns=["partner", "family", "date", "doc_id", "urgency", "span"],
+    )
+    grouped = frame.groupby(["partner", "family", "date", "doc_id"], sort=True)
+    out = grouped.agg(urgency=("urgency", "mean"), spans=("span", list)).reset_index()
+    return pd.DataFrame(
+        {
+            "partner": out["partner"],
+            "family": out["family"],
+            "date": out["date"],
+            "kind": NLP_MENTION,
+            "value": 1.0 + out["urgency"].astype(float),
+            "source": [";".join(spans) for spans in out["spans"]],
+        }
+    )

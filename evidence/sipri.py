@@ -353,7 +353,7 @@ class BuildSummary:
         return asdict(self)
 
 
-def _write_evidence(evidence: pd.DataFrame, path: Path) -> None:
+def write_evidence(evidence: pd.DataFrame, path: Path) -> None:
     def dictionary(values: pd.Series) -> pa.Array:
         return pa.array(values.astype(str).tolist(), type=pa.string()).dictionary_encode()
 
@@ -475,7 +475,7 @@ def build_dataset(register: Path, out: Path, supplier: str = "United States") ->
     write_table(partners[[c.name for c in PARTNERS.columns]], out / "partners.csv")
     write_table(families[[c.name for c in FAMILIES.columns]], out / "families.csv")
     write_table(lors[[c.name for c in LORS.columns]], out / "lors.csv")
-    _write_evidence(evidence[[c.name for c in EVIDENCE.columns]], out / "evidence.parquet")
+    write_evidence(evidence[[c.name for c in EVIDENCE.columns]], out / "evidence.parquet")
 
     summary = BuildSummary(
         register=register.name,

@@ -135,3 +135,85 @@ def test_backtest_of_baselines_and_its_bad_input(sim_world: Path, tmp_path: Path
     bad = cli.invoke(app, [*args, str(tmp_path), "--models", "oracle"])
     assert bad.exit_code == 2 and "oracle" in bad.output
     assert cli.invoke(app, [*args, str(tmp_path), "--origins", "soon"]).exit_code == 2
+
+
+def _release(title: str, summary: str, request: str, date: str) -> str:
+    return (
+        f"{title}\n\nTransmittal No: 11-01 WASHINGTON, {date} – The Defense Security Cooperation Agency "
+        f"notified Congress today of a possible Foreign Military Sale {summary}\n{request}\n"
+        "The prime contractor will be Lockheed Martin.\n"
+    )
+
+
+def test_extract_writes_one_record_per_text_and_refuses_bad_input(tmp_path: Path, cli) -> None:
+    import csv
+
+    texts = tmp_path / "texts.csv"
+    with texts.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["pk", "text", "title"])
+        writer.writerow(
+            [
+                "a1",
+                _release(
+                    "Norway – AIM-120C-7 AMRAAM Missiles",
+                    "to Norway of AIM-120C-7 missiles for an estimated cost of $85 million.",
+                    "The Government of Norway has requested a possible sale of "
+                    "48 AIM-120C-7 AMRAAM missiles.",
+                    "May 2, 2013",
+                ),
+                "ignored",
+            ]
+        )
+    out_file = tmp_path / "out.jsonl"
+    result = cli.invoke(app, ["extract", "--texts", str(texts), "--out", str(out_file)])
+    assert result.exit_code == 0, result.output
+    (record,) = [json.loads(line) for line in out_file.read_text().splitlines()]
+    assert record["country"] == "Norway" and record["date"] == "2013-05-02"
+    assert record["estimated_cost_usd"] == 85_000_000
+    assert [(i["quantity"], i["sipri_category"]) for i in record["items"]] == [(48, "Missiles")]
+
+    no_text = tmp_path / "bad.csv"
+    no_text.write_text("pk,body\n1,hello\n")
+    bad = cli.invoke(app, ["extract", "--texts", str(no_text), "--out", str(out_file)])
+    assert bad.exit_code == 2 and "text" in bad.output
+
+
+def test_data_add_readiness_and_texts(sim_world: Path, tmp_path: Path, cli) -> None:
+    reports = tmp_path / "reports.csv"
+    reports.write_text("partner,family,date,fleet_size,mission_capable_rate\np00,f00,2012-01-01,12,0.5\n")
+    out_dir = tmp_path / "ds"
+    ok = cli.invoke(
+        app,
+        ["data", "add-readiness", "--data", str(sim_world), "--reports", str(reports), "--out", str(out_dir)],
+    )
+    assert ok.exit_code == 0, ok.output
+    assert (out_dir / "lors.csv").is_file()
+    reports.write_text("partner,family,date,fleet_size\np00,nope,2012-01-01,12\n")
+    bad = cli.invoke(
+        app,
+        ["data", "add-readiness", "--data", str(sim_world), "--reports", str(reports), "--out", str(out_dir)],
+    )
+    assert bad.exit_code == 2 and "nope" in bad.output and "unknown family" in bad.output
+
+    docs = tmp_path / "docs.csv"
+    docs.write_text(
+        "doc_id,partner,date,text\n"
+        'd1,Norway,2013-04-01,"The air force urgently lacks modern fighter aircraft '
+        'and must replace its aging fleet."\n'
+    )
+    real = tmp_path / "real"  # the embedded dataset: its partners and families are the gazetteer's
+    texts = cli.invoke(app, ["data", "add-texts", "--documents", "--texts", str(docs), "--out", str(real)])
+    assert texts.exit_code == 0, texts.output
+    from evidence.loaders import load_dataset
+
+    evidence = load_dataset(real).evidence
+    mentions = evidence[(evidence["kind"] == "nlp_mention") & evidence["source"].str.startswith("d1:")]
+    assert len(mentions) >= 1 and (mentions["value"] > 1).all()  # urgent: above the neutral 1
+
+
+def test_backtest_refuses_an_unknown_ablation(sim_world: Path, tmp_path: Path, cli) -> None:
+    bad = cli.invoke(
+        app, ["backtest", "--panel", str(sim_world), "--out", str(tmp_path), "--models", "ours-without-luck"]
+    )
+    assert bad.exit_code == 2 and "luck" in bad.output

@@ -90,6 +90,73 @@ def build_sipri(
     out.print_json(json.dumps(summary.as_dict()))
 
 
+@data_app.command("add-texts")
+@user_errors
+def add_texts(
+    texts: Annotated[Path, typer.Option(help="CSV of texts: notifications (pk, text) or documents.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Dataset directory to write (may be --data).")],
+    data: DataOpt = None,
+    documents: Annotated[
+        bool,
+        typer.Option(help="Texts are dated documents (doc_id, partner, date, text), not notifications."),
+    ] = False,
+) -> None:
+    """Turn texts into NLP evidence (one row per notification or document x family, with provenance)
+    and write the dataset with it added."""
+    from evidence.augment import add_evidence
+    from evidence.extraction import extract_all, read_texts
+    from evidence.loaders import load_dataset
+    from evidence.signals import analyse, mention_evidence, notification_evidence, read_documents
+
+    source = data or settings.dataset_path()
+    stored = load_dataset(source)
+    if documents:
+        known = set(stored.partners["id"])
+        rows = mention_evidence(m for doc in read_documents(texts, known) for m in analyse(doc))
+    else:
+        rows = notification_evidence(extract_all(read_texts(texts)), source=texts.stem)
+    inside = rows["partner"].isin(stored.partners["id"]) & rows["family"].isin(stored.families["id"])
+    if not inside.all():
+        # the text names a partner or family this dataset does not model (e.g. a new buyer)
+        outside = rows.loc[~inside, ["partner", "family"]].drop_duplicates()
+        logging.getLogger(__name__).warning(
+            "%d evidence rows left out: partner x family not in the dataset: %s",
+            int((~inside).sum()),
+            ", ".join(f"{p}/{f}" for p, f in outside.itertuples(index=False)),
+        )
+    rows = rows[inside]
+    dataset = add_evidence(source, rows, out_dir)
+    out.print(f"{len(rows)} NLP evidence rows from {texts}; {out_dir}: {len(dataset.evidence)} evidence rows")
+
+
+@data_app.command("add-readiness")
+@user_errors
+def add_readiness(
+    reports: Annotated[
+        Path,
+        typer.Option(
+            help="CSV: partner, family or system, date, fleet_size[, mission_capable_rate, average_age]."
+        ),
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="Dataset directory to write (may be --data).")],
+    data: DataOpt = None,
+) -> None:
+    """Validate readiness reports and write the dataset with them (they replace the SIPRI fleet proxy
+    for their partner x family from their date on)."""
+    from evidence.augment import add_evidence
+    from evidence.loaders import load_dataset
+    from evidence.readiness_reports import read_readiness_reports
+    from evidence.signals import system_family
+
+    source = data or settings.dataset_path()
+    dataset = load_dataset(source)
+    rows = read_readiness_reports(
+        reports, set(dataset.partners["id"]), set(dataset.families["id"]), system_family
+    )
+    add_evidence(source, rows, out_dir)
+    out.print(f"{len(rows)} readiness evidence rows from {reports} added; dataset written to {out_dir}")
+
+
 @data_app.command("describe")
 @user_errors
 def describe_data(data: DataOpt = None, first_year: int = 1990) -> None:
@@ -99,6 +166,43 @@ def describe_data(data: DataOpt = None, first_year: int = 1990) -> None:
 
     panel = build_panel(load_dataset(data or settings.dataset_path()), first_year=first_year)
     out.print_json(json.dumps({**describe(panel), "data_hash": panel.attrs["data_hash"]}))
+
+
+@app.command()
+@user_errors
+def extract(
+    texts: Annotated[Path | None, typer.Option(help="CSV with columns pk and text (others ignored).")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="JSON Lines file to write.")] = None,
+    evaluate: Annotated[
+        Path | None, typer.Option(help="Gold labels CSV: print per-field accuracy and item P/R/F1.")
+    ] = None,
+    errors: Annotated[bool, typer.Option(help="With --evaluate: list every release's errors.")] = False,
+) -> None:
+    """Extract sale records (country, date, cost, items, category, kind) from notification texts."""
+    from evidence.extraction import evaluate as score
+    from evidence.extraction import extract_all, format_errors, format_evaluation, read_texts, split_pks
+    from evidence.writers import atomic_write_text
+
+    if texts is None and evaluate is not None:
+        beside = [p for p in evaluate.parent.glob("*.csv") if p != evaluate.resolve() and p != evaluate]
+        if len(beside) != 1:
+            raise FileNotFoundError(f"--texts: give the texts that {evaluate} labels")
+        texts = beside[0]
+    if texts is None:
+        raise FileNotFoundError("--texts: a CSV with columns pk and text is required")
+    if out_file is None and evaluate is None:
+        raise FileNotFoundError("--out: where to write the records (or --evaluate LABELS.csv)")
+    records = list(extract_all(read_texts(texts)))
+    if out_file is not None:
+        atomic_write_text(out_file, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        out.print(f"{len(records)} records written to {out_file}")
+    if evaluate is not None:
+        tuning, untouched = split_pks(evaluate)
+        for title, pks in (("tuning part", tuning), ("untouched part", untouched), ("all", None)):
+            ev = score(records, evaluate, pks)
+            out.print(f"\n{title}\n{format_evaluation(ev)}")
+            if errors and pks is None:
+                out.print(format_errors(ev))
 
 
 @app.command()
@@ -527,17 +631,18 @@ def backtest(
 ) -> None:
     """Rolling-origin backtest with proper scores against baselines (each origin sees only its past)."""
     from evidence.loaders import load_dataset
-    from validation.backtest import baseline_contender, model_contender, run_backtest, score_table
-    from validation.baselines import BASELINES
+    from validation.backtest import contender_for, run_backtest, score_table
 
     if panel is not None and register is not None:
         console.print("[bold red]error:[/] give --panel or --register, not both")
         raise typer.Exit(code=2)
     names = [m.strip() for m in models.split(",") if m.strip()]
-    unknown = sorted(set(names) - {"ours", *BASELINES})
-    if unknown:
-        console.print(f"[bold red]error:[/] --models: unknown {unknown}; known: ours, {', '.join(BASELINES)}")
-        raise typer.Exit(code=2)
+    sampler = {k: v for k, v in (("draws", draws), ("tune", tune)) if v is not None}
+    try:
+        contenders = {name: contender_for(name, first_year, sampler) for name in names}
+    except ValueError as exc:
+        console.print(f"[bold red]error:[/] --models: {exc} (and ours, ours-without-<component>)")
+        raise typer.Exit(code=2) from None
     years = _origins(origins)
     if register is not None:
         from evidence.sipri import build_dataset
@@ -545,11 +650,6 @@ def backtest(
         panel = out_dir / "dataset"
         build_dataset(register, panel)
     dataset = load_dataset(panel or settings.dataset_path())
-    sampler = {k: v for k, v in (("draws", draws), ("tune", tune)) if v is not None}
-    contenders = {
-        name: model_contender(first_year, sampler) if name == "ours" else baseline_contender(name, first_year)
-        for name in names
-    }
     result = run_backtest(
         dataset,
         years,
@@ -558,7 +658,7 @@ def backtest(
         out_dir,
         first_year,
         samples,
-        check_lookahead=tuple(n for n in names if n != "ours"),
+        check_lookahead=tuple(n for n in names if not n.startswith("ours")),
         workers=workers,
         cluster=cluster,
         cache_dir=None if no_cache else (cache or out_dir / "cache"),

@@ -83,13 +83,15 @@ class ModelContender:
 
     first_year: int
     sampler_config: tuple[tuple[str, object], ...] = ()
+    without: tuple[str, ...] = ()  # components switched off (ablations: "nlp", "readiness", ...)
 
     def __call__(self, dataset: Dataset, origin: int, horizon: int, samples: int, seed: int) -> Prediction:
         from bayes.forecast import Forecaster
         from bayes.model import DemandModel, default_model_config
 
         panel = training_panel(dataset, origin, self.first_year)
-        model = DemandModel(default_model_config(), {"random_seed": seed, **dict(self.sampler_config)})
+        config = default_model_config() | {"components": {name: False for name in self.without}}
+        model = DemandModel(config, {"random_seed": seed, **dict(self.sampler_config)})
         model.fit(panel, progressbar=False)
         gates = "passed" if model.status == "ok" else "; ".join(model.diagnostics.failures)
         # a failed fit is scored for the record but labelled; it is never served
@@ -101,7 +103,12 @@ class ModelContender:
         )
 
     def token(self) -> dict:
-        return {"contender": "ours", "first_year": self.first_year, "sampler": dict(self.sampler_config)}
+        return {
+            "contender": "ours",
+            "first_year": self.first_year,
+            "sampler": dict(self.sampler_config),
+            "without": sorted(self.without),
+        }
 
 
 def baseline_contender(name: str, first_year: int) -> BaselineContender:
@@ -110,8 +117,25 @@ def baseline_contender(name: str, first_year: int) -> BaselineContender:
     return BaselineContender(name, first_year)
 
 
-def model_contender(first_year: int, sampler_config: dict | None = None) -> ModelContender:
-    return ModelContender(first_year, tuple(sorted((sampler_config or {}).items())))
+def model_contender(
+    first_year: int, sampler_config: dict | None = None, without: Sequence[str] = ()
+) -> ModelContender:
+    return ModelContender(first_year, tuple(sorted((sampler_config or {}).items())), tuple(sorted(without)))
+
+
+def contender_for(name: str, first_year: int, sampler_config: dict | None = None) -> Contender:
+    """``ours``, ``ours-without-<component>[+<component>...]`` (an ablation) or a baseline's name."""
+    from bayes.model import SWITCHABLE
+
+    if name == "ours":
+        return model_contender(first_year, sampler_config)
+    if name.startswith("ours-without-"):
+        parts = name.removeprefix("ours-without-").split("+")
+        unknown = sorted(set(parts) - set(SWITCHABLE))
+        if unknown:
+            raise ValueError(f"{name}: unknown component(s) {unknown}; known: {', '.join(SWITCHABLE)}")
+        return model_contender(first_year, sampler_config, parts)
+    return baseline_contender(name, first_year)
 
 
 def check_no_lookahead(

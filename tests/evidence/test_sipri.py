@@ -278,22 +278,23 @@ def test_lor_rows(built: tuple[Path, sipri.BuildSummary]) -> None:
     lors = pd.read_csv(out / "lors.csv", keep_default_na=False, dtype=str)
     us_rows = read_register(ORIGINAL_2026).query("supplier == 'United States'")
     assert len(lors) == len(us_rows)
-    by_designation = lors.set_index(["partner", "received", "designation"], drop=False)
-    p8 = by_designation.loc[("norway", "2017-07-01", "P-8A Poseidon")]
+    keys = zip(lors["partner"], lors["received"], lors["designation"], strict=True)
+    by_designation = dict(zip(keys, lors.to_dict("records"), strict=True))
+    p8 = by_designation[("norway", "2017-07-01", "P-8A Poseidon")]
     assert (p8["family"], p8["quantity"], float(p8["estimated_value_usd"])) == (
         "special_mission_aircraft",
         "5",
         1.2e9,
     )
     assert p8["status"] == "executed" and p8["source"] == "SIPRI trade register (generated 2026-05-18)"
-    essm = by_designation.loc[("norway", "2018-07-01", "ESSM Block-2")]
+    essm = by_designation[("norway", "2018-07-01", "ESSM Block-2")]
     assert (
         essm["quantity"] == "" and essm["year_uncertain"] == "true" and essm["quantity_uncertain"] == "false"
     )
     assert essm["family"] == "sam"
-    f35 = by_designation.loc[("norway", "2008-07-01", "F-35A Lightning-2")]
+    f35 = by_designation[("norway", "2008-07-01", "F-35A Lightning-2")]
     assert float(f35["estimated_value_usd"]) == 11.2e9 and f35["family"] == "fighter_aircraft"
-    assert by_designation.loc[("jordan", "2015-07-01", "AT-802U")]["status"] == "executed"
+    assert by_designation[("jordan", "2015-07-01", "AT-802U")]["status"] == "executed"
     hellfire = lors[(lors["partner"] == "jordan") & (lors["designation"] == "AGM-114 Hellfire-2")]
     assert set(hellfire["family"]) == {"anti_tank_missile"}
     # Algeria has two identical-key C-130J rows: the second gets the -2 suffix.
