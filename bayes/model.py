@@ -138,7 +138,16 @@ def default_sampler_config() -> dict[str, Any]:
 
 def default_model_config(priors: PriorSet | None = None) -> dict[str, Any]:
     priors = priors or load_priors()
-    return {"priors": priors.as_dict(), "gates": dict(DEFAULT_GATES), "likelihood": "sparse"}
+    return {
+        "priors": priors.as_dict(),
+        "gates": dict(DEFAULT_GATES),
+        "likelihood": "sparse",
+        # Forecasts hold each family's trend at its last fitted level (bayes.forecast.damped_decades).
+        # Chosen by backtest on the real panel, origins 2013 and 2016, horizon 3: family-year CRPS
+        # 1.145 / 1.520 with linear trends (damping 1), 1.109 / 1.433 at 0.8, 1.094 / 1.363 at 0.5,
+        # 1.074 / 1.306 at 0; cell CRPS likewise best at 0.
+        "trend_damping": 0.0,
+    }
 
 
 SWITCHABLE = ("alliance", "readiness", "nlp", "dynamics")

@@ -126,7 +126,7 @@ class Mention:
 # --- reading -------------------------------------------------------------------------------------------
 
 
-def _partner_id(value: str, extra: Collection[str] = ()) -> str | None:
+def partner_id(value: str, extra: Collection[str] = ()) -> str | None:
     known = {p.id for p in gazetteer.known_partners()}
     if value in known or value in extra:
         return value
@@ -160,7 +160,7 @@ def read_documents(path: Path | str, partners: Collection[str] = ()) -> list[Doc
         checks={
             "partner": lambda v: (
                 None
-                if _partner_id(v.strip(), partners)
+                if partner_id(v.strip(), partners)
                 else "unknown partner (not an id or name in the gazetteer)"
             ),
             "date": lambda v: None if _iso_date(v) else "not a date (expected YYYY-MM-DD)",
@@ -168,7 +168,7 @@ def read_documents(path: Path | str, partners: Collection[str] = ()) -> list[Doc
     )
     documents = []
     for row in rows:
-        partner = _partner_id(row["partner"].strip(), partners)
+        partner = partner_id(row["partner"].strip(), partners)
         day = _iso_date(row["date"])
         if partner is None or day is None:  # read_csv_rows has already rejected these
             raise LoadError([Problem(str(path), None, None, row["doc_id"], "invalid row")])
@@ -395,7 +395,7 @@ def system_family(designation: str) -> str | None:
     return None
 
 
-def _item_family(designation: str, category: str, primary: str | None) -> str:
+def item_family(designation: str, category: str, primary: str | None) -> str:
     """Family of a notified item: its designation if the gazetteer knows it, else the taxonomy's rules on
     its words, else the category's catch-all family; always inside ``category``."""
     for mention in find_systems(pipeline()(designation)):
@@ -431,7 +431,7 @@ def notification_rows(extractions: Iterable[dict], as_of: date | str | None = No
         families: dict[str, int] = {}
         for item in record.get("items") or []:
             category = taxonomy.normalise_category(item["sipri_category"])
-            family = _item_family(str(item["designation"]), category, record.get("primary_category"))
+            family = item_family(str(item["designation"]), category, record.get("primary_category"))
             families[family] = families.get(family, 0) + int(item["quantity"])
         if not families and record.get("primary_category"):
             category = taxonomy.normalise_category(record["primary_category"])

@@ -27,6 +27,7 @@ from litestar.response import File, Response
 from sqlalchemy import text
 
 from bayes.forecast import NewFamily, NewPartner, records
+from evidence.loaders import LoadError, Problem
 from evidence.records import DOMESTIC_PLANS, EVIDENCE, LORS, Table
 from service import audit, auth, registry, store
 from service.app import Served, Services
@@ -37,6 +38,7 @@ from service.schemas import (
     BlockBuyRequest,
     BlockBuyResponse,
     ErrorBody,
+    Extraction,
     Family,
     FitRequest,
     ForecastRequest,
@@ -49,6 +51,8 @@ from service.schemas import (
     Partner,
     ServedModel,
     Stored,
+    TextsStored,
+    TextsUpload,
 )
 
 SECURITY = [{"apiKey": []}]
@@ -392,6 +396,72 @@ ingest_plans = _ingest_handler(
 )
 
 
+@post(
+    "/v1/evidence/texts",
+    status_code=201,
+    guards=[requires("analyst")],
+    security=SECURITY,
+    responses=errors(400, 401, 403, 413),
+    tags=["records"],
+)
+async def ingest_texts(
+    state: State, request: Request, data: Annotated[TextsUpload, JSON_BODY]
+) -> TextsStored:
+    """Extract from texts and store what they say: notifications become pending LORs (one per counted
+    item, with the release and item as provenance) and NLP evidence; documents become NLP evidence
+    (mentions per family, urgency-weighted, with their character spans). All rows or none."""
+    from evidence.signals import partner_id
+    from evidence.text_records import records_from_texts
+
+    services = _services(state)
+    caller = _caller(request)
+    source = f"POST /v1/evidence/texts by key {caller.key_id}"
+    problems = []
+    for i, t in enumerate(data.texts):
+        if t.kind == "document":
+            if t.partner is None or partner_id(t.partner) is None:
+                problems.append(
+                    Problem(source, i + 1, "partner", t.partner, "a document needs a known partner")
+                )
+            if t.date is None:
+                problems.append(
+                    Problem(source, i + 1, "date", None, "a document needs its date (YYYY-MM-DD)")
+                )
+    ids = [t.id for t in data.texts]
+    problems += [
+        Problem(source, i + 1, "id", v, "repeated in this upload") for i, v in enumerate(ids) if v in ids[:i]
+    ]
+    if problems:
+        raise LoadError(problems)
+    texts = [
+        {**msgspec.structs.asdict(t), "partner": partner_id(t.partner) if t.partner else None}
+        for t in data.texts
+    ]
+
+    def work() -> TextsStored:
+        found = records_from_texts(texts, source)
+        scope = caller.partners
+        touched = set(found.lors["partner"]) | set(found.evidence["partner"])
+        if scope is not None and touched - scope:
+            raise PermissionDeniedException(
+                f"partner: this key may not write rows for {sorted(touched - scope)[:20]}"
+            )
+        stored = store.ingest_together(
+            services.engine,
+            [("lors", found.lors.astype(object)), ("evidence", found.evidence.astype(object))],
+            source,
+            caller.key_id,
+        )
+        return TextsStored(
+            [Stored(r.batch, r.kind, r.rows, r.replaced) for r in stored],
+            len(found.lors),
+            len(found.evidence),
+            [Extraction(**{("id" if k == "pk" else k): v for k, v in e.items()}) for e in found.extractions],
+        )
+
+    return await anyio.to_thread.run_sync(work)
+
+
 def _job(services: Services, job: registry.JobRecord) -> Job:
     return Job(
         job.id,
@@ -593,6 +663,7 @@ HANDLERS = [
     ingest_lors,
     ingest_evidence,
     ingest_plans,
+    ingest_texts,
     start_fit,
     get_job,
     list_models,

@@ -3,7 +3,8 @@ OpenAPI schema at ``/schema`` is generated from them)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import datetime
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -274,3 +275,38 @@ class ErrorBody(msgspec.Struct):
     status_code: int
     detail: str
     errors: list[RowError] | None = None
+
+
+class TextIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A text to extract from: a notification (sale release) or a dated document about a partner."""
+
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=200_000)]
+    kind: Literal["notification", "document"] = "document"
+    partner: str | None = None  # documents: partner id or name
+    date: datetime.date | None = None  # documents: when it was written
+
+
+class TextsUpload(msgspec.Struct, forbid_unknown_fields=True):
+    texts: Annotated[list[TextIn], msgspec.Meta(min_length=1, max_length=1000)]
+
+
+class Extraction(msgspec.Struct):
+    """What was read from one notification (see `totaldemand extract`)."""
+
+    id: str
+    country: str | None
+    date: str | None
+    estimated_cost_usd: float | None
+    items: list[dict[str, Any]]
+    primary_category: str | None
+    kind: str | None
+
+
+class TextsStored(msgspec.Struct):
+    """Pending LORs and NLP evidence rows stored from the texts, in one transaction."""
+
+    stored: list[Stored]
+    lors: int
+    evidence: int
+    extractions: list[Extraction]

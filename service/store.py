@@ -166,59 +166,85 @@ def ingest(
 
     LOR ids must be new; a domestic plan for a family and fiscal year already stored replaces it
     (plans are revised each budget cycle; the batch records which upload did it)."""
-    table = INGESTS[kind]
     with engine.begin() as conn:
-        # unknown ids are reported with the type errors, so one round trip shows every problem
-        problems = []
-        # only the id columns are checked here: no need to stringify the whole upload
-        text = pd.DataFrame(
-            {
-                c: raw[c].map(lambda v: "" if v is None else str(v).strip())
-                for c in ("partner", "family")
-                if c in raw
-            }
-        )
-        if "partner" in text:
-            known = _known(conn, s.partners)
-            problems += _reference_problems(text, "partner", known, "partner", source, offset)
-        if "family" in text:
-            known = _known(conn, s.families)
-            blank_ok = kind == "evidence"
-            problems += _reference_problems(text, "family", known, "family", source, offset, blank_ok)
-        try:
-            typed = validate_frame(raw, table, source, offset)
-        except LoadError as exc:
-            every = exc.problems + problems
-            raise LoadError(sorted(every, key=lambda p: (p.row or 0, p.column or ""))) from None
-        if kind == "lors":
-            ids = typed["id"].tolist()
-            stored = set()
-            for start in range(0, len(ids), _INSERT_CHUNK):
-                chunk = ids[start : start + _INSERT_CHUNK]
-                stored |= set(conn.execute(select(s.lors.c.id).where(s.lors.c.id.in_(chunk))).scalars())
-            problems += [
-                Problem(source, i + offset, "id", lor_id, "an LOR with this id is already stored")
-                for i, lor_id in enumerate(ids)
-                if lor_id in stored
-            ]
-        if problems:
-            raise LoadError(problems)
-        batch = _new_batch(conn, kind, len(typed), key_id, source)
-        rows = _records(typed)
-        for row in rows:
-            row["batch"] = batch
-        replaced = 0
-        if kind == "plans":
-            keys = list(zip(typed["family"], typed["fiscal_year"].astype(int), strict=True))
-            result = conn.execute(
-                delete(s.domestic_plans).where(
-                    tuple_(s.domestic_plans.c.family, s.domestic_plans.c.fiscal_year).in_(keys)
-                )
+        stored = _ingest_in(conn, kind, raw, source, key_id, offset)
+    log.info(
+        "stored %d %s rows (batch %d, %d replaced) from %s",
+        stored.rows,
+        kind,
+        stored.batch,
+        stored.replaced,
+        source,
+    )
+    return stored
+
+
+def ingest_together(
+    engine: Engine, parts: list[tuple[str, pd.DataFrame]], source: str, key_id: str | None
+) -> list[Stored]:
+    """Several uploads (e.g. the LORs and signals extracted from one set of texts) in one
+    transaction: all of them are stored, or none."""
+    with engine.begin() as conn:
+        stored = [_ingest_in(conn, kind, raw, source, key_id) for kind, raw in parts if len(raw)]
+    for part in stored:
+        log.info("stored %d %s rows (batch %d) from %s", part.rows, part.kind, part.batch, source)
+    return stored
+
+
+def _ingest_in(
+    conn: Connection, kind: str, raw: pd.DataFrame, source: str, key_id: str | None, offset: int = 1
+) -> Stored:
+    table = INGESTS[kind]
+    # unknown ids are reported with the type errors, so one round trip shows every problem
+    problems = []
+    # only the id columns are checked here: no need to stringify the whole upload
+    text = pd.DataFrame(
+        {
+            c: raw[c].map(lambda v: "" if v is None else str(v).strip())
+            for c in ("partner", "family")
+            if c in raw
+        }
+    )
+    if "partner" in text:
+        known = _known(conn, s.partners)
+        problems += _reference_problems(text, "partner", known, "partner", source, offset)
+    if "family" in text:
+        known = _known(conn, s.families)
+        blank_ok = kind == "evidence"
+        problems += _reference_problems(text, "family", known, "family", source, offset, blank_ok)
+    try:
+        typed = validate_frame(raw, table, source, offset)
+    except LoadError as exc:
+        every = exc.problems + problems
+        raise LoadError(sorted(every, key=lambda p: (p.row or 0, p.column or ""))) from None
+    if kind == "lors":
+        ids = typed["id"].tolist()
+        stored = set()
+        for start in range(0, len(ids), _INSERT_CHUNK):
+            chunk = ids[start : start + _INSERT_CHUNK]
+            stored |= set(conn.execute(select(s.lors.c.id).where(s.lors.c.id.in_(chunk))).scalars())
+        problems += [
+            Problem(source, i + offset, "id", lor_id, "an LOR with this id is already stored")
+            for i, lor_id in enumerate(ids)
+            if lor_id in stored
+        ]
+    if problems:
+        raise LoadError(problems)
+    batch = _new_batch(conn, kind, len(typed), key_id, source)
+    rows = _records(typed)
+    for row in rows:
+        row["batch"] = batch
+    replaced = 0
+    if kind == "plans":
+        keys = list(zip(typed["family"], typed["fiscal_year"].astype(int), strict=True))
+        result = conn.execute(
+            delete(s.domestic_plans).where(
+                tuple_(s.domestic_plans.c.family, s.domestic_plans.c.fiscal_year).in_(keys)
             )
-            replaced = int(result.rowcount or 0)
-        _insert(conn, s.RECORD_TABLES[table.name], rows)
-        audit.record(conn, key_id, f"ingest.{kind}", source, batch=batch, rows=len(rows), replaced=replaced)
-    log.info("stored %d %s rows (batch %d, %d replaced) from %s", len(rows), kind, batch, replaced, source)
+        )
+        replaced = int(result.rowcount or 0)
+    _insert(conn, s.RECORD_TABLES[table.name], rows)
+    audit.record(conn, key_id, f"ingest.{kind}", source, batch=batch, rows=len(rows), replaced=replaced)
     return Stored(batch, kind, len(rows), replaced)
 
 
