@@ -187,3 +187,31 @@ def test_a_fit_with_no_open_requests_forecasts(fitted) -> None:
     td = Forecaster(empty, max_draws=200).forecast(horizon=2).total_demand
     assert float(td["firm"].sum()) == 0 and float(td["pending_expected"].sum()) == 0
     np.testing.assert_allclose(td["mean"].values, td["new_lors_expected"].values)
+
+
+def test_damped_trend_steps() -> None:
+    from bayes.forecast import damped_decades
+
+    years = np.array([2021, 2022, 2023])
+    np.testing.assert_allclose(damped_decades(2020, years, 2000.0, 1.0), [2.1, 2.2, 2.3])
+    np.testing.assert_allclose(damped_decades(2020, years, 2000.0, 0.0), [2.0, 2.0, 2.0])
+    np.testing.assert_allclose(damped_decades(2020, years, 2000.0, 0.5), [2.05, 2.075, 2.0875])
+
+
+def test_trend_damping_holds_or_extrapolates_the_family_trends(fitted) -> None:
+    """Damping 1 carries each family's fitted trend on; 0 holds it: growing families grow less and
+    shrinking ones shrink less, year on year, with the same draws otherwise."""
+    linear = Forecaster(fitted, max_draws=400, seed=3, trend_damping=1.0).forecast(horizon=3)
+    held = Forecaster(fitted, max_draws=400, seed=3, trend_damping=0.0).forecast(horizon=3)
+    trend = fitted.draws.params(np.arange(fitted.draws.n))["family_trend"].mean(axis=0)
+
+    def growth(fc) -> np.ndarray:
+        mean = fc.draws.sum("partner").mean("sample")
+        return (mean.isel(year=-1) / mean.isel(year=0)).values
+
+    up, down = trend > 0.05, trend < -0.05
+    assert up.any() and down.any()
+    assert (growth(linear)[up] > growth(held)[up]).mean() > 0.75
+    assert (growth(linear)[down] < growth(held)[down]).mean() > 0.75
+    with pytest.raises(ForecastError, match="trend_damping"):
+        Forecaster(fitted, max_draws=10, trend_damping=1.5)
