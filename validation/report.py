@@ -1,5 +1,5 @@
 """``report.html``: the backtest in pictures -- coverage against nominal, PIT histograms, CRPS skill
-against climatology by origin and family, and fan charts for the largest families -- beside the
+against climatology by origin and family, and fan charts for the largest families and partners -- beside the
 pooled score table. Self-contained: the figures are embedded PNGs."""
 
 from __future__ import annotations
@@ -104,14 +104,15 @@ def _family_skill(family_crps: dict[str, dict[str, float]]) -> str:
     return _png(fig)
 
 
-def _fans(forecasts: pd.DataFrame) -> str:
-    families = forecasts[forecasts["level"] == "family_year"]
-    largest = families.groupby("family")["observed"].sum().nlargest(4).index
-    first = families[families["year"] == families["origin"] + 1]  # one year ahead
+def _fans(forecasts: pd.DataFrame, level: str = "family_year", key: str = "family") -> str:
+    """One-year-ahead fan charts of the four largest families (or partners) by observed LORs."""
+    targets = forecasts[forecasts["level"] == level]
+    largest = targets.groupby(key)["observed"].sum().nlargest(4).index
+    first = targets[targets["year"] == targets["origin"] + 1]  # one year ahead
     models = [m for m in first["model"].unique()]
     fig, axes = plt.subplots(len(largest), 1, figsize=(10, 2.6 * max(1, len(largest))), squeeze=False)
     for ax, family in zip(axes[:, 0], largest, strict=False):
-        part = first[first["family"] == family]
+        part = first[first[key] == family]
         for model in models:
             m = part[part["model"] == model].sort_values("year")
             line = ax.plot(m["year"], m["q0.5"], label=model)[0]
@@ -135,6 +136,7 @@ def write_report(result: dict, forecasts: pd.DataFrame, path) -> None:
         f"Skill: 1 - CRPS / CRPS({REFERENCE}) per origin": _skill(rows, forecasts),
         "Skill by family": _family_skill(result.get("family_crps", {})),
         "Fan charts, largest families": _fans(forecasts),
+        "Fan charts, largest partners": _fans(forecasts, "partner_year", "partner"),
     }
     gates = "".join(f"<li>{html.escape(k)}: {html.escape(str(v))}</li>" for k, v in result["gates"].items())
     figures = {k: v for k, v in figures.items() if v}

@@ -69,7 +69,7 @@ def test_outputs_have_the_documented_layout(result) -> None:
     assert set(scores["score"].dims) == {"model", "level", "origin", "metric"}
     assert score_table(body).shape[0] == 3
     page = (out / "report.html").read_text()
-    assert page.count("data:image/png;base64") == 5 and "climatology" in page
+    assert page.count("data:image/png;base64") == 6 and "largest partners" in page and "climatology" in page
     assert sum(body["pit_histograms"]["naive/cell"]) > 0
 
 
