@@ -8,6 +8,7 @@ A failure at any point leaves the destination as it was.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -23,10 +24,10 @@ from evidence.writers import write_table
 log = logging.getLogger(__name__)
 
 
-def add_evidence(source: Path, rows: pd.DataFrame, out: Path) -> Dataset:
+def add_evidence(source: Path, rows: pd.DataFrame, out: Path, dataset: Dataset | None = None) -> Dataset:
     """The dataset at ``source`` plus ``rows`` (evidence columns), written to ``out``; a row equal to
-    one already stored is not added again."""
-    dataset = load_dataset(source)
+    one already stored is not added again. ``dataset``: ``source`` already loaded, to skip a reload."""
+    dataset = dataset if dataset is not None else load_dataset(source)
     rows = rows.assign(date=pd.to_datetime(rows["date"]).dt.date, source=rows["source"].fillna(""))
     stored = dataset.evidence.assign(date=pd.to_datetime(dataset.evidence["date"]).dt.date)
     rows = rows[stored.columns]
@@ -47,7 +48,7 @@ def add_evidence(source: Path, rows: pd.DataFrame, out: Path) -> Dataset:
             write_table(combined, staging / "evidence.csv")
         else:
             write_evidence(combined, staging / "evidence.parquet")
-        load_dataset(staging)  # the new dataset must load before it replaces anything
+        result = load_dataset(staging)  # the new dataset must load before it replaces anything
         if out.exists():
             retired = out.with_name(f".{out.name}-old-{os.getpid()}")
             out.rename(retired)
@@ -61,4 +62,4 @@ def add_evidence(source: Path, rows: pd.DataFrame, out: Path) -> Dataset:
     log.info(
         "%s: %d evidence rows added (%d given, %d already there)", out, added, len(rows), len(rows) - added
     )
-    return load_dataset(out)
+    return dataclasses.replace(result, source=str(out))

@@ -125,7 +125,7 @@ def add_texts(
             ", ".join(f"{p}/{f}" for p, f in outside.itertuples(index=False)),
         )
     rows = rows[inside]
-    dataset = add_evidence(source, rows, out_dir)
+    dataset = add_evidence(source, rows, out_dir, stored)
     out.print(f"{len(rows)} NLP evidence rows from {texts}; {out_dir}: {len(dataset.evidence)} evidence rows")
 
 
@@ -153,7 +153,7 @@ def add_readiness(
     rows = read_readiness_reports(
         reports, set(dataset.partners["id"]), set(dataset.families["id"]), system_family
     )
-    add_evidence(source, rows, out_dir)
+    add_evidence(source, rows, out_dir, dataset)
     out.print(f"{len(rows)} readiness evidence rows from {reports} added; dataset written to {out_dir}")
 
 
