@@ -134,13 +134,14 @@ def run_nuts(
     warm: SamplerState | None = None,
     parallel_chains: int | None = None,
     max_tree_depth_warmup: int | None = None,
+    max_tree_depth: int = _MAX_TREE_DEPTH,
 ) -> tuple[xr.Dataset, xr.Dataset, SamplerState]:
     """Sample ``model``; return (posterior of ``var_names``, sample_stats, final sampler state).
 
     With ``warm``, chains start from its positions, step size and mass matrix, and warm-up only
     re-tunes the step size. ``parallel_chains`` bounds how many chains run at once (default: all;
     see :func:`parallel_width` for the memory this trades). ``max_tree_depth_warmup`` caps the
-    trees during warm-up only (sampling keeps NUTS's depth 10).
+    trees during warm-up, ``max_tree_depth`` while sampling (NUTS's default 10).
     """
     import jax
     import jax.numpy as jnp
@@ -159,9 +160,11 @@ def run_nuts(
     # PyMC's naming: negative_logp=False gives minus the log density, i.e. NumPyro's potential.
     potential = get_jaxified_logp(model, negative_logp=False)
 
-    kernel_kwargs: dict[str, Any] = {"target_accept_prob": target_accept, "dense_mass": False}
-    if max_tree_depth_warmup is not None:
-        kernel_kwargs["max_tree_depth"] = (int(max_tree_depth_warmup), _MAX_TREE_DEPTH)
+    kernel_kwargs: dict[str, Any] = {
+        "target_accept_prob": target_accept,
+        "dense_mass": False,
+        "max_tree_depth": (int(max_tree_depth_warmup or max_tree_depth), int(max_tree_depth)),
+    }
     if warm is None:
         init = _get_batched_jittered_initial_points(model, chains, None, seed, logp_fn=potential)
         init = [np.asarray(x) for x in (init if chains > 1 else [np.asarray(i)[None] for i in init])]

@@ -12,9 +12,11 @@ Covariates, all known at the start of the year they predict:
   demand moves as a fleet grows or ages. Without the split the two trade off along a ridge that
   stalled NUTS on the real panel (and a big fleet there mostly records past orders). Age is
   undefined without a fleet, so it is masked to 0 there, not read as "new";
-- NLP: ``nlp_lags[l]`` = the signal of year t - l (l = 0..3), centred and scaled over covered years;
-  years the text corpus does not cover are masked to 0 (the covered average), never read as "no
-  mention".
+- NLP: ``nlp_lags[l]`` = log(1 + mentions) of year t - l (l = 0..3), centred over covered years
+  but not scaled: mentions are sparse, and dividing by their small spread turned a single mention
+  into tens of SDs, which a lag coefficient learnt from a few covered years then blew up into
+  forecasts in the thousands. Years the text corpus does not cover are masked to 0 (the covered
+  average), never read as "no mention".
 """
 
 from __future__ import annotations
@@ -88,9 +90,25 @@ def within(
     return size - size_mean[..., None], np.where(present, age - age_mean[..., None], 0.0)
 
 
+def nlp_strength(signal: np.ndarray) -> np.ndarray:
+    """log(1 + mentions): a second mention adds less than the first, and counts stay O(1)."""
+    return np.log1p(np.maximum(np.asarray(signal, dtype=float), 0.0))
+
+
+def nlp_scale_of(signal: np.ndarray, covered: np.ndarray) -> Scale:
+    """Centre of the NLP covariate over covered years; its unit stays one e-fold of (1 + mentions)."""
+    if not (covered > 0).any():
+        return Scale(0.0, 1.0)
+    return Scale(float(nlp_strength(signal[:, :, covered > 0]).mean()), 1.0)
+
+
+def nlp_covariate(signal: np.ndarray, scale: Scale) -> np.ndarray:
+    return scale.apply(nlp_strength(signal))
+
+
 def nlp_lagged(signal: np.ndarray, covered: np.ndarray, scale: Scale, lags: int = NLP_LAGS) -> np.ndarray:
-    """(lag, partner, family, year): the standardised signal of year t - lag, 0 where not covered."""
-    x = np.where(covered[None, None, :] > 0, scale.apply(signal), 0.0)
+    """(lag, partner, family, year): the covariate of year t - lag, 0 where not covered."""
+    x = np.where(covered[None, None, :] > 0, nlp_covariate(signal, scale), 0.0)
     out = np.zeros((lags, *signal.shape))
     for lag in range(lags):
         out[lag, :, :, lag:] = x[:, :, : signal.shape[2] - lag]
@@ -153,7 +171,7 @@ def build_design(panel: xr.Dataset) -> Design:
     covered = panel["nlp_covered"].values
     signal = panel["nlp_signal"].values
     nlp = bool(covered.any())
-    nlp_scale = scale_of(signal[:, :, covered > 0].ravel()) if nlp else Scale(0.0, 1.0)
+    nlp_scale = nlp_scale_of(signal, covered)
     quantity = panel["lor_quantity"].values.astype(float)
     p_lookup = {p: i for i, p in enumerate(panel["partner"].values.astype(str))}
     f_lookup = {f: i for i, f in enumerate(panel["family"].values.astype(str))}

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes.design import Scale, decades, fleet_covariates, log_rate, within
+from bayes.design import Scale, decades, fleet_covariates, log_rate, nlp_covariate, within
 from bayes.model import DemandModel, PosteriorDraws
 
 MAX_HORIZON = 10
@@ -388,7 +388,7 @@ class Forecaster:
                     source = np.flatnonzero(recent_years == year - lag)
                     # The signal of a year not yet observed is unknown: masked, as in the fit.
                     if source.size and covered[source[0]]:
-                        x[lag, :, :, k] = scale.apply(recent[:, :, source[0]])
+                        x[lag, :, :, k] = nlp_covariate(recent[:, :, source[0]], scale)
             out["nlp_lags"] = x
         return out
 

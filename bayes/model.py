@@ -45,7 +45,7 @@ from priors import PriorSet, load_priors, parse_priors
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "nb_hierarchical"
-MODEL_VERSION = "2"
+MODEL_VERSION = "3"  # 3: NLP covariate is log(1 + mentions), centred, unscaled
 PRIOR_NAMES = (
     "intercept",
     "sigma_partner",
@@ -670,6 +670,7 @@ class DemandModel:
                 warm=warm_start,
                 parallel_chains=cfg.get("parallel_chains"),
                 max_tree_depth_warmup=cfg.get("max_tree_depth_warmup"),
+                max_tree_depth=int(cfg.get("max_tree_depth", 10)),
             )
         return model, posterior, stats, state
 

@@ -27,6 +27,7 @@ from bayes.design import (
     fleet_covariates,
     group_index,
     nlp_lagged,
+    nlp_scale_of,
     scale_of,
     within,
 )
@@ -83,7 +84,7 @@ class WorldSpec:
     sigma_fleet_size: float = 0.15
     fleet_age_mean: float = 0.25
     sigma_fleet_age: float = 0.15
-    nlp_lag: tuple[float, ...] = (0.1, 0.45, 0.25, 0.0)
+    nlp_lag: tuple[float, ...] = (0.2, 1.0, 0.5, 0.0)  # per e-fold of 1 + mentions
     nlp_first_year: int = 2003  # the text corpus starts here; earlier years are not covered
     units_intercept: float = 3.0
     sigma_units_family: float = 1.0
@@ -193,7 +194,7 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
     mentions = rng.poisson(propensity[:, :, None] * np.ones(n_t))
     covered = (years >= spec.nlp_first_year).astype(np.int8)
     mentions = mentions * covered[None, None, :]
-    nlp_scale = scale_of(mentions[:, :, covered > 0].ravel().astype(float))
+    nlp_scale = nlp_scale_of(mentions.astype(float), covered)
     nlp_x = nlp_lagged(mentions.astype(float), covered, nlp_scale, len(spec.nlp_lag))
 
     decade = decades(years, centre_of(years))

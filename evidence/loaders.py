@@ -23,6 +23,7 @@ from evidence.records import (
     FAMILIES,
     LINE_CAPACITIES,
     LORS,
+    NLP_MENTION,
     PARTNERS,
     Column,
     LORStatus,
@@ -201,6 +202,19 @@ def validate_frame(frame: pd.DataFrame, table: Table, source: str, row_offset: i
                     "max_rate",
                     frame["max_rate"].iloc[i],
                     "max_rate is below min_sustaining_rate",
+                )
+            )
+    if table is EVIDENCE and not problems:
+        # A mention count below zero has no meaning; the model reads log(1 + mentions).
+        negative = (typed["kind"] == NLP_MENTION) & (typed["value"] < 0)
+        for i in np.flatnonzero(negative.to_numpy()):
+            problems.append(
+                Problem(
+                    source,
+                    int(i) + row_offset,
+                    "value",
+                    frame["value"].iloc[i],
+                    "an NLP mention count must not be negative",
                 )
             )
     if table.key and not problems:

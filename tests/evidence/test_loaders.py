@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from evidence.loaders import LoadError, load_dataset, load_table
-from evidence.records import LORS, PARTNERS
+from evidence.records import EVIDENCE, LORS, PARTNERS
 from totaldemand.cli import app
 
 GOOD_LORS = (
@@ -60,6 +60,18 @@ def test_bad_rows_are_named_by_file_row_column_value_and_reason(
     assert str(problem.value) == value or value in str(problem.value)
     assert reason in problem.reason
     assert f"row 4, column '{column}'" in str(info.value)
+
+
+def test_a_negative_mention_count_is_refused_but_other_evidence_may_be_negative(tmp_path: Path) -> None:
+    header = "partner,family,date,kind,value,source\n"
+    fine = "p00,f00,2019-01-01,readiness_trend,-0.4,test\np00,f00,2019-01-01,nlp_mention,2,test\n"
+    assert len(load_table(write(tmp_path / "evidence.csv", header + fine), EVIDENCE)) == 2
+    path = write(tmp_path / "evidence.csv", header + fine + "p01,f01,2019-02-01,nlp_mention,-1,test\n")
+    with pytest.raises(LoadError) as info:
+        load_table(path, EVIDENCE)
+    (problem,) = info.value.problems
+    assert (problem.row, problem.column, str(problem.value)) == (4, "value", "-1")
+    assert "must not be negative" in problem.reason
 
 
 def test_missing_required_column_is_reported(tmp_path: Path) -> None:
