@@ -411,6 +411,38 @@ def item_family(designation: str, category: str, primary: str | None) -> str:
     return family
 
 
+@dataclass(frozen=True, slots=True)
+class NotifiedItem:
+    """One item of a notification, tied to the buyer's partner id and the item's family."""
+
+    partner: str
+    family: str
+    number: int  # 1-based position among the notification's items
+    designation: str
+    quantity: int
+
+
+def notified_items(record: dict) -> list[NotifiedItem]:
+    """The items of one extraction record with partner and family; none without a country or date."""
+    if not record.get("country") or not record.get("date"):
+        return []
+    partner = gazetteer.partner_for(str(record["country"])).id
+    return [
+        NotifiedItem(
+            partner,
+            item_family(
+                str(item["designation"]),
+                taxonomy.normalise_category(item["sipri_category"]),
+                record.get("primary_category"),
+            ),
+            n,
+            str(item["designation"]),
+            int(item["quantity"]),
+        )
+        for n, item in enumerate(record.get("items") or [], start=1)
+    ]
+
+
 def notification_rows(extractions: Iterable[dict], as_of: date | str | None = None) -> pd.DataFrame:
     """One row per notification × family (columns partner, family, category, date, pk, quantity) from
     phase-1 extraction records of DSCA notifications.
@@ -429,10 +461,8 @@ def notification_rows(extractions: Iterable[dict], as_of: date | str | None = No
             continue
         partner = gazetteer.partner_for(str(record["country"])).id
         families: dict[str, int] = {}
-        for item in record.get("items") or []:
-            category = taxonomy.normalise_category(item["sipri_category"])
-            family = item_family(str(item["designation"]), category, record.get("primary_category"))
-            families[family] = families.get(family, 0) + int(item["quantity"])
+        for item in notified_items(record):
+            families[item.family] = families.get(item.family, 0) + item.quantity
         if not families and record.get("primary_category"):
             category = taxonomy.normalise_category(record["primary_category"])
             families[taxonomy.FALLBACK_FAMILY[category]] = 0

@@ -16,10 +16,9 @@ from datetime import date
 
 import pandas as pd
 
-from evidence import gazetteer, taxonomy
 from evidence.extraction import extract
 from evidence.records import LORStatus
-from evidence.signals import Document, analyse, item_family, mention_evidence, notification_evidence
+from evidence.signals import Document, analyse, mention_evidence, notification_evidence, notified_items
 
 KINDS = ("notification", "document")
 
@@ -41,25 +40,19 @@ def records_from_texts(texts: Iterable[Mapping[str, object]], source: str) -> Te
         if text.get("kind", "document") == "notification":
             record = extract(str(text["text"]), doc_id)
             extractions.append(record)
-            if record["country"] and record["date"]:
-                partner = gazetteer.partner_for(str(record["country"])).id
-                for n, item in enumerate(record["items"], start=1):
-                    lors.append(
-                        {
-                            "id": f"{doc_id}-{n}",
-                            "partner": partner,
-                            "family": item_family(
-                                str(item["designation"]),
-                                taxonomy.normalise_category(item["sipri_category"]),
-                                record["primary_category"],
-                            ),
-                            "received": record["date"],
-                            "status": LORStatus.PENDING.value,
-                            "quantity": int(item["quantity"]),
-                            "designation": str(item["designation"]),
-                            "source": f"{source}: text {doc_id}, item {n}",
-                        }
-                    )
+            lors.extend(
+                {
+                    "id": f"{doc_id}-{item.number}",
+                    "partner": item.partner,
+                    "family": item.family,
+                    "received": record["date"],
+                    "status": LORStatus.PENDING.value,
+                    "quantity": item.quantity,
+                    "designation": item.designation,
+                    "source": f"{source}: text {doc_id}, item {item.number}",
+                }
+                for item in notified_items(record)
+            )
             evidence.append(notification_evidence([record], source=f"{source}: text"))
         else:
             day = text["date"] if isinstance(text["date"], date) else date.fromisoformat(str(text["date"]))
