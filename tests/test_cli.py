@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from totaldemand.cli import app
 
 
@@ -217,3 +219,31 @@ def test_backtest_refuses_an_unknown_ablation(sim_world: Path, tmp_path: Path, c
         app, ["backtest", "--panel", str(sim_world), "--out", str(tmp_path), "--models", "ours-without-luck"]
     )
     assert bad.exit_code == 2 and "luck" in bad.output
+
+
+def test_signals_and_topic_trends_from_documents(tmp_path: Path, cli) -> None:
+    import pandas as pd
+
+    docs = tmp_path / "docs.csv"
+    docs.write_text(
+        "doc_id,partner,date,text\n"
+        'd1,Norway,2011-04-01,"The navy urgently needs new frigates."\n'
+        'd2,Norway,2012-04-01,"Air defence systems are a priority."\n'
+        'd3,Norway,2013-04-01,"The navy wants frigates and air defence systems."\n'
+    )
+    out_file = tmp_path / "signals.csv"
+    ok = cli.invoke(app, ["signals", "--texts", str(docs), "--as-of", "2012-12-31", "--out", str(out_file)])
+    assert ok.exit_code == 0, ok.output
+    table = pd.read_csv(out_file)
+    assert set(table["period"]) == {2011, 2012}  # d3 is after the as-of date
+    assert table["provenance"].str.startswith(("d1:", "d2:")).all()
+    topics = cli.invoke(app, ["signals", "--texts", str(docs), "--topics", "--out", str(out_file)])
+    assert topics.exit_code == 0, topics.output
+    trends = pd.read_csv(out_file)
+    assert trends.groupby("topic")["trend"].first().to_dict() == pytest.approx(
+        {"Ships": 0.0, "Air defence systems": 0.5}
+    )
+    bad = cli.invoke(app, ["signals", "--texts", str(docs), "--period", "week"])
+    assert bad.exit_code == 2 and "--period" in bad.output
+    late = cli.invoke(app, ["signals", "--texts", str(docs), "--as-of", "2012-13-01"])
+    assert late.exit_code == 2 and "2012-13-01" in late.output

@@ -207,6 +207,52 @@ def extract(
 
 @app.command()
 @user_errors
+def signals(
+    texts: Annotated[Path, typer.Option(help="CSV of dated documents (doc_id, partner, date, text).")],
+    notifications: Annotated[
+        bool, typer.Option(help="The texts are notifications (pk, text): count them per family instead.")
+    ] = False,
+    period: Annotated[str, typer.Option(help="year, quarter or month.")] = "year",
+    as_of: Annotated[str | None, typer.Option(help="Use only texts dated on or before (YYYY-MM-DD).")] = None,
+    topics: Annotated[bool, typer.Option(help="Topic trends per partner instead of family signals.")] = False,
+    out_file: Annotated[Path | None, typer.Option("--out", help="CSV to write (default: print).")] = None,
+) -> None:
+    """Early signals from text per partner x family x period (or topic trends), with provenance."""
+    from datetime import date
+
+    from evidence.extraction import extract_all, read_texts
+    from evidence.signals import PERIODS, aggregate, analyse, notification_signal, read_documents
+    from evidence.topics import topic_trends
+    from evidence.writers import atomic_write_text
+
+    problems = []
+    if period not in PERIODS:
+        problems.append(f"--period: {period!r} is not one of {list(PERIODS)}")
+    if as_of is not None:
+        try:
+            date.fromisoformat(as_of)
+        except ValueError:
+            problems.append(f"--as-of: {as_of!r} is not a date (YYYY-MM-DD)")
+    if notifications and (topics or period != "year"):
+        problems.append("--notifications: signals are yearly notification counts (no --topics or --period)")
+    if problems:
+        console.print("[bold red]error:[/] " + "; ".join(problems), highlight=False)
+        raise typer.Exit(code=2)
+    if notifications:
+        table = notification_signal(extract_all(read_texts(texts)), as_of=as_of)
+    else:
+        found = [m for doc in read_documents(texts) for m in analyse(doc)]
+        table = (topic_trends if topics else aggregate)(found, period=period, as_of=as_of)
+    table = table.assign(provenance=[";".join(map(str, p)) for p in table["provenance"]])
+    if out_file is None:
+        out.print(table.to_string(index=False) if len(table) else "no signals")
+    else:
+        atomic_write_text(out_file, table.to_csv(index=False))
+        out.print(f"{len(table)} rows written to {out_file}")
+
+
+@app.command()
+@user_errors
 def simulate(
     seed: Annotated[int, typer.Option(help="Random seed.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the world to.")],
