@@ -15,13 +15,38 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from evidence.loaders import Dataset, load_dataset
+from evidence.loaders import Dataset, LoadError, Problem, first_row_number, load_dataset, load_table
+from evidence.records import EVIDENCE
 from evidence.sipri import write_evidence
 from evidence.writers import write_table
 
 log = logging.getLogger(__name__)
+
+
+def read_evidence_file(path: Path, dataset: Dataset) -> pd.DataFrame:
+    """Evidence rows from a table file (the ``evidence`` layout), validated, with every partner and
+    family id checked against ``dataset``; a :class:`LoadError` names each bad row of ``path``."""
+    path = Path(path)
+    rows = load_table(path, EVIDENCE)
+    offset = first_row_number(path)
+    problems = []
+    for column, known in (("partner", dataset.partners["id"]), ("family", dataset.families["id"])):
+        values = rows[column].fillna("")
+        bad = ~values.isin(set(known))
+        if column == "family":  # partner-level evidence has no family
+            bad &= values != ""
+        problems += [
+            Problem(
+                str(path), int(i) + offset, column, values.iloc[i], f"unknown {column} id in {dataset.source}"
+            )
+            for i in np.flatnonzero(bad.to_numpy())
+        ]
+    if problems:
+        raise LoadError(problems)
+    return rows
 
 
 def add_evidence(source: Path, rows: pd.DataFrame, out: Path, dataset: Dataset | None = None) -> Dataset:

@@ -66,16 +66,22 @@ class LoadError(ValueError):
         super().__init__(f"{len(problems)} problem(s) in input:\n  {shown}{more}")
 
 
+def first_row_number(path: Path) -> int:
+    """The number errors give the first data row of a table file: line 2 of a CSV (after its header),
+    record 1 of the other formats."""
+    return 2 if path.suffix.lower() == ".csv" else 1
+
+
 def _read_raw(path: Path) -> tuple[pd.DataFrame, int]:
     """Read a file into an all-string frame; return it and the offset from index to reported row."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-            return frame, 2  # header is line 1
+            return frame, first_row_number(path)
         if suffix == ".parquet":
             frame = pd.read_parquet(path)
-            return frame, 1
+            return frame, first_row_number(path)
         if suffix in (".json", ".jsonl"):
             text = path.read_text(encoding="utf-8")
             if suffix == ".jsonl":
@@ -91,7 +97,7 @@ def _read_raw(path: Path) -> tuple[pd.DataFrame, int]:
                             )
                         ]
                     )
-            return pd.DataFrame.from_records(rows), 1
+            return pd.DataFrame.from_records(rows), first_row_number(path)
     except LoadError:
         raise
     except (UnicodeDecodeError, json.JSONDecodeError, pd.errors.ParserError, ValueError, OSError) as exc:

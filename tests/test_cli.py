@@ -247,3 +247,34 @@ def test_signals_and_topic_trends_from_documents(tmp_path: Path, cli) -> None:
     assert bad.exit_code == 2 and "--period" in bad.output
     late = cli.invoke(app, ["signals", "--texts", str(docs), "--as-of", "2012-13-01"])
     assert late.exit_code == 2 and "2012-13-01" in late.output
+
+
+def test_data_add_evidence_takes_the_shipped_dsca_signal_and_names_bad_rows(tmp_path: Path, cli) -> None:
+    from importlib.resources import files
+
+    from evidence.loaders import load_dataset
+
+    shipped = Path(str(files("evidence") / "default_data" / "dsca_notifications.csv"))
+    out_dir = tmp_path / "ds"
+    ok = cli.invoke(app, ["data", "add-evidence", "--evidence", str(shipped), "--out", str(out_dir)])
+    assert ok.exit_code == 0, ok.output
+    evidence = load_dataset(out_dir).evidence
+    notified = evidence[evidence["kind"] == "nlp_mention"]
+    assert len(notified) == len(shipped.read_text().splitlines()) - 1
+    assert notified["source"].str.startswith("dsca:").all()
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "partner,family,date,kind,value\n"
+        "norway,fighter_aircraft,2010-01-01,nlp_mention,1\n"
+        "atlantis,,2010-01-01,nlp_mention,1\n"
+    )
+    before = (out_dir / "evidence.parquet").read_bytes()
+    refused = cli.invoke(
+        app, ["data", "add-evidence", "--data", str(out_dir), "--evidence", str(bad), "--out", str(out_dir)]
+    )
+    assert refused.exit_code == 2
+    assert (
+        "row 3" in refused.output and "atlantis" in refused.output and "unknown partner id" in refused.output
+    )
+    assert (out_dir / "evidence.parquet").read_bytes() == before  # nothing stored changed

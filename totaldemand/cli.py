@@ -157,6 +157,26 @@ def add_readiness(
     out.print(f"{len(rows)} readiness evidence rows from {reports} added; dataset written to {out_dir}")
 
 
+@data_app.command("add-evidence")
+@user_errors
+def add_evidence_rows(
+    evidence: Annotated[
+        Path, typer.Option(help="Evidence table (partner, family, date, kind, value, source).")
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="Dataset directory to write (may be --data).")],
+    data: DataOpt = None,
+) -> None:
+    """Validate evidence rows (e.g. the shipped DSCA notification signal) and write the dataset with them."""
+    from evidence.augment import add_evidence, read_evidence_file
+    from evidence.loaders import load_dataset
+
+    source = data or settings.dataset_path()
+    dataset = load_dataset(source)
+    rows = read_evidence_file(evidence, dataset)
+    add_evidence(source, rows, out_dir, dataset)
+    out.print(f"{len(rows)} evidence rows from {evidence}; dataset written to {out_dir}")
+
+
 @data_app.command("describe")
 @user_errors
 def describe_data(data: DataOpt = None, first_year: int = 1990) -> None:
