@@ -29,7 +29,7 @@ import pandas as pd
 import xarray as xr
 
 from bayes.design import Scale, decades, fleet_covariates, log_rate, nlp_covariate, within
-from bayes.model import DemandModel, PosteriorDraws
+from bayes.model import DYNAMIC_SHOCKS, DemandModel, PosteriorDraws
 
 MAX_HORIZON = 10
 NEW = "(new: drawn from the population)"
@@ -310,6 +310,12 @@ class Forecaster:
             raise ForecastError(f"trend_damping must be between 0 and 1, got {damping!r}")
         self.trend_damping = float(damping)
         self._decade = damped_decades(model.reference_year, self.years, model.centre_year, self.trend_damping)
+        # files fitted before the option existed forecast as they always did
+        self.dynamic_shocks = str(model.model_config.get("dynamic_shocks", "log_normal"))
+        if self.dynamic_shocks not in DYNAMIC_SHOCKS:
+            raise ForecastError(
+                f"model_config['dynamic_shocks'] must be one of {DYNAMIC_SHOCKS}, got {self.dynamic_shocks!r}"
+            )
         rng = np.random.default_rng(seed)
         if "partner_dynamic" in self._params:
             self._dynamic = self._roll_dynamic(rng, self._params["partner_dynamic"][:, :, -1])
@@ -350,8 +356,15 @@ class Forecaster:
     def _slice(self, sl: slice | np.ndarray) -> dict[str, np.ndarray]:
         return {k: v[sl] for k, v in self._params.items()}
 
-    def _roll_dynamic(self, rng: np.random.Generator, last: np.ndarray) -> np.ndarray:
-        """(S, P, H): each partner's AR(1) state carried forward from its last fitted year."""
+    def _roll_dynamic(self, rng: np.random.Generator, last: np.ndarray, start_var: float = 0.0) -> np.ndarray:
+        """(S, P, H): each partner's AR(1) state carried forward from its last fitted year (or, with
+        ``start_var``, from a start drawn with that variance in units of the stationary one).
+
+        With ``dynamic_shocks = "mean_one"`` the future shocks are mean one on the rate scale: the
+        state is lowered by half its forecast variance, so a partner's expected rate reverts to its
+        fitted level instead of that level times exp(var / 2). Log-normal shocks (``"log_normal"``)
+        compound: at the real panel's rho 0.92 and sigma 0.38 they raise the expected total by 20% in
+        three years, and forecasts from 2014 on overshot every origin of the backtest."""
         if "rho_dynamic" not in self._params:
             return np.zeros((*last.shape, self.max_horizon))
         rho = self._params["rho_dynamic"][:, None]
@@ -361,6 +374,12 @@ class Forecaster:
         for h in range(self.max_horizon):
             state = rho * state + sigma * rng.standard_normal(last.shape)
             out[:, :, h] = state
+        if self.dynamic_shocks == "mean_one":
+            stationary = sigma**2 / (1.0 - rho**2)
+            steps = np.arange(1, self.max_horizon + 1)
+            decay = rho[..., None] ** (2 * steps)
+            variance = stationary[..., None] * (1.0 - decay + start_var * decay)
+            out -= variance / 2.0
         return out
 
     def _future_covariates(self) -> dict[str, np.ndarray | None]:
@@ -627,7 +646,7 @@ class Forecaster:
                 fam_effect,
                 rng.normal(0.0, sd_pf, (s, np_, fam_effect.shape[1])),
                 trend,
-                self._roll_dynamic(rng, start),
+                self._roll_dynamic(rng, start, start_var=1.0),  # a start from the stationary law
                 rng.normal(0.0, p["sigma_units_partner"][:, None], (s, np_)),
                 units_family,
             )

@@ -147,6 +147,8 @@ def default_model_config(priors: PriorSet | None = None) -> dict[str, Any]:
         # 1.145 / 1.520 with linear trends (damping 1), 1.109 / 1.433 at 0.8, 1.094 / 1.363 at 0.5,
         # 1.074 / 1.306 at 0; cell CRPS likewise best at 0.
         "trend_damping": 0.0,
+        # Future partner shocks are mean one on the rate scale (bayes.forecast.Forecaster._roll_dynamic).
+        "dynamic_shocks": "mean_one",
     }
 
 
@@ -154,6 +156,7 @@ SWITCHABLE = ("alliance", "readiness", "nlp", "dynamics")
 # Parametrisation per block, measured: on the real panel centred partner and family levels took half
 # the leapfrog steps of non-centred ones (60 vs 125 per draw); family slopes on within-cell readiness
 # are weakly identified, and centred they funnel (161 divergences on the simulated world).
+DYNAMIC_SHOCKS = ("mean_one", "log_normal")
 DEFAULT_CENTRED = {"partner": True, "family": True, "slopes": False}
 
 

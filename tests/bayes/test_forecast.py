@@ -215,3 +215,32 @@ def test_trend_damping_holds_or_extrapolates_the_family_trends(fitted) -> None:
     assert (growth(linear)[down] < growth(held)[down]).mean() > 0.75
     with pytest.raises(ForecastError, match="trend_damping"):
         Forecaster(fitted, max_draws=10, trend_damping=1.5)
+
+
+def test_mean_one_shocks_keep_the_expected_rate_where_the_state_is_carried(fitted) -> None:
+    """Mean-one shocks: E[exp(state)] stays exp(rho^h * last); log-normal ones add exp(var_h / 2)."""
+    fc = Forecaster(fitted, max_draws=40, seed=1)
+    assert fc.dynamic_shocks == "mean_one"  # the default for new fits
+    rho = fc._params["rho_dynamic"][:, None]
+    sigma = fc._params["sigma_dynamic"][:, None]
+    last = np.full((40, 20_000), 0.3)  # partners as Monte Carlo replicates
+    h = np.arange(1, fc.max_horizon + 1)
+    carried = rho[..., None] ** h * 0.3
+    variance = sigma[..., None] ** 2 * (1 - rho[..., None] ** (2 * h)) / (1 - rho[..., None] ** 2)
+    mean_one = np.exp(fc._roll_dynamic(np.random.default_rng(0), last)).mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(mean_one, np.exp(carried), rtol=0.03)
+    fc.dynamic_shocks = "log_normal"
+    log_normal = np.exp(fc._roll_dynamic(np.random.default_rng(0), last)).mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(log_normal, np.exp(carried + variance / 2), rtol=0.03)
+
+
+def test_dynamic_shocks_must_be_known_and_old_files_keep_log_normal(fitted, tmp_path) -> None:
+    from bayes.model import DemandModel
+
+    path = fitted.save(tmp_path / "m.nc")
+    old = DemandModel.load(path)
+    del old.model_config["dynamic_shocks"]  # a file fitted before the option existed
+    assert Forecaster(old, max_draws=10).dynamic_shocks == "log_normal"
+    old.model_config["dynamic_shocks"] = "gaussian"
+    with pytest.raises(ForecastError, match="dynamic_shocks"):
+        Forecaster(old, max_draws=10)
