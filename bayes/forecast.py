@@ -310,8 +310,8 @@ class Forecaster:
             raise ForecastError(f"trend_damping must be between 0 and 1, got {damping!r}")
         self.trend_damping = float(damping)
         self._decade = damped_decades(model.reference_year, self.years, model.centre_year, self.trend_damping)
-        # files fitted before the option existed forecast as they always did
-        self.dynamic_shocks = str(model.model_config.get("dynamic_shocks", "log_normal"))
+        # a file stored before the option existed loads with the current default
+        self.dynamic_shocks = str(model.model_config.get("dynamic_shocks", "mean_one"))
         if self.dynamic_shocks not in DYNAMIC_SHOCKS:
             raise ForecastError(
                 f"model_config['dynamic_shocks'] must be one of {DYNAMIC_SHOCKS}, got {self.dynamic_shocks!r}"

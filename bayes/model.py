@@ -153,10 +153,11 @@ def default_model_config(priors: PriorSet | None = None) -> dict[str, Any]:
 
 
 SWITCHABLE = ("alliance", "readiness", "nlp", "dynamics")
+# How forecasts draw future partner shocks (model_config["dynamic_shocks"]; bayes.forecast).
+DYNAMIC_SHOCKS = ("mean_one", "log_normal")
 # Parametrisation per block, measured: on the real panel centred partner and family levels took half
 # the leapfrog steps of non-centred ones (60 vs 125 per draw); family slopes on within-cell readiness
 # are weakly identified, and centred they funnel (161 divergences on the simulated world).
-DYNAMIC_SHOCKS = ("mean_one", "log_normal")
 DEFAULT_CENTRED = {"partner": True, "family": True, "slopes": False}
 
 
@@ -425,6 +426,9 @@ class DemandModel:
     ) -> None:
         self.model_config = {**default_model_config(), **dict(model_config or {})}
         self.sampler_config = {**default_sampler_config(), **dict(sampler_config or {})}
+        shocks = self.model_config["dynamic_shocks"]
+        if shocks not in DYNAMIC_SHOCKS:
+            raise ValueError(f"model_config['dynamic_shocks']: {shocks!r} is not one of {DYNAMIC_SHOCKS}")
         self.priors: PriorSet = parse_priors(self.model_config["priors"], "model_config['priors']")
         self.priors.require(PRIOR_NAMES)
         self.idata: xr.DataTree | None = None

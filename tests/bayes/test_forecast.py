@@ -234,13 +234,13 @@ def test_mean_one_shocks_keep_the_expected_rate_where_the_state_is_carried(fitte
     np.testing.assert_allclose(log_normal, np.exp(carried + variance / 2), rtol=0.03)
 
 
-def test_dynamic_shocks_must_be_known_and_old_files_keep_log_normal(fitted, tmp_path) -> None:
+def test_dynamic_shocks_must_be_known(fitted, tmp_path) -> None:
     from bayes.model import DemandModel
 
-    path = fitted.save(tmp_path / "m.nc")
-    old = DemandModel.load(path)
-    del old.model_config["dynamic_shocks"]  # a file fitted before the option existed
-    assert Forecaster(old, max_draws=10).dynamic_shocks == "log_normal"
-    old.model_config["dynamic_shocks"] = "gaussian"
+    loaded = DemandModel.load(fitted.save(tmp_path / "m.nc"))
+    assert Forecaster(loaded, max_draws=10).dynamic_shocks == "mean_one"
+    loaded.model_config["dynamic_shocks"] = "gaussian"
     with pytest.raises(ForecastError, match="dynamic_shocks"):
-        Forecaster(old, max_draws=10)
+        Forecaster(loaded, max_draws=10)
+    with pytest.raises(ValueError, match="dynamic_shocks"):
+        DemandModel({"dynamic_shocks": "gaussian"})
