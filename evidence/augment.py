@@ -15,10 +15,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from evidence.loaders import Dataset, LoadError, Problem, first_row_number, load_dataset, load_table
+from evidence.loaders import Dataset, LoadError, check_references, first_row_number, load_dataset, load_table
 from evidence.records import EVIDENCE
 from evidence.sipri import write_evidence
 from evidence.writers import write_table
@@ -32,18 +31,30 @@ def read_evidence_file(path: Path, dataset: Dataset) -> pd.DataFrame:
     path = Path(path)
     rows = load_table(path, EVIDENCE)
     offset = first_row_number(path)
-    problems = []
-    for column, known in (("partner", dataset.partners["id"]), ("family", dataset.families["id"])):
-        values = rows[column].fillna("")
-        bad = ~values.isin(set(known))
-        if column == "family":  # partner-level evidence has no family
-            bad &= values != ""
-        problems += [
-            Problem(
-                str(path), int(i) + offset, column, values.iloc[i], f"unknown {column} id in {dataset.source}"
-            )
-            for i in np.flatnonzero(bad.to_numpy())
-        ]
+    problems = [
+        *check_references(
+            "evidence",
+            rows,
+            "partner",
+            dataset.partners["id"],
+            "partner",
+            dataset.source,
+            file=str(path),
+            first_row=offset,
+        ),
+        # partner-level evidence has no family
+        *check_references(
+            "evidence",
+            rows,
+            "family",
+            dataset.families["id"],
+            "family",
+            dataset.source,
+            True,
+            str(path),
+            offset,
+        ),
+    ]
     if problems:
         raise LoadError(problems)
     return rows

@@ -286,7 +286,7 @@ class Dataset:
         )
 
 
-def _check_references(
+def check_references(
     name: str,
     frame: pd.DataFrame,
     column: str,
@@ -294,14 +294,18 @@ def _check_references(
     kind: str,
     source: str,
     allow_blank: bool = False,
+    file: str | None = None,
+    first_row: int = 1,
 ) -> list[Problem]:
+    """Rows of ``frame`` whose ``column`` is not among ``known``, as problems in ``file`` (default
+    ``source/name``) numbered from ``first_row``."""
     known = set(known)
     values = frame[column]
     bad = ~values.isin(known)
     if allow_blank:
         bad &= values != ""
     return [
-        Problem(f"{source}/{name}", int(i) + 1, column, values.iloc[i], f"unknown {kind} id")
+        Problem(file or f"{source}/{name}", int(i) + first_row, column, values.iloc[i], f"unknown {kind} id")
         for i in np.flatnonzero(bad.to_numpy())
     ]
 
@@ -338,14 +342,14 @@ def load_dataset(directory: Path | str) -> Dataset:
         raise LoadError(problems)
     partners, families = frames["partners"]["id"], frames["families"]["id"]
     src = str(directory)
-    problems += _check_references("lors", frames["lors"], "partner", partners, "partner", src)
-    problems += _check_references("lors", frames["lors"], "family", families, "family", src)
-    problems += _check_references("evidence", frames["evidence"], "partner", partners, "partner", src)
-    problems += _check_references("evidence", frames["evidence"], "family", families, "family", src, True)
-    problems += _check_references(
+    problems += check_references("lors", frames["lors"], "partner", partners, "partner", src)
+    problems += check_references("lors", frames["lors"], "family", families, "family", src)
+    problems += check_references("evidence", frames["evidence"], "partner", partners, "partner", src)
+    problems += check_references("evidence", frames["evidence"], "family", families, "family", src, True)
+    problems += check_references(
         "domestic_plans", frames["domestic_plans"], "family", families, "family", src
     )
-    problems += _check_references(
+    problems += check_references(
         "line_capacities", frames["line_capacities"], "family", families, "family", src
     )
     if problems:
