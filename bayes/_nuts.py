@@ -145,6 +145,7 @@ def run_nuts(
     """
     import jax
     import jax.numpy as jnp
+    import pytensor
     from jax.flatten_util import ravel_pytree
     from numpyro.infer import MCMC, NUTS
     from pymc.sampling.jax import (
@@ -159,6 +160,12 @@ def run_nuts(
     layout = tuple((v.name, tuple(int(d) for d in point[v.name].shape)) for v in value_vars)
     # PyMC's naming: negative_logp=False gives minus the log density, i.e. NumPyro's potential.
     potential = get_jaxified_logp(model, negative_logp=False)
+    # NumPyro samples one flat vector: its tree bookkeeping (selects, U-turn checks, checkpoints)
+    # then runs once per leapfrog step rather than once per value variable (~30 here).
+    _, unravel = ravel_pytree([jnp.zeros(shape) for _, shape in layout])
+
+    def flat_potential(z: jax.Array) -> jax.Array:
+        return potential(unravel(z))
 
     kernel_kwargs: dict[str, Any] = {
         "target_accept_prob": target_accept,
@@ -166,19 +173,20 @@ def run_nuts(
         "max_tree_depth": (int(max_tree_depth_warmup or max_tree_depth), int(max_tree_depth)),
     }
     if warm is None:
-        init = _get_batched_jittered_initial_points(model, chains, None, seed, logp_fn=potential)
-        init = [np.asarray(x) for x in (init if chains > 1 else [np.asarray(i)[None] for i in init])]
+        # jitted: PyMC checks each jittered start's density, and op by op that took 8 s on the real panel
+        points = _get_batched_jittered_initial_points(model, chains, None, seed, logp_fn=jax.jit(potential))
+        points = [np.asarray(x) for x in (points if chains > 1 else [np.asarray(i)[None] for i in points])]
+        dtype = points[0].dtype
+        init = np.concatenate([x.reshape(chains, -1) for x in points], axis=1).astype(dtype)
     else:
-        mass, position = warm.aligned(layout)
-        _, unravel = ravel_pytree([jnp.zeros(shape) for _, shape in layout])
-        init = [np.stack(parts) for parts in zip(*(unravel(jnp.asarray(p)) for p in position), strict=True)]
+        mass, init = warm.aligned(layout)
+        dtype = np.dtype(pytensor.config.floatX)
         kernel_kwargs |= {
             "step_size": float(np.median(warm.step_size)),
-            "inverse_mass_matrix": jnp.asarray(np.median(mass, axis=0)),
+            "inverse_mass_matrix": jnp.asarray(np.median(mass, axis=0), dtype=dtype),
             "adapt_mass_matrix": False,
         }
-    dtype = init[0].dtype
-    init = [jnp.asarray(x, dtype=dtype) for x in init]
+    init = jnp.asarray(init, dtype=dtype)
     keys = jax.random.split(jax.random.PRNGKey(seed), chains)
     width = parallel_width(chains, chain_method, parallel_chains)
     extra = ("num_steps", "potential_energy", "energy", "diverging", "accept_prob", "adapt_state.step_size")
@@ -190,7 +198,7 @@ def run_nuts(
         n = len(idx)
         if n not in samplers:  # one sampler per round size, so its compiled program is reused
             samplers[n] = MCMC(
-                NUTS(potential_fn=potential, **kernel_kwargs),
+                NUTS(potential_fn=flat_potential, **kernel_kwargs),
                 num_warmup=tune,
                 num_samples=draws,
                 num_chains=n,
@@ -202,17 +210,21 @@ def run_nuts(
             log.info("NUTS: chains %d-%d of %d", idx[0] + 1, idx[-1] + 1, chains)
         mcmc.run(
             keys[idx[0]] if n == 1 else keys[np.array(idx)],
-            init_params=[x[idx[0]] for x in init] if n == 1 else [x[np.array(idx)] for x in init],
+            init_params=init[idx[0]] if n == 1 else init[np.array(idx)],
             extra_fields=extra,
         )
         raw_parts.append(jax.block_until_ready(mcmc.get_samples(group_by_chain=True)))  # JAX is async
         field_parts.append(mcmc.get_extra_fields(group_by_chain=True))
         last = mcmc.last_state
-        z = [np.asarray(v).reshape(n, -1) for v in last.z]
-        z_parts.append(np.concatenate(z, axis=1))
+        z_parts.append(np.asarray(last.z).reshape(n, -1))
         step_parts.append(np.atleast_1d(np.asarray(last.adapt_state.step_size)).reshape(n))
         mass_parts.append(np.asarray(last.adapt_state.inverse_mass_matrix).reshape(n, -1))
-    raw = jax.tree.map(lambda *parts: np.concatenate([np.asarray(p) for p in parts]), *raw_parts)
+    flat = np.concatenate([np.asarray(p) for p in raw_parts])  # (chains, draws, n)
+    raw, start = [], 0
+    for _, shape in layout:
+        size = int(np.prod(shape))
+        raw.append(flat[..., start : start + size].reshape(chains, draws, *shape))
+        start += size
     fields = {k: np.concatenate([np.asarray(f[k]) for f in field_parts]) for k in extra}
     sampling_time = time.perf_counter() - started
     log.info("NUTS: %d chains x (%d + %d) in %.1fs", chains, tune, draws, sampling_time)
