@@ -27,6 +27,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -320,11 +321,13 @@ def _sparse_nb_loglik(counts: np.ndarray, log_mu, log_mu_nz, phi, zero_inflation
     log NB(y | mu, phi) = phi * log(phi / (phi + mu))                       (every cell)
                         + sum_{k<y} log(phi + k) - lgamma(y + 1)
                         + y * (log mu - log(phi + mu))                       (only y > 0)
-    The first line is -phi * softplus(log mu - log phi); the cheaper-looking log(phi + mu) - log(phi)
-    loses the small terms to float32 cancellation over the cube (tried: NUTS on the real panel ran
-    ten times slower per iteration). The log-gamma ratio is written as a sum
-    of logs because lgamma(y + phi) - lgamma(phi) cancels catastrophically in float32 once phi is
-    large; summed over cells it is sum_k n_k log(phi + k), with n_k the number of cells with y > k.
+    The first line is -phi * log1p(mu / phi); the cheaper-looking log(phi + mu) - log(phi) loses
+    the small terms to float32 cancellation over the cube (tried: NUTS on the real panel ran ten
+    times slower per iteration). PyTensor's softplus(log mu - log phi) is exact too, but its JAX
+    form nests three selects, and differentiated that doubled the gradient (1.2 vs 0.63 ms). The
+    log-gamma ratio is written as a sum of logs because lgamma(y + phi) - lgamma(phi) cancels
+    catastrophically in float32 once phi is large; summed over cells it is sum_k n_k log(phi + k),
+    with n_k the number of cells with y > k.
 
     With ``zero_inflation`` pi (a structural zero with probability pi): zero cells have
     log(pi + (1 - pi) NB(0)), non-zero cells log(1 - pi) + log NB(y); the dense sum runs the zero
@@ -333,7 +336,7 @@ def _sparse_nb_loglik(counts: np.ndarray, log_mu, log_mu_nz, phi, zero_inflation
     import pytensor.tensor as pt
 
     def log1p_mu_over_phi(log_mu_):
-        return pt.softplus(log_mu_ - log_phi)
+        return pt.log1p(pt.exp(log_mu_) / phi)
 
     y_nz = counts[np.nonzero(counts)]
     ks = np.arange(int(y_nz.max()))
@@ -346,10 +349,12 @@ def _sparse_nb_loglik(counts: np.ndarray, log_mu, log_mu_nz, phi, zero_inflation
     )
     if zero_inflation is None:
         return -phi * pt.sum(log1p_mu_over_phi(log_mu)) + sparse
-    log_pi, log_keep = pt.log(zero_inflation), pt.log1p(-zero_inflation)
-    zero_all = pt.logaddexp(log_pi, log_keep - phi * log1p_mu_over_phi(log_mu))
-    zero_nz = pt.logaddexp(log_pi, log_keep - phi * log1p_mu_over_phi(log_mu_nz))
+    log_keep = pt.log1p(-zero_inflation)
+    # log(pi + (1 - pi) NB(0)) as log1p((1 - pi) expm1(log NB(0))): a log-sum-exp of two O(1)
+    # terms would cancel to float32 noise for the tiny rates of most cells
+    zero_all = pt.log1p((1.0 - zero_inflation) * pt.expm1(-phi * log1p_mu_over_phi(log_mu)))
     nb0_nz = -phi * log1p_mu_over_phi(log_mu_nz)
+    zero_nz = pt.log1p((1.0 - zero_inflation) * pt.expm1(nb0_nz))
     return pt.sum(zero_all) - pt.sum(zero_nz) + len(y_nz) * log_keep + pt.sum(nb0_nz) + sparse
 
 
@@ -811,59 +816,53 @@ class DemandModel:
         """Pointwise log-likelihood per partner-year (summed over families), computed with JAX.
 
         A per-cell array would be chains x draws x cells (gigabytes on the real panel); partner-years
-        keep LOO meaningful for forecasting (leave out what one partner asked for in one year). Every
-        cell contributes log NB(0 | mu); non-zero cells add the difference to their full log pmf.
+        keep LOO meaningful for forecasting (leave out what one partner asked for in one year).
+        Dense over the cube, in float32 as the sampler ran and as the group is stored, with
+        t = log(1 + mu / phi): log NB(y) = -phi t + y (log mu - log phi - t) + sum_{k<y} log(phi + k)
+        - lgamma(y + 1). The sum of logs (lgamma(y + phi) - lgamma(phi), which float32 would cancel)
+        is, per partner-year, a small matrix of cell counts with y > k times log(phi + k).
         """
         import jax
         import jax.numpy as jnp
-        from jax.scipy.special import gammaln as jgammaln
 
         y = design.counts
         n_p, _, n_t = y.shape
-        nz = np.nonzero(y)
-        pt_index = nz[0] * n_t + nz[2]  # flat (partner, year) slot of each non-zero cell
+        ks = np.arange(int(y.max()))
+        above = (y[..., None] > ks).sum(axis=1).reshape(n_p * n_t, -1).astype(np.float32)  # (pt, k)
+        log_factorial = gammaln(y + 1.0).sum(axis=1).astype(np.float32)  # (p, t)
+        y32 = y.astype(np.float32)
         names = [n for n in (*RATE_PARAMETERS, "dispersion", "zero_inflation") if draws.has(n)]
         step = max(1, min(draws.n, 8_000_000 // y.size))
-        out = np.empty((draws.n, n_p, n_t))
-        with jax.enable_x64(True):
-            y_nz = jnp.asarray(y[nz], dtype=jnp.float64)
-            covariates = {
-                "fleet_size": jnp.asarray(design.fleet_size) if draws.has("fleet_size_slope") else None,
-                "fleet_age": jnp.asarray(design.fleet_age) if draws.has("fleet_size_slope") else None,
-                "nlp_lags": jnp.asarray(design.nlp_lags) if draws.has("nlp_lag") else None,
-            }
-            decade = jnp.asarray(design.decade)
+        out = np.empty((draws.n, n_p, n_t), dtype=np.float32)
+        covariates = {
+            "fleet_size": design.fleet_size if draws.has("fleet_size_slope") else None,
+            "fleet_age": design.fleet_age if draws.has("fleet_size_slope") else None,
+            "nlp_lags": design.nlp_lags if draws.has("nlp_lag") else None,
+        }
+        covariates = {k: None if v is None else v.astype(np.float32) for k, v in covariates.items()}
+        decade = design.decade.astype(np.float32)
 
-            @jax.jit
-            def chunk(params: dict) -> jax.Array:
-                log_mu = log_rate(params, decade, params.get("partner_dynamic"), **covariates)
-                phi = params["dispersion"][:, None, None, None]
-                zero = -phi * jnp.log1p(jnp.exp(log_mu) / phi)
-                base = zero.sum(axis=2).reshape(log_mu.shape[0], -1)
-                lm = log_mu[:, nz[0], nz[1], nz[2]]
-                ph = params["dispersion"][:, None]
-                log_sum = jnp.logaddexp(jnp.log(ph), lm)
-                full = (
-                    jgammaln(y_nz + ph)
-                    - jgammaln(ph)
-                    - jgammaln(y_nz + 1.0)
-                    + ph * (jnp.log(ph) - log_sum)
-                    + y_nz * (lm - log_sum)
-                )
-                if "zero_inflation" in params:
-                    pi = params["zero_inflation"][:, None, None, None]
-                    zero = jnp.logaddexp(jnp.log(pi), jnp.log1p(-pi) + zero)
-                    base = zero.sum(axis=2).reshape(log_mu.shape[0], -1)
-                    full = full + jnp.log1p(-params["zero_inflation"][:, None])
-                base = base.at[:, pt_index].add(full - zero[:, nz[0], nz[1], nz[2]])
-                return base.reshape(log_mu.shape[0], n_p, n_t)
+        @jax.jit
+        def chunk(params: dict) -> jax.Array:
+            log_mu = log_rate(params, decade, params.get("partner_dynamic"), **covariates)
+            phi = params["dispersion"]
+            log_phi = jnp.log(phi)[:, None, None, None]
+            t = jnp.log1p(jnp.exp(log_mu) / phi[:, None, None, None])
+            zero = -phi[:, None, None, None] * t
+            cell = zero + y32 * (log_mu - log_phi - t)
+            if "zero_inflation" in params:
+                pi = params["zero_inflation"][:, None, None, None]
+                # log(pi + (1 - pi) e^zero), written so float32 keeps the small values of rare cells
+                cell = jnp.where(y32 > 0, jnp.log1p(-pi) + cell, jnp.log1p((1.0 - pi) * jnp.expm1(zero)))
+            rising = (jnp.log(phi[:, None] + ks.astype(np.float32)) @ above.T).reshape(-1, n_p, n_t)
+            return cell.sum(axis=2) + rising - log_factorial
 
+        with jax.enable_x64(False):
             for start in range(0, draws.n, step):
-                idx = np.arange(start, start + step)
-                idx = np.minimum(idx, draws.n - 1)  # pad the last chunk: one compiled shape
-                res = np.asarray(chunk({n: jnp.asarray(getattr(draws, n)[idx]) for n in names}))
+                idx = np.minimum(np.arange(start, start + step), draws.n - 1)  # one compiled shape
+                params = {n: np.asarray(getattr(draws, n)[idx], dtype=np.float32) for n in names}
                 keep = min(step, draws.n - start)
-                out[start : start + keep] = res[:keep]
+                out[start : start + keep] = np.asarray(chunk(params))[:keep]
         data = out.reshape(chains, n_draws, n_p, n_t)
         return xr.Dataset(
             {"lor_count": (("chain", "draw", "partner", "year"), data)},
@@ -878,13 +877,20 @@ class DemandModel:
     def _posterior_predictive(
         self, draws: PosteriorDraws, panel: xr.Dataset, design: Design, chains: int, n_draws: int
     ) -> xr.Dataset:
-        """Replicated counts summed to family-year and partner-year totals, on a thinned set of draws."""
-        rng = np.random.default_rng(int(self.sampler_config["random_seed"]) + 2)
+        """Replicated counts summed to family-year and partner-year totals, on a thinned set of draws.
+
+        One random stream per chain, spawned from the seed, and a thread per core: NumPy's
+        samplers release the GIL, so chains replicate in parallel and the result does not depend
+        on how many threads ran."""
+        seed = np.random.SeedSequence(int(self.sampler_config["random_seed"]) + 2)
+        streams = [np.random.default_rng(s) for s in seed.spawn(chains)]
         per_chain = max(1, min(n_draws, int(self.sampler_config["ppc_draws"]) // chains))
         picks = np.linspace(0, n_draws - 1, per_chain).astype(int)
         fam = np.empty((chains, per_chain, panel.sizes["family"], panel.sizes["year"]))
         par = np.empty((chains, per_chain, panel.sizes["partner"], panel.sizes["year"]))
-        for c in range(chains):
+
+        def replicate(c: int) -> None:
+            rng = streams[c]
             for j, dr in enumerate(picks):
                 s = c * n_draws + dr
                 mu = np.exp(draws.log_rate(design, slice(s, s + 1)))[0]
@@ -894,6 +900,9 @@ class DemandModel:
                     counts = counts * (rng.random(counts.shape) >= draws.zero_inflation[s])
                 fam[c, j] = counts.sum(axis=0)
                 par[c, j] = counts.sum(axis=1)
+
+        with ThreadPoolExecutor(max_workers=min(chains, os.cpu_count() or 1)) as pool:
+            list(pool.map(replicate, range(chains)))
         return xr.Dataset(
             {
                 "family_total": (("chain", "draw", "family", "year"), fam),

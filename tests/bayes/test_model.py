@@ -111,8 +111,42 @@ def test_partner_year_log_likelihood_equals_brute_force(fitted, sim_world: Path)
     draws = PosteriorDraws.from_posterior(posterior)
     fast = DemandModel._log_likelihood(draws, panel, design, 1, 3)["lor_count"].values[0]
     mu = np.exp(draws.log_rate(design))
-    brute = nb_logpmf(panel["lor_count"].values[None], mu, draws.dispersion[:, None, None, None]).sum(axis=2)
-    np.testing.assert_allclose(fast, brute, rtol=1e-10)
+    y = panel["lor_count"].values[None]
+    nb = nb_logpmf(y, mu, draws.dispersion[:, None, None, None])
+    # computed and stored in float32, as the sampler ran
+    np.testing.assert_allclose(fast, nb.sum(axis=2), rtol=2e-5)
+
+    posterior["zero_inflation"] = (("chain", "draw"), np.full((1, 3), 0.3))
+    zi = PosteriorDraws.from_posterior(posterior)
+    fast = DemandModel._log_likelihood(zi, panel, design, 1, 3)["lor_count"].values[0]
+    nb0 = nb_logpmf(np.zeros_like(y), mu, draws.dispersion[:, None, None, None])
+    brute = np.where(y > 0, np.log(0.7) + nb, np.log(0.3 + 0.7 * np.exp(nb0))).sum(axis=2)
+    np.testing.assert_allclose(fast, brute, rtol=2e-5)
+
+
+def test_sparse_zero_inflated_likelihood_equals_brute_force() -> None:
+    import pytensor.tensor as pt
+
+    from bayes.model import _sparse_nb_loglik, nb_logpmf
+
+    rng = np.random.default_rng(3)
+    log_mu = rng.normal(-4.0, 2.0, (6, 5, 8))
+    counts = rng.poisson(np.exp(log_mu) * 20).astype(float)
+    nz = np.nonzero(counts)
+    phi, pi = 2.5, 0.2
+    value = _sparse_nb_loglik(
+        counts,
+        pt.as_tensor_variable(log_mu.astype("float32")),
+        pt.as_tensor_variable(log_mu[nz].astype("float32")),
+        pt.as_tensor_variable(np.float32(phi)),
+        pt.as_tensor_variable(np.float32(pi)),
+    ).eval()
+    mu = np.exp(log_mu)
+    nb0 = nb_logpmf(np.zeros_like(counts), mu, phi)
+    brute = np.where(
+        counts > 0, np.log1p(-pi) + nb_logpmf(counts, mu, phi), np.log(pi + (1 - pi) * np.exp(nb0))
+    )
+    assert np.isclose(float(value), brute.sum(), rtol=1e-5), (value, brute.sum())
 
 
 def test_warm_start_refit_starts_where_the_stored_fit_ended(fitted, sim_world: Path) -> None:
