@@ -9,7 +9,8 @@ measured the same way: wall time, minimum bulk ESS over the gated variables
 (``DemandModel.gated_names``, ``bayes.diagnostics.diagnose``) and minimum ESS per second.
 
 * ours: ``DemandModel().fit(panel)`` with the project's sampler defaults (NumPyro NUTS, 4 chains ×
-  1200 draws after 400 tuning steps, warm-up trees capped at depth 6, float32, sparse likelihood) --
+  1600 draws after 400 tuning steps, target acceptance 0.8, warm-up trees capped at depth 6, float32,
+  sparse likelihood) --
   exactly what ``totaldemand fit`` runs. Wall time is the whole ``fit`` call: compile, sampling, prior draws,
   log-likelihood, predictive draws and the gates.
 * reference: ``DemandModel({"likelihood": "reference"})`` -- ``pm.NegativeBinomial`` observed on a

@@ -205,14 +205,15 @@ def test_trend_damping_holds_or_extrapolates_the_family_trends(fitted) -> None:
     held = Forecaster(fitted, max_draws=400, seed=3, trend_damping=0.0).forecast(horizon=3)
     trend = fitted.draws.params(np.arange(fitted.draws.n))["family_trend"].mean(axis=0)
 
-    def growth(fc) -> np.ndarray:
-        mean = fc.draws.sum("partner").mean("sample")
-        return (mean.isel(year=-1) / mean.isel(year=0)).values
+    def growth(fc, families: np.ndarray) -> float:
+        # pooled over the growing (or shrinking) families: one family's count draws are too noisy
+        mean = fc.draws.isel(family=np.flatnonzero(families)).sum(("partner", "family")).mean("sample")
+        return float(mean.isel(year=-1) / mean.isel(year=0))
 
     up, down = trend > 0.05, trend < -0.05
     assert up.any() and down.any()
-    assert (growth(linear)[up] > growth(held)[up]).mean() > 0.75
-    assert (growth(linear)[down] < growth(held)[down]).mean() > 0.75
+    assert growth(linear, up) > growth(held, up)
+    assert growth(linear, down) < growth(held, down)
     with pytest.raises(ForecastError, match="trend_damping"):
         Forecaster(fitted, max_draws=10, trend_damping=1.5)
 
