@@ -177,7 +177,7 @@ def run_nuts(
         points = _get_batched_jittered_initial_points(model, chains, None, seed, logp_fn=jax.jit(potential))
         points = [np.asarray(x) for x in (points if chains > 1 else [np.asarray(i)[None] for i in points])]
         dtype = points[0].dtype
-        init = np.concatenate([x.reshape(chains, -1) for x in points], axis=1).astype(dtype)
+        init = np.concatenate([x.reshape(chains, -1) for x in points], axis=1)
     else:
         mass, init = warm.aligned(layout)
         dtype = np.dtype(pytensor.config.floatX)
@@ -220,11 +220,7 @@ def run_nuts(
         step_parts.append(np.atleast_1d(np.asarray(last.adapt_state.step_size)).reshape(n))
         mass_parts.append(np.asarray(last.adapt_state.inverse_mass_matrix).reshape(n, -1))
     flat = np.concatenate([np.asarray(p) for p in raw_parts])  # (chains, draws, n)
-    raw, start = [], 0
-    for _, shape in layout:
-        size = int(np.prod(shape))
-        raw.append(flat[..., start : start + size].reshape(chains, draws, *shape))
-        start += size
+    raw = [np.asarray(v) for v in jax.vmap(jax.vmap(unravel))(flat)]
     fields = {k: np.concatenate([np.asarray(f[k]) for f in field_parts]) for k in extra}
     sampling_time = time.perf_counter() - started
     log.info("NUTS: %d chains x (%d + %d) in %.1fs", chains, tune, draws, sampling_time)

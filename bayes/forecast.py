@@ -278,7 +278,8 @@ class Forecaster:
         trend_damping: float | None = None,
     ) -> None:
         # allow_failed: backtests score every fit, labelled with its gates; serving never sets it
-        # trend_damping: None takes the model's (model_config["trend_damping"], default 1: linear)
+        # trend_damping: None takes the model's (model_config["trend_damping"]; DemandModel fills in
+        # the defaults, also for files stored before an option existed)
         if model.status != "ok" and not allow_failed:
             raise ForecastError(
                 f"model status is {model.status!r}: a model that failed its gates is not served"
@@ -305,13 +306,12 @@ class Forecaster:
         draws = model.draws
         self._take = np.linspace(0, draws.n - 1, min(max_draws, draws.n)).astype(int)
         self._params = draws.params(self._take)
-        damping = trend_damping if trend_damping is not None else model.model_config.get("trend_damping", 1.0)
+        damping = trend_damping if trend_damping is not None else model.model_config["trend_damping"]
         if not 0.0 <= float(damping) <= 1.0:
             raise ForecastError(f"trend_damping must be between 0 and 1, got {damping!r}")
         self.trend_damping = float(damping)
         self._decade = damped_decades(model.reference_year, self.years, model.centre_year, self.trend_damping)
-        # a file stored before the option existed loads with the current default
-        self.dynamic_shocks = str(model.model_config.get("dynamic_shocks", "mean_one"))
+        self.dynamic_shocks = str(model.model_config["dynamic_shocks"])
         if self.dynamic_shocks not in DYNAMIC_SHOCKS:
             raise ForecastError(
                 f"model_config['dynamic_shocks'] must be one of {DYNAMIC_SHOCKS}, got {self.dynamic_shocks!r}"

@@ -32,28 +32,14 @@ def read_evidence_file(path: Path, dataset: Dataset) -> pd.DataFrame:
     rows = load_table(path, EVIDENCE)
     offset = first_row_number(path)
     problems = [
-        *check_references(
-            "evidence",
-            rows,
-            "partner",
-            dataset.partners["id"],
-            "partner",
-            dataset.source,
-            file=str(path),
-            first_row=offset,
-        ),
-        # partner-level evidence has no family
-        *check_references(
-            "evidence",
-            rows,
-            "family",
-            dataset.families["id"],
-            "family",
-            dataset.source,
-            True,
-            str(path),
-            offset,
-        ),
+        problem
+        for column, known, allow_blank in (
+            ("partner", dataset.partners["id"], False),
+            ("family", dataset.families["id"], True),  # partner-level evidence has no family
+        )
+        for problem in check_references(
+            "evidence", rows, column, known, column, dataset.source, allow_blank, str(path), offset
+        )
     ]
     if problems:
         raise LoadError(problems)
