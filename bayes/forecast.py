@@ -30,6 +30,7 @@ import xarray as xr
 
 from bayes.design import Scale, decades, fleet_covariates, log_rate, nlp_covariate, within
 from bayes.model import DYNAMIC_SHOCKS, DemandModel, PosteriorDraws
+from bayes.quantiles import positions
 
 MAX_HORIZON = 10
 NEW = "(new: drawn from the population)"
@@ -166,28 +167,13 @@ def _quantile_pairs(levels: Sequence[float]) -> np.ndarray:
     return np.stack([(1 - levels) / 2, 1 - (1 - levels) / 2], axis=1)
 
 
-def _positions(qs: np.ndarray, n: int) -> np.ndarray:
-    """Inverted-CDF positions of quantiles ``qs`` among ``n`` sorted draws."""
-    return np.clip(np.ceil(np.asarray(qs) * n - 1e-9).astype(int) - 1, 0, n - 1)
-
-
-def _sorted_quantiles(draws: np.ndarray, qs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Inverted-CDF quantiles over the last axis, and the sorted draws they came from.
-
-    Counts are small unsigned integers, for which numpy's stable sort is a radix sort: one linear
-    pass gives every quantile at once. Equals ``np.quantile(..., method="inverted_cdf")``.
-    """
-    ordered = np.sort(draws, axis=-1, kind="stable")
-    return np.moveaxis(ordered[..., _positions(qs, ordered.shape[-1])], -1, 0), ordered
-
-
 def _summary_vars(
     ordered: np.ndarray, mean: np.ndarray, levels: Sequence[float], dims: tuple[str, ...], prefix: str = ""
 ) -> dict:
     """Median and equal-tailed intervals read off draws already sorted along the last axis."""
     pairs = _quantile_pairs(levels)
     quant = np.moveaxis(
-        ordered[..., _positions(np.concatenate([[0.5], pairs.ravel()]), ordered.shape[-1])], -1, 0
+        ordered[..., positions(np.concatenate([[0.5], pairs.ravel()]), ordered.shape[-1])], -1, 0
     )
     return {
         f"{prefix}mean": (dims, mean),

@@ -231,6 +231,47 @@ def _prediction(arrays: dict[str, np.ndarray]) -> Prediction:
     )
 
 
+@dataclass
+class _Scored:
+    """What one (origin, contender) prediction leaves once scored: its draws are not kept."""
+
+    gates: str
+    rows: list[dict] = field(default_factory=list)
+    frames: list[pd.DataFrame] = field(default_factory=list)
+    pit: dict[str, np.ndarray] = field(default_factory=dict)  # level -> PIT values
+    family_crps: dict[str, list[float]] = field(default_factory=dict)  # family -> CRPS per year
+    means: dict[str, tuple[dict[str, float], int]] = field(default_factory=dict)  # level -> (means, n)
+
+
+def _score_prediction(
+    pred: Prediction, counts: xr.DataArray, categories: dict[str, str], origin: int, name: str, seed: int
+) -> _Scored:
+    pred = _compact(pred)
+    out = _Scored(pred.gates)
+    truth = counts.sel(partner=pred.partners, family=pred.families, year=pred.years).values
+    targets = _aggregate(pred, truth, categories)
+    for level in LEVELS:
+        observed, draws = targets.observed[level], targets.draws[level]
+        scored = score(observed, draws, seed, QUANTILES)
+        means = scored.means()
+        out.rows += [
+            {"model": name, "level": level, "origin": origin, "metric": metric, "value": value}
+            for metric, value in means.items()
+        ]
+        out.pit[level] = scored.pit
+        if level == "family_year":
+            for family, value in zip(targets.keys[level]["family"], scored.crps, strict=True):
+                out.family_crps.setdefault(str(family), []).append(float(value))
+        out.means[level] = (means, len(observed))
+        frame = targets.keys[level].assign(
+            origin=origin, model=name, level=level, observed=observed, mean=draws.mean(axis=-1)
+        )
+        for q in QUANTILES:
+            frame[f"q{q:g}"] = scored.quantiles[q]
+        out.frames.append(frame)
+    return out
+
+
 def run_backtest(
     dataset: Dataset,
     origins: Sequence[int],
@@ -250,7 +291,9 @@ def run_backtest(
 
     Fits run in ``workers`` spawned processes or on the Dask scheduler at ``cluster``; with
     ``cache_dir`` a prediction whose inputs (training data, priors, code, settings) are unchanged is
-    read back instead of refitted. Rows come out in (origin, contender) order however the fits ran.
+    read back instead of refitted. Each prediction is scored as it arrives and its draws dropped, so
+    memory holds one prediction at a time, not all of them; rows come out in (origin, contender)
+    order however the fits ran.
     """
     started = time.perf_counter()
     truth_panel = build_panel(dataset, first_year=first_year, last_year=max(origins) + horizon)
@@ -258,8 +301,12 @@ def run_backtest(
     categories = dict(zip(truth_panel["family"].values, truth_panel["family_category"].values, strict=True))
     cache = PredictionCache(cache_dir) if cache_dir is not None else None
     order = [(origin, name) for origin in origins for name in contenders]
-    predictions: dict[tuple[int, str], Prediction] = {}
+    scored: dict[tuple[int, str], _Scored] = {}
     keys: dict[tuple[int, str], str] = {}
+
+    def take(pair: tuple[int, str], pred: Prediction) -> None:
+        scored[pair] = _score_prediction(pred, counts, categories, pair[0], pair[1], seed)
+
     if cache is not None:
         for origin in origins:
             data_hash = str(training_panel(dataset, origin, first_year).attrs["data_hash"])
@@ -272,9 +319,9 @@ def run_backtest(
                 keys[origin, name] = cache_key({**token(), **task}, data_hash)
                 stored = cache.get(keys[origin, name])
                 if stored is not None:
-                    predictions[origin, name] = _prediction(stored)
+                    take((origin, name), _prediction(stored))
                     log.info("origin %d: %s read from the cache", origin, name)
-    pending = [pair for pair in order if pair not in predictions]
+    pending = [pair for pair in order if pair not in scored]
     tasks = [
         Task(_predict, (contenders[n], n, o, horizon, samples, seed + o, n in check_lookahead))
         for o, n in pending
@@ -285,10 +332,10 @@ def run_backtest(
     with bar:
         for index, pred in execute(tasks, dataset, workers, cluster):
             pair = pending[index]
-            predictions[pair] = pred
             if pair in keys:
                 cache.put(keys[pair], _arrays(pred))  # type: ignore[union-attr]
             log.info("origin %d: %s fitted (gates: %s)", pair[0], pair[1], pred.gates)
+            take(pair, pred)
             bar.update()
     fit_seconds = time.perf_counter() - started
 
@@ -299,30 +346,15 @@ def run_backtest(
     # number of targets: exact, without keeping every origin's draws in memory
     pooled: dict[tuple[str, str], list[tuple[dict[str, float], int]]] = {}
     for origin, name in order:
-        pred = _compact(predictions.pop((origin, name)))
-        gates[f"{name}@{origin}"] = pred.gates
-        truth = counts.sel(partner=pred.partners, family=pred.families, year=pred.years).values
-        targets = _aggregate(pred, truth, categories)
+        result = scored.pop((origin, name))
+        gates[f"{name}@{origin}"] = result.gates
+        rows += result.rows
+        forecast_rows += result.frames
         for level in LEVELS:
-            observed, draws = targets.observed[level], targets.draws[level]
-            scored = score(observed, draws, seed)
-            means = scored.means()
-            for metric, value in means.items():
-                rows.append(
-                    {"model": name, "level": level, "origin": origin, "metric": metric, "value": value}
-                )
-            pit.setdefault(f"{name}/{level}", []).extend(scored.pit.tolist())
-            if level == "family_year":
-                for family, value in zip(targets.keys[level]["family"], scored.crps, strict=True):
-                    family_crps.setdefault(name, {}).setdefault(str(family), []).append(float(value))
-            pooled.setdefault((name, level), []).append((means, len(observed)))
-            quantiles = np.quantile(draws, QUANTILES, axis=-1, method="inverted_cdf").T
-            frame = targets.keys[level].assign(
-                origin=origin, model=name, level=level, observed=observed, mean=draws.mean(axis=-1)
-            )
-            for q, column in zip(QUANTILES, quantiles.T, strict=True):
-                frame[f"q{q:g}"] = column
-            forecast_rows.append(frame)
+            pit.setdefault(f"{name}/{level}", []).extend(result.pit[level].tolist())
+            pooled.setdefault((name, level), []).append(result.means[level])
+        for family, values in result.family_crps.items():
+            family_crps.setdefault(name, {}).setdefault(family, []).extend(values)
     for (name, level), parts in pooled.items():
         total = sum(n for _, n in parts)
         for metric in parts[0][0]:

@@ -19,11 +19,16 @@ Baseline = Callable[[np.ndarray, int, int, np.random.Generator], np.ndarray]
 def _nb_sample(mean: np.ndarray, dispersion: float, samples: int, rng: np.random.Generator) -> np.ndarray:
     """``samples`` NB(mean, dispersion) draws per mean (variance mean + mean^2 / dispersion) on a new
     last axis; dispersion = inf is Poisson."""
-    mean = np.broadcast_to(np.asarray(mean, dtype=float)[..., None], (*np.shape(mean), samples))
+    mean = np.asarray(mean, dtype=float)
+    out = np.zeros((*mean.shape, samples), dtype=np.int64)
+    # most cells of a sparse panel have a zero rate: draw only the others (a zero mean draws zeros)
+    active = mean > 0
+    rate = np.repeat(mean[active][:, None], samples, axis=1)
     if not np.isfinite(dispersion):
-        return rng.poisson(mean)
-    p = dispersion / (dispersion + np.maximum(mean, 1e-12))
-    return np.where(mean > 0, rng.negative_binomial(dispersion, p), 0)
+        out[active] = rng.poisson(rate)
+    else:
+        out[active] = rng.negative_binomial(dispersion, dispersion / (dispersion + rate))
+    return out
 
 
 def _nb_draws(

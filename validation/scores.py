@@ -7,10 +7,13 @@ coverage at 50/80/90/95%, the Brier score of P(at least one), and randomized PIT
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import scoringrules as sr
+
+from bayes.quantiles import sorted_quantiles
 
 COVERAGE_LEVELS = (0.5, 0.8, 0.9, 0.95)
 # WIS over the central intervals of these levels plus the median (Bracher et al. 2021's set, in part).
@@ -31,6 +34,7 @@ class PointScores:
     covered: dict[float, np.ndarray]  # level -> 0/1 per target
     brier: np.ndarray
     pit: np.ndarray
+    quantiles: dict[float, np.ndarray] = field(default_factory=dict)  # the levels the caller asked for
 
     def means(self) -> dict[str, float]:
         out = {
@@ -43,9 +47,9 @@ class PointScores:
         return out
 
 
-def _quantiles(draws: np.ndarray, qs: np.ndarray) -> np.ndarray:
-    """Inverted-CDF quantiles over the last axis (counts: the interval ends are attained values)."""
-    return np.moveaxis(np.quantile(draws, qs, axis=-1, method="inverted_cdf"), 0, -1)
+def _ends(level: float) -> tuple[float, float]:
+    """The quantile levels that bound the central ``level`` interval."""
+    return (1 - level) / 2, 1 - (1 - level) / 2
 
 
 def _pmf_at(draws: np.ndarray, observed: np.ndarray) -> np.ndarray:
@@ -55,8 +59,14 @@ def _pmf_at(draws: np.ndarray, observed: np.ndarray) -> np.ndarray:
     return equal, below
 
 
-def score(observed: np.ndarray, draws: np.ndarray, seed: int = 0) -> PointScores:
-    """Score count forecasts. ``observed``: (n,) counts; ``draws``: (n, S) predictive draws."""
+def score(
+    observed: np.ndarray, draws: np.ndarray, seed: int = 0, quantiles: Sequence[float] = ()
+) -> PointScores:
+    """Score count forecasts. ``observed``: (n,) counts; ``draws``: (n, S) predictive draws.
+
+    ``quantiles``: levels whose predictive quantiles the caller wants as well (``PointScores.quantiles``).
+    The draws are sorted once: scoringrules' CRPS takes a sorted ensemble, and every quantile the
+    scores need (and the caller's) comes from one pass, not one sort per interval."""
     observed = np.asarray(observed, dtype=float)
     draws = np.asarray(draws, dtype=float)
     if draws.ndim != 2 or draws.shape[0] != observed.shape[0]:
@@ -64,7 +74,11 @@ def score(observed: np.ndarray, draws: np.ndarray, seed: int = 0) -> PointScores
             f"draws must be (targets, samples); got {draws.shape} for {observed.shape[0]} targets"
         )
     n_draws = draws.shape[1]
-    crps = np.asarray(sr.crps_ensemble(observed, draws, m_axis=-1))
+    levels = sorted({0.5, *quantiles, *(e for lv in (*WIS_LEVELS, *COVERAGE_LEVELS) for e in _ends(lv))})
+    # inverted-CDF quantiles (counts: the interval ends are attained values)
+    values, ordered = sorted_quantiles(draws, np.array(levels))
+    q = dict(zip(levels, values, strict=True))
+    crps = np.asarray(sr.crps_ensemble(observed, ordered, m_axis=-1, sorted_ensemble=True))
 
     equal, below = _pmf_at(draws, observed)
     p_observed = np.maximum(equal, _PMF_FLOOR_DRAWS / n_draws)
@@ -72,14 +86,13 @@ def score(observed: np.ndarray, draws: np.ndarray, seed: int = 0) -> PointScores
     log_score = np.asarray(sr.log_score(np.ones_like(observed), p_observed))
 
     alphas = np.array([1 - lv for lv in WIS_LEVELS])
-    lower = _quantiles(draws, alphas / 2)
-    upper = _quantiles(draws, 1 - alphas / 2)
-    median = _quantiles(draws, np.array([0.5]))[..., 0]
-    wis = np.asarray(sr.weighted_interval_score(observed, median, lower, upper, alphas))
+    lower = np.stack([q[_ends(lv)[0]] for lv in WIS_LEVELS], axis=-1)
+    upper = np.stack([q[_ends(lv)[1]] for lv in WIS_LEVELS], axis=-1)
+    wis = np.asarray(sr.weighted_interval_score(observed, q[0.5], lower, upper, alphas))
 
     covered = {}
     for level in COVERAGE_LEVELS:
-        lo, hi = _quantiles(draws, np.array([(1 - level) / 2, 1 - (1 - level) / 2])).T
+        lo, hi = (q[e] for e in _ends(level))
         covered[level] = ((observed >= lo) & (observed <= hi)).astype(float)
 
     p_any = (draws > 0).mean(axis=-1)
@@ -88,7 +101,7 @@ def score(observed: np.ndarray, draws: np.ndarray, seed: int = 0) -> PointScores
     # randomized PIT for a discrete predictive: uniform between F(y-1) and F(y) (Czado et al. 2009)
     u = np.random.default_rng(seed).uniform(size=observed.shape)
     pit = below + u * equal
-    return PointScores(crps, log_score, wis, covered, brier, pit)
+    return PointScores(crps, log_score, wis, covered, brier, pit, {lv: q[lv] for lv in quantiles})
 
 
 def skill(score_model: float, score_baseline: float) -> float:

@@ -5,7 +5,7 @@ import pytest
 import xarray as xr
 
 from bayes.fitting import load_forecaster
-from bayes.forecast import Forecaster, ForecastError, NewPartner, _sorted_quantiles
+from bayes.forecast import Forecaster, ForecastError, NewPartner
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +53,6 @@ def test_more_history_means_higher_forecast(forecaster: Forecaster, fitted) -> N
     busy = observed.values >= 4
     quiet = observed.values == 0
     assert mean.values[busy].mean() > 2 * mean.values[quiet].mean()
-
-
-def test_sorted_quantiles_match_numpy() -> None:
-    rng = np.random.default_rng(0)
-    draws = rng.negative_binomial(2, 0.4, size=(7, 3, 501)).astype(np.uint16)
-    qs = np.array([0.0, 0.025, 0.1, 0.5, 0.9, 0.975, 1.0])
-    ours, _ = _sorted_quantiles(draws, qs)
-    np.testing.assert_array_equal(ours, np.quantile(draws, qs, axis=-1, method="inverted_cdf"))
 
 
 @pytest.mark.parametrize(

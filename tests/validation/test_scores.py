@@ -60,3 +60,14 @@ def test_log_score_is_minus_log_of_the_predicted_probability() -> None:
 def test_shapes_are_checked() -> None:
     with pytest.raises(ValueError, match="targets, samples"):
         score(np.zeros(3), np.zeros((2, 10)))
+
+
+def test_one_sort_gives_what_unsorted_scoring_gives(world) -> None:
+    observed, calibrated, _ = world
+    draws = calibrated[:500, ::-1]  # reversed: any order in, the same scores out
+    s = score(observed[:500], draws, quantiles=(0.1, 0.975))
+    np.testing.assert_allclose(s.crps, sr.crps_ensemble(observed[:500], draws.astype(float)), rtol=1e-12)
+    for q in (0.1, 0.975):
+        np.testing.assert_array_equal(s.quantiles[q], np.quantile(draws, q, axis=-1, method="inverted_cdf"))
+    lo, hi = np.quantile(draws, [0.05, 0.95], axis=-1, method="inverted_cdf")
+    np.testing.assert_array_equal(s.covered[0.9], (observed[:500] >= lo) & (observed[:500] <= hi))
