@@ -691,20 +691,30 @@ class DemandModel:
         return model, posterior, stats, state
 
     def fit(
-        self, panel: xr.Dataset, progressbar: bool = True, warm_start: SamplerState | None = None
+        self,
+        panel: xr.Dataset,
+        progressbar: bool = True,
+        warm_start: SamplerState | None = None,
+        analysis_groups: bool = True,
     ) -> xr.DataTree:
         """Sample the posterior (:meth:`sample`), add prior/predictive/log-likelihood groups, and
-        check the gates."""
+        check the gates.
+
+        ``analysis_groups=False`` leaves out the prior, posterior predictive and pointwise
+        log-likelihood, which analysts use (LOO, predictive checks) but forecasts and gates do not:
+        a backtest's fits skip them (on the real panel the log-likelihood alone is 3 GB)."""
         import pytensor
 
         started = time.perf_counter()
         model, posterior, stats, state = self.sample(panel, progressbar, warm_start)
         sampled = time.perf_counter() - started
         design = self.design
-        with pytensor.config.change_flags(floatX=self.float_x):
-            prior = sample_prior(
-                model, 500, int(self.sampler_config["random_seed"]) + 1, self.stored_names(design)
-            )
+        prior = None
+        if analysis_groups:
+            with pytensor.config.change_flags(floatX=self.float_x):
+                prior = sample_prior(
+                    model, 500, int(self.sampler_config["random_seed"]) + 1, self.stored_names(design)
+                )
         idata = xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats})
         idata = self._assemble(idata, prior, panel, design, time.perf_counter() - started)
         idata["sampler_state"] = xr.DataTree(state.to_dataset())
@@ -725,12 +735,19 @@ class DemandModel:
         return SamplerState.from_dataset(tree["sampler_state"].to_dataset())
 
     def _assemble(
-        self, idata: xr.DataTree, prior: xr.DataTree, panel: xr.Dataset, design: Design, elapsed: float
+        self,
+        idata: xr.DataTree,
+        prior: xr.DataTree | None,
+        panel: xr.Dataset,
+        design: Design,
+        elapsed: float,
     ) -> xr.DataTree:
+        """The stored groups, attributes and gates; with ``prior`` None, no analysis groups."""
         started = time.perf_counter()
         reference_year = int(panel["year"].values.max())
         children = {name: idata[name].to_dataset() for name in ("posterior", "sample_stats")}
-        children["prior"] = prior["prior"].to_dataset()
+        if prior is not None:
+            children["prior"] = prior["prior"].to_dataset()
         children["observed_data"] = xr.Dataset(
             {
                 "lor_count": panel["lor_count"].reset_coords(drop=True),
@@ -738,11 +755,16 @@ class DemandModel:
             }
         )
         children["constant_data"] = self._constant_data(panel, design)
-        draws = PosteriorDraws.from_posterior(children["posterior"])
-        chains, n_draws = children["posterior"].sizes["chain"], children["posterior"].sizes["draw"]
-        children["log_likelihood"] = self._log_likelihood(draws, panel, design, chains, n_draws)
-        children["posterior_predictive"] = self._posterior_predictive(draws, panel, design, chains, n_draws)
+        if prior is not None:
+            draws = PosteriorDraws.from_posterior(children["posterior"])
+            chains, n_draws = children["posterior"].sizes["chain"], children["posterior"].sizes["draw"]
+            children["log_likelihood"] = self._log_likelihood(draws, panel, design, chains, n_draws)
+            children["posterior_predictive"] = self._posterior_predictive(
+                draws, panel, design, chains, n_draws
+            )
         for name in ("posterior", "prior", "log_likelihood", "posterior_predictive"):
+            if name not in children:
+                continue
             # Sampling ran in float32; storing float64 would double the file for no information.
             children[name] = children[name].astype(
                 {v: np.float32 for v, da in children[name].data_vars.items() if da.dtype.kind == "f"}

@@ -79,12 +79,26 @@ def test_a_model_that_failed_its_gates_is_refused(fitted, tmp_path: Path) -> Non
 
 
 def test_gates_fail_on_a_fit_that_did_not_converge(sim_world: Path) -> None:
-    """Far too few draws: the gates must say so, and the status must be 'failed'."""
+    """Far too few draws: the gates must say so, and the status must be 'failed'. Without the
+    analysis groups (a backtest's fit) the posterior, gates and forecasts are the same."""
     panel = build_panel(load_dataset(sim_world), first_year=2000)
-    model = DemandModel(sampler_config={"draws": 30, "tune": 30, "chains": 2, "ppc_draws": 10})
+    config = {"draws": 30, "tune": 30, "chains": 2, "ppc_draws": 10}
+    model = DemandModel(sampler_config=config)
     model.fit(panel, progressbar=False)
     assert model.status == "failed"
     assert any("ESS" in f for f in model.diagnostics.failures)
+
+    lean = DemandModel(sampler_config=config)
+    lean.fit(panel, progressbar=False, analysis_groups=False)
+    assert {"prior", "log_likelihood", "posterior_predictive"} <= set(model.idata.children)
+    assert not {"prior", "log_likelihood", "posterior_predictive"} & set(lean.idata.children)
+    xr.testing.assert_identical(lean.idata["posterior"].to_dataset(), model.idata["posterior"].to_dataset())
+    assert lean.diagnostics == model.diagnostics
+    forecast = {
+        name: Forecaster(m, max_draws=40, seed=1, allow_failed=True).forecast(2).cells["mean"].values
+        for name, m in (("full", model), ("lean", lean))
+    }
+    np.testing.assert_array_equal(forecast["full"], forecast["lean"])
 
 
 def test_sparse_likelihood_equals_the_reference_negative_binomial(sim_world: Path) -> None:

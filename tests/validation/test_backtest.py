@@ -89,21 +89,39 @@ def test_the_training_panel_ends_at_the_origin(dataset) -> None:
     assert int(panel["year"].max()) == 2012
 
 
+def _peeking(data, origin, horizon, samples, seed) -> Prediction:
+    # the mistake: a panel of everything the dataset holds, future years included
+    from bayes.panel import build_panel
+
+    panel = build_panel(data, first_year=2000)
+    future = panel["lor_count"].sel(year=slice(origin + 1, origin + horizon))
+    future = future.transpose("partner", "family", "year").values
+    draws = np.repeat(future[..., None], samples, axis=-1)
+    years = np.arange(origin + 1, origin + 1 + horizon)
+    return Prediction(panel["partner"].values, panel["family"].values, years, draws)
+
+
 def test_a_contender_that_peeks_at_the_future_is_caught(dataset) -> None:
-    def peeking(data, origin, horizon, samples, seed) -> Prediction:
-        # the mistake: a panel of everything the dataset holds, future years included
-        from bayes.panel import build_panel
-
-        panel = build_panel(data, first_year=2000)
-        future = panel["lor_count"].sel(year=slice(origin + 1, origin + horizon))
-        future = future.transpose("partner", "family", "year").values
-        draws = np.repeat(future[..., None], samples, axis=-1)
-        years = np.arange(origin + 1, origin + 1 + horizon)
-        return Prediction(panel["partner"].values, panel["family"].values, years, draws)
-
     with pytest.raises(LookaheadError, match="peeking"):
-        check_no_lookahead(peeking, dataset, 2014, 2, "peeking")
+        check_no_lookahead(_peeking, dataset, 2014, 2, "peeking")
     check_no_lookahead(baseline_contender("climatology", 2000), dataset, 2014, 2, "climatology")
+
+
+def test_a_backtest_stops_a_peeking_contender_it_was_told_to_check(dataset, tmp_path: Path) -> None:
+    contenders = {"climatology": baseline_contender("climatology", 2000), "peeking": _peeking}
+    with pytest.raises(LookaheadError, match="peeking: its forecast at origin 2014"):
+        run_backtest(
+            dataset,
+            [2014, 2015],
+            2,
+            contenders,
+            tmp_path,
+            first_year=2000,
+            samples=100,
+            check_lookahead=("climatology", "peeking"),
+            progress=False,
+        )
+    assert not (tmp_path / "scores.json").exists()
 
 
 def test_our_model_is_backtested_with_its_gates_labelled(dataset, tmp_path: Path) -> None:
