@@ -241,6 +241,7 @@ class _Scored:
     pit: dict[str, np.ndarray] = field(default_factory=dict)  # level -> PIT values
     family_crps: dict[str, list[float]] = field(default_factory=dict)  # family -> CRPS per year
     means: dict[str, tuple[dict[str, float], int]] = field(default_factory=dict)  # level -> (means, n)
+    own_coverage: dict[str, dict[str, float]] = field(default_factory=dict)  # level -> coverage if calibrated
 
 
 def _score_prediction(
@@ -263,6 +264,7 @@ def _score_prediction(
             for family, value in zip(targets.keys[level]["family"], scored.crps, strict=True):
                 out.family_crps.setdefault(str(family), []).append(float(value))
         out.means[level] = (means, len(observed))
+        out.own_coverage[level] = scored.own_coverage_means()
         frame = targets.keys[level].assign(
             origin=origin, model=name, level=level, observed=observed, mean=draws.mean(axis=-1)
         )
@@ -270,6 +272,12 @@ def _score_prediction(
             frame[f"q{q:g}"] = scored.quantiles[q]
         out.frames.append(frame)
     return out
+
+
+def _pool(parts: list[tuple[dict[str, float], int]]) -> dict[str, float]:
+    """Means over origins, each origin's mean weighted by its number of targets."""
+    total = sum(n for _, n in parts)
+    return {metric: sum(m[metric] * n for m, n in parts) / total for metric in parts[0][0]}
 
 
 def run_backtest(
@@ -350,6 +358,7 @@ def run_backtest(
     # every metric is a mean over targets, so pooling over origins weights each origin's means by its
     # number of targets: exact, without keeping every origin's draws in memory
     pooled: dict[tuple[str, str], list[tuple[dict[str, float], int]]] = {}
+    own_pooled: dict[tuple[str, str], list[tuple[dict[str, float], int]]] = {}
     for origin, name in order:
         result = scored.pop((origin, name))
         gates[f"{name}@{origin}"] = result.gates
@@ -358,13 +367,18 @@ def run_backtest(
         for level in LEVELS:
             pit.setdefault(f"{name}/{level}", []).extend(result.pit[level].tolist())
             pooled.setdefault((name, level), []).append(result.means[level])
+            own_pooled.setdefault((name, level), []).append(
+                (result.own_coverage[level], result.means[level][1])
+            )
         for family, values in result.family_crps.items():
             family_crps.setdefault(name, {}).setdefault(family, []).extend(values)
     for (name, level), parts in pooled.items():
-        total = sum(n for _, n in parts)
-        for metric in parts[0][0]:
-            value = sum(m[metric] * n for m, n in parts) / total
+        for metric, value in _pool(parts).items():
             rows.append({"model": name, "level": level, "origin": "all", "metric": metric, "value": value})
+    # the coverage each contender's own intervals promise (what it would reach were it calibrated)
+    calibrated: dict[str, dict[str, dict[str, float]]] = {}
+    for (name, level), parts in own_pooled.items():
+        calibrated.setdefault(name, {})[level] = _pool(parts)
 
     out.mkdir(parents=True, exist_ok=True)
     histograms = {k: np.histogram(v, np.linspace(0, 1, PIT_BINS + 1))[0].tolist() for k, v in pit.items()}
@@ -378,6 +392,7 @@ def run_backtest(
         "cached": len(order) - len(pending),
         "fit_and_score_seconds": round(fit_seconds, 1),
         "wall_seconds": round(time.perf_counter() - started, 1),
+        "coverage_if_calibrated": calibrated,
         "family_crps": {
             m: {f: float(np.mean(v)) for f, v in fams.items()} for m, fams in family_crps.items()
         },

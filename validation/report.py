@@ -125,6 +125,26 @@ def _fans(forecasts: pd.DataFrame, level: str = "family_year", key: str = "famil
     return _png(fig)
 
 
+def _calibrated_coverage(rows: pd.DataFrame, calibrated: dict[str, dict[str, dict[str, float]]]) -> str:
+    """Empirical coverage beside the coverage each contender's intervals would reach were it
+    calibrated: counts' intervals include their ends, so that is above nominal, and it, not the
+    nominal level, is what empirical coverage should be held to."""
+    if not calibrated:
+        return ""
+    pooled = rows[(rows["origin"] == "all") & rows["metric"].str.startswith("coverage_")]
+    records = []
+    for model, levels in calibrated.items():
+        for level, own in levels.items():
+            empirical = pooled[(pooled["model"] == model) & (pooled["level"] == level)]
+            record = {"level": level, "model": model}
+            for metric, value in own.items():
+                observed = empirical.loc[empirical["metric"] == metric, "value"]
+                record[f"{metric} empirical"] = float(observed.iloc[0]) if len(observed) else np.nan
+                record[f"{metric} if calibrated"] = value
+            records.append(record)
+    return pd.DataFrame(records).set_index(["level", "model"]).sort_index().round(3).to_html()
+
+
 def write_report(result: dict, forecasts: pd.DataFrame, path) -> None:
     rows = pd.DataFrame(result["rows"]).assign(origin=lambda d: d["origin"].astype(str))
     pooled = rows[rows["origin"] == "all"].pivot_table(
@@ -150,6 +170,8 @@ def write_report(result: dict, forecasts: pd.DataFrame, path) -> None:
         f"<h1>Backtest: origins {result['origins'][0]}..{result['origins'][-1]}, "
         f"horizon {result['horizon']}</h1>"
         f"<h2>Scores pooled over origins (lower is better; coverage: nominal)</h2>{pooled.round(4).to_html()}"
+        "<h2>Coverage: empirical and what calibrated intervals of these counts would cover</h2>"
+        f"{_calibrated_coverage(rows, result.get('coverage_if_calibrated', {}))}"
         f"<h2>Fits and their gates</h2><ul>{gates}</ul>{body}"
     )
     atomic_write_text(path, page)

@@ -34,6 +34,9 @@ class PointScores:
     covered: dict[float, np.ndarray]  # level -> 0/1 per target
     brier: np.ndarray
     pit: np.ndarray
+    # level -> the forecast's own probability of its interval: what it would cover were it calibrated.
+    # Above nominal for counts, whose intervals include their ends (Poisson(2): 0.95 at 80%).
+    own_coverage: dict[float, np.ndarray]
     quantiles: dict[float, np.ndarray] = field(default_factory=dict)  # the levels the caller asked for
 
     def means(self) -> dict[str, float]:
@@ -45,6 +48,10 @@ class PointScores:
         }
         out |= {f"coverage_{round(100 * lv)}": float(c.mean()) for lv, c in self.covered.items()}
         return out
+
+    def own_coverage_means(self) -> dict[str, float]:
+        """Mean coverage a calibrated forecast with these intervals would reach, per level."""
+        return {f"coverage_{round(100 * lv)}": float(c.mean()) for lv, c in self.own_coverage.items()}
 
 
 def _ends(level: float) -> tuple[float, float]:
@@ -59,6 +66,25 @@ def _pmf_at(draws: np.ndarray, observed: np.ndarray) -> np.ndarray:
     return equal, below
 
 
+def _row_counter(ordered: np.ndarray, integral: bool):
+    """``count(values, side)``: per row of ``ordered`` (sorted along its last axis), how many draws
+    are below (``"left"``) or at most (``"right"``) that row's value -- a row-wise searchsorted.
+
+    For draws of an ``integral`` dtype (counts), rows are laid end to end as one sorted sequence,
+    each shifted past the previous one's range, so a single ``np.searchsorted`` answers every row
+    (the shift is exact for integers); other draws are compared element by element."""
+    rows, samples = ordered.shape
+    low, high = float(ordered[:, 0].min()), float(ordered[:, -1].max())
+    if not (integral and (high - low + 1) * rows < 2**52):
+        return lambda values, side: (
+            (ordered < values[:, None]) if side == "left" else (ordered <= values[:, None])
+        ).sum(axis=-1)
+    shift = (high - low + 1) * np.arange(rows)
+    keys = (ordered - low + shift[:, None]).ravel()
+    start = samples * np.arange(rows)
+    return lambda values, side: np.searchsorted(keys, values - low + shift, side=side) - start
+
+
 def score(
     observed: np.ndarray, draws: np.ndarray, seed: int = 0, quantiles: Sequence[float] = ()
 ) -> PointScores:
@@ -68,6 +94,7 @@ def score(
     The draws are sorted once: scoringrules' CRPS takes a sorted ensemble, and every quantile the
     scores need (and the caller's) comes from one pass, not one sort per interval."""
     observed = np.asarray(observed, dtype=float)
+    integral = np.issubdtype(np.asarray(draws).dtype, np.integer)
     draws = np.asarray(draws, dtype=float)
     if draws.ndim != 2 or draws.shape[0] != observed.shape[0]:
         raise ValueError(
@@ -90,10 +117,12 @@ def score(
     upper = np.stack([q[_ends(lv)[1]] for lv in WIS_LEVELS], axis=-1)
     wis = np.asarray(sr.weighted_interval_score(observed, q[0.5], lower, upper, alphas))
 
-    covered = {}
+    covered, own = {}, {}
+    count_below = _row_counter(ordered, integral)
     for level in COVERAGE_LEVELS:
         lo, hi = (q[e] for e in _ends(level))
         covered[level] = ((observed >= lo) & (observed <= hi)).astype(float)
+        own[level] = (count_below(hi, "right") - count_below(lo, "left")) / n_draws
 
     p_any = (draws > 0).mean(axis=-1)
     brier = np.asarray(sr.brier_score((observed > 0).astype(float), p_any))
@@ -101,7 +130,7 @@ def score(
     # randomized PIT for a discrete predictive: uniform between F(y-1) and F(y) (Czado et al. 2009)
     u = np.random.default_rng(seed).uniform(size=observed.shape)
     pit = below + u * equal
-    return PointScores(crps, log_score, wis, covered, brier, pit, {lv: q[lv] for lv in quantiles})
+    return PointScores(crps, log_score, wis, covered, brier, pit, own, {lv: q[lv] for lv in quantiles})
 
 
 def skill(score_model: float, score_baseline: float) -> float:

@@ -71,6 +71,13 @@ def test_outputs_have_the_documented_layout(result) -> None:
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64") == 6 and "largest partners" in page and "climatology" in page
     assert sum(body["pit_histograms"]["naive/cell"]) > 0
+    promised = body["coverage_if_calibrated"]
+    assert set(promised) == {"climatology", "naive", "pooled"}
+    for level in ("cell", "family_year", "partner_year", "total_year"):
+        values = promised["climatology"][level]
+        # counts' intervals include their ends: a calibrated forecast covers at least nominal
+        assert values["coverage_50"] >= 0.5 and values["coverage_95"] >= 0.95, level
+    assert "if calibrated" in page
 
 
 def test_aggregates_are_sums_of_their_cells(result) -> None:

@@ -71,3 +71,26 @@ def test_one_sort_gives_what_unsorted_scoring_gives(world) -> None:
         np.testing.assert_array_equal(s.quantiles[q], np.quantile(draws, q, axis=-1, method="inverted_cdf"))
     lo, hi = np.quantile(draws, [0.05, 0.95], axis=-1, method="inverted_cdf")
     np.testing.assert_array_equal(s.covered[0.9], (observed[:500] >= lo) & (observed[:500] <= hi))
+
+
+def test_a_calibrated_count_forecast_covers_what_its_own_intervals_promise(world) -> None:
+    """Counts' intervals include their ends, so a calibrated forecast covers more than nominal --
+    and as much as its own predictive mass inside the interval."""
+    observed, calibrated, biased = world
+    good, bad = score(observed, calibrated), score(observed, biased)
+    for level in COVERAGE_LEVELS:
+        promised = good.own_coverage[level].mean()
+        assert promised > level + 0.01, level
+        assert abs(good.covered[level].mean() - promised) < 0.02, level
+        assert bad.covered[level].mean() < bad.own_coverage[level].mean() - 0.1, level
+
+
+def test_own_coverage_is_the_same_for_counts_and_for_floats(world) -> None:
+    """Integer draws take a one-searchsorted path, float draws a comparison: the same numbers."""
+    observed, calibrated, _ = world
+    ints, floats = (
+        score(observed[:300], calibrated[:300]),
+        score(observed[:300], calibrated[:300].astype(float)),
+    )
+    for level in COVERAGE_LEVELS:
+        np.testing.assert_array_equal(ints.own_coverage[level], floats.own_coverage[level])
