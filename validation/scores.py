@@ -59,13 +59,6 @@ def _ends(level: float) -> tuple[float, float]:
     return (1 - level) / 2, 1 - (1 - level) / 2
 
 
-def _pmf_at(draws: np.ndarray, observed: np.ndarray) -> np.ndarray:
-    """P(Y = y) and P(Y < y) under the draws, per target."""
-    equal = (draws == observed[..., None]).mean(axis=-1)
-    below = (draws < observed[..., None]).mean(axis=-1)
-    return equal, below
-
-
 def _row_counter(ordered: np.ndarray, integral: bool):
     """``count(values, side)``: per row of ``ordered`` (sorted along its last axis), how many draws
     are below (``"left"``) or at most (``"right"``) that row's value -- a row-wise searchsorted.
@@ -82,7 +75,13 @@ def _row_counter(ordered: np.ndarray, integral: bool):
     shift = (high - low + 1) * np.arange(rows)
     keys = (ordered - low + shift[:, None]).ravel()
     start = samples * np.arange(rows)
-    return lambda values, side: np.searchsorted(keys, values - low + shift, side=side) - start
+
+    def count(values: np.ndarray, side: str) -> np.ndarray:
+        # values beyond the draws' range would land in a neighbouring row: clip them to its edges
+        inside = np.clip(values, low - 0.5, high + 0.5) - low + shift
+        return np.searchsorted(keys, inside, side=side) - start
+
+    return count
 
 
 def score(
@@ -106,8 +105,11 @@ def score(
     values, ordered = sorted_quantiles(draws, np.array(levels))
     q = dict(zip(levels, values, strict=True))
     crps = np.asarray(sr.crps_ensemble(observed, ordered, m_axis=-1, sorted_ensemble=True))
+    count_below = _row_counter(ordered, integral)
 
-    equal, below = _pmf_at(draws, observed)
+    # P(Y < y) and P(Y = y) under the draws, per target
+    below = count_below(observed, "left") / n_draws
+    equal = count_below(observed, "right") / n_draws - below
     p_observed = np.maximum(equal, _PMF_FLOOR_DRAWS / n_draws)
     # the log score of the event "Y = y", which the forecast gave probability p_observed
     log_score = np.asarray(sr.log_score(np.ones_like(observed), p_observed))
@@ -118,13 +120,12 @@ def score(
     wis = np.asarray(sr.weighted_interval_score(observed, q[0.5], lower, upper, alphas))
 
     covered, own = {}, {}
-    count_below = _row_counter(ordered, integral)
     for level in COVERAGE_LEVELS:
         lo, hi = (q[e] for e in _ends(level))
         covered[level] = ((observed >= lo) & (observed <= hi)).astype(float)
         own[level] = (count_below(hi, "right") - count_below(lo, "left")) / n_draws
 
-    p_any = (draws > 0).mean(axis=-1)
+    p_any = 1.0 - count_below(np.zeros_like(observed), "right") / n_draws
     brier = np.asarray(sr.brier_score((observed > 0).astype(float), p_any))
 
     # randomized PIT for a discrete predictive: uniform between F(y-1) and F(y) (Czado et al. 2009)
