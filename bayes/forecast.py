@@ -2,7 +2,7 @@
 
 A :class:`Forecaster` draws, once per model, future LOR counts and units for every partner × family
 × future year: effects and evidence slopes from the posterior, each partner's AR(1) state rolled
-forward from its last fitted year, fleets carried forward (ageing a year per year), the NLP signal
+forward from its last fitted year, fleets carried forward (ageing a year per year by default), the NLP signal
 of the last fitted years at its lags. It then answers requests by slicing: per-cell quantiles come
 from cubes sorted once at start-up, so a request costs gathers, not sorts.
 
@@ -29,7 +29,7 @@ import pandas as pd
 import xarray as xr
 
 from bayes.design import Scale, decades, fleet_covariates, log_rate, nlp_covariate, within
-from bayes.model import DYNAMIC_SHOCKS, DemandModel, PosteriorDraws
+from bayes.model import DemandModel, PosteriorDraws, invalid_choices
 from bayes.quantiles import positions
 
 MAX_HORIZON = 10
@@ -297,11 +297,10 @@ class Forecaster:
             raise ForecastError(f"trend_damping must be between 0 and 1, got {damping!r}")
         self.trend_damping = float(damping)
         self._decade = damped_decades(model.reference_year, self.years, model.centre_year, self.trend_damping)
+        if problems := invalid_choices(model.model_config):
+            raise ForecastError("; ".join(problems))
         self.dynamic_shocks = str(model.model_config["dynamic_shocks"])
-        if self.dynamic_shocks not in DYNAMIC_SHOCKS:
-            raise ForecastError(
-                f"model_config['dynamic_shocks'] must be one of {DYNAMIC_SHOCKS}, got {self.dynamic_shocks!r}"
-            )
+        self.future_fleet_age = str(model.model_config["future_fleet_age"])
         rng = np.random.default_rng(seed)
         if "partner_dynamic" in self._params:
             self._dynamic = self._roll_dynamic(rng, self._params["partner_dynamic"][:, :, -1])
@@ -375,8 +374,10 @@ class Forecaster:
         if self.components.get("readiness"):
             size_scale, age_scale = Scale(*self.scales["size"]), Scale(*self.scales["age"])
             units = np.repeat(cd["fleet_units_latest"].values[..., None], h, axis=-1)
-            # No deliveries are known after the fit, so fleets hold their size and age a year a year.
-            age = cd["fleet_mean_age_latest"].values[..., None] + np.arange(h)
+            # No deliveries are known after the fit: fleets hold their size and, by default, age a
+            # year a year (model_config["future_fleet_age"]).
+            ageing = np.arange(h) if self.future_fleet_age == "ageing" else np.zeros(h)
+            age = cd["fleet_mean_age_latest"].values[..., None] + ageing
             size, age, present = fleet_covariates(units, age, size_scale, age_scale)
             out["fleet_size"], out["fleet_age"] = within(
                 size, age, present, cd["fleet_size_cell_mean"].values, cd["fleet_age_cell_mean"].values

@@ -237,3 +237,29 @@ def test_dynamic_shocks_must_be_known(fitted, tmp_path) -> None:
         Forecaster(loaded, max_draws=10)
     with pytest.raises(ValueError, match="dynamic_shocks"):
         DemandModel({"dynamic_shocks": "gaussian"})
+
+
+def test_future_fleets_age_a_year_a_year_unless_held(fitted, tmp_path) -> None:
+    """Ageing (the default): the age covariate rises a year a year; held: it is flat over the horizon."""
+    from bayes.model import DemandModel
+
+    assert fitted.model_config["future_fleet_age"] == "ageing"
+    ageing = Forecaster(fitted, max_draws=20, seed=1)
+    assert ageing.components["readiness"]
+    cd = ageing._cd
+    units, last_age = cd["fleet_units_latest"].values, cd["fleet_mean_age_latest"].values
+    present = (np.nan_to_num(units) > 0) & np.isfinite(last_age)
+    assert present.any()
+    aged = ageing._covariates["fleet_age"]
+    step = 1.0 / ageing.scales["age"][1]
+    np.testing.assert_allclose(np.diff(aged, axis=-1)[present], step, rtol=1e-5)
+    held_model = DemandModel.load(fitted.save(tmp_path / "m.nc"))
+    held_model.model_config["future_fleet_age"] = "held"
+    held = Forecaster(held_model, max_draws=20, seed=1)._covariates["fleet_age"]
+    np.testing.assert_allclose(np.diff(held, axis=-1), 0.0)
+    np.testing.assert_allclose(held[..., 0], aged[..., 0])
+    held_model.model_config["future_fleet_age"] = "renewed"
+    with pytest.raises(ForecastError, match="future_fleet_age"):
+        Forecaster(held_model, max_draws=10)
+    with pytest.raises(ValueError, match="future_fleet_age"):
+        DemandModel({"future_fleet_age": "renewed"})
