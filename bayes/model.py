@@ -164,11 +164,9 @@ def default_model_config(priors: PriorSet | None = None) -> dict[str, Any]:
 
 
 SWITCHABLE = ("alliance", "readiness", "nlp", "dynamics")
-# How forecasts draw future partner shocks (model_config["dynamic_shocks"]; bayes.forecast).
-DYNAMIC_SHOCKS = ("mean_one", "log_normal")
-# How forecasts carry fleet ages forward (model_config["future_fleet_age"]; bayes.forecast).
-FUTURE_FLEET_AGE = ("ageing", "held")
-CHOICES = {"dynamic_shocks": DYNAMIC_SHOCKS, "future_fleet_age": FUTURE_FLEET_AGE}
+# The values of model_config's choice options, all read by bayes.forecast: how forecasts draw future
+# partner shocks and how they carry fleet ages forward.
+CHOICES = {"dynamic_shocks": ("mean_one", "log_normal"), "future_fleet_age": ("ageing", "held")}
 
 
 def invalid_choices(model_config: Mapping[str, Any]) -> list[str]:
