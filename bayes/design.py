@@ -217,7 +217,7 @@ def build_design(panel: xr.Dataset) -> Design:
 
 
 # The parameters a log rate is computed from (``partner_dynamic`` goes to :func:`log_rate` as
-# ``dynamic``; the last four exist only where the model has them).
+# ``dynamic``; the last five exist only where the model has them).
 RATE_PARAMETERS = (
     "intercept",
     "partner_effect",
@@ -225,6 +225,7 @@ RATE_PARAMETERS = (
     "partner_family_effect",
     "family_trend",
     "partner_dynamic",
+    "family_dynamic",
     "fleet_size_slope",
     "fleet_age_slope",
     "nlp_lag",
@@ -244,7 +245,8 @@ def log_rate(
     Works unchanged on pytensor tensors (inside the PyMC model) and numpy arrays (forecasts):
     ``params`` holds ``intercept``, ``partner_effect``, ``family_effect``, ``partner_family_effect``,
     ``family_trend`` and, where the model has them, ``fleet_size_slope``, ``fleet_age_slope``,
-    ``nlp_lag``; ``dynamic`` is the partner × year latent.
+    ``nlp_lag`` and ``family_dynamic`` (family × year, over the same years as ``decade``);
+    ``dynamic`` is the partner × year latent.
     """
     out = (
         params["intercept"][..., None, None, None]
@@ -255,6 +257,8 @@ def log_rate(
     )
     if dynamic is not None:
         out = out + dynamic[..., :, None, :]
+    if "family_dynamic" in params:
+        out = out + params["family_dynamic"][..., None, :, :]
     if fleet_size is not None:
         out = out + params["fleet_size_slope"][..., None, :, None] * fleet_size
         out = out + params["fleet_age_slope"][..., None, :, None] * fleet_age

@@ -306,6 +306,10 @@ class Forecaster:
             self._dynamic = self._roll_dynamic(rng, self._params["partner_dynamic"][:, :, -1])
         else:
             self._dynamic = np.zeros((len(self._take), len(self.partners), max_horizon))
+        if "family_dynamic" in self._params:
+            # From here on the family states are the forecast years', which log_rate adds as fitted.
+            last = self._params["family_dynamic"][:, :, -1]
+            self._params["family_dynamic"] = self._roll_dynamic(rng, last, kind="family_dynamic")
         self._covariates = self._future_covariates()
 
         n_p, n_f, s = len(self.partners), len(self.families), len(self._take)
@@ -341,19 +345,22 @@ class Forecaster:
     def _slice(self, sl: slice | np.ndarray) -> dict[str, np.ndarray]:
         return {k: v[sl] for k, v in self._params.items()}
 
-    def _roll_dynamic(self, rng: np.random.Generator, last: np.ndarray, start_var: float = 0.0) -> np.ndarray:
+    def _roll_dynamic(
+        self, rng: np.random.Generator, last: np.ndarray, start_var: float = 0.0, kind: str = "dynamic"
+    ) -> np.ndarray:
         """(S, P, H): each partner's AR(1) state carried forward from its last fitted year (or, with
-        ``start_var``, from a start drawn with that variance in units of the stationary one).
+        ``start_var``, from a start drawn with that variance in units of the stationary one); with
+        ``kind="family_dynamic"``, (S, F, H) for the families' states (``rho_family_dynamic``, ...).
 
         With ``dynamic_shocks = "mean_one"`` the future shocks are mean one on the rate scale: the
         state is lowered by half its forecast variance, so a partner's expected rate reverts to its
         fitted level instead of that level times exp(var / 2). Log-normal shocks (``"log_normal"``)
         compound: at the real panel's rho 0.92 and sigma 0.38 they raise the expected total by 20% in
         three years, and forecasts from 2014 on overshot every origin of the backtest."""
-        if "rho_dynamic" not in self._params:
+        if f"rho_{kind}" not in self._params:
             return np.zeros((*last.shape, self.max_horizon))
-        rho = self._params["rho_dynamic"][:, None]
-        sigma = self._params["sigma_dynamic"][:, None]
+        rho = self._params[f"rho_{kind}"][:, None]
+        sigma = self._params[f"sigma_{kind}"][:, None]
         out = np.empty((*last.shape, self.max_horizon))
         state = last
         for h in range(self.max_horizon):
@@ -366,6 +373,13 @@ class Forecaster:
             variance = stationary[..., None] * (1.0 - decay + start_var * decay)
             out -= variance / 2.0
         return out
+
+    def _stationary_start(self, rng: np.random.Generator, kind: str, shape: tuple[int, int]) -> np.ndarray:
+        """AR(1) states (S, n) drawn from the stationary law of ``rho_<kind>``, ``sigma_<kind>``."""
+        if f"rho_{kind}" not in self._params:
+            return np.zeros(shape)
+        rho, sigma = self._params[f"rho_{kind}"][:, None], self._params[f"sigma_{kind}"][:, None]
+        return rng.normal(0.0, 1.0, shape) * sigma / np.sqrt(1.0 - rho**2)
 
     def _future_covariates(self) -> dict[str, np.ndarray | None]:
         """Readiness and NLP covariates for the forecast years, standardised as in the fit."""
@@ -588,13 +602,21 @@ class Forecaster:
         trend = np.concatenate(
             [
                 p["family_trend"][:, fi],
-                rng.normal(p["trend_mean"][:, None], p["sigma_trend"][:, None], (s, nf)),
+                rng.normal(p["trend_mean"][:, None], p["sigma_trend"][:, None], (s, nf))
+                if "trend_mean" in p
+                else np.zeros((s, nf)),
             ],
             axis=1,
         )
         units_family = np.concatenate(
             [p["units_family"][:, fi], rng.normal(0.0, p["sigma_units_family"][:, None], (s, nf))], axis=1
         )
+        if "family_dynamic" in p:
+            # A new family's state, like a new partner's, starts from the stationary law.
+            start = self._stationary_start(rng, "family_dynamic", (s, nf))
+            family_dynamic = np.concatenate(
+                [p["family_dynamic"][:, fi], self._roll_dynamic(rng, start, 1.0, "family_dynamic")], axis=1
+            )
         sd_pf = p["sigma_partner_family"][:, None, None]
         no_evidence = {"fleet_size": None, "fleet_age": None, "nlp_lags": None}
         base = {k: v for k, v in p.items() if k not in ("fleet_size_slope", "fleet_age_slope", "nlp_lag")}
@@ -607,6 +629,8 @@ class Forecaster:
                 "partner_family_effect": pf,
                 "family_trend": fam_trend,
             }
+            if "family_dynamic" in p:
+                params["family_dynamic"] = family_dynamic[:, -family_effect.shape[1] :]
             c, u = self._draw_block(rng, params, dynamic, no_evidence, up, uf)
             return np.moveaxis(c[..., :horizon], 0, -1), np.moveaxis(u[..., :horizon], 0, -1)
 
@@ -623,11 +647,7 @@ class Forecaster:
             counts = np.concatenate([counts, c], axis=1)
             units = np.concatenate([units, u], axis=1)
         if np_:
-            if "rho_dynamic" in p:
-                rho, sigma = p["rho_dynamic"][:, None], p["sigma_dynamic"][:, None]
-                start = rng.normal(0.0, 1.0, (s, np_)) * sigma / np.sqrt(1.0 - rho**2)
-            else:
-                start = np.zeros((s, np_))
+            start = self._stationary_start(rng, "dynamic", (s, np_))
             c, u = block(
                 self._new_partner_levels(rng, new_partners),
                 fam_effect,

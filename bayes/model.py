@@ -60,6 +60,8 @@ PRIOR_NAMES = (
     "alliance_effect",
     "sigma_dynamic",
     "rho_dynamic",
+    "sigma_family_dynamic",
+    "rho_family_dynamic",
     "fleet_size_mean",
     "sigma_fleet_size",
     "fleet_age_mean",
@@ -88,6 +90,8 @@ OPTIONAL = {
     # forecasts then draw conversion from its prior.
     "conversion": ("conversion_mean", "conversion_concentration", "conversion"),
     "dynamics": ("sigma_dynamic", "rho_dynamic", "partner_dynamic"),
+    "trend": ("trend_mean", "sigma_trend"),
+    "family_dynamics": ("sigma_family_dynamic", "rho_family_dynamic", "family_dynamic"),
 }
 # Derived quantities forecasts read, besides the parameters above.
 EFFECTS = (
@@ -96,6 +100,7 @@ EFFECTS = (
     "partner_family_effect",
     "family_trend",
     "partner_dynamic",
+    "family_dynamic",
     "fleet_size_slope",
     "fleet_age_slope",
     "dispersion",
@@ -160,13 +165,20 @@ def default_model_config(priors: PriorSet | None = None) -> dict[str, Any]:
         # Holding lowers every forecast, which helps where U.S. orders fell and hurts where they rose:
         # a level shift, not a better model, so the default stays.
         "future_fleet_age": "ageing",
+        # How a family's rate moves over the years: "ar1", a stationary AR(1) about its level;
+        # "trend", a log-linear trend; "trend_ar1", an AR(1) about that trend. FAMILY_PATH_NOTE
+        "family_path": "ar1",
     }
 
 
-SWITCHABLE = ("alliance", "readiness", "nlp", "dynamics")
-# The values of model_config's choice options, all read by bayes.forecast: how forecasts draw future
-# partner shocks and how they carry fleet ages forward.
-CHOICES = {"dynamic_shocks": ("mean_one", "log_normal"), "future_fleet_age": ("ageing", "held")}
+SWITCHABLE = ("alliance", "readiness", "nlp", "dynamics", "family_dynamics")
+# The values of model_config's choice options: how forecasts draw future partner shocks and carry
+# fleet ages forward (read by bayes.forecast), and how a family's rate moves over the years.
+CHOICES = {
+    "dynamic_shocks": ("mean_one", "log_normal"),
+    "future_fleet_age": ("ageing", "held"),
+    "family_path": ("ar1", "trend", "trend_ar1"),
+}
 
 
 def invalid_choices(model_config: Mapping[str, Any]) -> list[str]:
@@ -184,10 +196,12 @@ def invalid_choices(model_config: Mapping[str, Any]) -> list[str]:
 DEFAULT_CENTRED = {"partner": True, "family": True, "slopes": False}
 
 
-def components(design: Design, switches: Mapping[str, bool] | None = None) -> dict[str, bool]:
-    """Which optional parts the model has: those the data can inform and ``switches`` (from
-    ``model_config['components']``, for ablations) leave on."""
-    switches = {k: bool(v) for k, v in (switches or {}).items()}
+def components(design: Design, model_config: Mapping[str, Any] | None = None) -> dict[str, bool]:
+    """Which optional parts the model has: those the data can inform, ``model_config['family_path']``
+    asks for and ``model_config['components']`` (switches, for ablations) leave on."""
+    config = model_config or {}
+    switches = {k: bool(v) for k, v in (config.get("components") or {}).items()}
+    path = config.get("family_path", "ar1")
     unknown = sorted(set(switches) - set(SWITCHABLE))
     if unknown:
         raise ValueError(
@@ -198,6 +212,8 @@ def components(design: Design, switches: Mapping[str, bool] | None = None) -> di
         "readiness": design.readiness and switches.get("readiness", True),
         "nlp": design.nlp and switches.get("nlp", True),
         "dynamics": switches.get("dynamics", True),
+        "family_dynamics": path in ("ar1", "trend_ar1") and switches.get("family_dynamics", True),
+        "trend": path in ("trend", "trend_ar1"),
         "conversion": bool(design.withdrawn.sum() > 0),
     }
 
@@ -228,6 +244,15 @@ def ar1_matrix(rho, n: int):
     first[:, 0] = 1.0
     scale = 1.0 + first * (1.0 / pt.sqrt(1.0 - pt.square(rho)) - 1.0)
     return powers * scale
+
+
+def detrender(decade: np.ndarray, trend: bool = True) -> np.ndarray:
+    """(T, T) symmetric projection that takes a path's mean (and, with ``trend``, its linear trend
+    in ``decade``) out."""
+    x = np.ones((len(decade), 1))
+    if trend:
+        x = np.column_stack([x, np.asarray(decade, dtype=float)])
+    return np.eye(len(decade)) - x @ np.linalg.pinv(x)
 
 
 def grouped_normal(
@@ -329,6 +354,8 @@ def _log_rate_at(params: Mapping[str, Any], dynamic, design: Design, idx: tuple[
     )
     if dynamic is not None:
         out = out + dynamic[pi, ti]
+    if "family_dynamic" in params:
+        out = out + params["family_dynamic"][fi, ti]
     if "fleet_size_slope" in params:
         out = out + params["fleet_size_slope"][fi] * design.fleet_size[idx].astype(float_x)
         out = out + params["fleet_age_slope"][fi] * design.fleet_age[idx].astype(float_x)
@@ -506,7 +533,7 @@ class DemandModel:
         fx = self.float_x
         d = build_design(panel)
         self.design = d
-        present = components(d, self.model_config.get("components"))
+        present = components(d, self.model_config)
         n_p, n_f, n_t = d.counts.shape
         coords = {
             **{dim: panel[dim].values for dim in DIMS},
@@ -523,8 +550,6 @@ class DemandModel:
             sigma_family = p["sigma_family"].create()
             sigma_category = p["sigma_category"].create()
             sigma_pf = p["sigma_partner_family"].create()
-            trend_mean = p["trend_mean"].create()
-            sigma_trend = p["sigma_trend"].create()
             inv_sqrt_phi = p["inv_sqrt_dispersion"].create()
             partner_mean = pt.zeros(n_p, dtype=fx)
             if present["alliance"]:
@@ -554,7 +579,13 @@ class DemandModel:
                 "z_partner_family", sigma=1.0, dims=("partner", "family"), n_zerosum_axes=2
             )
             pf = pm.Deterministic("partner_family_effect", sigma_pf * z_pf, dims=("partner", "family"))
-            trend = pm.Normal("family_trend", trend_mean, sigma_trend, dims="family")
+            if present["trend"]:
+                trend_mean = p["trend_mean"].create()
+                sigma_trend = p["sigma_trend"].create()
+                trend = pm.Normal("family_trend", trend_mean, sigma_trend, dims="family")
+            else:
+                # Kept as zeros so every reader of a log rate finds the same parameters.
+                trend = pm.Deterministic("family_trend", pt.zeros(n_f, dtype=fx), dims="family")
             dynamic = None
             if present["dynamics"]:
                 sigma_dynamic = p["sigma_dynamic"].create()
@@ -567,6 +598,18 @@ class DemandModel:
                     "partner_dynamic", path - path.mean(axis=1, keepdims=True), dims=("partner", "year")
                 )
             phi = pm.Deterministic("dispersion", 1.0 / pt.square(inv_sqrt_phi))
+            if present["family_dynamics"]:
+                sigma_fd = p["sigma_family_dynamic"].create()
+                rho_fd = p["rho_family_dynamic"].create()
+                innovation_fd = pm.Normal("family_dynamic_innovation", 0.0, 1.0, dims=("family", "year"))
+                path_fd = sigma_fd * pt.dot(innovation_fd, ar1_matrix(rho_fd, n_t).T)
+                # Departures from the family's level and its linear trend, which would otherwise
+                # trade off with the path's mean and slope.
+                family_dynamic = pm.Deterministic(
+                    "family_dynamic",
+                    pt.dot(path_fd, detrender(d.decade, present["trend"]).astype(fx)),
+                    dims=("family", "year"),
+                )
             params = {
                 "intercept": intercept,
                 "partner_effect": partner,
@@ -575,6 +618,8 @@ class DemandModel:
                 "family_trend": trend,
                 "decade": decade,
             }
+            if present["family_dynamics"]:
+                params["family_dynamic"] = family_dynamic
             covariates: dict[str, Any] = {}
             if present["readiness"]:
                 for name in ("fleet_size", "fleet_age"):
@@ -653,13 +698,16 @@ class DemandModel:
 
     # -- fitting --------------------------------------------------------------------------------
     def stored_names(self, design: Design) -> list[str]:
-        names = variables(components(design, self.model_config.get("components")), (*PRIOR_NAMES, *EFFECTS))
+        names = variables(components(design, self.model_config), (*PRIOR_NAMES, *EFFECTS))
         return [*names, "zero_inflation"] if self.zero_inflated else names
 
     def gated_names(self, design: Design) -> list[str]:
         """What the gates judge: every stored quantity but the dispersion, a function of
         inv_sqrt_dispersion."""
-        return [n for n in self.stored_names(design) if n != "dispersion"]
+        constant = {"dispersion"}
+        if not components(design, self.model_config)["trend"]:
+            constant.add("family_trend")  # zeros without the trend
+        return [n for n in self.stored_names(design) if n not in constant]
 
     def sample(
         self, panel: xr.Dataset, progressbar: bool = True, warm_start: SamplerState | None = None
@@ -684,7 +732,7 @@ class DemandModel:
             cfg["draws"],
             tune,
             ", warm start" if warm_start is not None else "",
-            components(design, self.model_config.get("components")),
+            components(design, self.model_config),
         )
         with pytensor.config.change_flags(floatX=self.float_x), model, warnings.catch_warnings():
             # JAX runs in 32-bit here (the model is float32); PyMC's post-processing asks for 64-bit
@@ -796,7 +844,7 @@ class DemandModel:
                 "code_version": code_version(),
                 "model_config": json.dumps(self.model_config),
                 "sampler_config": json.dumps(self.sampler_config),
-                "components": json.dumps(components(design, self.model_config.get("components"))),
+                "components": json.dumps(components(design, self.model_config)),
                 "design_scales": json.dumps(design.scales()),
                 "data_hash": str(panel.attrs.get("data_hash", "")),
                 "data_source": str(panel.attrs.get("source", "")),
@@ -1028,6 +1076,8 @@ class DemandModel:
                 f"{path}: not a {MODEL_NAME} posterior file "
                 f"(totaldemand_model={tree.attrs.get('totaldemand_model')!r})"
             )
-        model = cls(json.loads(tree.attrs["model_config"]), json.loads(tree.attrs["sampler_config"]))
+        # Files from before family_path existed were all fitted with the linear trend.
+        config = {"family_path": "trend", **json.loads(tree.attrs["model_config"])}
+        model = cls(config, json.loads(tree.attrs["sampler_config"]))
         model.idata = tree
         return model

@@ -49,6 +49,8 @@ HYPERPARAMETERS = (
     "dispersion",
     "sigma_dynamic",
     "rho_dynamic",
+    "sigma_family_dynamic",
+    "rho_family_dynamic",
     "fleet_size_mean",
     "sigma_fleet_size",
     "fleet_age_mean",
@@ -80,6 +82,8 @@ class WorldSpec:
     alliance_effect: tuple[tuple[str, float], ...] = (("NATO", 0.5), ("MNNA", -0.4))
     sigma_dynamic: float = 0.35
     rho_dynamic: float = 0.6
+    sigma_family_dynamic: float = 0.2
+    rho_family_dynamic: float = 0.6
     fleet_size_mean: float = 0.3
     sigma_fleet_size: float = 0.15
     fleet_age_mean: float = 0.25
@@ -152,15 +156,23 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
     pf_sd = float(pf.std())
     pf -= pf.mean(axis=0, keepdims=True) + pf.mean(axis=1, keepdims=True) - pf.mean()
     trend = rng.normal(spec.trend_mean, spec.sigma_trend, n_f)
-    dynamic = np.empty((n_p, n_t + spec.horizon))
-    dynamic[:, 0] = rng.normal(0.0, spec.sigma_dynamic / np.sqrt(1 - spec.rho_dynamic**2), n_p)
-    for t in range(1, dynamic.shape[1]):
-        dynamic[:, t] = spec.rho_dynamic * dynamic[:, t - 1] + rng.normal(0.0, spec.sigma_dynamic, n_p)
+    dynamic = _ar1_paths(rng, n_p, n_t + spec.horizon, spec.rho_dynamic, spec.sigma_dynamic)
     # The model reads the dynamics as departures from each partner's level over the fitted years
     # (their mean would otherwise trade off with the partner effect), so the path's mean over those
     # years is part of the partner's level here too.
     path_mean = dynamic[:, :n_t].mean(axis=1)
     dynamic -= path_mean[:, None]
+    # Families: an AR(1) path about a log-linear trend. The model (family_path "trend_ar1") reads the
+    # path as departures from the family's level and trend, so its mean and slope over the fitted
+    # years are part of those here too.
+    family_path = _ar1_paths(rng, n_f, n_t + spec.horizon, spec.rho_family_dynamic, spec.sigma_family_dynamic)
+    decade = decades(years, centre_of(years))
+    x = np.column_stack([np.ones(n_t), decade])
+    path_fit = np.linalg.lstsq(x, family_path[:, :n_t].T, rcond=None)[0]  # (2, families)
+    future_decade = decade[-1] + np.arange(1, spec.horizon + 1) / 10.0
+    family_path -= path_fit.T @ np.vstack([np.ones(n_t + spec.horizon), np.r_[decade, future_decade]])
+    family_level = family_level + path_fit[0]
+    trend = trend + path_fit[1]
     partner_level = alliance_x @ beta + region_effect[region_idx] + partner_dev + path_mean
     # The model's levels sum to zero, conditioned so (the intercept carries the overall level).
     partner_effect = _condition_zero_sum(partner_level, region_idx, spec.sigma_partner, spec.sigma_region)
@@ -197,7 +209,6 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
     nlp_scale = nlp_scale_of(mentions.astype(float), covered)
     nlp_x = nlp_lagged(mentions.astype(float), covered, nlp_scale, len(spec.nlp_lag))
 
-    decade = decades(years, centre_of(years))
     log_mu = (
         spec.intercept
         + partner_effect[:, None, None]
@@ -205,6 +216,7 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
         + pf[:, :, None]
         + trend[None, :, None] * decade[None, None, :]
         + dynamic[:, None, :n_t]
+        + family_path[None, :, :n_t]
         + size_slope[None, :, None] * fleet_size_x
         + age_slope[None, :, None] * fleet_age_x
         + np.tensordot(np.array(spec.nlp_lag), nlp_x, axes=1)
@@ -255,7 +267,12 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
     # The open book: part of the current year's requests are already in, firm or pending.
     current = spec.last_year + 1
     mu_now = np.exp(
-        log_mu[:, :, -1] + trend[None, :] * 0.1 + dynamic[:, n_t : n_t + 1] - dynamic[:, n_t - 1 : n_t]
+        log_mu[:, :, -1]
+        + trend[None, :] * 0.1
+        + dynamic[:, n_t : n_t + 1]
+        - dynamic[:, n_t - 1 : n_t]
+        + family_path[None, :, n_t]
+        - family_path[None, :, n_t - 1]
     )
     book = rng.poisson(spec.current_year_share * mu_now)
     for p, f in zip(*np.nonzero(book), strict=True):
@@ -318,7 +335,7 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
         "realised": {
             "sigma_partner": float((partner_dev + path_mean).std()),
             "sigma_region": float(region_effect.std()),
-            "sigma_family": float(family_dev.std()),
+            "sigma_family": float((family_dev + path_fit[0]).std()),
             "sigma_category": float(category_effect.std()),
             "sigma_partner_family": pf_sd,
             "trend_mean": float(trend.mean()),
@@ -341,6 +358,7 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
         },
         "alliance_effect": dict(spec.alliance_effect),
         "partner_dynamic": {pid: np.round(dynamic[i, :n_t], 6).tolist() for i, pid in enumerate(partner_ids)},
+        "family_dynamic": {f: np.round(family_path[i, :n_t], 6).tolist() for i, f in enumerate(family_ids)},
         "fleet_size_slope": by(family_ids, size_slope),
         "fleet_age_slope": by(family_ids, age_slope),
         "nlp_lag": list(spec.nlp_lag),
@@ -354,6 +372,15 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
         },
     }
     return tables, truth
+
+
+def _ar1_paths(rng: np.random.Generator, n: int, length: int, rho: float, sigma: float) -> np.ndarray:
+    """(n, length) stationary AR(1) paths."""
+    out = np.empty((n, length))
+    out[:, 0] = rng.normal(0.0, sigma / np.sqrt(1 - rho**2), n)
+    for t in range(1, length):
+        out[:, t] = rho * out[:, t - 1] + rng.normal(0.0, sigma, n)
+    return out
 
 
 def _readiness_rows(

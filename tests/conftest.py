@@ -56,6 +56,9 @@ def fitted_path(sim_world: Path, tmp_path_factory: pytest.TempPathFactory, cli: 
             "1000",
             "--seed",
             "5",
+            # The most general family path, so trends and the AR(1) about them are both recovered.
+            "--family-path",
+            "trend_ar1",
         ],
     )
     assert path.is_file(), result.output

@@ -322,17 +322,29 @@ def fit(
     ] = False,
     without: Annotated[
         list[str] | None,
-        typer.Option(help="Leave a component out (alliance, readiness, nlp, dynamics); repeat. Ablations."),
+        typer.Option(
+            help="Leave a component out (alliance, readiness, nlp, dynamics, family_dynamics); repeat."
+            " Ablations."
+        ),
     ] = None,
+    family_path: Annotated[
+        str,
+        typer.Option(help="How a family's rate moves: ar1 (about its level), trend, or trend_ar1."),
+    ] = "ar1",
 ) -> None:
     """Fit the hierarchical NB model and write its posterior as NetCDF (opens in ArviZ)."""
     from bayes.fitting import fit_dataset
-    from bayes.model import SWITCHABLE
+    from bayes.model import CHOICES, SWITCHABLE
 
     unknown = sorted(set(without or ()) - set(SWITCHABLE))
     if unknown:
         console.print(
             f"[bold red]error:[/] --without: unknown component(s) {unknown}; known: {list(SWITCHABLE)}"
+        )
+        raise typer.Exit(code=2)
+    if family_path not in CHOICES["family_path"]:
+        console.print(
+            f"[bold red]error:[/] --family-path: {family_path!r} is not one of {list(CHOICES['family_path'])}"
         )
         raise typer.Exit(code=2)
     model = fit_dataset(
@@ -355,6 +367,7 @@ def fit(
         model_config={
             "zero_inflation": zero_inflated,
             "components": {name: False for name in without or ()},
+            "family_path": family_path,
         },
     )
     for line in model.diagnostics.lines():

@@ -263,3 +263,18 @@ def test_future_fleets_age_a_year_a_year_unless_held(fitted, tmp_path) -> None:
         Forecaster(held_model, max_draws=10)
     with pytest.raises(ValueError, match="future_fleet_age"):
         DemandModel({"future_fleet_age": "renewed"})
+
+
+def test_family_states_are_carried_forward_with_their_own_persistence(fitted) -> None:
+    """Each family's AR(1) state rolls on from its last fitted year at rho_family_dynamic, with
+    mean-one shocks: E[exp(state_h)] = exp(rho^h * last)."""
+    fc = Forecaster(fitted, max_draws=40, seed=1)
+    assert fc._params["family_dynamic"].shape == (40, len(fc.families), fc.max_horizon)
+    rho = fc._params["rho_family_dynamic"][:, None]
+    last = np.full((40, 20_000), -0.2)  # families as Monte Carlo replicates
+    h = np.arange(1, fc.max_horizon + 1)
+    rolled = fc._roll_dynamic(np.random.default_rng(0), last, kind="family_dynamic")
+    mean = np.exp(rolled).mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(mean, np.exp(rho[..., None] ** h * -0.2), rtol=0.03)
+    # the partner AR's persistence is another parameter: the family states do not use it
+    assert not np.allclose(fc._params["rho_family_dynamic"], fc._params["rho_dynamic"])

@@ -168,7 +168,9 @@ def test_warm_start_refit_starts_where_the_stored_fit_ended(fitted, sim_world: P
     assert state is not None and state.position.shape == state.inverse_mass.shape
     assert state.position.shape[0] == 4 and (state.step_size > 0).all()
     panel = build_panel(load_dataset(sim_world), first_year=2000)
-    refit = DemandModel(sampler_config={"draws": 200, "warm_tune": 100, "ppc_draws": 20, "random_seed": 9})
+    refit = DemandModel(
+        fitted.model_config, {"draws": 200, "warm_tune": 100, "ppc_draws": 20, "random_seed": 9}
+    )
     refit.fit(panel, progressbar=False, warm_start=state)
     assert refit.idata.attrs["warm_start"] == 1
     assert refit.idata["sample_stats"].attrs["tuning_steps"] == 100
@@ -229,3 +231,34 @@ def test_a_stored_sampler_state_maps_onto_a_grown_model() -> None:
     assert position[0, 8] == 9.0 and (position[0, 9:] == 0).all()
     np.testing.assert_array_equal(mass[0, :8].reshape(2, 4)[:, :3], [[2, 3, 4], [5, 6, 7]])
     assert mass[0, 3] == np.median(old.inverse_mass[0]) and mass[0, 8] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("family_path", "trend", "dynamic"),
+    [("ar1", False, True), ("trend", True, False), ("trend_ar1", True, True)],
+)
+def test_family_path_picks_the_trend_and_the_family_ar1(
+    sim_world: Path, family_path: str, trend: bool, dynamic: bool
+) -> None:
+    """ "ar1": departures from the family's level, no trend; "trend_ar1": departures from its trend
+    (orthogonal to it, so the two never trade off); "trend": the trend alone."""
+    panel = build_panel(load_dataset(sim_world), first_year=2000)
+    model = DemandModel({"family_path": family_path}).build_model(panel)
+    free = {v.name for v in model.free_RVs}
+    assert ("sigma_trend" in free) == trend and ("family_trend" in free) == trend
+    assert ("family_dynamic_innovation" in free) == dynamic and ("rho_family_dynamic" in free) == dynamic
+    if not dynamic:
+        return
+    import pymc as pm
+
+    with pytensor.config.change_flags(floatX="float32"):  # as the model was built
+        path = pm.draw(model["family_dynamic"], random_seed=3)  # a path from the prior
+    assert path.std() > 0.01
+    np.testing.assert_allclose(path.mean(axis=1), 0.0, atol=1e-5)
+    decade = model["decade"].get_value()
+    assert (np.abs(path @ (decade - decade.mean())) < 1e-4).all() == trend
+
+
+def test_an_unknown_family_path_is_refused() -> None:
+    with pytest.raises(ValueError, match="family_path"):
+        DemandModel({"family_path": "spline"})

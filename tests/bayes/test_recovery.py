@@ -1,7 +1,8 @@
 """Parameter recovery: fit a simulated world with known truth and find the truth in the posterior.
 
 Every parameter group is checked: hierarchy scales, alliance effects, trends, the partner AR(1)
-dynamics, readiness slopes, the NLP distributed lag, units per LOR and request conversion.
+dynamics, the family AR(1) about the trend, readiness slopes, the NLP distributed lag, units per
+LOR and request conversion.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def test_the_world_has_every_kind_of_evidence(fitted) -> None:
         "nlp": True,
         "conversion": True,
         "dynamics": True,
+        "family_dynamics": True,
+        "trend": True,
     }
 
 
@@ -96,6 +99,16 @@ def test_partner_dynamics_track_truth(fitted, sim_truth) -> None:
     lo, hi = np.quantile(draws, [0.03, 0.97], axis=0)
     assert np.mean((lo <= truth) & (truth <= hi)) >= 0.85
     assert np.corrcoef(draws.mean(axis=0).ravel(), truth.ravel())[0, 1] > 0.4
+
+
+def test_family_dynamics_track_truth(fitted, sim_truth) -> None:
+    post = fitted.idata["posterior"]["family_dynamic"]
+    draws = post.stack(s=("chain", "draw")).transpose("s", "family", "year").values
+    truth = np.array([sim_truth["family_dynamic"][f] for f in post["family"].values])
+    lo, hi = np.quantile(draws, [0.03, 0.97], axis=0)
+    assert np.mean((lo <= truth) & (truth <= hi)) >= 0.85
+    # A family's departures from its trend are seen through every partner's counts: well tracked.
+    assert np.corrcoef(draws.mean(axis=0).ravel(), truth.ravel())[0, 1] > 0.5
 
 
 def test_partner_family_effects_track_truth(fitted, sim_truth) -> None:
