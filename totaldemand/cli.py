@@ -329,8 +329,10 @@ def fit(
     ] = None,
     family_path: Annotated[
         str,
-        typer.Option(help="How a family's rate moves: ar1 (about its level), trend, or trend_ar1."),
-    ] = "ar1",
+        typer.Option(
+            help="How a family's rate moves: trend (log-linear), ar1 (about its level), or trend_ar1."
+        ),
+    ] = "trend",
 ) -> None:
     """Fit the hierarchical NB model and write its posterior as NetCDF (opens in ArviZ)."""
     from bayes.fitting import fit_dataset
