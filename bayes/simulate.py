@@ -49,8 +49,6 @@ HYPERPARAMETERS = (
     "dispersion",
     "sigma_dynamic",
     "rho_dynamic",
-    "sigma_family_dynamic",
-    "rho_family_dynamic",
     "fleet_size_mean",
     "sigma_fleet_size",
     "fleet_age_mean",
@@ -82,7 +80,8 @@ class WorldSpec:
     alliance_effect: tuple[tuple[str, float], ...] = (("NATO", 0.5), ("MNNA", -0.4))
     sigma_dynamic: float = 0.35
     rho_dynamic: float = 0.6
-    sigma_family_dynamic: float = 0.2
+    # 0: no family AR(1) (the default model's world); > 0: an AR(1) about each family's trend.
+    sigma_family_dynamic: float = 0.0
     rho_family_dynamic: float = 0.6
     fleet_size_mean: float = 0.3
     sigma_fleet_size: float = 0.15
@@ -165,7 +164,11 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
     # Families: an AR(1) path about a log-linear trend. The model (family_path "trend_ar1") reads the
     # path as departures from the family's level and trend, so its mean and slope over the fitted
     # years are part of those here too.
-    family_path = _ar1_paths(rng, n_f, n_t + spec.horizon, spec.rho_family_dynamic, spec.sigma_family_dynamic)
+    family_path = np.zeros((n_f, n_t + spec.horizon))
+    if spec.sigma_family_dynamic > 0:  # drawn only then, so the default world's draws are unchanged
+        family_path = _ar1_paths(
+            rng, n_f, n_t + spec.horizon, spec.rho_family_dynamic, spec.sigma_family_dynamic
+        )
     decade = decades(years, centre_of(years))
     x = np.column_stack([np.ones(n_t), decade])
     path_fit = np.linalg.lstsq(x, family_path[:, :n_t].T, rcond=None)[0]  # (2, families)

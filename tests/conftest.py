@@ -56,9 +56,6 @@ def fitted_path(sim_world: Path, tmp_path_factory: pytest.TempPathFactory, cli: 
             "1000",
             "--seed",
             "5",
-            # The most general family path, so trends and the AR(1) about them are both recovered.
-            "--family-path",
-            "trend_ar1",
         ],
     )
     assert path.is_file(), result.output
@@ -80,3 +77,26 @@ def failed_path(fitted, tmp_path: Path) -> Path:
     failed = DemandModel.load(fitted.save(tmp_path / "failed.nc"))
     failed.idata.attrs["status"] = "failed"
     return failed.save(tmp_path / "failed.nc")
+
+
+@pytest.fixture(scope="session")
+def family_ar1_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The simulated world with an AR(1) about each family's trend, and its truth."""
+    from bayes.simulate import WorldSpec, write_world
+
+    out = tmp_path_factory.mktemp("family_ar1_world")
+    write_world(out, WorldSpec(sigma_family_dynamic=0.3), SIM_SEED)
+    return out, json.loads((out / "truth.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def fitted_family_ar1(family_ar1_world: tuple[Path, dict]):
+    """That world fitted with family_path "trend_ar1" (4 chains, 1000 tuning + 1500 draws)."""
+    from bayes.model import DemandModel
+    from bayes.panel import build_panel
+    from evidence.loaders import load_dataset
+
+    panel = build_panel(load_dataset(family_ar1_world[0]), first_year=2000)
+    model = DemandModel({"family_path": "trend_ar1"}, {"draws": 1500, "tune": 1000, "random_seed": 5})
+    model.fit(panel, progressbar=False, analysis_groups=False)
+    return model

@@ -265,10 +265,10 @@ def test_future_fleets_age_a_year_a_year_unless_held(fitted, tmp_path) -> None:
         DemandModel({"future_fleet_age": "renewed"})
 
 
-def test_family_states_are_carried_forward_with_their_own_persistence(fitted) -> None:
+def test_family_states_are_carried_forward_with_their_own_persistence(fitted_family_ar1) -> None:
     """Each family's AR(1) state rolls on from its last fitted year at rho_family_dynamic, with
     mean-one shocks: E[exp(state_h)] = exp(rho^h * last)."""
-    fc = Forecaster(fitted, max_draws=40, seed=1)
+    fc = Forecaster(fitted_family_ar1, max_draws=40, seed=1)
     assert fc._params["family_dynamic"].shape == (40, len(fc.families), fc.max_horizon)
     rho = fc._params["rho_family_dynamic"][:, None]
     last = np.full((40, 20_000), -0.2)  # families as Monte Carlo replicates
