@@ -202,12 +202,12 @@ def invalid_choices(model_config: Mapping[str, Any]) -> list[str]:
 DEFAULT_CENTRED = {"partner": True, "family": True, "slopes": False}
 
 
-def components(design: Design, model_config: Mapping[str, Any] | None = None) -> dict[str, bool]:
+def components(design: Design, model_config: Mapping[str, Any]) -> dict[str, bool]:
     """Which optional parts the model has: those the data can inform, ``model_config['family_path']``
-    asks for and ``model_config['components']`` (switches, for ablations) leave on."""
-    config = model_config or {}
-    switches = {k: bool(v) for k, v in (config.get("components") or {}).items()}
-    path = config.get("family_path", "trend")
+    asks for and ``model_config['components']`` (switches, for ablations) leave on. ``model_config``
+    is complete (as :class:`DemandModel` holds it, defaults filled in)."""
+    switches = {k: bool(v) for k, v in (model_config.get("components") or {}).items()}
+    path = model_config["family_path"]
     unknown = sorted(set(switches) - set(SWITCHABLE))
     if unknown:
         raise ValueError(
@@ -616,17 +616,6 @@ class DemandModel:
                     "partner_dynamic", path - path.mean(axis=1, keepdims=True), dims=("partner", "year")
                 )
             phi = pm.Deterministic("dispersion", 1.0 / pt.square(inv_sqrt_phi))
-            if present["family_dynamics"]:
-                sigma_fd = p["sigma_family_dynamic"].create()
-                rho_fd = p["rho_family_dynamic"].create()
-                path_fd = _ar1_paths("family_dynamic_innovation", sigma_fd, rho_fd, ("family", "year"), n_t)
-                # Departures from the family's level and its linear trend, which would otherwise
-                # trade off with the path's mean and slope.
-                family_dynamic = pm.Deterministic(
-                    "family_dynamic",
-                    pt.dot(path_fd, detrender(d.decade, present["trend"]).astype(fx)),
-                    dims=("family", "year"),
-                )
             params = {
                 "intercept": intercept,
                 "partner_effect": partner,
@@ -636,7 +625,16 @@ class DemandModel:
                 "decade": decade,
             }
             if present["family_dynamics"]:
-                params["family_dynamic"] = family_dynamic
+                sigma_fd = p["sigma_family_dynamic"].create()
+                rho_fd = p["rho_family_dynamic"].create()
+                path_fd = _ar1_paths("family_dynamic_innovation", sigma_fd, rho_fd, ("family", "year"), n_t)
+                # Departures from the family's level and its linear trend, which would otherwise
+                # trade off with the path's mean and slope.
+                params["family_dynamic"] = pm.Deterministic(
+                    "family_dynamic",
+                    pt.dot(path_fd, detrender(d.decade, present["trend"]).astype(fx)),
+                    dims=("family", "year"),
+                )
             covariates: dict[str, Any] = {}
             if present["readiness"]:
                 for name in ("fleet_size", "fleet_age"):

@@ -328,11 +328,12 @@ def fit(
         ),
     ] = None,
     family_path: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help="How a family's rate moves: trend (log-linear), ar1 (about its level), or trend_ar1."
+            help="How a family's rate moves: trend (log-linear), ar1 (about its level), or trend_ar1"
+            " [default: the model's, trend]."
         ),
-    ] = "trend",
+    ] = None,
 ) -> None:
     """Fit the hierarchical NB model and write its posterior as NetCDF (opens in ArviZ)."""
     from bayes.fitting import fit_dataset
@@ -344,7 +345,7 @@ def fit(
             f"[bold red]error:[/] --without: unknown component(s) {unknown}; known: {list(SWITCHABLE)}"
         )
         raise typer.Exit(code=2)
-    if family_path not in CHOICES["family_path"]:
+    if family_path is not None and family_path not in CHOICES["family_path"]:
         console.print(
             f"[bold red]error:[/] --family-path: {family_path!r} is not one of {list(CHOICES['family_path'])}"
         )
@@ -369,7 +370,7 @@ def fit(
         model_config={
             "zero_inflation": zero_inflated,
             "components": {name: False for name in without or ()},
-            "family_path": family_path,
+            **({"family_path": family_path} if family_path is not None else {}),
         },
     )
     for line in model.diagnostics.lines():
