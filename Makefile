@@ -1,4 +1,4 @@
-# Two entry points: `make run` (service on the embedded default data) and `make test`.
+# Two entry points: `make run` (service on the embedded default data) and `make test` (`make test-slow` adds the slow checks).
 # The interpreter is found by itself: PYTHON=... overrides, otherwise the first Python >= 3.12 found.
 SHELL := /bin/bash
 VENV ?= .venv
@@ -16,7 +16,7 @@ FIND_PYTHON = for p in $(PY_CANDIDATES); do \
 	    command -v "$$p"; exit 0; fi; \
 	done; exit 1
 
-.PHONY: run test install lint data clean fuzz load
+.PHONY: run test test-slow install lint data clean fuzz load
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@py="$$($(FIND_PYTHON))" || { echo "error: no Python >= 3.12 found; install one or run 'make PYTHON=/path/to/python3.12 ...'" >&2; exit 2; }; \
@@ -31,8 +31,13 @@ install: $(VENV)/.installed
 run: install
 	$(VENV)/bin/totaldemand up --host $(HOST) --port $(PORT)
 
+# The default suite leaves out the `slow` statistical checks (SBC, the second simulated world's recovery,
+# chain-round equivalence); `make test-slow` runs them, and CI runs both.
 test: install
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -m "not slow"
+
+test-slow: install
+	$(VENV)/bin/python -m pytest -q -m slow
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -265,6 +265,7 @@ def test_future_fleets_age_a_year_a_year_unless_held(fitted, tmp_path) -> None:
         DemandModel({"future_fleet_age": "renewed"})
 
 
+@pytest.mark.slow
 def test_family_states_are_carried_forward_with_their_own_persistence(fitted_family_ar1) -> None:
     """Each family's AR(1) state rolls on from its last fitted year at rho_family_dynamic, with
     mean-one shocks: E[exp(state_h)] = exp(rho^h * last)."""

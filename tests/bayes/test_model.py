@@ -203,6 +203,7 @@ def test_zero_inflated_likelihood_equals_brute_force() -> None:
     assert np.isclose(float(ours), brute, rtol=1e-5), (ours, brute)
 
 
+@pytest.mark.slow
 def test_chains_give_the_same_draws_however_many_run_at_once(sim_world: Path) -> None:
     """Rounds of fewer parallel chains (to save memory) change nothing but the wall time."""
     panel = build_panel(load_dataset(sim_world), first_year=2000)

@@ -105,6 +105,7 @@ def test_partner_dynamics_track_truth(fitted, sim_truth) -> None:
     ar1_departures_track_truth(fitted, sim_truth, "partner_dynamic", "partner", 0.4)
 
 
+@pytest.mark.slow
 def test_family_ar1_about_the_trend_is_recovered(fitted_family_ar1, family_ar1_world) -> None:
     """A world whose families run above and below their trends: family_path "trend_ar1" finds the
     departures, their scale and persistence, and the trends beside them."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bayes.sbc import _bins, plot_ranks, run_sbc, uniformity_p_value
 
@@ -21,6 +22,7 @@ def test_the_rank_test_sees_miscalibration() -> None:
     assert uniformity_p_value(biased, n_ranks, bins) < 1e-3
 
 
+@pytest.mark.slow
 def test_sbc_ranks_are_uniform(tmp_path: Path) -> None:
     result = run_sbc(replicates=16, draws=100, tune=200, chains=2, thin_to=19, seed=3, workers=2)
     assert result.failed_fits <= 1

@@ -16,8 +16,6 @@ import pytest
 
 from tests.service.conftest import LiveServer, admin_token, bearer
 
-pytestmark = pytest.mark.slow
-
 
 def _db(server: LiveServer) -> sqlite3.Connection:
     return sqlite3.connect(server.home / "totaldemand.db")
