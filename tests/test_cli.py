@@ -221,6 +221,23 @@ def test_backtest_refuses_an_unknown_ablation(sim_world: Path, tmp_path: Path, c
     assert bad.exit_code == 2 and "luck" in bad.output
 
 
+@pytest.mark.parametrize(
+    ("variant", "named"),
+    [
+        ("ours[family_path=spline]", "spline"),
+        ("ours[path=ar1]", "path=ar1"),
+        ("ours[family_path]", "family_path"),
+    ],
+)
+def test_backtest_refuses_an_unknown_model_choice(
+    variant: str, named: str, sim_world: Path, tmp_path: Path, cli
+) -> None:
+    bad = cli.invoke(
+        app, ["backtest", "--panel", str(sim_world), "--out", str(tmp_path), "--models", variant]
+    )
+    assert bad.exit_code == 2 and named in bad.output and not (tmp_path / "scores.json").exists()
+
+
 def test_signals_and_topic_trends_from_documents(tmp_path: Path, cli) -> None:
     import pandas as pd
 

@@ -22,6 +22,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from totaldemand import settings
@@ -723,7 +724,8 @@ def backtest(
     try:
         contenders = {name: contender_for(name, first_year, sampler) for name in names}
     except ValueError as exc:
-        console.print(f"[bold red]error:[/] --models: {exc} (and ours, ours-without-<component>)")
+        known = "ours, ours-without-<component>, ours[family_path=ar1]"
+        console.print(f"[bold red]error:[/] --models: {escape(str(exc))} (and {escape(known)})")
         raise typer.Exit(code=2) from None
     years = _origins(origins)
     if register is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -85,14 +86,14 @@ class ModelContender:
     first_year: int
     sampler_config: tuple[tuple[str, object], ...] = ()
     without: tuple[str, ...] = ()  # components switched off (ablations: "nlp", "readiness", ...)
+    choices: tuple[tuple[str, str], ...] = ()  # model_config choices, e.g. (("family_path", "ar1"),)
 
     def __call__(self, dataset: Dataset, origin: int, horizon: int, samples: int, seed: int) -> Prediction:
         from bayes.forecast import Forecaster
-        from bayes.model import DemandModel, default_model_config
+        from bayes.model import DemandModel
 
         panel = training_panel(dataset, origin, self.first_year)
-        config = default_model_config() | {"components": {name: False for name in self.without}}
-        model = DemandModel(config, {"random_seed": seed, **dict(self.sampler_config)})
+        model = DemandModel(self.model_config(), {"random_seed": seed, **dict(self.sampler_config)})
         model.fit(panel, progressbar=False, analysis_groups=False)  # forecasts need none of them
         gates = "passed" if model.status == "ok" else "; ".join(model.diagnostics.failures)
         # a failed fit is scored for the record but labelled; it is never served
@@ -103,12 +104,19 @@ class ModelContender:
             fc.draws["partner"].values, fc.draws["family"].values, fc.draws["year"].values, draws, gates
         )
 
+    def model_config(self) -> dict:
+        from bayes.model import default_model_config
+
+        switched_off = {"components": {name: False for name in self.without}}
+        return default_model_config() | dict(self.choices) | switched_off
+
     def token(self) -> dict:
         return {
             "contender": "ours",
             "first_year": self.first_year,
             "sampler": dict(self.sampler_config),
             "without": sorted(self.without),
+            **({"choices": dict(self.choices)} if self.choices else {}),  # old cache keys stay valid
         }
 
 
@@ -119,23 +127,51 @@ def baseline_contender(name: str, first_year: int) -> BaselineContender:
 
 
 def model_contender(
-    first_year: int, sampler_config: dict | None = None, without: Sequence[str] = ()
+    first_year: int,
+    sampler_config: dict | None = None,
+    without: Sequence[str] = (),
+    choices: dict[str, str] | None = None,
 ) -> ModelContender:
-    return ModelContender(first_year, tuple(sorted((sampler_config or {}).items())), tuple(sorted(without)))
+    return ModelContender(
+        first_year,
+        tuple(sorted((sampler_config or {}).items())),
+        tuple(sorted(without)),
+        tuple(sorted((choices or {}).items())),
+    )
+
+
+_VARIANT = re.compile(r"^(?P<base>[^\[\]]+)(?:\[(?P<choices>[^\[\]]*)\])?$")
+
+
+def _variant_choices(name: str, text: str) -> dict[str, str]:
+    """``key=value;key=value`` of a model variant, checked against :data:`bayes.model.CHOICES`."""
+    from bayes.model import CHOICES
+
+    choices: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        key, sep, value = (v.strip() for v in item.partition("="))
+        if not sep or key not in CHOICES:
+            raise ValueError(f"{name}: {item!r} is not <option>=<value>; options: {', '.join(CHOICES)}")
+        if value not in CHOICES[key]:
+            raise ValueError(f"{name}: {key}={value!r} is not one of {', '.join(CHOICES[key])}")
+        choices[key] = value
+    return choices
 
 
 def contender_for(name: str, first_year: int, sampler_config: dict | None = None) -> Contender:
-    """``ours``, ``ours-without-<component>[+<component>...]`` (an ablation) or a baseline's name."""
+    """``ours``, ``ours-without-<component>[+<component>...]`` (an ablation), either with model choices
+    in brackets (``ours[family_path=ar1]``), or a baseline's name."""
     from bayes.model import SWITCHABLE
 
-    if name == "ours":
-        return model_contender(first_year, sampler_config)
-    if name.startswith("ours-without-"):
-        parts = name.removeprefix("ours-without-").split("+")
+    m = _VARIANT.match(name)
+    base, bracket = (m.group("base"), m.group("choices")) if m else (name, None)
+    if base == "ours" or base.startswith("ours-without-"):
+        choices = _variant_choices(name, bracket) if bracket is not None else {}
+        parts = base.removeprefix("ours-without-").split("+") if base != "ours" else []
         unknown = sorted(set(parts) - set(SWITCHABLE))
         if unknown:
             raise ValueError(f"{name}: unknown component(s) {unknown}; known: {', '.join(SWITCHABLE)}")
-        return model_contender(first_year, sampler_config, parts)
+        return model_contender(first_year, sampler_config, parts, choices)
     return baseline_contender(name, first_year)
 
 

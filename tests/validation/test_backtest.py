@@ -12,12 +12,15 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from bayes.model import default_model_config
 from evidence.loaders import load_dataset
+from validation._cache import cache_key
 from validation.backtest import (
     LookaheadError,
     Prediction,
     baseline_contender,
     check_no_lookahead,
+    contender_for,
     run_backtest,
     score_table,
     training_panel,
@@ -186,3 +189,16 @@ def test_a_rerun_fits_only_what_changed(dataset, tmp_path: Path) -> None:
     third = run_backtest(changed, [2014, 2015, 2016], 2, contenders, tmp_path / "3", **run)
     assert (third["fits"], third["cached"]) == (2, 4)
     assert _scores(third) != _scores(first)
+
+
+def test_model_variants_are_named_by_their_choices_and_cached_apart() -> None:
+    plain = contender_for("ours", 2000)
+    variant = contender_for("ours-without-nlp[family_path=ar1]", 2000)
+    assert variant.model_config()["family_path"] == "ar1"
+    assert variant.model_config()["components"] == {"nlp": False}
+    assert plain.model_config()["family_path"] == default_model_config()["family_path"]
+    assert "choices" not in plain.token()  # keys of runs before variants existed stay valid
+    ablation = contender_for("ours-without-nlp", 2000)
+    assert cache_key(variant.token(), "d") != cache_key(ablation.token(), "d")
+    with pytest.raises(ValueError, match="spline"):
+        contender_for("ours[family_path=spline]", 2000)
