@@ -320,7 +320,7 @@ NOT_SOLD_BEFORE = re.compile(
     r"(?:\b(?:upgrades?|upgrading|modernize|modernization|refurbish\w*|retrofit|slep|overhaul|"
     r"remanufactur\w*|modification|conversion|support(?:ing)?|sustainment|training|checkout|installation|"
     r"integration|fleet|direct commercial sale|commercial sale|lease)(?:\s+(?:of|for|to|on|into))?"
-    r"|\b(?:for|from|to|existing|previously|leased?))\s+(?:the\s+|a\s+|an\s+|its\s+|their\s+)?$",
+    r"|\b(?:for|from|to|on|aboard|onboard|existing|previously|leased?))\s+(?:the\s+|a\s+|an\s+|its\s+|their\s+)?$",
     re.IGNORECASE,
 )
 # Options are notified quantities too; they are kept and marked "(option)".

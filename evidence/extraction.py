@@ -104,6 +104,8 @@ _SUMMARY_OBJECT = re.compile(
     r"(?:\s+as well as|\s+and associated|\s+and other related|\s+and related|\s+for a complete|"
     r"\s+for an estimated|\s+worth|\s+at an estimated|\.\s|$)"
 )
+# The request's opening words: "has requested a possible sale for the refurbishment and upgrade of ...".
+_REQUEST_OPENING = re.compile(r"\brequested\b.{0,40}?\b(?:sale|purchase)\s+(?:of|for)\s+(?P<opening>.{0,40})")
 _SERVED_ARMOUR = re.compile(r"\b(tank|abrams|120\s?mm)\b", re.IGNORECASE)
 _SERVED_ARTILLERY = re.compile(r"\b(howitzer|artillery|155\s?mm|105\s?mm|mortar)\b", re.IGNORECASE)
 
@@ -177,7 +179,13 @@ def _kind(head: Headline, items: list[Candidate], s: Sections) -> str:
     fire_units = any(c.head in _FIRE_UNIT_HEADS for c in items)
     sold_platform = fire_units or any(c.category in _PLATFORMS for c in items)
     summary_object = _SUMMARY_OBJECT.search(s.summary_text)
-    upgrade = head.upgrade or bool(summary_object and UPGRADE_CUE.search(summary_object.group("object")))
+    request_opening = _REQUEST_OPENING.search(s.region.text, s.request_start)
+    upgrade = (
+        head.upgrade
+        or bool(summary_object and UPGRADE_CUE.search(summary_object.group("object")))
+        # LABELS.md: refurbishing (grant-EDA) platforms is an upgrade even under a platform headline
+        or bool(request_opening and UPGRADE_CUE.search(request_opening.group("opening")))
+    )
     if head.support:
         if munition or any(c.category == "Missiles" for c in items):
             return "mixed"

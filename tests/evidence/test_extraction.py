@@ -191,6 +191,211 @@ def test_upgraded_and_served_platforms_are_not_items() -> None:
     assert record["primary_category"] == "Aircraft"
 
 
+# --- LABELS.md's rules, one synthetic release each ---------------------------------------------------------
+# (title, sale object, request, (kind, primary category, counted items or None when not checked))
+RULE_CASES = [
+    # title, summary, request, expected (kind, primary, items [(qty, cat)])
+    (
+        "M795 155mm Howitzer Ammunition",
+        "155mm artillery ammunition",
+        "20,000 M795 155mm High Explosive projectiles and 5,000 M232A1 Modular Artillery Charge System "
+        "propellant charges",
+        ("ammunition_or_munitions", "Artillery", None),
+    ),
+    (
+        "Tank Ammunition",
+        "120mm tank ammunition",
+        "14,000 M829A3 120mm Armor Piercing Fin Stabilized Discarding Sabot-Tracer rounds and 10,000 "
+        "M830A1 120mm High Explosive Anti-Tank rounds",
+        ("ammunition_or_munitions", "Armoured vehicles", None),
+    ),
+    (
+        "JAVELIN Missiles",
+        "JAVELIN missiles",
+        "1,200 JAVELIN Missiles and 120 JAVELIN Command Launch Units (CLUs)",
+        ("ammunition_or_munitions", "Missiles", [(1200, "Missiles"), (120, "Other")]),
+    ),
+    (
+        "F-16 Mid-Life Upgrade",
+        "an upgrade of its F-16 aircraft",
+        "an upgrade of 60 F-16 Block 20 aircraft to include 60 AN/APG-83 Scalable Agile Beam Radars, "
+        "Embedded GPS/INS, and Link-16 terminals",
+        ("upgrade", "Aircraft", [(60, "Sensors")]),
+    ),
+    (
+        "Follow-On Support for F-16 Aircraft",
+        "follow-on support for its F-16 aircraft",
+        "follow-on support for its F-16 aircraft, including aircraft modifications, spare parts and "
+        "munitions support",
+        ("support_or_services", "Aircraft", []),
+    ),
+    (
+        "Construction Services",
+        "construction services",
+        "design and construction services for an airbase, including hangars, runways and fuel facilities",
+        ("support_or_services", "Other", []),
+    ),
+    (
+        "Refurbishment of OLIVER HAZARD PERRY Class Frigates",
+        "refurbishment of two excess defense articles OLIVER HAZARD PERRY class frigates",
+        "the refurbishment and upgrade of two OLIVER HAZARD PERRY class frigates being transferred as "
+        "Excess Defense Articles",
+        ("upgrade", "Ships", []),
+    ),
+    (
+        "HIMARS, ATACMS, and GMLRS",
+        "High Mobility Artillery Rocket Systems and munitions",
+        "18 M142 High Mobility Artillery Rocket System (HIMARS) launchers, 60 M57 Army Tactical Missile "
+        "Systems (ATACMS) and 180 M31A1 Guided Multiple Launch Rocket System (GMLRS) Unitary pods",
+        ("mixed", "Artillery", [(18, "Artillery"), (60, "Missiles"), (180, "Missiles")]),
+    ),
+    (
+        "AVENGER Fire Units/STINGER Missiles",
+        "AVENGER fire units and STINGER missiles",
+        "12 AVENGER Fire Units and 240 STINGER Block I missiles",
+        ("mixed", "Air defence systems", [(12, "Air defence systems"), (240, "Missiles")]),
+    ),
+    (
+        "F110 Engines",
+        "F110 engines",
+        "10 F110-GE-129 engines (8 installed and 2 spares)",
+        ("new_equipment", "Engines", [(10, "Engines")]),
+    ),
+    (
+        "AN/TPS-77 Radars",
+        "air surveillance radars",
+        "six AN/TPS-77 Long Range Air Surveillance Radars",
+        ("new_equipment", "Sensors", [(6, "Sensors")]),
+    ),
+    (
+        "SNIPER Targeting Pods",
+        "targeting pods",
+        "20 SNIPER Advanced Targeting Pods",
+        ("new_equipment", "Sensors", [(20, "Sensors")]),
+    ),
+    (
+        "SINCGARS Radios",
+        "radios",
+        "2,400 Single Channel Ground and Airborne Radio Systems (SINCGARS)",
+        ("new_equipment", "Other", [(2400, "Other")]),
+    ),
+    (
+        "MK 45 Naval Guns",
+        "naval guns",
+        "four MK 45 Mod 4 5-inch/62 caliber naval guns",
+        ("new_equipment", "Naval weapons", [(4, "Naval weapons")]),
+    ),
+    (
+        "MK 54 Torpedoes",
+        "torpedoes",
+        "32 MK 54 Lightweight Torpedoes",
+        ("ammunition_or_munitions", "Missiles", [(32, "Missiles")]),
+    ),
+    ("Patrol Boats", "patrol boats", "six 25-meter Patrol Boats", ("new_equipment", "Ships", [(6, "Ships")])),
+    (
+        "ScanEagle Unmanned Aerial Vehicles",
+        "unmanned aerial vehicles",
+        "12 ScanEagle Unmanned Aerial Vehicles and 2 ground control stations",
+        ("new_equipment", "Aircraft", [(12, "Aircraft")]),
+    ),
+    (
+        "HARPOON Missiles",
+        "HARPOON missiles",
+        "20 RGM-84L HARPOON Block II missiles",
+        ("ammunition_or_munitions", "Missiles", [(20, "Missiles")]),
+    ),
+    (
+        "UH-60M BLACK HAWK Helicopters",
+        "helicopters",
+        "12 UH-60M BLACK HAWK helicopters, 26 T700-GE-701D engines (24 installed and 2 spares), 24 M240H "
+        "machine guns and 12 AN/AAR-57 Common Missile Warning Systems",
+        ("new_equipment", "Aircraft", [(12, "Aircraft"), (26, "Engines")]),
+    ),
+    (
+        "Light Armored Vehicles",
+        "armored vehicles",
+        "40 Light Armored Vehicles (LAV-25) and 40 M242 25mm chain guns",
+        ("new_equipment", "Armoured vehicles", [(40, "Armoured vehicles")]),
+    ),
+    (
+        "M1A2 Abrams Tank Upgrade",
+        "an upgrade of its M1A1 tanks",
+        "the upgrade of 100 M1A1 Abrams tanks to the M1A2 SEP configuration, including 100 Commander's "
+        "Independent Thermal Viewers",
+        ("upgrade", "Armoured vehicles", None),
+    ),
+    (
+        "PATRIOT Configuration-3 Firing Units and Missiles",
+        "PATRIOT fire units and missiles",
+        "4 PATRIOT Configuration-3 Fire Units, 4 AN/MPQ-65 Radar Sets, 8 M903 Launching Stations and 100 "
+        "PATRIOT Advanced Capability-3 (PAC-3) missiles",
+        ("mixed", "Air defence systems", None),
+    ),
+    (
+        "GBU-31 JDAM Kits",
+        "guided bomb kits",
+        "500 GBU-31 Joint Direct Attack Munition (JDAM) tail kits and 500 MK-84 2000-lb General Purpose "
+        "bombs",
+        ("ammunition_or_munitions", "Missiles", [(500, "Missiles"), (500, "Other")]),
+    ),
+    (
+        "Technical and Logistics Support for E-2C Aircraft",
+        "technical and logistics support for its E-2C aircraft",
+        "technical and logistics support services for its E-2C HAWKEYE aircraft",
+        ("support_or_services", "Aircraft", []),
+    ),
+    (
+        "C-130J Aircraft",
+        "C-130J aircraft",
+        "two C-130J-30 aircraft, 10 AE2100D3 turboprop engines (8 installed and 2 spares), and two "
+        "AN/AAR-47 Missile Warning Systems",
+        ("new_equipment", "Aircraft", [(2, "Aircraft"), (10, "Engines")]),
+    ),
+    (
+        "Excess Defense Articles F-16 Aircraft",
+        "excess F-16 aircraft",
+        "the refurbishment and upgrade of 24 F-16 Block 25 aircraft being provided as Excess Defense "
+        "Articles",
+        ("upgrade", "Aircraft", None),
+    ),
+    (
+        "AN/SPY-1D Radar Upgrade",
+        "an upgrade of its ship radars",
+        "an upgrade of the AN/SPY-1D radars on three destroyers",
+        ("upgrade", "Sensors", None),
+    ),
+    (
+        "Mine-Resistant Ambush-Protected Vehicles",
+        "MRAP vehicles",
+        "100 Mine Resistant Ambush Protected (MRAP) vehicles and 50 M2 .50 caliber machine guns",
+        ("new_equipment", "Armoured vehicles", [(100, "Armoured vehicles")]),
+    ),
+    (
+        "Littoral Combat Ships",
+        "littoral combat ships",
+        "four Littoral Combat Ships, each with one MK 110 57mm gun, one AN/SPS-75 radar and one RAM launcher",
+        ("new_equipment", "Ships", None),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "asked", "expected"), RULE_CASES, ids=[c[0] for c in RULE_CASES]
+)
+def test_labels_md_rules(title: str, summary: str, asked: str, expected: tuple) -> None:
+    kind, primary, items = expected
+    text = notice(
+        f"Norway – {title}",
+        f"to the Government of Norway for {summary}. The estimated cost is $250 million.",
+        f"The Government of Norway has requested a possible sale of {asked}. The estimated cost is $250 "
+        f"million.",
+    )
+    record = extract(text, 1)
+    assert (record["kind"], record["primary_category"]) == (kind, primary), record
+    if items is not None:
+        assert sorted((i["quantity"], i["sipri_category"]) for i in record["items"]) == sorted(items), record
+
+
 def test_breakdown_and_alternatives() -> None:
     text = notice(
         "Iraq – Vehicles and Helicopters",
@@ -406,8 +611,8 @@ def test_targets_on_tuning_part(scored: dict[str, extraction.Evaluation]) -> Non
 @needs_shared
 @pytest.mark.xfail(
     strict=True,
-    reason="untouched 2011-2012 part, scored once after tuning: primary category 0.875 and item F1 0.840 "
-    "miss the 0.90 / 0.85 targets (country 1.000, cost 1.000 meet theirs)",
+    reason="untouched 2011-2012 part: primary category 0.875 and item F1 0.845 miss the 0.90 / 0.85 "
+    "targets (country 1.000, cost 1.000 meet theirs)",
 )
 def test_targets_on_untouched_part(scored: dict[str, extraction.Evaluation]) -> None:
     assert_targets(scored["untouched"])
@@ -423,5 +628,5 @@ def test_untouched_part_does_not_regress(scored: dict[str, extraction.Evaluation
     assert ev.accuracy["estimated_cost_usd"] >= 0.97, report
     assert ev.accuracy["date"] >= 0.99, report
     assert ev.accuracy["primary_category"] >= 0.87, report
-    assert ev.accuracy["kind"] >= 0.86, report
-    assert ev.f1 >= 0.83, report
+    assert ev.accuracy["kind"] >= 0.87, report
+    assert ev.f1 >= 0.84, report
