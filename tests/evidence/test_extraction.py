@@ -194,6 +194,12 @@ def test_upgraded_and_served_platforms_are_not_items() -> None:
 # --- LABELS.md's rules, one synthetic release each ---------------------------------------------------------
 # (title, sale object, request, (kind, primary category, counted items or None when not checked))
 RULE_CASES = [
+    (
+        "M109A5 Self-Propelled Howitzers",
+        "howitzers",
+        "24 M109A5 155mm Self-Propelled Howitzers and 24 M992 Field Artillery Ammunition Support Vehicles",
+        ("new_equipment", "Artillery", [(24, "Artillery")]),  # support vehicles are excluded
+    ),
     # title, summary, request, expected (kind, primary, items [(qty, cat)])
     (
         "M795 155mm Howitzer Ammunition",
