@@ -1,4 +1,5 @@
-# Two entry points: `make run` (service on the embedded default data) and `make test` (`make test-slow` adds the slow checks).
+# Two entry points: `make run` (service on the embedded default data) and `make test`
+# (`make test-slow` adds the slow checks).
 # The interpreter is found by itself: PYTHON=... overrides, otherwise the first Python >= 3.12 found.
 SHELL := /bin/bash
 VENV ?= .venv

@@ -144,17 +144,18 @@ _VARIANT = re.compile(r"^(?P<base>[^\[\]]+)(?:\[(?P<choices>[^\[\]]*)\])?$")
 
 
 def _variant_choices(name: str, text: str) -> dict[str, str]:
-    """``key=value;key=value`` of a model variant, checked against :data:`bayes.model.CHOICES`."""
-    from bayes.model import CHOICES
+    """``key=value;key=value`` of a model variant, checked as the model checks its config."""
+    from bayes.model import CHOICES, default_model_config, invalid_choices
 
     choices: dict[str, str] = {}
     for item in filter(None, (part.strip() for part in text.split(";"))):
         key, sep, value = (v.strip() for v in item.partition("="))
         if not sep or key not in CHOICES:
             raise ValueError(f"{name}: {item!r} is not <option>=<value>; options: {', '.join(CHOICES)}")
-        if value not in CHOICES[key]:
-            raise ValueError(f"{name}: {key}={value!r} is not one of {', '.join(CHOICES[key])}")
         choices[key] = value
+    problems = invalid_choices(default_model_config() | choices)
+    if problems:
+        raise ValueError(f"{name}: {'; '.join(problems)}")
     return choices
 
 
@@ -166,7 +167,7 @@ def contender_for(name: str, first_year: int, sampler_config: dict | None = None
     m = _VARIANT.match(name)
     base, bracket = (m.group("base"), m.group("choices")) if m else (name, None)
     if base == "ours" or base.startswith("ours-without-"):
-        choices = _variant_choices(name, bracket) if bracket is not None else {}
+        choices = _variant_choices(name, bracket or "")
         parts = base.removeprefix("ours-without-").split("+") if base != "ours" else []
         unknown = sorted(set(parts) - set(SWITCHABLE))
         if unknown:
