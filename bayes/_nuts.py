@@ -257,6 +257,7 @@ def run_nuts(
     )
     sample_stats.attrs["sampling_time"] = sampling_time
     sample_stats.attrs["tuning_steps"] = tune
+    sample_stats.attrs["max_tree_depth"] = int(max_tree_depth)
     state = SamplerState(
         layout, np.concatenate(step_parts), np.concatenate(mass_parts), np.concatenate(z_parts)
     )

@@ -36,6 +36,13 @@ class Diagnostics:
     worst: dict[str, str] = field(default_factory=dict)  # statistic -> variable that set it
     failures: tuple[str, ...] = ()
     approximate: bool = False
+    # How hard NUTS worked (efficiency, not validity, so not gated; None in files from before):
+    # the chains' adapted step sizes, leapfrog steps per draw, and draws whose tree hit the cap.
+    step_size_min: float | None = None
+    step_size_max: float | None = None
+    steps_per_draw: float | None = None
+    tree_depth_hits: int | None = None
+    max_tree_depth: int | None = None
 
     @property
     def passed(self) -> bool:
@@ -50,8 +57,21 @@ class Diagnostics:
             f"ESS bulk min {self.ess_bulk_min:.0f} ({self.worst.get('ess_bulk', '-')}), "
             f"tail min {self.ess_tail_min:.0f} ({self.worst.get('ess_tail', '-')})",
             f"divergences {self.divergences}, E-BFMI min {self.bfmi_min:.2f}",
+            *self._effort(),
             f"gates: {'passed' if self.passed else 'FAILED: ' + '; '.join(self.failures)}",
         ]
+
+    def _effort(self) -> list[str]:
+        if self.steps_per_draw is None:
+            return []
+        line = (
+            f"step size {self.step_size_min:.3g}-{self.step_size_max:.3g}, "
+            f"{self.steps_per_draw:.0f} leapfrog steps a draw"
+        )
+        if self.max_tree_depth is not None:
+            total = self.draws * self.chains
+            line += f", {self.tree_depth_hits} of {total} draws at the depth cap {self.max_tree_depth}"
+        return [line]
 
 
 def _per_variable(posterior: xr.DataTree, var_names: list[str]) -> dict[str, dict[str, np.ndarray]]:
@@ -125,6 +145,7 @@ def diagnose(
     if not bfmi_min >= gates["bfmi_min"]:
         failures.append(f"E-BFMI {bfmi_min:.2f} < {gates['bfmi_min']}")
     return Diagnostics(
+        **_effort(stats),
         r_hat_max=r_hat_max,
         ess_bulk_min=bulk_min,
         ess_tail_min=tail_min,
@@ -135,6 +156,21 @@ def diagnose(
         worst={"r_hat": r_name, "ess_bulk": bulk_name, "ess_tail": tail_name},
         failures=tuple(failures),
     )
+
+
+def _effort(stats: xr.DataTree) -> dict[str, float | int | None]:
+    """Step sizes, leapfrog steps per draw and draws at the tree-depth cap, where the sampler kept them."""
+    out: dict[str, float | int | None] = {}
+    if "step_size" in stats:
+        step = np.asarray(stats["step_size"].values, dtype=float)
+        out["step_size_min"], out["step_size_max"] = float(step.min()), float(step.max())
+    if "n_steps" in stats:
+        out["steps_per_draw"] = float(np.asarray(stats["n_steps"].values).mean())
+    cap = stats.attrs.get("max_tree_depth")
+    if cap is not None and "tree_depth" in stats:
+        out["max_tree_depth"] = int(cap)
+        out["tree_depth_hits"] = int((np.asarray(stats["tree_depth"].values) >= int(cap)).sum())
+    return out
 
 
 def from_dict(data: Mapping) -> Diagnostics:

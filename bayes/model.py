@@ -804,6 +804,13 @@ class DemandModel:
         self._draws = None
         diag = self.diagnostics
         log.info("fit done in %.1fs; %s", idata.attrs["fit_seconds"], "; ".join(diag.lines()))
+        if diag.tree_depth_hits:
+            log.warning(
+                "%d draws hit NUTS's tree-depth cap (%d): the sampler ran out of trajectory, which costs "
+                "efficiency, not validity; a reparametrisation or more tuning may help",
+                diag.tree_depth_hits,
+                diag.max_tree_depth,
+            )
         return idata
 
     @property
