@@ -145,7 +145,7 @@ def diagnose(
     if not bfmi_min >= gates["bfmi_min"]:
         failures.append(f"E-BFMI {bfmi_min:.2f} < {gates['bfmi_min']}")
     return Diagnostics(
-        **_effort(stats),
+        **_sampler_effort(stats),
         r_hat_max=r_hat_max,
         ess_bulk_min=bulk_min,
         ess_tail_min=tail_min,
@@ -158,7 +158,7 @@ def diagnose(
     )
 
 
-def _effort(stats: xr.DataTree) -> dict[str, float | int | None]:
+def _sampler_effort(stats: xr.DataTree) -> dict[str, float | int | None]:
     """Step sizes, leapfrog steps per draw and draws at the tree-depth cap, where the sampler kept them."""
     out: dict[str, float | int | None] = {}
     if "step_size" in stats:
