@@ -162,14 +162,13 @@ def _sampler_effort(stats: xr.DataTree) -> dict[str, float | int | None]:
     """Step sizes, leapfrog steps per draw and draws at the tree-depth cap, where the sampler kept them."""
     out: dict[str, float | int | None] = {}
     if "step_size" in stats:
-        step = np.asarray(stats["step_size"].values, dtype=float)
+        step = stats["step_size"].values
         out["step_size_min"], out["step_size_max"] = float(step.min()), float(step.max())
     if "n_steps" in stats:
-        out["steps_per_draw"] = float(np.asarray(stats["n_steps"].values).mean())
-    cap = stats.attrs.get("max_tree_depth")
-    if cap is not None and "tree_depth" in stats:
-        out["max_tree_depth"] = int(cap)
-        out["tree_depth_hits"] = int((np.asarray(stats["tree_depth"].values) >= int(cap)).sum())
+        out["steps_per_draw"] = float(stats["n_steps"].values.mean())
+    if "max_tree_depth" in stats.attrs and "tree_depth" in stats:
+        cap = out["max_tree_depth"] = int(stats.attrs["max_tree_depth"])
+        out["tree_depth_hits"] = int((stats["tree_depth"].values >= cap).sum())
     return out
 
 
