@@ -1,6 +1,8 @@
 """The Litestar application: forecasts from the active model's stored draws, validated ingests into the
 database, fit jobs in worker processes, the model registry, API keys and metrics. OpenAPI at ``/schema``.
 
+The planner's page (``/planner``, ``service/_planner.py``) renders the same forecasts as HTML.
+
 ``create_app`` migrates the database, seeds it from the configured dataset when it is empty, marks
 jobs orphaned by a crash as failed, and starts the fit dispatcher with the app."""
 
@@ -194,6 +196,7 @@ def build_services(settings: Settings, model_path: Path | None = None) -> Servic
 def create_app(settings: Settings | None = None, model_path: Path | str | None = None) -> Litestar:
     """The app around a database (``settings``, default: from the environment and config file)."""
     from service import _handlers as h
+    from service import _planner
 
     settings = settings or load_settings()
     services = build_services(settings, Path(model_path) if model_path else None)
@@ -212,7 +215,7 @@ def create_app(settings: Settings | None = None, model_path: Path | str | None =
         services.engine.dispose()
 
     return Litestar(
-        route_handlers=h.HANDLERS,
+        route_handlers=[*h.HANDLERS, *_planner.HANDLERS],
         state=State({"services": services}),
         openapi_config=OpenAPIConfig(
             title="totaldemand",

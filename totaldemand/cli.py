@@ -890,7 +890,11 @@ def up(host: str = "127.0.0.1", port: int = 8000) -> None:
     token = None
     if not has_keys(services.engine):
         token = create_key(services.engine, "admin (created by `totaldemand up`)", "admin").token
-    out.print(f"\nServing on http://{host}:{port}  (OpenAPI: http://{host}:{port}/schema).", highlight=False)
+    out.print(
+        f"\nServing on http://{host}:{port}  (planner page: http://{host}:{port}/planner;"
+        f" OpenAPI: http://{host}:{port}/schema).",
+        highlight=False,
+    )
     if token:
         out.print(
             f"\nAdmin API key (shown once; create more with POST /v1/keys or `totaldemand keys create`):\n"

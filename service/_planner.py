@@ -1,0 +1,327 @@
+"""The planner's page: total demand per family and year with its line risk, the partners most likely to
+ask, and the yearly totals, rendered on the server from the same forecast the API gives.
+
+A browser cannot send a bearer header, so the page signs in once with an API key and keeps it in an
+HttpOnly, SameSite=Strict cookie scoped to ``/planner``; the key's role and partner scope apply exactly as
+on the API (a key limited to some partners sees their cells and totals over them alone). The page is
+read-only, so the cookie can authorise nothing but reading forecasts. It is left out of the OpenAPI
+description: it is not part of the API."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated
+
+import anyio
+import numpy as np
+import xarray as xr
+from jinja2 import Environment, PackageLoader, select_autoescape
+from litestar import Request, get, post
+from litestar.datastructures import Cookie, State
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Response
+
+from bayes.forecast import Forecast, ForecastError
+from service import auth
+from service._handlers import _scoped_partners
+from service.app import Served, Services
+
+COOKIE = "td_planner_key"
+PATH = "/planner"
+LEVELS = (0.5, 0.8, 0.9, 0.95)
+TOP_CELLS = 25  # partner x family rows in "most likely to ask"
+MAX_CHARTS = 12
+HTML = "text/html; charset=utf-8"
+
+_env = Environment(loader=PackageLoader("service", "templates"), autoescape=select_autoescape(["html"]))
+
+
+class PageError(ValueError):
+    """A query the page cannot answer; the message names the field and the reason."""
+
+
+@dataclass(frozen=True)
+class Query:
+    horizon: int
+    level: float
+    families: tuple[str, ...]  # empty: all
+
+
+def parse_query(params: dict[str, list[str]], max_horizon: int) -> Query:
+    """The page's query string, checked field by field (the page shows the message, with a 400)."""
+
+    def one(name: str, default: str) -> str:
+        values = params.get(name) or [default]
+        if len(values) > 1:
+            raise PageError(f"{name}: given {len(values)} times; give it once")
+        return values[0].strip()
+
+    raw = one("horizon", "3")
+    try:
+        horizon = int(raw)
+    except ValueError:
+        raise PageError(f"horizon: {raw!r} is not a whole number of years") from None
+    if not 1 <= horizon <= max_horizon:
+        raise PageError(f"horizon: {horizon} is outside 1..{max_horizon}")
+    raw = one("level", "0.8")
+    try:
+        level = float(raw)
+    except ValueError:
+        raise PageError(f"level: {raw!r} is not a number") from None
+    if level not in LEVELS:
+        raise PageError(f"level: {raw} is not one of {list(LEVELS)}")
+    families = tuple(dict.fromkeys(f.strip() for f in params.get("family", []) if f.strip()))
+    return Query(horizon, level, families)
+
+
+# ---- what the page shows, as plain rows ---------------------------------------------------------
+
+
+_TOTAL_DEMAND = (
+    "domestic",
+    "firm",
+    "pending_expected",
+    "new_lors_expected",
+    "mean",
+    "lower",
+    "upper",
+    "min_sustaining_rate",
+    "max_rate",
+    "p_below_min",
+    "p_above_max",
+)
+
+
+def _rows(ds: xr.Dataset, dims: tuple[str, ...], variables: Sequence[str]) -> list[dict]:
+    """One dict per element over ``dims`` (the page asks for one credible level); NaN (no line
+    capacity on record, say) becomes None."""
+    ds = ds.isel(level=0) if "level" in ds.dims else ds
+    values = {v: ds[v].transpose(*dims).values.ravel().astype(float) for v in variables}
+    labels = [ds[d].values for d in dims]
+    rows = []
+    for flat, idx in enumerate(np.ndindex(*(len(lab) for lab in labels))):
+        row: dict = {d: lab[i].item() for d, lab, i in zip(dims, labels, idx, strict=True)}
+        row |= {v: None if math.isnan(x[flat]) else float(x[flat]) for v, x in values.items()}
+        rows.append(row)
+    return rows
+
+
+def total_rows(fc: Forecast, names: dict[str, str]) -> list[dict]:
+    """Per family and year: the parts of total demand (units), its interval and the line risk."""
+    rows = _rows(fc.total_demand, ("family", "year"), _TOTAL_DEMAND)
+    return [r | {"name": names.get(r["family"], r["family"])} for r in rows]
+
+
+def year_rows(fc: Forecast) -> list[dict]:
+    return _rows(fc.year_totals, ("year",), ("mean", "lower", "upper", "units_mean"))
+
+
+def likely_cells(fc: Forecast, names: dict[str, str], top: int = TOP_CELLS) -> list[dict]:
+    """The partner x family cells most likely to see at least one LOR within the horizon."""
+    cells = fc.cells
+    p_within = cells["p_any_within_horizon"].transpose("partner", "family").values
+    expected = cells["mean"].sum("year").transpose("partner", "family").values
+    units = cells["units_mean"].sum("year").transpose("partner", "family").values
+    order = np.lexsort((-expected.ravel(), -p_within.ravel()))[:top]
+    partners, families = cells["partner"].values, cells["family"].values
+    regions = cells["partner_region"].values
+    n_f = len(families)
+    return [
+        {
+            "partner": str(partners[k // n_f]),
+            "partner_name": names.get(str(partners[k // n_f]), str(partners[k // n_f])),
+            "region": str(regions[k // n_f]),
+            "family": str(families[k % n_f]),
+            "p_within": float(p_within.ravel()[k]),
+            "expected": float(expected.ravel()[k]),
+            "units": float(units.ravel()[k]),
+        }
+        for k in order
+    ]
+
+
+_PARTS = (
+    ("domestic", "#9aa5b1", "domestic plan"),
+    ("firm", "#1f3a5f", "firm LORs"),
+    ("pending_expected", "#3d6fa8", "pending LORs (expected)"),
+    ("new_lors_expected", "#8fb8e6", "forecast new LORs (expected)"),
+)
+
+
+def _ticks(top: float, n: int = 4) -> np.ndarray:
+    """Round tick values (1, 2 or 5 times a power of ten apart) from 0 to at least ``top``."""
+    raw = max(top, 1.0) / n
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    return np.arange(0, top + step, step)
+
+
+def _line(x1: float, x2: float, y1: float, y2: float, cls: str, title: str = "") -> str:
+    tip = f"<title>{title}</title>" if title else ""
+    return f'<line x1="{x1:.1f}" x2="{x2:.1f}" y1="{y1:.1f}" y2="{y2:.1f}" class="{cls}">{tip}</line>'
+
+
+def _text(x: float, y: float, text: str, anchor: str) -> str:
+    return f'<text x="{x:.1f}" y="{y:.1f}" class="tick" text-anchor="{anchor}">{text}</text>'
+
+
+def chart(rows: Sequence[dict], width: int = 340, height: int = 190) -> str:
+    """One family's total demand per year as an SVG: the expected parts stacked, the credible interval as
+    a whisker, the minimum sustaining rate (and the maximum rate, where it is in view) as lines."""
+    left, right, top, bottom = 52, 10, 10, 24
+    floor = [r["min_sustaining_rate"] for r in rows]
+    ticks = _ticks(max([r["upper"] for r in rows] + [v or 0.0 for v in floor]))
+    ymax = float(ticks[-1])
+    ceiling = [r["max_rate"] for r in rows if r["max_rate"] is not None and r["max_rate"] <= ymax]
+
+    def y(v: float) -> float:
+        return top + (height - top - bottom) * (1 - v / ymax)
+
+    slot = (width - left - right) / len(rows)
+    parts = [f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img">']
+    for tick in ticks:
+        parts += [
+            _line(left, width - right, y(tick), y(tick), "grid"),
+            _text(left - 4, y(tick) + 4, f"{tick:,.0f}", "end"),
+        ]
+    for i, r in enumerate(rows):
+        x, w, base = left + i * slot + slot * 0.2, slot * 0.6, 0.0
+        for key, colour, label in _PARTS:
+            v = r[key] or 0.0
+            if v > 0:
+                parts.append(
+                    f'<rect x="{x:.1f}" y="{y(base + v):.1f}" width="{w:.1f}" '
+                    f'height="{y(base) - y(base + v):.1f}" fill="{colour}">'
+                    f"<title>{r['year']} {label}: {v:,.0f}</title></rect>"
+                )
+            base += v
+        cx = x + w / 2
+        interval = f"{r['year']} interval {r['lower']:,.0f}-{r['upper']:,.0f}"
+        parts += [
+            _line(cx, cx, y(r["lower"]), y(r["upper"]), "whisker", interval),
+            _text(cx, height - 8, str(r["year"]), "middle"),
+        ]
+        if floor[i] is not None:
+            edge = slot * 0.1
+            tip = f"minimum sustaining rate {floor[i]:,.0f}"
+            parts.append(_line(x - edge, x + w + edge, y(floor[i]), y(floor[i]), "floor", tip))
+    if ceiling:
+        top_rate = max(ceiling)
+        parts.append(
+            _line(left, width - right, y(top_rate), y(top_rate), "ceiling", f"maximum rate {top_rate:,.0f}")
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def render(template: str, status_code: int = 200, **context) -> Response:
+    html = _env.get_template(template).render(path=PATH, **context)
+    return Response(html, status_code=status_code, media_type=HTML)
+
+
+def _names(served: Served, dim: str) -> dict[str, str]:
+    c = served.model.coords
+    return dict(zip(map(str, c[dim].values), map(str, c[f"{dim}_name"].values), strict=True))
+
+
+def page(served: Served, caller: auth.Caller, query: Query, partners: list[str] | None) -> str:
+    """The whole page for one query, as HTML."""
+    try:
+        fc = served.forecaster.forecast(query.horizon, (query.level,), partners, list(query.families) or None)
+    except ForecastError as exc:
+        raise PageError(str(exc)) from None
+    names, partner_names = _names(served, "family"), _names(served, "partner")
+    totals = total_rows(fc, names)
+    by_family: dict[str, list[dict]] = {}
+    for r in totals:
+        by_family.setdefault(r["family"], []).append(r)
+    at_risk = sorted(by_family, key=lambda f: -max(r["p_below_min"] or 0.0 for r in by_family[f]))
+    charts = [(f, names.get(f, f), chart(by_family[f])) for f in at_risk[:MAX_CHARTS]]
+    return _env.get_template("planner.html").render(
+        path=PATH,
+        model=served.record,
+        first_year=int(fc.total_demand["year"].values[0]),
+        caller=caller,
+        scope=None if caller.partners is None else sorted(caller.partners),
+        query=query,
+        levels=LEVELS,
+        max_horizon=served.forecaster.max_horizon,
+        all_families=[(f, names[f]) for f in names],
+        totals=totals,
+        charts=charts,
+        parts=_PARTS,
+        likely=likely_cells(fc, partner_names),
+        family_names=names,
+        years=year_rows(fc),
+    )
+
+
+# ---- handlers ---------------------------------------------------------------------------------
+
+
+def _services(state: State) -> Services:
+    return state.services
+
+
+def _caller(request: Request) -> auth.Caller | None:
+    token = request.cookies.get(COOKIE, "")
+    return _services(request.app.state).keys.lookup(token) if token else None
+
+
+@get("/", include_in_schema=False, sync_to_thread=False)
+def home() -> Redirect:
+    return Redirect(PATH)
+
+
+@get(PATH, include_in_schema=False)
+async def planner(state: State, request: Request) -> Response:
+    """The page for the signed-in key; the sign-in form when there is none (or it was revoked)."""
+    caller = _caller(request)
+    if caller is None:
+        return render("login.html", message=None)
+    services = _services(state)
+    served = services.holder.served or services.holder.refresh()
+    if served is None:
+        return render(
+            "message.html", 503, title="No model yet", message="No model is active: fit one and activate it."
+        )
+    try:
+        query = parse_query(
+            {k: request.query_params.getall(k) for k in request.query_params}, served.forecaster.max_horizon
+        )
+        partners = _scoped_partners(caller, None)
+        key = ("planner", query, None if partners is None else tuple(partners))
+        html = await anyio.to_thread.run_sync(
+            served.cache.get_or_compute, key, lambda: page(served, caller, query, partners).encode()
+        )
+    except PageError as exc:
+        return render("message.html", 400, title="Cannot show that", message=str(exc))
+    return Response(html, media_type=HTML)
+
+
+@post(f"{PATH}/login", include_in_schema=False, status_code=303)
+async def login(
+    state: State,
+    request: Request,
+    data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Response:
+    token = (data.get("key") or "").strip()
+    caller = _services(state).keys.lookup(token) if token else None
+    if caller is None:
+        return render("login.html", 401, message="key: unknown or revoked API key")
+    secure = request.url.scheme == "https"
+    cookie = Cookie(key=COOKIE, value=token, path=PATH, httponly=True, samesite="strict", secure=secure)
+    return Redirect(PATH, status_code=303, cookies=[cookie])
+
+
+@post(f"{PATH}/logout", include_in_schema=False, status_code=303)
+async def logout() -> Response:
+    return Redirect(
+        PATH, status_code=303, cookies=[Cookie(key=COOKIE, value="", path=PATH, max_age=0, expires=0)]
+    )
+
+
+HANDLERS = [home, planner, login, logout]

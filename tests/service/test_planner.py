@@ -1,0 +1,236 @@
+"""The planner's page: sign-in with a key, the same numbers as the API, the key's partner scope, and
+clear 400s for a bad query."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+
+import pytest
+from litestar.testing import TestClient
+
+from service import auth
+from service._planner import COOKIE, chart
+from tests.service.conftest import Keys, bearer
+
+
+class _Tables(HTMLParser):
+    """Rows of every table with an id: the row's data-* attributes and its cells' text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[tuple[dict, list[str]]]] = {}
+        self._table: str | None = None
+        self._row: tuple[dict, list[str]] | None = None
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "table" and a.get("id"):
+            self._table = a["id"]
+            self.tables[self._table] = []
+        elif tag == "tr" and self._table and any(k.startswith("data-") for k in a):
+            self._row = ({k[5:]: v for k, v in a.items() if k.startswith("data-")}, [])
+        elif tag == "td" and self._row is not None:
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td" and self._row is not None and self._cell is not None:
+            self._row[1].append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None and self._table:
+            self.tables[self._table].append(self._row)
+            self._row = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def tables(html: str) -> dict[str, list[tuple[dict, list[str]]]]:
+    parser = _Tables()
+    parser.feed(html)
+    return parser.tables
+
+
+def units(v: float | None) -> str:
+    return "-" if v is None else f"{v:,.0f}"
+
+
+def pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0%}"
+
+
+@pytest.fixture(scope="module")
+def browser(app_and_keys) -> Iterator[TestClient]:
+    """A browser: no bearer header, a cookie jar (emptied before each test)."""
+    app, _ = app_and_keys
+    with TestClient(app=app) as c:
+        yield c
+
+
+@pytest.fixture
+def fresh(browser: TestClient) -> TestClient:
+    browser.cookies.clear()
+    return browser
+
+
+def sign_in(browser: TestClient, token: str) -> None:
+    r = browser.post("/planner/login", data={"key": token}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == "/planner"
+
+
+def test_the_page_asks_for_a_key_and_keeps_it_in_a_strict_cookie(fresh: TestClient, keys: Keys) -> None:
+    r = fresh.get("/", follow_redirects=False)
+    assert r.status_code in (301, 302, 307) and r.headers["location"] == "/planner"
+    r = fresh.get("/planner")
+    assert r.status_code == 200 and 'action="/planner/login"' in r.text and 'id="total-demand"' not in r.text
+
+    r = fresh.post("/planner/login", data={"key": "td_not-a-key"}, follow_redirects=False)
+    assert r.status_code == 401 and "unknown or revoked" in r.text
+    assert COOKIE not in fresh.cookies
+
+    r = fresh.post("/planner/login", data={"key": keys.reader}, follow_redirects=False)
+    assert r.status_code == 303
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/planner" in cookie
+    r = fresh.get("/planner")
+    assert r.status_code == 200 and 'id="total-demand"' in r.text and "reader" in r.text
+
+    r = fresh.post("/planner/logout", follow_redirects=False)
+    assert r.status_code == 303
+    assert fresh.get("/planner").text.count('id="total-demand"') == 0
+
+
+def test_a_revoked_key_is_signed_out(fresh: TestClient, app_and_keys) -> None:
+    app, _ = app_and_keys
+    services = app.state.services
+    issued = auth.create_key(services.engine, "short-lived", "reader")
+    sign_in(fresh, issued.token)
+    assert 'id="total-demand"' in fresh.get("/planner").text
+    auth.revoke_key(services.engine, issued.caller.key_id)
+    services.keys.forget()
+    r = fresh.get("/planner")
+    assert r.status_code == 200 and 'action="/planner/login"' in r.text and 'id="total-demand"' not in r.text
+
+
+def test_the_page_shows_the_apis_numbers(fresh: TestClient, keys: Keys) -> None:
+    sign_in(fresh, keys.reader)
+    families = ["f01", "f02"]
+    r = fresh.get("/planner", params={"horizon": 2, "level": 0.9, "family": families})
+    assert r.status_code == 200, r.text
+    page = tables(r.text)
+    api = fresh.post(
+        "/v1/forecasts",
+        json={"horizon": 2, "levels": [0.9], "families": families},
+        headers=bearer(keys.reader),
+    ).json()
+
+    shown = {(a["family"], int(a["year"])): cells for a, cells in page["total-demand"]}
+    assert len(shown) == len(api["total_demand"]) == 4
+    for row in api["total_demand"]:
+        cells = shown[(row["family"], row["year"])]
+        (interval,) = row["intervals"]
+        assert cells[2:8] == [
+            units(row["domestic"]),
+            units(row["firm"]),
+            units(row["pending_expected"]),
+            units(row["new_lors_expected"]),
+            units(row["mean"]),
+            f"{units(interval['lower'])}-{units(interval['upper'])}",
+        ]
+        assert cells[8:] == [
+            units(row["min_sustaining_rate"]),
+            units(row["max_rate"]),
+            pct(row["p_below_min"]),
+            pct(row["p_above_max"]),
+        ]
+
+    years = {int(a["year"]): cells for a, cells in page["years"]}
+    for row in api["year_totals"]:
+        assert years[row["year"]][1] == f"{row['mean']:.1f}"
+
+    # The most likely askers: the cells with the highest P(at least one LOR within the horizon), in order.
+    within = sorted(
+        {(c["partner"], c["family"]): c["p_any_within_horizon"] for c in api["cells"]}.items(),
+        key=lambda kv: -kv[1],
+    )
+    likely = page["likely"]
+    assert likely and all(a["family"] in families for a, _ in likely)
+    assert [pct(p) for _, p in within[: len(likely)]] == [cells[3] for _, cells in likely]
+    assert len(re.findall("<svg", r.text)) == len(families)
+
+
+def test_a_scoped_key_sees_its_partners_alone(fresh: TestClient, keys: Keys) -> None:
+    sign_in(fresh, keys.scoped)
+    r = fresh.get("/planner", params={"horizon": 3})
+    assert r.status_code == 200
+    page = tables(r.text)
+    assert {a["partner"] for a, _ in page["likely"]} <= {"p01", "p02"}
+    assert "p01, p02" in r.text  # the key's scope is stated
+    api = fresh.post(
+        "/v1/forecasts", json={"horizon": 3, "levels": [0.8]}, headers=bearer(keys.scoped)
+    ).json()
+    everyone = fresh.post(
+        "/v1/forecasts", json={"horizon": 3, "levels": [0.8]}, headers=bearer(keys.admin)
+    ).json()
+    shown = {(a["family"], int(a["year"])): cells[6] for a, cells in page["total-demand"]}
+    for row, whole in zip(api["total_demand"], everyone["total_demand"], strict=True):
+        assert shown[(row["family"], row["year"])] == units(row["mean"])
+        assert row["mean"] <= whole["mean"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"horizon": "0"}, "horizon"),
+        ({"horizon": "soon"}, "horizon"),
+        ({"horizon": ["1", "2"]}, "horizon"),
+        ({"level": "0.7"}, "level"),
+        ({"level": "high"}, "level"),
+        ({"family": "no-such-family"}, "families"),
+    ],
+)
+def test_a_bad_query_is_a_400_that_names_the_field(
+    fresh: TestClient, keys: Keys, query: dict, field: str
+) -> None:
+    sign_in(fresh, keys.reader)
+    r = fresh.get("/planner", params=query)
+    assert r.status_code == 400
+    assert r.headers["content-type"].startswith("text/html")
+    assert re.search(rf'class="bad">{field}: ', r.text), r.text
+
+
+def test_the_page_is_not_part_of_the_api_description(fresh: TestClient) -> None:
+    paths = fresh.get("/schema/openapi.json").json()["paths"]
+    assert not [p for p in paths if p == "/" or p.startswith("/planner")]
+
+
+def _row(year: int, mean: float, upper: float, floor: float | None) -> dict:
+    return {
+        "year": year,
+        "domestic": mean / 2,
+        "firm": 0.0,
+        "pending_expected": None,
+        "new_lors_expected": mean / 2,
+        "lower": mean / 2,
+        "upper": upper,
+        "min_sustaining_rate": floor,
+        "max_rate": None,
+    }
+
+
+def test_the_chart_draws_the_floor_where_a_line_has_one() -> None:
+    svg = chart([_row(2022, 100.0, 180.0, 120.0), _row(2023, 110.0, 230.0, 120.0)])
+    assert svg.count('class="floor"') == 2 and svg.count('class="whisker"') == 2
+    ticks = [float(t.replace(",", "")) for t in re.findall(r'text-anchor="end">([\d,]+)<', svg)]
+    assert ticks[0] == 0 and ticks[-1] >= 230 and ticks[-1] < 2 * 230  # the interval is in view
+    # the floor sits at its value on the axis, whose ticks are evenly spaced from 0 at the bottom
+    grid = [float(v) for v in re.findall(r'y1="([\d.]+)" y2="[\d.]+" class="grid"', svg)]
+    floor_y = float(re.search(r'y1="([\d.]+)" y2="[\d.]+" class="floor"', svg).group(1))
+    assert floor_y == pytest.approx(grid[0] + (grid[-1] - grid[0]) * 120.0 / ticks[-1], abs=0.15)
+    assert 'class="floor"' not in chart([_row(2022, 100.0, 180.0, None)])
