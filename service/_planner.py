@@ -293,7 +293,7 @@ async def planner(state: State, request: Request) -> Response:
             {k: request.query_params.getall(k) for k in request.query_params}, served.forecaster.max_horizon
         )
         partners = _scoped_partners(caller, None)
-        key = ("planner", query, None if partners is None else tuple(partners))
+        key = ("planner", query, caller.key_id)  # the page names its key, so it is cached per key
         html = await anyio.to_thread.run_sync(
             served.cache.get_or_compute, key, lambda: page(served, caller, query, partners).encode()
         )

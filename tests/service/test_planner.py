@@ -106,12 +106,20 @@ def test_the_page_asks_for_a_key_and_keeps_it_in_a_strict_cookie(fresh: TestClie
     assert fresh.get("/planner").text.count('id="total-demand"') == 0
 
 
+def test_each_key_sees_its_own_name_on_a_page_cached_per_key(fresh: TestClient, keys: Keys) -> None:
+    for token, name in ((keys.reader, "reader"), (keys.admin, "admin"), (keys.reader, "reader")):
+        sign_in(fresh, token)
+        assert f"{name} ({name})" in fresh.get("/planner", params={"horizon": 1}).text
+
+
 def test_a_revoked_key_is_signed_out(fresh: TestClient, app_and_keys) -> None:
     app, _ = app_and_keys
     services = app.state.services
-    issued = auth.create_key(services.engine, "short-lived", "reader")
+    issued = auth.create_key(services.engine, "<script>short-lived</script>", "reader")
     sign_in(fresh, issued.token)
-    assert 'id="total-demand"' in fresh.get("/planner").text
+    html = fresh.get("/planner").text
+    assert 'id="total-demand"' in html
+    assert "&lt;script&gt;short-lived" in html and "<script>" not in html  # names are escaped
     auth.revoke_key(services.engine, issued.caller.key_id)
     services.keys.forget()
     r = fresh.get("/planner")
