@@ -9,10 +9,13 @@ description: it is not part of the API."""
 
 from __future__ import annotations
 
+import csv
+import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import urlencode
 
 import anyio
 import numpy as np
@@ -48,6 +51,11 @@ class Query:
     horizon: int
     level: float
     families: tuple[str, ...]  # empty: all
+
+    def url_query(self) -> str:
+        """This query as a query string (``parse_query`` reads it back)."""
+        params = [("horizon", self.horizon), ("level", self.level), *(("family", f) for f in self.families)]
+        return urlencode(params)
 
 
 def parse_query(params: dict[str, list[str]], max_horizon: int) -> Query:
@@ -227,12 +235,31 @@ def _names(served: Served, dim: str) -> dict[str, str]:
     return dict(zip(map(str, c[dim].values), map(str, c[f"{dim}_name"].values), strict=True))
 
 
-def page(served: Served, caller: auth.Caller, query: Query, partners: list[str] | None) -> str:
-    """The whole page for one query, as HTML."""
+def _forecast(served: Served, query: Query, partners: list[str] | None) -> Forecast:
     try:
-        fc = served.forecaster.forecast(query.horizon, (query.level,), partners, list(query.families) or None)
+        return served.forecaster.forecast(
+            query.horizon, (query.level,), partners, list(query.families) or None
+        )
     except ForecastError as exc:
         raise PageError(str(exc)) from None
+
+
+CSV_COLUMNS = ("family", "name", "year", "level", *_TOTAL_DEMAND)
+
+
+def total_demand_csv(served: Served, _: auth.Caller, query: Query, partners: list[str] | None) -> str:
+    """The page's total-demand table unrounded, one row per family and year, for a spreadsheet."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in total_rows(_forecast(served, query, partners), _names(served, "family")):
+        writer.writerow({**row, "level": query.level})
+    return out.getvalue()
+
+
+def page(served: Served, caller: auth.Caller, query: Query, partners: list[str] | None) -> str:
+    """The whole page for one query, as HTML."""
+    fc = _forecast(served, query, partners)
     names, partner_names = _names(served, "family"), _names(served, "partner")
     totals = total_rows(fc, names)
     by_family: dict[str, list[dict]] = {}
@@ -247,6 +274,7 @@ def page(served: Served, caller: auth.Caller, query: Query, partners: list[str] 
         caller=caller,
         scope=None if caller.partners is None else sorted(caller.partners),
         query=query,
+        query_string=query.url_query(),
         levels=LEVELS,
         max_horizon=served.forecaster.max_horizon,
         all_families=[(f, names[f]) for f in names],
@@ -276,13 +304,15 @@ def home() -> Redirect:
     return Redirect(PATH)
 
 
-@get(PATH, include_in_schema=False)
-async def planner(state: State, request: Request) -> Response:
-    """The page for the signed-in key; the sign-in form when there is none (or it was revoked)."""
+async def _answer(
+    request: Request, kind: str, build: Callable[..., str], media_type: str, headers: dict | None = None
+) -> Response:
+    """The sign-in form without a (valid) key; else ``build(served, caller, query, partners)``, cached
+    per key and query, or a 400 page naming the field."""
     caller = _caller(request)
     if caller is None:
         return render("login.html", message=None)
-    services = _services(state)
+    services = _services(request.app.state)
     served = services.holder.served or services.holder.refresh()
     if served is None:
         return render(
@@ -293,13 +323,31 @@ async def planner(state: State, request: Request) -> Response:
             {k: request.query_params.getall(k) for k in request.query_params}, served.forecaster.max_horizon
         )
         partners = _scoped_partners(caller, None)
-        key = ("planner", query, caller.key_id)  # the page names its key, so it is cached per key
-        html = await anyio.to_thread.run_sync(
-            served.cache.get_or_compute, key, lambda: page(served, caller, query, partners).encode()
+        key = (kind, query, caller.key_id)  # the page names its key, so it is cached per key
+        body = await anyio.to_thread.run_sync(
+            served.cache.get_or_compute, key, lambda: build(served, caller, query, partners).encode()
         )
     except PageError as exc:
         return render("message.html", 400, title="Cannot show that", message=str(exc))
-    return Response(html, media_type=HTML)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+@get(PATH, include_in_schema=False)
+async def planner(request: Request) -> Response:
+    """The page for the signed-in key; the sign-in form when there is none (or it was revoked)."""
+    return await _answer(request, "planner", page, HTML)
+
+
+@get(f"{PATH}/total-demand.csv", include_in_schema=False)
+async def planner_csv(request: Request) -> Response:
+    """The page's total-demand table as CSV, unrounded."""
+    return await _answer(
+        request,
+        "planner-csv",
+        total_demand_csv,
+        "text/csv; charset=utf-8",
+        {"content-disposition": 'attachment; filename="total-demand.csv"'},
+    )
 
 
 @post(f"{PATH}/login", include_in_schema=False, status_code=303)
@@ -324,4 +372,4 @@ async def logout() -> Response:
     )
 
 
-HANDLERS = [home, planner, login, logout]
+HANDLERS = [home, planner, planner_csv, login, logout]

@@ -3,6 +3,8 @@ clear 400s for a bad query."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -171,6 +173,30 @@ def test_the_page_shows_the_apis_numbers(fresh: TestClient, keys: Keys) -> None:
     assert likely and all(a["family"] in families for a, _ in likely)
     assert [pct(p) for _, p in within[: len(likely)]] == [cells[3] for _, cells in likely]
     assert len(re.findall("<svg", r.text)) == len(families)
+
+
+def test_the_table_downloads_as_csv_unrounded(fresh: TestClient, keys: Keys) -> None:
+    sign_in(fresh, keys.reader)
+    query = {"horizon": 2, "level": 0.5, "family": ["f02"]}
+    html = fresh.get("/planner", params=query).text
+    link = re.search(r'href="(/planner/total-demand\.csv\?[^"]+)"', html).group(1).replace("&amp;", "&")
+    r = fresh.get(link)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert "attachment" in r.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    api = fresh.post(
+        "/v1/forecasts",
+        json={"horizon": 2, "levels": [0.5], "families": ["f02"]},
+        headers=bearer(keys.reader),
+    ).json()["total_demand"]
+    assert [(row["family"], int(row["year"])) for row in rows] == [(a["family"], a["year"]) for a in api]
+    for row, a in zip(rows, api, strict=True):
+        assert float(row["level"]) == 0.5
+        assert float(row["mean"]) == pytest.approx(a["mean"])
+        assert float(row["upper"]) == pytest.approx(a["intervals"][0]["upper"])
+        assert float(row["p_below_min"]) == pytest.approx(a["p_below_min"])
+    fresh.cookies.clear()
+    assert "text/html" in fresh.get(link).headers["content-type"]  # signed out: the sign-in form
 
 
 def test_a_scoped_key_sees_its_partners_alone(fresh: TestClient, keys: Keys) -> None:
