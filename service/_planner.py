@@ -24,6 +24,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from litestar import Request, get, post
 from litestar.datastructures import Cookie, State
 from litestar.enums import RequestEncodingType
+from litestar.exceptions import PermissionDeniedException
 from litestar.params import Body
 from litestar.response import Redirect, Response
 
@@ -50,11 +51,15 @@ class PageError(ValueError):
 class Query:
     horizon: int
     level: float
-    families: tuple[str, ...]  # empty: all
+    families: tuple[str, ...] = ()  # each filter: empty means all
+    regions: tuple[str, ...] = ()
+    partners: tuple[str, ...] = ()
 
     def url_query(self) -> str:
         """This query as a query string (``parse_query`` reads it back)."""
-        params = [("horizon", self.horizon), ("level", self.level), *(("family", f) for f in self.families)]
+        params: list[tuple[str, object]] = [("horizon", self.horizon), ("level", self.level)]
+        for name, values in (("family", self.families), ("region", self.regions), ("partner", self.partners)):
+            params += [(name, v) for v in values]
         return urlencode(params)
 
 
@@ -81,8 +86,11 @@ def parse_query(params: dict[str, list[str]], max_horizon: int) -> Query:
         raise PageError(f"level: {raw!r} is not a number") from None
     if level not in LEVELS:
         raise PageError(f"level: {raw} is not one of {list(LEVELS)}")
-    families = tuple(dict.fromkeys(f.strip() for f in params.get("family", []) if f.strip()))
-    return Query(horizon, level, families)
+
+    def many(name: str) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(v.strip() for v in params.get(name, []) if v.strip()))
+
+    return Query(horizon, level, many("family"), many("region"), many("partner"))
 
 
 # ---- what the page shows, as plain rows ---------------------------------------------------------
@@ -238,7 +246,7 @@ def _names(served: Served, dim: str) -> dict[str, str]:
 def _forecast(served: Served, query: Query, partners: list[str] | None) -> Forecast:
     try:
         return served.forecaster.forecast(
-            query.horizon, (query.level,), partners, list(query.families) or None
+            query.horizon, (query.level,), partners, list(query.families) or None, list(query.regions) or None
         )
     except ForecastError as exc:
         raise PageError(str(exc)) from None
@@ -261,6 +269,12 @@ def page(served: Served, caller: auth.Caller, query: Query, partners: list[str] 
     """The whole page for one query, as HTML."""
     fc = _forecast(served, query, partners)
     names, partner_names = _names(served, "family"), _names(served, "partner")
+    c = served.model.coords
+    visible = [  # the partners this key may choose from, with their region
+        (p, partner_names[p], str(region))
+        for p, region in zip(map(str, c["partner"].values), c["partner_region"].values, strict=True)
+        if caller.partners is None or p in caller.partners
+    ]
     totals = total_rows(fc, names)
     by_family: dict[str, list[dict]] = {}
     for r in totals:
@@ -277,7 +291,9 @@ def page(served: Served, caller: auth.Caller, query: Query, partners: list[str] 
         query_string=query.url_query(),
         levels=LEVELS,
         max_horizon=served.forecaster.max_horizon,
-        all_families=[(f, names[f]) for f in names],
+        all_families=list(names.items()),
+        all_regions=sorted({region for _, _, region in visible}),
+        all_partners=[(p, name) for p, name, _ in visible],
         totals=totals,
         charts=charts,
         parts=_PARTS,
@@ -322,13 +338,15 @@ async def _answer(
         query = parse_query(
             {k: request.query_params.getall(k) for k in request.query_params}, served.forecaster.max_horizon
         )
-        partners = _scoped_partners(caller, None)
+        partners = _scoped_partners(caller, list(query.partners) or None)
         key = (kind, query, caller.key_id)  # the page names its key, so it is cached per key
         body = await anyio.to_thread.run_sync(
             served.cache.get_or_compute, key, lambda: build(served, caller, query, partners).encode()
         )
     except PageError as exc:
         return render("message.html", 400, title="Cannot show that", message=str(exc))
+    except PermissionDeniedException as exc:
+        return render("message.html", 403, title="Not for this key", message=str(exc.detail))
     return Response(body, media_type=media_type, headers=headers)
 
 

@@ -218,6 +218,35 @@ def test_a_scoped_key_sees_its_partners_alone(fresh: TestClient, keys: Keys) -> 
         assert row["mean"] <= whole["mean"]
 
 
+def test_regions_and_partners_narrow_the_totals(fresh: TestClient, keys: Keys) -> None:
+    sign_in(fresh, keys.reader)
+    partners = fresh.get("/v1/partners", headers=bearer(keys.reader)).json()
+    region = partners[0]["region"]
+    in_region = {p["id"] for p in partners if p["region"] == region}
+    for query, body in (
+        ({"region": region}, {"regions": [region]}),
+        ({"partner": ["p03", "p04"]}, {"partners": ["p03", "p04"]}),
+    ):
+        r = fresh.get("/planner", params={"horizon": 2, **query})
+        assert r.status_code == 200, r.text
+        page = tables(r.text)
+        api = fresh.post(
+            "/v1/forecasts", json={"horizon": 2, "levels": [0.8], **body}, headers=bearer(keys.reader)
+        ).json()
+        shown = {(a["family"], int(a["year"])): cells[6] for a, cells in page["total-demand"]}
+        assert shown == {(row["family"], row["year"]): units(row["mean"]) for row in api["total_demand"]}
+        allowed = in_region if "region" in query else set(query["partner"])
+        assert {a["partner"] for a, _ in page["likely"]} <= allowed
+
+
+def test_a_scoped_key_cannot_pick_another_partner(fresh: TestClient, keys: Keys) -> None:
+    sign_in(fresh, keys.scoped)
+    r = fresh.get("/planner", params={"partner": "p03"})
+    assert r.status_code == 403 and "text/html" in r.headers["content-type"]
+    assert "p03" in r.text
+    assert 'value="p03"' not in fresh.get("/planner").text  # nor is it offered
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [
@@ -227,6 +256,8 @@ def test_a_scoped_key_sees_its_partners_alone(fresh: TestClient, keys: Keys) -> 
         ({"level": "0.7"}, "level"),
         ({"level": "high"}, "level"),
         ({"family": "no-such-family"}, "families"),
+        ({"region": "Atlantis"}, "regions"),
+        ({"partner": "no-such-partner"}, "partners"),
     ],
 )
 def test_a_bad_query_is_a_400_that_names_the_field(
