@@ -925,8 +925,12 @@ class Forecaster:
         pi = self.select_partners(partners, regions)
         fi = self._select(families, self._f_index, "families")
         window = slice(first - int(self.years[0]), last - int(self.years[0]) + 1)
-        counts = self.cube[np.ix_(pi, fi)][:, :, window].sum(axis=(0, 2), dtype=np.uint32)
-        units = self.units[np.ix_(pi, fi)][:, :, window].sum(axis=(0, 2), dtype=np.uint64)
+        if len(pi) == len(self.partners):  # every partner: their sums were taken at start-up
+            counts = self._all_family[fi][:, window].sum(axis=1, dtype=np.uint32)
+            units = self._all_family_units[fi][:, window].sum(axis=1, dtype=np.uint64)
+        else:
+            counts = self.cube[np.ix_(pi, fi)][:, :, window].sum(axis=(0, 2), dtype=np.uint32)
+            units = self.units[np.ix_(pi, fi)][:, :, window].sum(axis=(0, 2), dtype=np.uint64)
         counts = np.concatenate([counts, counts.sum(axis=0, keepdims=True)])
         units = np.concatenate([units, units.sum(axis=0, keepdims=True)])
         ds = _summarise_totals(counts, units, levels, ("family",), {"family": [*self.families[fi], "all"]})

@@ -252,6 +252,23 @@ def _forecast(served: Served, query: Query, partners: list[str] | None) -> Forec
         raise PageError(str(exc)) from None
 
 
+_CUMULATIVE = ("mean", "lower", "upper", "p_any", "units_mean", "units_lower", "units_upper")
+
+
+def cumulative_rows(served: Served, query: Query, partners: list[str] | None, first_year: int) -> list[dict]:
+    """New LORs and units summed over the horizon's years and the counted partners, draw by draw, per
+    family and for all of them together (the API's block buy over the same window)."""
+    ds = served.forecaster.block_buy(
+        partners,
+        list(query.families) or None,
+        first_year,
+        first_year + query.horizon - 1,
+        (query.level,),
+        list(query.regions) or None,
+    )
+    return _rows(ds, ("family",), _CUMULATIVE)
+
+
 CSV_COLUMNS = ("family", "name", "year", "level", *_TOTAL_DEMAND)
 
 
@@ -268,6 +285,7 @@ def total_demand_csv(served: Served, _: auth.Caller, query: Query, partners: lis
 def page(served: Served, caller: auth.Caller, query: Query, partners: list[str] | None) -> str:
     """The whole page for one query, as HTML."""
     fc = _forecast(served, query, partners)
+    first_year = int(fc.total_demand["year"].values[0])
     names, partner_names = _names(served, "family"), _names(served, "partner")
     c = served.model.coords
     visible = [  # the partners this key may choose from, with their region
@@ -284,7 +302,7 @@ def page(served: Served, caller: auth.Caller, query: Query, partners: list[str] 
     return _env.get_template("planner.html").render(
         path=PATH,
         model=served.record,
-        first_year=int(fc.total_demand["year"].values[0]),
+        first_year=first_year,
         caller=caller,
         scope=None if caller.partners is None else sorted(caller.partners),
         query=query,
@@ -300,6 +318,7 @@ def page(served: Served, caller: auth.Caller, query: Query, partners: list[str] 
         likely=likely_cells(fc, partner_names),
         family_names=names,
         years=year_rows(fc),
+        cumulative=cumulative_rows(served, query, partners, first_year),
     )
 
 

@@ -145,6 +145,17 @@ def test_block_buy_sums_partners_and_years(forecaster: Forecaster) -> None:
         fc.unit_draws.sum(("partner", "family", "year")).mean().values,
     )
     assert float(ds["p_any"].sel(family="all")) >= float(ds["p_any"].drop_sel(family="all").max())
+    # every partner (read off the sums taken at start-up): the same as summing the cells' draws
+    everyone = forecaster.block_buy(first_year=2020, last_year=2021, levels=[0.9])
+    fc = forecaster.forecast(horizon=2)
+    total = fc.unit_draws.sum(("partner", "year"))
+    np.testing.assert_allclose(
+        everyone["units_mean"].drop_sel(family="all").values, total.mean("sample").values
+    )
+    np.testing.assert_allclose(
+        everyone["upper"].sel(family="all").values,
+        np.quantile(fc.draws.sum(("partner", "family", "year")).values, 0.95, method="inverted_cdf"),
+    )
     with pytest.raises(ForecastError, match="window"):
         forecaster.block_buy(first_year=2019)
 

@@ -239,6 +239,36 @@ def test_regions_and_partners_narrow_the_totals(fresh: TestClient, keys: Keys) -
         assert {a["partner"] for a, _ in page["likely"]} <= allowed
 
 
+def test_the_cumulative_table_is_the_apis_block_buy(fresh: TestClient, keys: Keys) -> None:
+    sign_in(fresh, keys.reader)
+    query = {"horizon": 3, "level": 0.9, "family": ["f01", "f03"], "partner": ["p02", "p05", "p07"]}
+    page = tables(fresh.get("/planner", params=query).text)
+    first = min(int(a["year"]) for a, _ in page["years"])
+    api = fresh.post(
+        "/v1/block-buys",
+        json={
+            "partners": query["partner"],
+            "families": query["family"],
+            "first_year": first,
+            "last_year": first + 2,
+            "levels": [0.9],
+        },
+        headers=bearer(keys.reader),
+    ).json()
+    shown = {a["family"]: cells for a, cells in page["cumulative"]}
+    assert set(shown) == {"f01", "f03", "all"} == {row["family"] for row in api["rows"]}
+    for row in api["rows"]:
+        (interval,) = row["intervals"]
+        (u_interval,) = row["units"]["intervals"]
+        assert shown[row["family"]][1:] == [
+            f"{row['mean']:.1f}",
+            f"{interval['lower']:.0f}-{interval['upper']:.0f}",
+            pct(row["p_any"]),
+            units(row["units"]["mean"]),
+            f"{units(u_interval['lower'])}-{units(u_interval['upper'])}",
+        ]
+
+
 def test_a_scoped_key_cannot_pick_another_partner(fresh: TestClient, keys: Keys) -> None:
     sign_in(fresh, keys.scoped)
     r = fresh.get("/planner", params={"partner": "p03"})
