@@ -14,8 +14,7 @@ import io
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import anyio
 import numpy as np
@@ -23,9 +22,7 @@ import xarray as xr
 from jinja2 import Environment, PackageLoader, select_autoescape
 from litestar import Request, get, post
 from litestar.datastructures import Cookie, State
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import PermissionDeniedException
-from litestar.params import Body
 from litestar.response import Redirect, Response
 
 from bayes.forecast import Forecast, ForecastError
@@ -38,7 +35,10 @@ PATH = "/planner"
 LEVELS = (0.5, 0.8, 0.9, 0.95)
 TOP_CELLS = 25  # partner x family rows in "most likely to ask"
 MAX_CHARTS = 12
-HTML = "text/html; charset=utf-8"
+HTML, CSV = "text/html", "text/csv"  # Litestar adds the charset
+# The page is authorised by a cookie, which shared caches do not treat as private the way they treat an
+# Authorization header: every answer says so, and may not be framed by another site.
+PRIVATE = {"cache-control": "private, no-store", "x-frame-options": "DENY"}
 
 _env = Environment(loader=PackageLoader("service", "templates"), autoescape=select_autoescape(["html"]))
 
@@ -168,10 +168,11 @@ _PARTS = (
 
 
 def _ticks(top: float, n: int = 4) -> np.ndarray:
-    """Round tick values (1, 2 or 5 times a power of ten apart) from 0 to at least ``top``."""
-    raw = max(top, 1.0) / n
-    power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    """Round tick values (1, 2 or 5 times a power of ten apart, at least one unit) from 0 to at least
+    ``top``, and never only 0 (an empty chart still has an axis)."""
+    top = max(top, 1.0)
+    power = 10 ** max(0, math.floor(math.log10(top / n)))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= top / n)
     return np.arange(0, top + step, step)
 
 
@@ -189,7 +190,8 @@ def chart(rows: Sequence[dict], width: int = 340, height: int = 190) -> str:
     a whisker, the minimum sustaining rate (and the maximum rate, where it is in view) as lines."""
     left, right, top, bottom = 52, 10, 10, 24
     floor = [r["min_sustaining_rate"] for r in rows]
-    ticks = _ticks(max([r["upper"] for r in rows] + [v or 0.0 for v in floor]))
+    # the bars stack expected values, and a skewed total's mean can sit above its interval
+    ticks = _ticks(max(max(r["upper"], r["mean"] or 0.0, f or 0.0) for r, f in zip(rows, floor, strict=True)))
     ymax = float(ticks[-1])
     ceiling = [r["max_rate"] for r in rows if r["max_rate"] is not None and r["max_rate"] <= ymax]
 
@@ -233,9 +235,12 @@ def chart(rows: Sequence[dict], width: int = 340, height: int = 190) -> str:
     return "".join(parts)
 
 
+def html(template: str, **context) -> str:
+    return _env.get_template(template).render(path=PATH, **context)
+
+
 def render(template: str, status_code: int = 200, **context) -> Response:
-    html = _env.get_template(template).render(path=PATH, **context)
-    return Response(html, status_code=status_code, media_type=HTML)
+    return Response(html(template, **context), status_code=status_code, media_type=HTML, headers=PRIVATE)
 
 
 def _names(served: Served, dim: str) -> dict[str, str]:
@@ -249,7 +254,15 @@ def _forecast(served: Served, query: Query, partners: list[str] | None) -> Forec
             query.horizon, (query.level,), partners, list(query.families) or None, list(query.regions) or None
         )
     except ForecastError as exc:
-        raise PageError(str(exc)) from None
+        raise PageError(_page_names(str(exc))) from None
+
+
+def _page_names(message: str) -> str:
+    """A forecaster message in the page's parameter names (``family=...``, not the API's ``families``)."""
+    for api, param in (("families", "family"), ("regions", "region"), ("partners", "partner")):
+        if message.startswith(f"{api}:"):
+            return param + message[len(api) :]
+    return message
 
 
 _CUMULATIVE = ("mean", "lower", "upper", "p_any", "units_mean", "units_lower", "units_upper")
@@ -258,21 +271,24 @@ _CUMULATIVE = ("mean", "lower", "upper", "p_any", "units_mean", "units_lower", "
 def cumulative_rows(served: Served, query: Query, partners: list[str] | None, first_year: int) -> list[dict]:
     """New LORs and units summed over the horizon's years and the counted partners, draw by draw, per
     family and for all of them together (the API's block buy over the same window)."""
-    ds = served.forecaster.block_buy(
-        partners,
-        list(query.families) or None,
-        first_year,
-        first_year + query.horizon - 1,
-        (query.level,),
-        list(query.regions) or None,
-    )
+    try:
+        ds = served.forecaster.block_buy(
+            partners,
+            list(query.families) or None,
+            first_year,
+            first_year + query.horizon - 1,
+            (query.level,),
+            list(query.regions) or None,
+        )
+    except ForecastError as exc:
+        raise PageError(_page_names(str(exc))) from None
     return _rows(ds, ("family",), _CUMULATIVE)
 
 
 CSV_COLUMNS = ("family", "name", "year", "level", *_TOTAL_DEMAND)
 
 
-def total_demand_csv(served: Served, _: auth.Caller, query: Query, partners: list[str] | None) -> str:
+def total_demand_csv(served: Served, query: Query, partners: list[str] | None) -> str:
     """The page's total-demand table unrounded, one row per family and year, for a spreadsheet."""
     out = io.StringIO()
     writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")
@@ -299,8 +315,8 @@ def page(served: Served, caller: auth.Caller, query: Query, partners: list[str] 
         by_family.setdefault(r["family"], []).append(r)
     at_risk = sorted(by_family, key=lambda f: -max(r["p_below_min"] or 0.0 for r in by_family[f]))
     charts = [(f, names.get(f, f), chart(by_family[f])) for f in at_risk[:MAX_CHARTS]]
-    return _env.get_template("planner.html").render(
-        path=PATH,
+    return html(
+        "planner.html",
         model=served.record,
         first_year=first_year,
         caller=caller,
@@ -340,13 +356,18 @@ def home() -> Redirect:
 
 
 async def _answer(
-    request: Request, kind: str, build: Callable[..., str], media_type: str, headers: dict | None = None
+    request: Request,
+    kind: str,
+    build: Callable[[Served, auth.Caller, Query, list[str] | None], str],
+    media_type: str,
+    signed_out: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> Response:
-    """The sign-in form without a (valid) key; else ``build(served, caller, query, partners)``, cached
-    per key and query, or a 400 page naming the field."""
+    """``build(served, caller, query, partners)``, cached per key and query; the sign-in form (with
+    status ``signed_out``) without a valid key; a page naming the field for a bad query."""
     caller = _caller(request)
     if caller is None:
-        return render("login.html", message=None)
+        return render("login.html", signed_out, message=None)
     services = _services(request.app.state)
     served = services.holder.served or services.holder.refresh()
     if served is None:
@@ -359,14 +380,16 @@ async def _answer(
         )
         partners = _scoped_partners(caller, list(query.partners) or None)
         key = (kind, query, caller.key_id)  # the page names its key, so it is cached per key
-        body = await anyio.to_thread.run_sync(
-            served.cache.get_or_compute, key, lambda: build(served, caller, query, partners).encode()
-        )
+        body = served.cache.get(key)
+        if body is None:  # computed off the event loop
+            body = await anyio.to_thread.run_sync(
+                served.cache.get_or_compute, key, lambda: build(served, caller, query, partners).encode()
+            )
     except PageError as exc:
         return render("message.html", 400, title="Cannot show that", message=str(exc))
     except PermissionDeniedException as exc:
-        return render("message.html", 403, title="Not for this key", message=str(exc.detail))
-    return Response(body, media_type=media_type, headers=headers)
+        return render("message.html", 403, title="Not for this key", message=_page_names(str(exc.detail)))
+    return Response(body, media_type=media_type, headers={**PRIVATE, **(headers or {})})
 
 
 @get(PATH, include_in_schema=False)
@@ -377,33 +400,54 @@ async def planner(request: Request) -> Response:
 
 @get(f"{PATH}/total-demand.csv", include_in_schema=False)
 async def planner_csv(request: Request) -> Response:
-    """The page's total-demand table as CSV, unrounded."""
+    """The page's total-demand table as CSV, unrounded; 401 (with the sign-in form) when signed out."""
     return await _answer(
         request,
         "planner-csv",
-        total_demand_csv,
-        "text/csv; charset=utf-8",
+        lambda served, _, query, partners: total_demand_csv(served, query, partners),
+        CSV,
+        401,
         {"content-disposition": 'attachment; filename="total-demand.csv"'},
     )
 
 
+def _cross_site(request: Request) -> bool:
+    """A form posted from another site (so that site cannot sign a planner in with its own key)."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:  # what current browsers send: their own verdict
+        return fetch_site == "cross-site"
+    origin = request.headers.get("origin")  # older ones: compare the origin with the host asked for
+    host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
+    return origin is not None and urlsplit(origin).netloc != host
+
+
+def _refused() -> Response:
+    return render(
+        "message.html", 403, title="Refused", message="sign-in and sign-out come from this site only"
+    )
+
+
 @post(f"{PATH}/login", include_in_schema=False, status_code=303)
-async def login(
-    state: State,
-    request: Request,
-    data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
-) -> Response:
-    token = (data.get("key") or "").strip()
+async def login(state: State, request: Request) -> Response:
+    if _cross_site(request):
+        return _refused()
+    keys = (await request.form()).getall("key", [])
+    if len(keys) != 1:
+        return render("login.html", 400, message=f"key: expected one API key in the form, got {len(keys)}")
+    token = str(keys[0]).strip()
     caller = _services(state).keys.lookup(token) if token else None
     if caller is None:
         return render("login.html", 401, message="key: unknown or revoked API key")
-    secure = request.url.scheme == "https"
+    # Behind a proxy that ends TLS the app sees http; the proxy's header says what the browser used.
+    secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "") == "https"
     cookie = Cookie(key=COOKIE, value=token, path=PATH, httponly=True, samesite="strict", secure=secure)
-    return Redirect(PATH, status_code=303, cookies=[cookie])
+    return Redirect(PATH, status_code=303, cookies=[cookie], headers=PRIVATE)
 
 
 @post(f"{PATH}/logout", include_in_schema=False, status_code=303)
-async def logout() -> Response:
+async def logout(request: Request) -> Response:
+    if _cross_site(request):
+        return _refused()
     return Redirect(
         PATH, status_code=303, cookies=[Cookie(key=COOKIE, value="", path=PATH, max_age=0, expires=0)]
     )

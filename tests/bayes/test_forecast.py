@@ -156,6 +156,15 @@ def test_block_buy_sums_partners_and_years(forecaster: Forecaster) -> None:
         everyone["upper"].sel(family="all").values,
         np.quantile(fc.draws.sum(("partner", "family", "year")).values, 0.95, method="inverted_cdf"),
     )
+    later = forecaster.block_buy(first_year=2021, last_year=2022, levels=[0.9])  # a window not at the start
+    np.testing.assert_allclose(
+        later["mean"].drop_sel(family="all").values,
+        forecaster.forecast(horizon=3)
+        .draws.sel(year=[2021, 2022])
+        .sum(("partner", "year"))
+        .mean("sample")
+        .values,
+    )
     with pytest.raises(ForecastError, match="window"):
         forecaster.block_buy(first_year=2019)
 

@@ -63,7 +63,9 @@ def units(v: float | None) -> str:
 
 
 def pct(v: float | None) -> str:
-    return "-" if v is None else f"{v:.0%}"
+    if v is None:
+        return "-"
+    return "<1%" if 0 < v < 0.005 else ">99%" if 0.995 <= v < 1 else f"{v:.0%}"
 
 
 @pytest.fixture(scope="module")
@@ -102,10 +104,34 @@ def test_the_page_asks_for_a_key_and_keeps_it_in_a_strict_cookie(fresh: TestClie
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/planner" in cookie
     r = fresh.get("/planner")
     assert r.status_code == 200 and 'id="total-demand"' in r.text and "reader" in r.text
+    assert r.headers["content-type"] == "text/html; charset=utf-8"
+    assert r.headers["cache-control"] == "private, no-store"  # a cookie-authorised page stays private
 
     r = fresh.post("/planner/logout", follow_redirects=False)
     assert r.status_code == 303
     assert fresh.get("/planner").text.count('id="total-demand"') == 0
+
+
+@pytest.mark.parametrize(
+    ("headers", "form", "status"),
+    [
+        ({"sec-fetch-site": "cross-site"}, ["key"], 403),
+        ({"origin": "https://elsewhere.example"}, ["key"], 403),
+        ({"origin": "http://testserver.local"}, ["key"], 303),  # from this site: signed in
+        ({}, ["key", "key"], 400),
+        ({}, [], 400),
+    ],
+)
+def test_a_sign_in_from_another_site_or_without_one_key_is_refused(
+    fresh: TestClient, keys: Keys, headers: dict, form: list[str], status: int
+) -> None:
+    body = "&".join(f"{name}={keys.reader}" for name in form)
+    headers = {**headers, "content-type": "application/x-www-form-urlencoded"}
+    r = fresh.post("/planner/login", content=body, headers=headers, follow_redirects=False)
+    assert r.status_code == status
+    if status != 303:
+        assert "text/html" in r.headers["content-type"]
+        assert "set-cookie" not in r.headers and COOKIE not in fresh.cookies
 
 
 def test_each_key_sees_its_own_name_on_a_page_cached_per_key(fresh: TestClient, keys: Keys) -> None:
@@ -196,7 +222,8 @@ def test_the_table_downloads_as_csv_unrounded(fresh: TestClient, keys: Keys) -> 
         assert float(row["upper"]) == pytest.approx(a["intervals"][0]["upper"])
         assert float(row["p_below_min"]) == pytest.approx(a["p_below_min"])
     fresh.cookies.clear()
-    assert "text/html" in fresh.get(link).headers["content-type"]  # signed out: the sign-in form
+    r = fresh.get(link)  # signed out: 401, with the sign-in form
+    assert r.status_code == 401 and 'action="/planner/login"' in r.text
 
 
 def test_a_scoped_key_sees_its_partners_alone(fresh: TestClient, keys: Keys) -> None:
@@ -209,13 +236,19 @@ def test_a_scoped_key_sees_its_partners_alone(fresh: TestClient, keys: Keys) -> 
     api = fresh.post(
         "/v1/forecasts", json={"horizon": 3, "levels": [0.8]}, headers=bearer(keys.scoped)
     ).json()
-    everyone = fresh.post(
-        "/v1/forecasts", json={"horizon": 3, "levels": [0.8]}, headers=bearer(keys.admin)
-    ).json()
     shown = {(a["family"], int(a["year"])): cells[6] for a, cells in page["total-demand"]}
-    for row, whole in zip(api["total_demand"], everyone["total_demand"], strict=True):
-        assert shown[(row["family"], row["year"])] == units(row["mean"])
-        assert row["mean"] <= whole["mean"]
+    assert shown == {(row["family"], row["year"]): units(row["mean"]) for row in api["total_demand"]}
+    years = {int(a["year"]): cells[1] for a, cells in page["years"]}
+    assert years == {row["year"]: f"{row['mean']:.1f}" for row in api["year_totals"]}
+    first = min(years)
+    block = fresh.post(
+        "/v1/block-buys",
+        json={"first_year": first, "last_year": first + 2, "levels": [0.8]},
+        headers=bearer(keys.scoped),
+    ).json()
+    assert block["partners"] == ["p01", "p02"]
+    cumulative = {a["family"]: cells[1] for a, cells in page["cumulative"]}
+    assert cumulative == {row["family"]: f"{row['mean']:.1f}" for row in block["rows"]}
 
 
 def test_regions_and_partners_narrow_the_totals(fresh: TestClient, keys: Keys) -> None:
@@ -285,9 +318,9 @@ def test_a_scoped_key_cannot_pick_another_partner(fresh: TestClient, keys: Keys)
         ({"horizon": ["1", "2"]}, "horizon"),
         ({"level": "0.7"}, "level"),
         ({"level": "high"}, "level"),
-        ({"family": "no-such-family"}, "families"),
-        ({"region": "Atlantis"}, "regions"),
-        ({"partner": "no-such-partner"}, "partners"),
+        ({"family": "no-such-family"}, "family"),
+        ({"region": "Atlantis"}, "region"),
+        ({"partner": "no-such-partner"}, "partner"),
     ],
 )
 def test_a_bad_query_is_a_400_that_names_the_field(
@@ -312,6 +345,7 @@ def _row(year: int, mean: float, upper: float, floor: float | None) -> dict:
         "firm": 0.0,
         "pending_expected": None,
         "new_lors_expected": mean / 2,
+        "mean": mean,
         "lower": mean / 2,
         "upper": upper,
         "min_sustaining_rate": floor,
@@ -329,3 +363,26 @@ def test_the_chart_draws_the_floor_where_a_line_has_one() -> None:
     floor_y = float(re.search(r'y1="([\d.]+)" y2="[\d.]+" class="floor"', svg).group(1))
     assert floor_y == pytest.approx(grid[0] + (grid[-1] - grid[0]) * 120.0 / ticks[-1], abs=0.15)
     assert 'class="floor"' not in chart([_row(2022, 100.0, 180.0, None)])
+
+
+def _top_and_heights(svg: str) -> tuple[float, float, list[tuple[float, float]]]:
+    """The plot's top and bottom (y of the highest and the 0 tick) and each bar part's (y, height)."""
+    grid = [float(v) for v in re.findall(r'y1="([\d.]+)" y2="[\d.]+" class="grid"', svg)]
+    parts = [
+        (float(y), float(h))
+        for y, h in re.findall(r'<rect x="[\d.]+" y="([\d.-]+)" width="[\d.]+" height="([\d.-]+)"', svg)
+    ]
+    return grid[-1], grid[0], parts
+
+
+def test_the_chart_keeps_empty_and_skewed_years_in_view() -> None:
+    empty = chart([_row(2022, 0.0, 0.0, None), _row(2023, 0.0, 0.0, None)])  # nothing at all: still an axis
+    ticks = re.findall(r'text-anchor="end">([\d,]+)<', empty)
+    assert ticks == ["0", "1"]
+    small = chart([_row(2022, 1.0, 3.0, None)])
+    labels = re.findall(r'text-anchor="end">([\d,]+)<', small)
+    assert len(labels) == len(set(labels))  # whole-unit ticks: no label repeats
+    # a skewed total whose mean is above its interval's upper end: the stacked bar stays inside the plot
+    top, bottom, parts = _top_and_heights(chart([_row(2022, 500.0, 300.0, 100.0)]))
+    assert parts and min(y for y, _ in parts) >= top - 0.1
+    assert max(y + h for y, h in parts) == pytest.approx(bottom, abs=0.2)
