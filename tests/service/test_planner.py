@@ -9,12 +9,13 @@ import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
 
+import httpx
 import pytest
 from litestar.testing import TestClient
 
 from service import auth
 from service._planner import COOKIE, chart
-from tests.service.conftest import Keys, bearer
+from tests.service.conftest import Keys, LiveServer, admin_token, bearer
 
 
 class _Tables(HTMLParser):
@@ -331,6 +332,25 @@ def test_a_bad_query_is_a_400_that_names_the_field(
     assert r.status_code == 400
     assert r.headers["content-type"].startswith("text/html")
     assert re.search(rf'class="bad">{field}: ', r.text), r.text
+
+
+def test_a_browser_signs_in_and_reads_the_page_from_a_real_server(
+    sim_world, fitted_path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    server = LiveServer(tmp_path_factory.mktemp("planner-home"), sim_world, fitted_path).start()
+    try:
+        token = admin_token(server)
+        with httpx.Client(base_url=server.url, follow_redirects=True, timeout=60) as browser:
+            assert 'action="/planner/login"' in browser.get("/").text  # / leads to the sign-in form
+            r = browser.post("/planner/login", data={"key": token})
+            assert r.status_code == 200 and 'id="total-demand"' in r.text, r.text[-2000:]
+            assert str(r.url).endswith("/planner") and browser.cookies.get(COOKIE) == token
+            r = browser.get("/planner/total-demand.csv", params={"horizon": 2})
+            assert r.status_code == 200 and r.text.startswith("family,name,year,level,")
+            browser.post("/planner/logout")
+            assert 'id="total-demand"' not in browser.get("/planner").text
+    finally:
+        server.stop()
 
 
 def test_the_page_is_not_part_of_the_api_description(fresh: TestClient) -> None:
