@@ -128,12 +128,18 @@ def _scoped_partners(caller: auth.Caller, requested: list[str] | None) -> list[s
     return requested
 
 
-async def _cached(served: Served, key: tuple, compute) -> Response:
+async def _cached(
+    served: Served,
+    key: tuple,
+    compute,
+    media_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+) -> Response:
     """A cached body straight from the event loop; a miss is computed in a worker thread."""
     body = served.cache.get(key)
     if body is None:
         body = await anyio.to_thread.run_sync(served.cache.get_or_compute, key, compute)
-    return Response(body, media_type="application/json")
+    return Response(body, media_type=media_type, headers=headers)
 
 
 def _served_model(served: Served) -> ServedModel:

@@ -16,19 +16,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
-import anyio
 import numpy as np
 import xarray as xr
 from jinja2 import Environment, PackageLoader, select_autoescape
 from litestar import Request, get, post
 from litestar.datastructures import Cookie, State
-from litestar.exceptions import PermissionDeniedException
+from litestar.exceptions import PermissionDeniedException, ServiceUnavailableException
 from litestar.response import Redirect, Response
 
 from bayes.forecast import Forecast, ForecastError
 from service import auth
-from service._handlers import _scoped_partners
-from service.app import Served, Services
+from service._handlers import _cached, _scoped_partners, _served, _services
+from service.app import Served
 
 COOKIE = "td_planner_key"
 PATH = "/planner"
@@ -249,12 +248,9 @@ def _names(served: Served, dim: str) -> dict[str, str]:
 
 
 def _forecast(served: Served, query: Query, partners: list[str] | None) -> Forecast:
-    try:
-        return served.forecaster.forecast(
-            query.horizon, (query.level,), partners, list(query.families) or None, list(query.regions) or None
-        )
-    except ForecastError as exc:
-        raise PageError(_page_names(str(exc))) from None
+    return served.forecaster.forecast(
+        query.horizon, (query.level,), partners, list(query.families) or None, list(query.regions) or None
+    )
 
 
 def _page_names(message: str) -> str:
@@ -271,17 +267,14 @@ _CUMULATIVE = ("mean", "lower", "upper", "p_any", "units_mean", "units_lower", "
 def cumulative_rows(served: Served, query: Query, partners: list[str] | None, first_year: int) -> list[dict]:
     """New LORs and units summed over the horizon's years and the counted partners, draw by draw, per
     family and for all of them together (the API's block buy over the same window)."""
-    try:
-        ds = served.forecaster.block_buy(
-            partners,
-            list(query.families) or None,
-            first_year,
-            first_year + query.horizon - 1,
-            (query.level,),
-            list(query.regions) or None,
-        )
-    except ForecastError as exc:
-        raise PageError(_page_names(str(exc))) from None
+    ds = served.forecaster.block_buy(
+        partners,
+        list(query.families) or None,
+        first_year,
+        first_year + query.horizon - 1,
+        (query.level,),
+        list(query.regions) or None,
+    )
     return _rows(ds, ("family",), _CUMULATIVE)
 
 
@@ -301,12 +294,12 @@ def total_demand_csv(served: Served, query: Query, partners: list[str] | None) -
 def page(served: Served, caller: auth.Caller, query: Query, partners: list[str] | None) -> str:
     """The whole page for one query, as HTML."""
     fc = _forecast(served, query, partners)
-    first_year = int(fc.total_demand["year"].values[0])
+    f = served.forecaster
+    first_year = int(f.years[0])
     names, partner_names = _names(served, "family"), _names(served, "partner")
-    c = served.model.coords
     visible = [  # the partners this key may choose from, with their region
-        (p, partner_names[p], str(region))
-        for p, region in zip(map(str, c["partner"].values), c["partner_region"].values, strict=True)
+        (p, partner_names[p], region)
+        for p, region in zip(f.partners, f.partner_region, strict=True)
         if caller.partners is None or p in caller.partners
     ]
     totals = total_rows(fc, names)
@@ -324,7 +317,7 @@ def page(served: Served, caller: auth.Caller, query: Query, partners: list[str] 
         query=query,
         query_string=query.url_query(),
         levels=LEVELS,
-        max_horizon=served.forecaster.max_horizon,
+        max_horizon=f.max_horizon,
         all_families=list(names.items()),
         all_regions=sorted({region for _, _, region in visible}),
         all_partners=[(p, name) for p, name, _ in visible],
@@ -339,10 +332,6 @@ def page(served: Served, caller: auth.Caller, query: Query, partners: list[str] 
 
 
 # ---- handlers ---------------------------------------------------------------------------------
-
-
-def _services(state: State) -> Services:
-    return state.services
 
 
 def _caller(request: Request) -> auth.Caller | None:
@@ -368,28 +357,26 @@ async def _answer(
     caller = _caller(request)
     if caller is None:
         return render("login.html", signed_out, message=None)
-    services = _services(request.app.state)
-    served = services.holder.served or services.holder.refresh()
-    if served is None:
-        return render(
-            "message.html", 503, title="No model yet", message="No model is active: fit one and activate it."
-        )
     try:
+        served = _served(_services(request.app.state))
         query = parse_query(
             {k: request.query_params.getall(k) for k in request.query_params}, served.forecaster.max_horizon
         )
         partners = _scoped_partners(caller, list(query.partners) or None)
         key = (kind, query, caller.key_id)  # the page names its key, so it is cached per key
-        body = served.cache.get(key)
-        if body is None:  # computed off the event loop
-            body = await anyio.to_thread.run_sync(
-                served.cache.get_or_compute, key, lambda: build(served, caller, query, partners).encode()
-            )
-    except PageError as exc:
-        return render("message.html", 400, title="Cannot show that", message=str(exc))
+        return await _cached(
+            served,
+            key,
+            lambda: build(served, caller, query, partners).encode(),
+            media_type,
+            {**PRIVATE, **(headers or {})},
+        )
+    except ServiceUnavailableException as exc:
+        return render("message.html", 503, title="No model yet", message=str(exc.detail))
+    except (PageError, ForecastError) as exc:
+        return render("message.html", 400, title="Cannot show that", message=_page_names(str(exc)))
     except PermissionDeniedException as exc:
         return render("message.html", 403, title="Not for this key", message=_page_names(str(exc.detail)))
-    return Response(body, media_type=media_type, headers={**PRIVATE, **(headers or {})})
 
 
 @get(PATH, include_in_schema=False)
