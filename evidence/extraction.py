@@ -24,8 +24,11 @@ Design. Everything is rule-based and transparent; no statistical model is loaded
   The primary category is the highest-ranked category the headline names (platforms before their weapons
   and sensors); ammunition takes the category of the weapon it serves.
 
-Tuning discipline: rules were written against releases dated 2008–2010 (`TUNING_YEARS`); 2011–2012
-(`HOLDOUT_YEARS`) is kept for the final, untuned evaluation (`split_pks`).
+Tuning discipline: rules are written against the releases of `TUNING_YEARS` and never against those of
+`HOLDOUT_YEARS`, which are scored only to check that the rules generalise (`split_pks`). The split moved
+once: rules were first written against 2008–2010 alone and checked on 2011–2012 (primary category 0.875,
+item F1 0.845); that check spent, 2011 joined the tuning part and 2012 stayed untouched (before any rule
+written from 2011: 2012 primary category 0.870, kind 0.852, item F1 0.893).
 """
 
 from __future__ import annotations
@@ -72,8 +75,8 @@ __all__ = [
     "split_pks",
 ]
 
-TUNING_YEARS: frozenset[int] = frozenset({2008, 2009, 2010})
-HOLDOUT_YEARS: frozenset[int] = frozenset({2011, 2012})
+TUNING_YEARS: frozenset[int] = frozenset({2008, 2009, 2010, 2011})
+HOLDOUT_YEARS: frozenset[int] = frozenset({2012})
 KINDS: tuple[str, ...] = (
     "new_equipment",
     "upgrade",
