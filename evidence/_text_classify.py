@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from evidence import taxonomy
-from evidence._text_designations import find_codes, lookup_code, lookup_name
+from evidence._text_designations import find_codes, jetds, lookup_code, lookup_name
 from evidence._text_lexicon import DEFER, GUIDED, HEAD_MAX_WORDS, HEADS, RELATED, SUPPORT_NOUNS, UPGRADE_CUE
 
 _WORD_SPLIT = re.compile(r"[\s/\-(),;:\"]+")
@@ -30,6 +30,8 @@ _MUNITION_WORDS = re.compile(
     r"\b(munitions?|ammunition|bombs?|cartridges?|rounds|projectiles?|weapons|rockets?|torpedo(es)?)\b",
     re.IGNORECASE,
 )
+# Armoured vehicle types whose variants are named "<type> <weapon>" (LAV Mortar, LAV Assault Gun).
+_VEHICLE_VARIANT = frozenset({"lav", "apc", "ifv", "mrap"})
 _C2 = re.compile(r"\bc4isr\b|\bc4i\b|\bc3i\b|command,? control", re.IGNORECASE)
 
 
@@ -59,8 +61,10 @@ class Category:
 
 
 def head_term(phrase: str) -> tuple[str, str] | None:
-    """The right-most equipment term of ``phrase`` and its category (DEFER terms are skipped)."""
-    ws = words(phrase)
+    """The right-most equipment term of ``phrase`` and its category (DEFER terms are skipped).
+
+    Bare numbers are not words of a term: "TOW-2 Launchers" is a TOW launcher."""
+    ws = [w for w in words(phrase) if not w.isdigit()]
     for end in range(len(ws), 0, -1):
         for n in range(min(HEAD_MAX_WORDS, end), 0, -1):
             term = " ".join(ws[end - n : end])
@@ -74,7 +78,10 @@ def head_term(phrase: str) -> tuple[str, str] | None:
 
 
 def _refine(term: str, category: str, phrase: str) -> str:
-    """Guns, rockets and bombs change category with calibre and guidance."""
+    """Guns, rockets and bombs change category with calibre and guidance; a vehicle's weapon variant
+    ("LAV Mortar") is the vehicle."""
+    if category == "Artillery" and _VEHICLE_VARIANT.intersection(words(phrase)[:-1]):
+        return "Armoured vehicles"
     if term in ("gun", "cannon"):
         calibre = _CALIBRE.search(phrase)
         if _NAVAL.search(phrase) or (calibre and int(calibre.group(1)) >= 57 and int(calibre.group(1)) < 105):
@@ -103,6 +110,9 @@ def categorise(phrase: str) -> Category | None:
         entry = lookup_code(code)
         if entry is not None:
             return Category(entry.category, "designation", code.text, entry.family)
+    electronics = jetds(phrase)[1]
+    if electronics is not None:
+        return Category(electronics, "designation", "jetds")
     for n in (3, 2, 1):
         raw = [w for w in _WORD_SPLIT.split(phrase) if w]
         for i in range(len(raw) - n + 1):

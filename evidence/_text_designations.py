@@ -101,6 +101,42 @@ def find_codes(text: str) -> list[CodeMatch]:
     return found
 
 
+# Joint Electronics Type Designation System (MIL-STD-196): AN/<installation><type><purpose>-<number>, e.g.
+# AN/APN-241 is airborne (A), radar (P), navigation aid (N). Type and purpose letters tell what an
+# unfamiliar electronics item is, where neither its name nor SIPRI does: (type, purpose) → item class of
+# :mod:`evidence._text_lexicon` (avionics excluded by LABELS.md 3) or armament category. Missile and drone
+# designations (AGM, BQM) share the letters' shape but always end in M, which no entry uses.
+_JETDS = re.compile(r"(?<![A-Za-z0-9])(?:AN/)?([ABDFGKMPSTUVWZ])([ACLPQRVZ])([CDEGNQRSXY])-?\s?\d")
+_JETDS_CLASS: dict[tuple[str, str], str] = {
+    ("R", "C"): "radio",  # ARC-210, PRC-117
+    ("C", "C"): "radio",
+    ("Z", "C"): "radio",
+    ("R", "N"): "navigation",  # ARN-118 TACAN
+    ("P", "N"): "navigation",  # APN-241 weather/navigation radar, APN-194 altimeter
+    ("P", "X"): "navigation",  # APX-119 IFF
+    ("R", "X"): "navigation",
+    ("L", "E"): "ew",  # ALE-47 dispensers
+    ("L", "R"): "ew",  # ALR-56 radar warning receivers
+    ("P", "R"): "ew",  # APR-39 radar warning receivers
+    ("A", "R"): "ew",  # AAR-47 missile warning
+    ("V", "S"): "nvg",  # PVS-7, AVS-9 night vision goggles
+}
+_JETDS_CATEGORY: dict[tuple[str, str], str] = {
+    **{("P", purpose): "Sensors" for purpose in "DGQSY"},  # radars: APG-68, SPY-1, TPQ-36
+    **{("A", purpose): "Sensors" for purpose in "DQS"},  # infrared: AAQ-33 targeting pods, AAS-44 FLIR
+    **{("Q", purpose): "Sensors" for purpose in "QRS"},  # sonar: SQS-56, AQS-22
+}
+
+
+def jetds(text: str) -> tuple[str | None, str | None]:
+    """(item class, category) of the first JETDS electronics code in ``text`` that says either."""
+    for m in _JETDS.finditer(text):
+        key = (m.group(2), m.group(3))
+        if key in _JETDS_CLASS or key in _JETDS_CATEGORY:
+            return _JETDS_CLASS.get(key), _JETDS_CATEGORY.get(key)
+    return None, None
+
+
 def name_phrases(designation: str) -> list[str]:
     """Name keys of a SIPRI designation: each run of alphabetic words, lower-cased.
 

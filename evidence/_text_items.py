@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from spacy.tokens import Doc, Token
 
 from evidence._text_classify import categorise, words
-from evidence._text_designations import find_codes
+from evidence._text_designations import find_codes, jetds
 from evidence._text_lexicon import (
     CLASS_CATEGORY,
     CLASSES,
@@ -85,7 +85,7 @@ _STOP_SEQUENCES: tuple[tuple[str, ...], ...] = (
     ("other", "related"),
 )
 _CORE_CUT = wordset(
-    """with w/ for including includes include which that being using equipped installed modified
+    """with w/ without for including includes include which that being using equipped installed modified
     remanufactured outfitted plus configured capable"""
 )
 _BREAKDOWN = re.compile(
@@ -193,8 +193,12 @@ def _quantities(doc: Doc) -> list[tuple[int, int, int]]:
                 continue
             if prev.text in ("$", "#") or p in _NOT_AFTER_PREFIX or p in _APPROXIMATE:
                 continue
-            if value == 1 and p in ("the", "this", "that", "each", "any", "every"):
+            if value == 1 and p in ("this", "that", "each", "any", "every"):
                 continue
+            if p in ("the", "these", "those"):
+                continue  # "the two EDA aircraft will also be modified": a reference back, not a new count
+            if prev.text == ")" and first >= 2 and doc[first - 2].text in ("V", "v"):
+                continue  # "AN/APS-143C (V) 3": a version number
             if p.rstrip(".")[:4] in MONTHS or p.rstrip(".")[:3] in MONTHS:
                 continue
             if 1900 <= value <= 2100 and (p in _YEAR_PREFIX):
@@ -258,7 +262,7 @@ def _cuts(tokens: list[Token]) -> list[int]:
 
 
 def _trimmed(tokens: list[Token]) -> str:
-    while tokens and tokens[-1].lower_ in ("and", "or", "and/or", "the", "a", "(", ",", "-"):
+    while tokens and tokens[-1].lower_ in ("and", "or", "and/or", "the", "a", "(", ",", "-", "on", "of", "to", "in"):
         tokens = tokens[:-1]
     if not tokens:
         return ""
@@ -279,6 +283,20 @@ def _core(tokens: list[Token]) -> str:
     return first
 
 
+def _after_buyer(doc: Doc, first: int) -> bool:
+    """True for the count in "a possible Foreign Military Sale to the Government of Finland for 600 ...":
+    "for" after the buyer introduces what is sold, not a platform served."""
+    i = first - 1
+    if i < 1 or doc[i].lower_ != "for":
+        return False
+    i -= 1
+    if doc[i].text == ")":  # "the United Arab Emirates (UAE) for"
+        while i > 0 and doc[i].text != "(":
+            i -= 1
+        i -= 1
+    return i >= 0 and doc[i].ent_type_ == "GPE"
+
+
 def find_candidates(region: Doc, request_start: int) -> list[Candidate]:
     quantities = _quantities(region)
     candidates: list[Candidate] = []
@@ -291,6 +309,8 @@ def find_candidates(region: Doc, request_start: int) -> list[Candidate]:
             close = next((j for j in range(start, limit) if region[j].text == ")"), None)
             if close is not None and any(_value(region[j]) for j in range(start + 1, close)):
                 start = close + 1
+        if start < limit and region[start].lower_ == "each":
+            start += 1  # "four each MK57 ... Systems"
         end = _phrase_end(region, start, limit)
         if end <= start:
             continue
@@ -307,7 +327,11 @@ def find_candidates(region: Doc, request_start: int) -> list[Candidate]:
         q_start = region[first].idx
         before = text[max(0, q_start - 60) : q_start]
         before = re.split(r"[,;:]", before)[-1]
-        not_sold = bool(NOT_SOLD_BEFORE.search(before)) and not SOLD_BEFORE.search(before)
+        not_sold = (
+            bool(NOT_SOLD_BEFORE.search(before))
+            and not SOLD_BEFORE.search(before)
+            and not _after_buyer(region, first)
+        )
         after_text = text[region[end - 1].idx + len(region[end - 1].text) :]
         not_sold = not_sold or bool(NOT_SOLD_AFTER.match(phrase[len(core) :] + after_text[:80]))
         not_sold = not_sold or bool(NOT_SOLD_PHRASE.match(core))
@@ -372,7 +396,8 @@ def _similar(a: Candidate, b: Candidate) -> bool:
 
 def _item_class(core: str) -> str | None:
     lower = core.lower()
-    return next((name for name, pattern in CLASSES if pattern.search(lower)), None)
+    named = next((name for name, pattern in CLASSES if pattern.search(lower)), None)
+    return named or jetds(core)[0]
 
 
 def _classify(c: Candidate, sale: SaleContext, excluded_codes: set[str]) -> None:

@@ -79,6 +79,9 @@ HEADS: dict[str, str] = {
     "designation system": "Sensors",
     "sigint system": "Sensors",
     "esm system": "Sensors",
+    "support measure": "Sensors",  # electronic support measures: ESM receivers
+    "signal exploitation": "Sensors",
+    "acoustic processor": "Sensors",
     # Missiles (guided weapons of every kind, as SIPRI counts them)
     "missile": "Missiles",
     "torpedo": "Missiles",
@@ -95,6 +98,7 @@ HEADS: dict[str, str] = {
     "rocket pod": "Missiles",
     "guided rocket": "Missiles",
     "fuzed weapon": "Missiles",
+    "fused weapon": "Missiles",
     "jdam": "Missiles",
     "guided multiple launch rocket system": "Missiles",
     "missile system": "Missiles",
@@ -129,6 +133,7 @@ HEADS: dict[str, str] = {
     "ambulance": "Armoured vehicles",
     "tank destroyer": "Armoured vehicles",
     "bridgelayer": "Armoured vehicles",
+    "hmmwv": "Armoured vehicles",  # counted only when armoured (class "hmmwv")
     # Ships
     "ship": "Ships",
     "boat": "Ships",
@@ -153,6 +158,8 @@ HEADS: dict[str, str] = {
     "mine neutralization system": "Naval weapons",
     "mine clearance system": "Naval weapons",
     "gun mount": "Naval weapons",
+    # The US Navy's name for shipboard SAM systems (NATO SEASPARROW Surface Missile System).
+    "surface missile system": "Naval weapons",
     # Air defence systems
     "fire unit": "Air defence systems",
     "firing unit": "Air defence systems",
@@ -170,6 +177,13 @@ HEADS: dict[str, str] = {
     "command launch unit": "Other",
     "clu": "Other",
     "tow launcher": "Other",
+    "gripstock": "Other",  # the MANPADS launcher
+    "armament system": "Other",
+    "mission computer": "Other",
+    "aircraft launch": "Other",  # carrier catapults: "Electromagnetic Aircraft Launch System"
+    "arresting gear": "Other",
+    "binocular": "Other",
+    "aiming laser": "Other",
     "radio": "Other",
     "terminal": "Other",
     "shelter": "Other",
@@ -205,7 +219,7 @@ HEAD_MAX_WORDS = max(len(k.split()) for k in HEADS)
 # Words that make a rocket or bomb a guided weapon (SIPRI: Missiles) rather than an unguided one (Other).
 GUIDED = re.compile(
     r"\b(guided|guidance|laser|gps|jdam|paveway|gbu-?\d*|cbu-?\d*|glide|sdb|jsow|gmlrs|apkws|precision|"
-    r"sensor fuzed|wcmd|smart)\b",
+    r"sensor fu[sz]ed|wcmd|smart)\b",
     re.IGNORECASE,
 )
 
@@ -216,14 +230,15 @@ CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "training",
             r"\b(captive|catms?|natms?|dummy|dummies|inert|telemetry|telemeters?|cutaway|simulation|"
-            r"simulators?|trainers?|training|practice|exercise|lot validation|lot acceptance|"
+            r"simulators?|trainers?|training|practice|exercise|lot validation|lot acceptance|instrumented|"
             r"integration test|test (vehicle|round|missile|asset|torpedo)s?|ground handling|"
             r"flight in air material)\b",
         ),
         ("helmet", r"helmet|\bjhmcs\b|\bhmcs\b|\bihdss\b|cueing system"),
         (
             "nvg",
-            r"night vision (goggle|device|equipment|system)s?|\bnvgs?\b|aviator night vision|image intensif",
+            r"night vision (goggle|device|equipment|system)s?|\bnvgs?\b|aviator night vision|image intensif|"
+            r"(night|thermal|weapon) sights?|binoculars?|aiming lasers?",
         ),
         (
             "ew",
@@ -236,7 +251,7 @@ CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         (
             "radio",
-            r"\bradios?\b|sincgars?|have ?quick|retransmitters?|base stations?\b|manpack|satcom|"
+            r"\bradios?\b(?! frequency)|sincgars?|have ?quick|retransmitters?|base stations?\b|manpack|satcom|"
             r"\bcommunications? (system|equipment|suite|terminal)s?|voice switch|voice recording|"
             r"data ?links?|"
             r"link[- ]16|blue force tracker|\bfbcb2\b|\bmids\b|information distribution|low volume terminal|"
@@ -275,7 +290,7 @@ CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"interface devices?|tactical data system|\bafatds\b|fuel tanks?|tool kits?|water tank|"
             r"tactical vehicles?|cargo truck|stores management|cockpit displays?|blanking units?|"
             r"display systems?|software|(modification|retrofit|conversion|installation|upgrade) kits?|"
-            r"\bupgrades\b|command and control",
+            r"\bupgrades\b|command and control(?! vehicle)",
         ),
         ("launcher", r"\blaunchers?\b|\brails?\b|\blau-\d"),
         (
@@ -292,7 +307,7 @@ SUBJECT_ONLY = frozenset(
     {"training", "helmet", "nvg", "ew", "radio", "navigation", "atc", "gun", "fuze", "support_equipment"}
 )
 # Category a class takes when it is included and its phrase has no head noun.
-CLASS_CATEGORY: dict[str, str] = {"nvg": "Sensors", "atc": "Sensors"}
+CLASS_CATEGORY: dict[str, str] = {"atc": "Sensors"}
 
 # Headline words that make a subject-only class part of the sale.
 TITLE_TRIGGERS: dict[str, re.Pattern[str]] = {
@@ -300,7 +315,7 @@ TITLE_TRIGGERS: dict[str, re.Pattern[str]] = {
     for name, pattern in {
         "training": r"telemetry|practice|training (round|missile|munition|ammunition)s?|inert|dummy",
         "helmet": r"helmet|jhmcs|cueing",
-        "nvg": r"night vision (goggle|device|equipment)|\bnvgs?\b",
+        "nvg": r"night vision|\bnvgs?\b|thermal (vision|sight|imag)",
         "ew": r"laircm|infrared countermeasure|countermeasure|electronic warfare|jammer|self-protection",
         "radio": r"radio|communication|sincgars|\bmids\b|information distribution|link-16|data link",
         "navigation": r"\bgps\b|navigation|identification friend",
@@ -319,7 +334,8 @@ TITLE_TRIGGERS: dict[str, re.Pattern[str]] = {
 NOT_SOLD_BEFORE = re.compile(
     r"(?:\b(?:upgrades?|upgrading|modernize|modernization|refurbish\w*|retrofit|slep|overhaul|"
     r"remanufactur\w*|modification|conversion|support(?:ing)?|sustainment|training|checkout|installation|"
-    r"integration|fleet|direct commercial sale|commercial sale|lease)(?:\s+(?:of|for|to|on|into))?"
+    r"integration|inspection|regeneration|reactivation|fleet|direct commercial sale|commercial sale|lease)"
+    r"(?:\s+and\s+\w+)?(?:\s+(?:of|for|to|on|into))?"
     r"|\b(?:for|from|to|on|aboard|onboard|existing|previously|leased?))\s+(?:the\s+|a\s+|an\s+|its\s+|their\s+)?$",
     re.IGNORECASE,
 )
@@ -328,10 +344,15 @@ OPTION_BEFORE = re.compile(
     r"\boptions?\s+(?:for|to\s+(?:purchase|buy|procure|acquire))?\s*(?:an?\s+)?(?:additional\s+)?$",
     re.IGNORECASE,
 )
-# ... except "sale for" and "up to", which introduce sold quantities.
-SOLD_BEFORE = re.compile(r"\b(sale|purchase|sales)\s+for\s*$|\bup\s+to\s*$", re.IGNORECASE)
+# ... except "sale for", "up to" and "procurement and installation of", which introduce sold quantities.
+SOLD_BEFORE = re.compile(
+    r"\b(sale|purchase|sales)\s+for\s*$|\bup\s+to\s*$|\b(procure\w*|purchase)\s+(and\s+\w+\s+)?of\s+(the\s+)?$",
+    re.IGNORECASE,
+)
 NOT_SOLD_AFTER = re.compile(
-    r"^[^,;]{0,60}?\b(being procured|procured through|previously procured|being upgraded|to be upgraded)\b",
+    r"^[^,;]{0,60}?\b(being procured|procured through|previously procured|being upgraded|to be upgraded|"
+    # Grant Excess Defense Articles are given, not sold (LABELS.md 5).
+    r"(being |to be )?(provided|granted|transferred|offered) as (grant )?(excess defense articles|eda)|as grant)\b",
     re.IGNORECASE,
 )
 NOT_SOLD_PHRASE = re.compile(r"^(previously|existing|currently)\b", re.IGNORECASE)

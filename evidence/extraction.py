@@ -101,6 +101,7 @@ _RANK: tuple[str, ...] = (
     "Other",
 )
 _PLATFORMS = frozenset({"Aircraft", "Ships", "Armoured vehicles", "Artillery"})
+_SOLD_WEAPONS = _PLATFORMS | {"Missiles", "Air defence systems", "Naval weapons"}
 _FIRE_UNIT_HEADS = frozenset({"fire unit", "firing unit"})
 _SUMMARY_OBJECT = re.compile(
     r"\b(?:sale|Sale)\s+to\s+.{2,120}?\s(?:of|for)\s+(?P<object>.+?)"
@@ -248,7 +249,9 @@ def explain(text: str, pk: object = None) -> tuple[dict, list[Candidate]]:
     candidates = find_candidates(s.region, s.request_start)
     items, structured = select_items(candidates, sale, s.region.text)
     kind = _kind(head, items, s)
-    if kind == "upgrade" and not items:
+    # LABELS.md 4: an upgrade's quantified retrofit items are what is sold, unless it also sells weapons
+    # or platforms beside them (then the avionics and EW it installs stay excluded).
+    if kind == "upgrade" and not any(c.category in _SOLD_WEAPONS for c in items):
         items = retrofit_exception(structured)
     record = {
         "pk": pk,
