@@ -24,6 +24,7 @@ excluded items).
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field, replace
 
@@ -113,6 +114,9 @@ class Candidate:
     end: int
     in_request: bool
     not_sold: bool = False
+    # "304 GBU-54 kits with 304 DSU-40 Laser Sensors": a part of the munition before it
+    component: bool = False
+    broken_down: bool = False  # a total replaced by the parts listed after it
     cls: str | None = None
     category: str | None = None
     head: str = ""
@@ -177,7 +181,7 @@ def _quantities(doc: Doc) -> list[tuple[int, int, int]]:
                 continue
             first, after = i - 1, i + 2
         else:
-            if depth[i] > 0:
+            if depth[i] > 0 and not _listed_in_parenthesis(doc, i):
                 continue  # inside a parenthesis with other words: "(24 installed and 3 spares)"
             first, after = i, i + 1
             repeated = after + 2 < len(doc) and doc[after].text == "(" and doc[after + 2].text == ")"
@@ -219,6 +223,18 @@ def _quantities(doc: Doc) -> list[tuple[int, int, int]]:
     return found
 
 
+def _listed_in_parenthesis(doc: Doc, i: int) -> bool:
+    """True for a count that opens an entry of a list in parentheses and is followed by a designation:
+    "Laser-Guided Bombs (16 GBU-10 Enhanced PAVEWAY II, 80 GBU-12 ...)"."""
+    if i == 0 or doc[i - 1].text not in ("(", ",", ";"):
+        return False
+    end = i + 1
+    while end < len(doc) and doc[end].text not in (",", ";", ")") and end - i < 12:
+        end += 1
+    entry = doc[i + 1 : end].text
+    return bool(find_codes(entry)) and categorise(entry) is not None
+
+
 def _paren_delta(token: Token) -> int:
     # Tokens such as "(SFW)/Wind" or "GBU-24(V" carry parentheses inside them.
     return token.text.count("(") - token.text.count(")")
@@ -230,6 +246,8 @@ def _phrase_end(doc: Doc, start: int, limit: int) -> int:
     i = start
     while i < limit:
         t = doc[i]
+        if _paren_delta(t) < 0 and depth == 0 and i > start:
+            return i  # the list in parentheses the phrase began in is closed
         if _paren_delta(t):
             depth = max(0, depth + _paren_delta(t))
         elif depth == 0:
@@ -261,8 +279,11 @@ def _cuts(tokens: list[Token]) -> list[int]:
     return cuts
 
 
+_TRAILING = frozenset({"and", "or", "and/or", "the", "a", "(", ",", "-", "on", "of", "to", "in"})
+
+
 def _trimmed(tokens: list[Token]) -> str:
-    while tokens and tokens[-1].lower_ in ("and", "or", "and/or", "the", "a", "(", ",", "-", "on", "of", "to", "in"):
+    while tokens and tokens[-1].lower_ in _TRAILING:
         tokens = tokens[:-1]
     if not tokens:
         return ""
@@ -337,6 +358,14 @@ def find_candidates(region: Doc, request_start: int) -> list[Candidate]:
         not_sold = not_sold or bool(NOT_SOLD_PHRASE.match(core))
         if OPTION_BEFORE.search(before):
             not_sold, core = False, f"{core} (option)"
+        # A guided munition's parts are not weapons of their own: "kits with 304 DSU-40 Laser Sensors".
+        previous = categorise(candidates[-1].core) if candidates else None
+        component = (
+            region[first - 1].lower_ == "with"
+            and previous is not None
+            and previous.category == "Missiles"
+            and candidates[-1].quantity == value
+        )
         candidates.append(
             Candidate(
                 quantity=value,
@@ -346,6 +375,7 @@ def find_candidates(region: Doc, request_start: int) -> list[Candidate]:
                 end=region[end - 1].idx + len(region[end - 1].text),
                 in_request=q_start >= request_start,
                 not_sold=not_sold,
+                component=component,
                 codes={c.full for c in find_codes(core)},
             )
         )
@@ -365,14 +395,20 @@ def _structure(candidates: list[Candidate], text: str) -> list[Candidate]:
         if i + 1 < len(candidates) and _BREAKDOWN.match(gap):
             total, j = 0, i + 1
             while j < len(candidates) and total < c.quantity:
-                total += candidates[j].quantity
+                if not candidates[j].component:
+                    total += candidates[j].quantity
                 j += 1
-            if total == c.quantity:
-                category = categorise(c.core)
+            category = categorise(c.core)
+            parts = [categorise(part.core) for part in candidates[i + 1 : j] if not part.component]
+            # A total's parts add up to it (DSCA's sums are sometimes off by a few units) and are of its
+            # kind: "6 C-130J aircraft including ... 6 spare engines" lists what comes with them.
+            if abs(total - c.quantity) <= c.quantity // 100 and not (
+                category is not None and any(p is not None and p.category != category.category for p in parts)
+            ):
                 for part in candidates[i + 1 : j]:
                     if category is not None and categorise(part.core) is None:
                         part.category = category.category
-                c.reason = "total replaced by its breakdown"
+                c.broken_down, c.reason = True, "total replaced by its breakdown"
                 i += 1
                 continue
         if out and _ALTERNATIVE.search(text[out[-1].end : c.start]) and out[-1].quantity == c.quantity:
@@ -419,6 +455,9 @@ def _classify(c: Candidate, sale: SaleContext, excluded_codes: set[str]) -> None
     if c.not_sold:
         c.included, c.reason = False, "platform served, not sold"
         return
+    if c.component:
+        c.included, c.reason = False, "component of the munition before it"
+        return
     if c.codes & excluded_codes and cls != "training" and (cls is not None or c.category == "Engines"):
         c.included, c.reason = False, "part of excluded support equipment"
         return
@@ -448,8 +487,11 @@ def _classify(c: Candidate, sale: SaleContext, excluded_codes: set[str]) -> None
         c.category = "Armoured vehicles"
     elif cls == "launcher":
         c.included = not sale.aircraft and c.category is not None
-    else:  # unguided ammunition, rockets and bombs
+    elif cls == "ammunition":  # gun ammunition: a support sale's cartridges are expendables (LABELS.md 4)
         c.included = subject or (sale.munitions and not sale.support)
+        c.category = "Other"
+    else:  # unguided rockets and bombs: live weapons, in munitions and in support sales (LABELS.md 4)
+        c.included = subject or sale.munitions or sale.support
         c.category = "Other"
     c.reason = f"{cls} {'included' if c.included else 'excluded'}"
 
@@ -473,8 +515,11 @@ def select_items(
     for c in structured:
         _classify(c, sale, excluded_codes)
     _subject_exception(structured, sale)
+    _shared_modifier(structured, text)
     kept: list[Candidate] = []
+    # The summary's total is the request's broken-down total: its parts stand for it.
     requested = [c for c in structured if c.in_request and c.included]
+    requested += [c for c in candidates if c.in_request and c.broken_down]
     for c in structured:
         if not c.included:
             continue
@@ -513,6 +558,19 @@ def _same_item(summary: Candidate, request: Candidate) -> bool:
         return True
     # "15 helicopters" in the summary is the "15 AW109 ... helicopters" of the request.
     return summary.category == request.category and not informative_tokens(summary.core)
+
+
+def _shared_modifier(candidates: list[Candidate], text: str) -> None:
+    """ "20 Block 1A ... Alteration Kits and 16 Block 1B ... Alteration Kits for conversion of MK15 PHALANX":
+    two conjuncts with one head noun share the modifier after the second, and so its decision."""
+    for first, second in itertools.pairwise(candidates):
+        if first.included or first.not_sold or first.cls is not None or not second.included:
+            continue
+        if (first.phrase[len(first.core) :] + text[first.end : second.start]).strip().lower() != "and":
+            continue
+        if words(first.core)[-1:] == words(second.core.split(" for ")[0])[-1:]:
+            first.included, first.category = True, second.category
+            first.reason = "shares the modifier of the item after it"
 
 
 def _subject_exception(candidates: list[Candidate], sale: SaleContext) -> None:

@@ -251,7 +251,8 @@ CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         (
             "radio",
-            r"\bradios?\b(?! frequency)|sincgars?|have ?quick|retransmitters?|base stations?\b|manpack|satcom|"
+            r"\bradios?\b(?! frequency)|sincgars?|have ?quick|retransmitters?|base stations?\b|manpack|"
+            r"satcom|"
             r"\bcommunications? (system|equipment|suite|terminal)s?|voice switch|voice recording|"
             r"data ?links?|"
             r"link[- ]16|blue force tracker|\bfbcb2\b|\bmids\b|information distribution|low volume terminal|"
@@ -298,7 +299,8 @@ CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"cartridges?|projectiles?|\bammunition\b|(?<!up-)\brounds?\b|\bshells?\b|\bgrenades?\b",
         ),
         ("rocket", r"\brockets?\b"),
-        ("bomb", r"\bbombs?\b|general purpose|\bblu-?\d+"),
+        # MK 81-84 are the general-purpose bomb bodies, often named by designation alone.
+        ("bomb", r"\bbombs?\b|general purpose|\bblu-?\d+|\bmk\s?-?8[1-4]\b"),
     )
 )
 
@@ -352,7 +354,8 @@ SOLD_BEFORE = re.compile(
 NOT_SOLD_AFTER = re.compile(
     r"^[^,;]{0,60}?\b(being procured|procured through|previously procured|being upgraded|to be upgraded|"
     # Grant Excess Defense Articles are given, not sold (LABELS.md 5).
-    r"(being |to be )?(provided|granted|transferred|offered) as (grant )?(excess defense articles|eda)|as grant)\b",
+    r"(being |to be )?(provided|granted|transferred|offered) as (grant )?(excess defense articles|eda)|"
+    r"as grant)\b",
     re.IGNORECASE,
 )
 NOT_SOLD_PHRASE = re.compile(r"^(previously|existing|currently)\b", re.IGNORECASE)
@@ -365,7 +368,9 @@ SUPPORT_NOUNS = wordset(
 )
 UPGRADE_CUE = re.compile(
     r"\b(upgrades?|upgrading|slep|service life extension|refurbish\w*|retrofit|mid-life|mlu|overhaul|"
-    r"remanufactur\w*|modifications?|conversion|installation and checkout|mission computing)\b",
+    r"remanufactur\w*|modifications?|conversion|installation and checkout|mission computing|"
+    # Equipment installed on the buyer's platforms: "Procure and Install Equipment on P-3C Aircraft".
+    r"install(?:ation)?\b(?=[^.]{0,60}\b(?:on|aboard|into)\b))",
     re.IGNORECASE,
 )
 UPGRADE_OF_EXISTING = re.compile(

@@ -41,7 +41,7 @@ from pathlib import Path
 from spacy.tokens import Span
 
 from evidence import gazetteer
-from evidence._text_classify import Headline, headline
+from evidence._text_classify import Headline, categorise, headline
 from evidence._text_eval import (
     Evaluation,
     ReleaseErrors,
@@ -112,6 +112,13 @@ _SUMMARY_OBJECT = re.compile(
 _REQUEST_OPENING = re.compile(r"\brequested\b.{0,40}?\b(?:sale|purchase)\s+(?:of|for)\s+(?P<opening>.{0,40})")
 _SERVED_ARMOUR = re.compile(r"\b(tank|abrams|120\s?mm)\b", re.IGNORECASE)
 _SERVED_ARTILLERY = re.compile(r"\b(howitzer|artillery|155\s?mm|105\s?mm|mortar)\b", re.IGNORECASE)
+# "a Service Life Extension Program for the upgrade and conversion of MK15 PHALANX CIWS aboard two
+# frigates": the system worked on, not the ship it sits on, is what the sale supports.
+_SYSTEM_ABOARD = re.compile(
+    r"\b(?:upgrades?|conversion|modification|overhaul|refurbishment|retrofit)(?:\s+and\s+\w+)?\s+of\s+"
+    r"(?:the\s+|its\s+|their\s+)?(?P<system>[^,;.]{3,80}?)\s+(?:aboard|onboard|on board)\b",
+    re.IGNORECASE,
+)
 
 
 def read_texts(path: Path | str) -> list[dict]:
@@ -219,6 +226,11 @@ def _top(categories: Iterable[str | None]) -> str | None:
 def _primary(head: Headline, items: list[Candidate], kind: str, s: Sections) -> str:
     title = _top(head.categories())
     item_top = _top(c.category for c in items)
+    aboard = _SYSTEM_ABOARD.search(s.region.text)
+    if kind in ("upgrade", "support_or_services") and not items and aboard:
+        system = categorise(aboard.group("system"))
+        if system is not None and system.category not in _PLATFORMS:
+            return system.category
     if kind == "new_equipment" and any(c.head in _FIRE_UNIT_HEADS for c in items):
         return item_top or title or "Other"
     if title == "Other" and any(p.munition for p in head.phrases):
