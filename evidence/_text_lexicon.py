@@ -78,6 +78,7 @@ HEADS: dict[str, str] = {
     "acquisition system": "Sensors",
     "designation system": "Sensors",
     "sigint system": "Sensors",
+    "aerostat": "Sensors",  # SIPRI counts aerostats by the radar they carry
     "esm system": "Sensors",
     "support measure": "Sensors",  # electronic support measures: ESM receivers
     "signal exploitation": "Sensors",
@@ -147,6 +148,10 @@ HEADS: dict[str, str] = {
     "minesweeper": "Ships",
     "cutter": "Ships",
     "landing ship tank": "Ships",
+    "hovercraft": "Ships",
+    "gunboat": "Ships",
+    # Satellites
+    "satellite": "Satellites",
     # Naval weapons
     "naval gun": "Naval weapons",
     "ciws": "Naval weapons",
