@@ -358,9 +358,8 @@ SOLD_BEFORE = re.compile(
 )
 NOT_SOLD_AFTER = re.compile(
     r"^[^,;]{0,60}?\b(being procured|procured through|previously procured|being upgraded|to be upgraded|"
-    # Grant Excess Defense Articles are given, not sold (LABELS.md 5).
-    r"(being |to be )?(provided|granted|transferred|offered) as (grant )?(excess defense articles|eda)|"
-    r"as grant)\b",
+    # Grant Excess Defense Articles are given, not sold; EDA that form part of the sale are (LABELS.md 5).
+    r"granted as|(provided|transferred|offered) as (a )?grant)\b",
     re.IGNORECASE,
 )
 NOT_SOLD_PHRASE = re.compile(r"^(previously|existing|currently)\b", re.IGNORECASE)
