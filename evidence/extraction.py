@@ -69,6 +69,7 @@ __all__ = [
     "extract_all",
     "format_errors",
     "format_evaluation",
+    "labelled_parts",
     "match_items",
     "read_labels",
     "read_texts",
@@ -287,6 +288,27 @@ def extract_all(rows: Iterable[dict]) -> Iterator[dict]:
     pipeline()
     for row in rows:
         yield extract(str(row["text"]), row["pk"])
+
+
+def _years(years: Iterable[int]) -> str:
+    ordered = sorted(set(years))
+    return f"{ordered[0]}" if len(ordered) == 1 else f"{ordered[0]}-{ordered[-1]}"
+
+
+def labelled_parts(labels_path: Path | str) -> list[tuple[str, list[str]]]:
+    """Named parts of a label file that hold releases: tuning, untouched, and years the rules never saw
+    (a label file of other years has only the last)."""
+    labels = read_labels(labels_path)
+    parts: list[tuple[str, list[str]]] = []
+    for name, wanted in (
+        ("tuning part", lambda y: y in TUNING_YEARS),
+        ("untouched part", lambda y: y in HOLDOUT_YEARS),
+        ("unseen years", lambda y: y not in TUNING_YEARS | HOLDOUT_YEARS),
+    ):
+        pks = [pk for pk, row in labels.items() if wanted(row["year"])]
+        if pks:
+            parts.append((f"{name} {_years(labels[pk]['year'] for pk in pks)}", pks))
+    return parts
 
 
 def split_pks(labels_path: Path | str) -> tuple[list[str], list[str]]:

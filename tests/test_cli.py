@@ -175,6 +175,18 @@ def test_extract_writes_one_record_per_text_and_refuses_bad_input(tmp_path: Path
     assert record["estimated_cost_usd"] == 85_000_000
     assert [(i["quantity"], i["sipri_category"]) for i in record["items"]] == [(48, "Missiles")]
 
+    # Labels of years the rules never saw are scored as such, with no empty tuning or untouched part.
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "pk,year,date,country,estimated_cost_usd,items,primary_category,kind\n"
+        'a1,2013,2013-05-02,Norway,85000000,"[{""designation"": ""AIM-120C-7"", ""quantity"": 48, '
+        '""sipri_category"": ""Missiles""}]",Missiles,ammunition_or_munitions\n'
+    )
+    scored = cli.invoke(app, ["extract", "--texts", str(texts), "--evaluate", str(labels)])
+    assert scored.exit_code == 0, scored.output
+    assert "unseen years 2013" in scored.output and "tuning part" not in scored.output
+    assert "item F1                  1.000" in scored.output
+
     no_text = tmp_path / "bad.csv"
     no_text.write_text("pk,body\n1,hello\n")
     bad = cli.invoke(app, ["extract", "--texts", str(no_text), "--out", str(out_file)])

@@ -201,7 +201,7 @@ def extract(
 ) -> None:
     """Extract sale records (country, date, cost, items, category, kind) from notification texts."""
     from evidence.extraction import evaluate as score
-    from evidence.extraction import extract_all, format_errors, format_evaluation, read_texts, split_pks
+    from evidence.extraction import extract_all, format_errors, format_evaluation, labelled_parts, read_texts
     from evidence.writers import atomic_write_text
 
     if texts is None and evaluate is not None:
@@ -218,8 +218,7 @@ def extract(
         atomic_write_text(out_file, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
         out.print(f"{len(records)} records written to {out_file}")
     if evaluate is not None:
-        tuning, untouched = split_pks(evaluate)
-        for title, pks in (("tuning part", tuning), ("untouched part", untouched), ("all", None)):
+        for title, pks in [*labelled_parts(evaluate), ("all", None)]:
             ev = score(records, evaluate, pks)
             out.print(f"\n{title}\n{format_evaluation(ev)}")
             if errors and pks is None:
