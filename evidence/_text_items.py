@@ -359,13 +359,15 @@ def find_candidates(region: Doc, request_start: int) -> list[Candidate]:
         if OPTION_BEFORE.search(before):
             not_sold, core = False, f"{core} (option)"
         # A guided munition's parts are not weapons of their own: "kits with 304 DSU-40 Laser Sensors".
-        previous = categorise(candidates[-1].core) if candidates else None
-        component = (
-            region[first - 1].lower_ == "with"
-            and previous is not None
-            and previous.category == "Missiles"
+        component = False
+        if (
+            first > 0
+            and region[first - 1].lower_ == "with"
+            and candidates
             and candidates[-1].quantity == value
-        )
+        ):
+            previous = categorise(candidates[-1].core)
+            component = previous is not None and previous.category == "Missiles"
         candidates.append(
             Candidate(
                 quantity=value,

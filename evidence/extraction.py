@@ -25,7 +25,7 @@ Design. Everything is rule-based and transparent; no statistical model is loaded
   and sensors); ammunition takes the category of the weapon it serves.
 
 Tuning discipline: rules are written against the releases of `TUNING_YEARS` and never against those of
-`HOLDOUT_YEARS`, which are scored only to check that the rules generalise (`split_pks`). The split moved
+`HOLDOUT_YEARS`, which are scored only to check that the rules generalise (`labelled_parts`). The split moved
 once: rules were first written against 2008–2010 alone and checked on 2011–2012 (primary category 0.875,
 item F1 0.845); that check spent, 2011 joined the tuning part and 2012 stayed untouched (2012 before any
 rule written from 2011: primary category 0.870, kind 0.852, item F1 0.893; after: 0.870, 0.852, 0.889).
@@ -73,7 +73,6 @@ __all__ = [
     "match_items",
     "read_labels",
     "read_texts",
-    "split_pks",
 ]
 
 TUNING_YEARS: frozenset[int] = frozenset({2008, 2009, 2010, 2011})
@@ -227,8 +226,8 @@ def _top(categories: Iterable[str | None]) -> str | None:
 def _primary(head: Headline, items: list[Candidate], kind: str, s: Sections) -> str:
     title = _top(head.categories())
     item_top = _top(c.category for c in items)
-    aboard = _SYSTEM_ABOARD.search(s.region.text)
-    if kind in ("upgrade", "support_or_services") and not items and aboard:
+    aboard = _SYSTEM_ABOARD.search(s.region.text) if kind in ("upgrade", "support_or_services") else None
+    if aboard and not items:
         system = categorise(aboard.group("system"))
         if system is not None and system.category not in _PLATFORMS:
             return system.category
@@ -309,11 +308,3 @@ def labelled_parts(labels_path: Path | str) -> list[tuple[str, list[str]]]:
         if pks:
             parts.append((f"{name} {_years(labels[pk]['year'] for pk in pks)}", pks))
     return parts
-
-
-def split_pks(labels_path: Path | str) -> tuple[list[str], list[str]]:
-    """pks of the tuning part (`TUNING_YEARS`) and of the untouched part (`HOLDOUT_YEARS`), by label year."""
-    labels = read_labels(labels_path)
-    tuning = [pk for pk, row in labels.items() if row["year"] in TUNING_YEARS]
-    holdout = [pk for pk, row in labels.items() if row["year"] in HOLDOUT_YEARS]
-    return tuning, holdout

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from evidence import extraction
-from evidence.extraction import evaluate, extract, format_evaluation, match_items, read_texts, split_pks
+from evidence.extraction import evaluate, extract, format_evaluation, labelled_parts, match_items, read_texts
 from evidence.loaders import LoadError
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "raw"
@@ -731,7 +731,8 @@ LABELS = DSCA / "labels_2008_2012.csv"
 @pytest.fixture(scope="module")
 def scored() -> dict[str, extraction.Evaluation]:
     """Evaluations of the tuning part (2008–2011) and the untouched part (2012), extracted once."""
-    tuning, holdout = split_pks(LABELS)
+    (tuning_name, tuning), (holdout_name, holdout) = labelled_parts(LABELS)
+    assert (tuning_name, holdout_name) == ("tuning part 2008-2011", "untouched part 2012")
     rows = read_texts(DSCA / "dsca_major_arms_sales_2008_2012.csv")
     predictions = list(extraction.extract_all(rows))
     assert len(predictions) == len(tuning) + len(holdout) == 209
