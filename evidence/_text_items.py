@@ -401,14 +401,16 @@ def _structure(candidates: list[Candidate], text: str) -> list[Candidate]:
                     total += candidates[j].quantity
                 j += 1
             category = categorise(c.core)
-            parts = [categorise(part.core) for part in candidates[i + 1 : j] if not part.component]
+            part_categories = [categorise(part.core) for part in candidates[i + 1 : j]]
             # A total's parts add up to it (DSCA's sums are sometimes off by a few units) and are of its
             # kind: "6 C-130J aircraft including ... 6 spare engines" lists what comes with them.
-            if abs(total - c.quantity) <= c.quantity // 100 and not (
-                category is not None and any(p is not None and p.category != category.category for p in parts)
-            ):
-                for part in candidates[i + 1 : j]:
-                    if category is not None and categorise(part.core) is None:
+            same_kind = category is None or all(
+                found is None or found.category == category.category or part.component
+                for part, found in zip(candidates[i + 1 : j], part_categories, strict=True)
+            )
+            if abs(total - c.quantity) <= c.quantity // 100 and same_kind:
+                for part, found in zip(candidates[i + 1 : j], part_categories, strict=True):
+                    if category is not None and found is None:
                         part.category = category.category
                 c.broken_down, c.reason = True, "total replaced by its breakdown"
                 i += 1
