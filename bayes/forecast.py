@@ -663,8 +663,10 @@ class Forecaster:
 
     # -- requests ----------------------------------------------------------------------------------
     def _select(self, values: Sequence[str] | None, index: dict[str, int], field: str) -> np.ndarray:
-        if not values:
+        if values is None:
             return np.arange(len(index))
+        if not len(values):  # never "no filter": an empty selection once showed a scoped key everything
+            raise ForecastError(f"{field}: an empty list selects nothing; leave it out to mean all")
         unknown = [v for v in values if v not in index]
         if unknown:
             raise ForecastError(f"{field}: unknown id(s) {unknown[:10]}; see the known values")
@@ -684,7 +686,7 @@ class Forecaster:
         self, partners: Sequence[str] | None, regions: Sequence[str] | None = None
     ) -> np.ndarray:
         pi = self._select(partners, self._p_index, "partners")
-        if regions:
+        if regions is not None:
             known = set(self.partner_region)
             unknown = [r for r in regions if r not in known]
             if unknown:

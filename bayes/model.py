@@ -437,6 +437,34 @@ def sample_prior(model, draws: int, seed: int, names: list[str]) -> xr.DataTree:
         )
 
 
+class ModelFileError(ValueError):
+    """A file that is not one of our posterior files; the message names the file and the reason."""
+
+
+def open_posterior(path: Path | str, load: bool = False) -> xr.DataTree:
+    """A posterior file as ArviZ opens it: lazily (the draws stay on disk until read; close it when
+    done), or read whole with ``load``. Raises :class:`ModelFileError` for a missing file, one that is
+    not NetCDF, or a NetCDF file that is not one of ours."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such posterior file")
+    try:
+        tree = xr.open_datatree(path, engine="h5netcdf")
+    except Exception as exc:  # h5py and h5netcdf raise OSError, ValueError or KeyError as they see fit
+        raise ModelFileError(f"{path}: not a NetCDF posterior file ({type(exc).__name__}: {exc})") from None
+    name = tree.attrs.get("totaldemand_model")
+    if name != MODEL_NAME:
+        tree.close()
+        raise ModelFileError(f"{path}: not a {MODEL_NAME} posterior file (totaldemand_model={name!r})")
+    if load:
+        try:
+            with tree:
+                tree = tree.load()
+        except Exception as exc:  # a truncated or damaged file fails only when its arrays are read
+            raise ModelFileError(f"{path}: its draws cannot be read ({type(exc).__name__}: {exc})") from None
+    return tree
+
+
 class PosteriorDraws:
     """Draws flattened over (chain, draw) into one leading ``sample`` axis, as float64 numpy arrays.
 
@@ -1091,15 +1119,12 @@ class DemandModel:
     @classmethod
     def load(cls, path: Path | str) -> DemandModel:
         path = Path(path)
-        with xr.open_datatree(path, engine="h5netcdf") as tree:
-            tree = tree.load()
-        if tree.attrs.get("totaldemand_model") != MODEL_NAME:
-            raise ValueError(
-                f"{path}: not a {MODEL_NAME} posterior file "
-                f"(totaldemand_model={tree.attrs.get('totaldemand_model')!r})"
-            )
-        # Files from before family_path existed were all fitted with the linear trend.
-        config = {"family_path": "trend", **json.loads(tree.attrs["model_config"])}
-        model = cls(config, json.loads(tree.attrs["sampler_config"]))
+        tree = open_posterior(path, load=True)
+        try:
+            # Files from before family_path existed were all fitted with the linear trend.
+            config = {"family_path": "trend", **json.loads(tree.attrs["model_config"])}
+            model = cls(config, json.loads(tree.attrs["sampler_config"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{path}: its model or sampler settings cannot be read ({exc})") from None
         model.idata = tree
         return model

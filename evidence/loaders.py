@@ -6,28 +6,34 @@ column, value and reason; nothing half-loaded ever reaches the caller.
 
 from __future__ import annotations
 
-import json
+import csv
+import io
 import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from evidence import strict_json
 from evidence.records import (
     DOMESTIC_PLANS,
+    EARLIEST_DATE,
     EVIDENCE,
+    EVIDENCE_BOUNDS,
     FAMILIES,
+    LATEST_DATE,
     LINE_CAPACITIES,
     LORS,
-    NLP_MENTION,
     PARTNERS,
     Column,
     LORStatus,
     Table,
+    number_text,
 )
 
 log = logging.getLogger(__name__)
@@ -72,35 +78,51 @@ def first_row_number(path: Path) -> int:
     return 2 if path.suffix.lower() == ".csv" else 1
 
 
+def read_csv_text(text: str, source: str) -> pd.DataFrame:
+    """A CSV text (header first) as an all-string frame. Python's reader, not pandas': pandas drops a NUL
+    byte and what follows it in a field without a word, so a value would be stored other than sent."""
+    rows = [r for r in csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline="")) if r]
+    if not rows:
+        raise LoadError([Problem(source, None, None, None, "no header and no rows")])
+    header = [h.strip() for h in rows[0]]
+    ragged = [
+        Problem(source, i + 2, None, len(r), f"has {len(r)} fields; the header has {len(header)}")
+        for i, r in enumerate(rows[1:])
+        if len(r) != len(header)
+    ]
+    if ragged:
+        raise LoadError(ragged)
+    return pd.DataFrame(rows[1:], columns=header, dtype=object)
+
+
+def json_rows(payload: object, source: str) -> list[dict]:
+    """The rows of a JSON table: a list of objects, or ``{"rows": [...]}``."""
+    rows = payload.get("rows") if isinstance(payload, dict) else payload
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise LoadError([Problem(source, None, None, None, 'expected a list of objects or {"rows": [...]}')])
+    return rows
+
+
 def _read_raw(path: Path) -> tuple[pd.DataFrame, int]:
     """Read a file into an all-string frame; return it and the offset from index to reported row."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-            return frame, first_row_number(path)
+            text = strict_json.decode_utf8(path.read_bytes())
+            return read_csv_text(text, str(path)), first_row_number(path)
         if suffix == ".parquet":
             frame = pd.read_parquet(path)
             return frame, first_row_number(path)
         if suffix in (".json", ".jsonl"):
-            text = path.read_text(encoding="utf-8")
+            text = strict_json.decode_utf8(path.read_bytes())
             if suffix == ".jsonl":
-                rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+                rows = [strict_json.loads(line) for line in text.splitlines() if line.strip()]
             else:
-                payload = json.loads(text)
-                rows = payload.get("rows") if isinstance(payload, dict) else payload
-                if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-                    raise LoadError(
-                        [
-                            Problem(
-                                str(path), None, None, None, "expected a list of objects or {'rows': [...]}"
-                            )
-                        ]
-                    )
+                rows = json_rows(strict_json.loads(text), str(path))
             return pd.DataFrame.from_records(rows), first_row_number(path)
     except LoadError:
         raise
-    except (UnicodeDecodeError, json.JSONDecodeError, pd.errors.ParserError, ValueError, OSError) as exc:
+    except (strict_json.JSONError, csv.Error, ValueError, OSError) as exc:
         raise LoadError([Problem(str(path), None, None, None, f"cannot be read: {exc}")]) from exc
     raise LoadError(
         [Problem(str(path), None, None, None, f"unsupported file type {suffix!r}; use {SUFFIXES}")]
@@ -115,53 +137,76 @@ def _is_blank(value: object) -> bool:
     return isinstance(value, str) and value.strip() == ""
 
 
-def _parse_column(raw: pd.Series, col: Column) -> tuple[pd.Series, np.ndarray, str]:
-    """Parse one column; return parsed values, a mask of invalid cells and the reason for them."""
+# Control characters (C0, DEL, C1) in a record field: a NUL or an escape sequence is never a value, and
+# would be stored as one.
+_CONTROL = r"[\x00-\x1f\x7f-\x9f]"
+
+Checks = list[tuple[np.ndarray, str]]  # (mask of bad cells, reason) pairs for one column
+
+
+def _calendar_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text[:10])
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_column(raw: pd.Series, col: Column) -> tuple[pd.Series, Checks]:
+    """Parse one column; return the parsed values and which cells are invalid, with why."""
     blank = raw.map(_is_blank).to_numpy(dtype=bool)
     text = raw.map(lambda v: "" if _is_blank(v) else str(v).strip())
     if col.kind in ("str", "list"):
+        checks: Checks = [(text.str.contains(_CONTROL, regex=True).to_numpy(), "holds a control character")]
+        if col.max_length is not None:
+            checks.append(
+                ((text.str.len() > col.max_length).to_numpy(), f"longer than {col.max_length:,} characters")
+            )
         parsed = (
             text
             if col.kind == "str"
             else text.map(lambda s: tuple(x.strip() for x in s.split(";") if x.strip()))
         )
-        return parsed, np.zeros(len(raw), dtype=bool), ""
+        return parsed, checks
     if col.kind in ("int", "float"):
-        numbers = pd.to_numeric(text.where(~blank), errors="coerce")
-        bad = (~blank) & (numbers.isna().to_numpy() | ~np.isfinite(numbers.fillna(0).to_numpy(dtype=float)))
+        # as floats first: a huge integer (2**63, 10**30) is then a number out of bounds, not an overflow
+        numbers = pd.to_numeric(text.where(~blank), errors="coerce").astype(float)
+        values = numbers.to_numpy()
+        not_number = (~blank) & ~np.isfinite(values)
+        checks = [(not_number, "not a finite number" if col.kind == "float" else "not an integer")]
+        finite = np.where(np.isfinite(values), values, 0.0)
         if col.kind == "int":
-            whole = numbers.fillna(0) % 1 == 0
-            bad |= (~blank) & ~whole.to_numpy()
-            return (
-                numbers.astype("Int64", errors="ignore") if not bad.any() else numbers,
-                bad,
-                "not an integer",
-            )
-        return numbers.astype(float), bad, "not a finite number"
+            checks.append(((~blank) & (finite % 1 != 0), "not an integer"))
+        if col.minimum is not None and col.maximum is not None:
+            number = ~blank & ~not_number
+            below, above = number & (finite < col.minimum), number & (finite > col.maximum)
+            checks.append((below, "must not be negative" if col.minimum == 0 else f"must be {col.bounds}"))
+            checks.append((above, f"must be {col.bounds}"))
+        if col.kind == "int" and not any(mask.any() for mask, _ in checks):
+            return numbers.astype("Int64"), checks  # safe: every value is whole and within bounds
+        return numbers, checks
     if col.kind == "bool":
         lowered = text.str.lower()
         bad = ~lowered.isin(_TRUE | _FALSE).to_numpy()
-        return lowered.isin(_TRUE), bad, "not a boolean (true/false/1/0/yes/no)"
+        return lowered.isin(_TRUE), [(bad, "not a boolean (true/false/1/0/yes/no)")]
     if col.kind == "date":
         dates = pd.to_datetime(text.where(~blank), format="ISO8601", errors="coerce")
         bad = (~blank) & dates.isna().to_numpy()
-        return dates.dt.date, bad, "not an ISO date (YYYY-MM-DD)"
+        window = dates.between(EARLIEST_DATE.isoformat(), LATEST_DATE.isoformat()).to_numpy()
+        outside = (~blank) & ~bad & ~window
+        for i in np.flatnonzero(bad):  # a real date beyond what pandas holds (9999-01-01) is out of bounds
+            if _calendar_date(text.iloc[i]):
+                bad[i], outside[i] = False, True
+        return dates.dt.date, [
+            (bad, "not an ISO date (YYYY-MM-DD)"),
+            (outside, f"must be {col.bounds}"),
+        ]
     if col.kind == "status":
         allowed = {s.value for s in LORStatus}
         lowered = text.str.lower()
         bad = (~blank) & ~lowered.isin(allowed).to_numpy()
-        return lowered, bad, f"not one of {sorted(allowed)}"
+        return lowered, [(bad, f"not one of {sorted(allowed)}")]
     raise AssertionError(f"unknown column kind {col.kind}")
-
-
-# Row-level rules beyond types: (table, column) -> (predicate on parsed values that marks bad rows, reason).
-_NON_NEGATIVE = {
-    ("lors", "quantity"),
-    ("lors", "estimated_value_usd"),
-    ("domestic_plans", "quantity"),
-    ("line_capacities", "min_sustaining_rate"),
-    ("line_capacities", "max_rate"),
-}
 
 
 def validate_frame(frame: pd.DataFrame, table: Table, source: str, row_offset: int = 1) -> pd.DataFrame:
@@ -182,21 +227,18 @@ def validate_frame(frame: pd.DataFrame, table: Table, source: str, row_offset: i
     for col in table.columns:
         raw = frame[col.name] if col.name in frame.columns else pd.Series([None] * len(frame), dtype=object)
         raw = raw.reset_index(drop=True)
-        parsed, bad, reason = _parse_column(raw, col)
+        parsed, checks = _parse_column(raw, col)
         blank = raw.map(_is_blank).to_numpy(dtype=bool)
         if col.required and col.kind != "bool":
             for i in np.flatnonzero(blank):
                 problems.append(
                     Problem(source, int(i) + row_offset, col.name, raw.iloc[i], "required value is empty")
                 )
-        for i in np.flatnonzero(bad):
-            problems.append(Problem(source, int(i) + row_offset, col.name, raw.iloc[i], reason))
-        if (table.name, col.name) in _NON_NEGATIVE and not bad.any():
-            negative = (pd.to_numeric(parsed, errors="coerce").fillna(0) < 0).to_numpy()
-            for i in np.flatnonzero(negative):
-                problems.append(
-                    Problem(source, int(i) + row_offset, col.name, raw.iloc[i], "must not be negative")
-                )
+        flagged = np.zeros(len(raw), dtype=bool)
+        for mask, reason in checks:
+            for i in np.flatnonzero(mask & ~flagged):  # one problem a cell: the first reason found
+                problems.append(Problem(source, int(i) + row_offset, col.name, raw.iloc[i], reason))
+            flagged |= mask
         out[col.name] = parsed
     typed = pd.DataFrame(out)
     if table is LINE_CAPACITIES and not problems:
@@ -211,18 +253,18 @@ def validate_frame(frame: pd.DataFrame, table: Table, source: str, row_offset: i
                 )
             )
     if table is EVIDENCE and not problems:
-        # A mention count below zero has no meaning; the model reads log(1 + mentions).
-        negative = (typed["kind"] == NLP_MENTION) & (typed["value"] < 0)
-        for i in np.flatnonzero(negative.to_numpy()):
-            problems.append(
-                Problem(
-                    source,
-                    int(i) + row_offset,
-                    "value",
-                    frame["value"].iloc[i],
-                    "an NLP mention count must not be negative",
+        for kind, (low, high) in EVIDENCE_BOUNDS.items():
+            outside = (typed["kind"] == kind) & ~typed["value"].between(low, high)
+            for i in np.flatnonzero(outside.to_numpy()):
+                problems.append(
+                    Problem(
+                        source,
+                        int(i) + row_offset,
+                        "value",
+                        frame["value"].iloc[i],
+                        f"a {kind} value must be between {number_text(low)} and {number_text(high)}",
+                    )
                 )
-            )
     if table.key and not problems:
         dup = typed.duplicated(list(table.key), keep="first").to_numpy()
         for i in np.flatnonzero(dup):

@@ -18,11 +18,16 @@ from pathlib import Path
 import pandas as pd
 
 from evidence.loaders import LoadError, Problem
-from evidence.records import REPORTED_FLEET_MEAN_AGE, REPORTED_FLEET_UNITS, REPORTED_MISSION_CAPABLE
+from evidence.records import (
+    MAX_FLEET_AGE,
+    REPORTED_FLEET_MEAN_AGE,
+    REPORTED_FLEET_UNITS,
+    REPORTED_MISSION_CAPABLE,
+)
 
 REQUIRED = ("partner", "date", "fleet_size")
 OPTIONAL = ("family", "system", "mission_capable_rate", "average_age", "source")
-MAX_AGE = 80.0  # years: older than any fleet in service; a larger value is a unit or typing error
+MAX_AGE = MAX_FLEET_AGE  # a larger value is a unit or typing error
 
 
 def _number(value: str) -> float | None:

@@ -91,14 +91,49 @@ class LineCapacity:
     source: str = ""
 
 
+# What a record may hold. A value outside these bounds is a typing or unit error, refused with the row, the
+# field and the reason wherever records come in (dataset files and API uploads alike), and stated in the
+# API description. They are wide: the largest SIPRI order is 34,000 units and the largest U.S. sale about
+# $110 billion.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+MAX_ID_LENGTH = 128
+MAX_TEXT_LENGTH = 2_000
+MAX_QUANTITY = 10_000_000  # units in one request
+MAX_VALUE_USD = 1e12
+MAX_RATE = 1e8  # units a year: domestic plans and line rates (ammunition lines run to millions)
+MAX_EVIDENCE_VALUE = 1e9
+
+
+def number_text(x: float) -> str:
+    """A bound as people write it: 10,000,000 and 0.5, not 1e+07."""
+    return f"{int(x):,}" if float(x).is_integer() and abs(x) < 1e15 else f"{x:,g}"
+
+
 @dataclass(frozen=True, slots=True)
 class Column:
-    """One column of a table layout: its name, type and whether a value is required."""
+    """One column of a table layout: its name, type, whether a value is required and its bounds
+    (numbers: ``minimum``..``maximum`` inclusive; text: at most ``max_length`` characters and no
+    control characters; dates: ``EARLIEST_DATE``..``LATEST_DATE``)."""
 
     name: str
     kind: str  # "str" | "int" | "float" | "bool" | "date" | "list" | "status"
     required: bool = True
     description: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int | None = None
+
+    @property
+    def bounds(self) -> str:
+        """The bounds in words, for error messages and the API description."""
+        if self.kind == "date":
+            return f"a date from {EARLIEST_DATE} to {LATEST_DATE}"
+        if self.minimum is not None and self.maximum is not None:
+            return f"between {number_text(self.minimum)} and {number_text(self.maximum)}"
+        if self.max_length is not None:
+            return f"at most {self.max_length:,} characters, no control characters"
+        return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,15 +149,35 @@ class Table:
         return next(c for c in self.columns if c.name == name)
 
 
+def _id(name: str, required: bool = True, description: str = "") -> Column:
+    return Column(name, "str", required, description, max_length=MAX_ID_LENGTH)
+
+
+def _text(name: str) -> Column:
+    return Column(name, "str", required=False, max_length=MAX_TEXT_LENGTH)
+
+
+def _number(
+    name: str, kind: str, low: float, high: float, required: bool = True, description: str = ""
+) -> Column:
+    return Column(name, kind, required, description, minimum=low, maximum=high)
+
+
 PARTNERS = Table(
     "partners",
     Partner,
     (
-        Column("id", "str", description="stable partner id, e.g. 'korea_south'"),
-        Column("name", "str", description="display name (SIPRI recipient name for SIPRI data)"),
-        Column("region", "str", description="world region used for partial pooling"),
-        Column("iso3", "str", required=False, description="ISO 3166-1 alpha-3 where one exists"),
-        Column("alliances", "list", required=False, description="';'-separated memberships, e.g. 'NATO;EU'"),
+        _id("id", description="stable partner id, e.g. 'korea_south'"),
+        _id("name", description="display name (SIPRI recipient name for SIPRI data)"),
+        _id("region", description="world region used for partial pooling"),
+        Column("iso3", "str", False, "ISO 3166-1 alpha-3 where one exists", max_length=3),
+        Column(
+            "alliances",
+            "list",
+            False,
+            "';'-separated memberships, e.g. 'NATO;EU'",
+            max_length=MAX_TEXT_LENGTH,
+        ),
         Column(
             "is_state", "bool", required=False, description="false for non-state and organisation recipients"
         ),
@@ -134,9 +189,9 @@ FAMILIES = Table(
     "families",
     SystemFamily,
     (
-        Column("id", "str"),
-        Column("name", "str"),
-        Column("category", "str", description="armament category (SIPRI's categories for SIPRI data)"),
+        _id("id"),
+        _id("name"),
+        _id("category", description="armament category (SIPRI's categories for SIPRI data)"),
     ),
     key=("id",),
 )
@@ -145,15 +200,15 @@ LORS = Table(
     "lors",
     LOR,
     (
-        Column("id", "str"),
-        Column("partner", "str"),
-        Column("family", "str"),
+        _id("id"),
+        _id("partner"),
+        _id("family"),
         Column("received", "date", description="date the request was received (order year → 1 July)"),
         Column("status", "status"),
-        Column("quantity", "int", required=False),
-        Column("designation", "str", required=False),
-        Column("estimated_value_usd", "float", required=False),
-        Column("source", "str", required=False),
+        _number("quantity", "int", 0, MAX_QUANTITY, required=False),
+        Column("designation", "str", required=False, max_length=500),
+        _number("estimated_value_usd", "float", 0, MAX_VALUE_USD, required=False),
+        _text("source"),
         Column("year_uncertain", "bool", required=False),
         Column("quantity_uncertain", "bool", required=False),
     ),
@@ -164,12 +219,18 @@ EVIDENCE = Table(
     "evidence",
     EvidenceSignal,
     (
-        Column("partner", "str"),
-        Column("family", "str", required=False),
+        _id("partner"),
+        _id("family", required=False),
         Column("date", "date"),
-        Column("kind", "str"),
-        Column("value", "float"),
-        Column("source", "str", required=False),
+        _id("kind"),
+        _number(
+            "value",
+            "float",
+            -MAX_EVIDENCE_VALUE,
+            MAX_EVIDENCE_VALUE,
+            description="the kinds the model reads have narrower bounds (EVIDENCE_BOUNDS)",
+        ),
+        _text("source"),
     ),
 )
 
@@ -177,10 +238,10 @@ DOMESTIC_PLANS = Table(
     "domestic_plans",
     DomesticPlan,
     (
-        Column("family", "str"),
-        Column("fiscal_year", "int"),
-        Column("quantity", "float"),
-        Column("source", "str", required=False),
+        _id("family"),
+        _number("fiscal_year", "int", EARLIEST_DATE.year, LATEST_DATE.year),
+        _number("quantity", "float", 0, MAX_RATE),
+        _text("source"),
     ),
     key=("family", "fiscal_year"),
 )
@@ -189,10 +250,10 @@ LINE_CAPACITIES = Table(
     "line_capacities",
     LineCapacity,
     (
-        Column("family", "str"),
-        Column("min_sustaining_rate", "float"),
-        Column("max_rate", "float"),
-        Column("source", "str", required=False),
+        _id("family"),
+        _number("min_sustaining_rate", "float", 0, MAX_RATE),
+        _number("max_rate", "float", 0, MAX_RATE),
+        _text("source"),
     ),
     key=("family",),
 )
@@ -211,3 +272,14 @@ REPORTED_FLEET_MEAN_AGE = "reported_fleet_mean_age"
 REPORTED_MISSION_CAPABLE = "reported_mission_capable_rate"
 # The evidence kind the panel reads as the NLP signal (text mentions and notifications, evidence.signals).
 NLP_MENTION = "nlp_mention"
+
+MAX_FLEET_AGE = 80.0  # years: older than any fleet in service
+# Value bounds of the evidence kinds the model reads (any other kind: EVIDENCE's value bounds).
+EVIDENCE_BOUNDS: dict[str, tuple[float, float]] = {
+    READINESS_FLEET_UNITS: (0.0, float(MAX_QUANTITY)),
+    READINESS_FLEET_MEAN_AGE: (0.0, MAX_FLEET_AGE),
+    REPORTED_FLEET_UNITS: (0.0, float(MAX_QUANTITY)),
+    REPORTED_FLEET_MEAN_AGE: (0.0, MAX_FLEET_AGE),
+    REPORTED_MISSION_CAPABLE: (0.0, 1.0),
+    NLP_MENTION: (0.0, 1e6),  # the model reads log(1 + mentions)
+}

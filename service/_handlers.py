@@ -29,7 +29,7 @@ from sqlalchemy import text
 from bayes.forecast import NewFamily, NewPartner, records
 from evidence.loaders import LoadError, Problem
 from evidence.records import DOMESTIC_PLANS, EVIDENCE, LORS, Table
-from service import audit, auth, registry, store
+from service import audit, auth, registry, scope, store
 from service.app import Served, Services
 from service.db import now
 from service.jobs import job_log_tail
@@ -48,6 +48,8 @@ from service.schemas import (
     Key,
     KeyRequest,
     ModelSummary,
+    NewFamilySpec,
+    NewPartnerSpec,
     Partner,
     ServedModel,
     Stored,
@@ -73,6 +75,7 @@ def errors(*codes: int) -> dict[int, ResponseSpec]:
 
 
 AUTH = (401, 403)
+SMALL_BODY = 64 * 1024  # requests that are not uploads: far more than any legitimate one needs
 JSON_BODY = Body(media_type=RequestEncodingType.JSON)
 
 
@@ -100,6 +103,8 @@ def requires(role: str):
         caller = _authenticate(connection)
         if not caller.can(role):
             raise PermissionDeniedException(f"this needs the {role!r} role; the key has {caller.role!r}")
+        if role == "admin":  # keys, activation: nothing an admin does belongs to one partner
+            scope.require_unscoped(caller, "an admin action")
         connection.state.caller = caller
 
     return guard
@@ -114,18 +119,6 @@ def _served(services: Services) -> Served:
     if served is None:
         raise ServiceUnavailableException("no model is active: fit one (POST /v1/models) and activate it")
     return served
-
-
-def _scoped_partners(caller: auth.Caller, requested: list[str] | None) -> list[str] | None:
-    """The partners a request may see: what it asked for, within the key's scope."""
-    if caller.partners is None:
-        return requested
-    if requested is None:
-        return sorted(caller.partners)
-    outside = sorted(set(requested) - caller.partners)
-    if outside:
-        raise PermissionDeniedException(f"partners: this key is not allowed to see {outside}")
-    return requested
 
 
 async def _cached(
@@ -196,14 +189,15 @@ def metrics(state: State) -> Response[bytes]:
     tags=["forecasts"],
 )
 def list_partners(state: State, request: Request) -> list[Partner]:
-    c = _served(_services(state)).model.coords
-    scope = _caller(request).partners
+    served = _served(_services(state))
+    c = served.model.coords
+    visible = set(scope.visible_partners(_caller(request), served.forecaster))
     return [
         Partner(str(p), str(n), str(r))
         for p, n, r in zip(
             c["partner"].values, c["partner_name"].values, c["partner_region"].values, strict=True
         )
-        if scope is None or str(p) in scope
+        if str(p) in visible
     ]
 
 
@@ -225,9 +219,20 @@ def list_families(state: State) -> list[Family]:
     ]
 
 
+def _new_partner(x: str | NewPartnerSpec) -> NewPartner:
+    if isinstance(x, str):
+        return NewPartner(x.strip())
+    return NewPartner(x.id.strip(), x.region, tuple(x.alliances))
+
+
+def _new_family(x: str | NewFamilySpec) -> NewFamily:
+    return NewFamily(x.strip()) if isinstance(x, str) else NewFamily(x.id.strip(), x.category)
+
+
 @post(
     "/v1/forecasts",
     status_code=200,
+    request_max_body_size=SMALL_BODY,
     guards=[requires("reader")],
     security=SECURITY,
     responses=errors(400, 401, 403, 413, 503),
@@ -238,35 +243,39 @@ async def create_forecast(
 ) -> Response[ForecastResponse]:
     """Posterior forecast per partner × family × year (LOR counts and units), family and yearly
     totals over the selected partners, and total demand per family and year with line risk."""
-    caller = _caller(request)
     served = _served(_services(state))
-    partners = _scoped_partners(caller, data.partners)
+    chosen = scope.select(
+        _caller(request),
+        served.forecaster,
+        data.partners,
+        data.families,
+        data.regions,
+        [_new_partner(x) for x in data.new_partners],
+        [_new_family(x) for x in data.new_families],
+    )
 
     def compute() -> bytes:
         fc = served.forecaster.forecast(
             data.horizon,
             data.levels,
-            partners,
-            data.families,
-            data.regions,
-            [
-                NewPartner(x) if isinstance(x, str) else NewPartner(x.id, x.region, tuple(x.alliances))
-                for x in data.new_partners
-            ],
-            [NewFamily(x) if isinstance(x, str) else NewFamily(x.id, x.category) for x in data.new_families],
+            chosen.partners,
+            chosen.families,
+            None,
+            chosen.new_partners,
+            chosen.new_families,
         )
         body = fc.to_dict()
         return msgspec.json.encode(
             {"model": _served_model(served), "horizon": data.horizon, "levels": list(fc.levels), **body}
         )
 
-    key = ("forecast", msgspec.json.encode(data), None if partners is None else tuple(partners))
-    return await _cached(served, key, compute)
+    return await _cached(served, ("forecast", data.horizon, tuple(data.levels), chosen), compute)
 
 
 @post(
     "/v1/block-buys",
     status_code=200,
+    request_max_body_size=SMALL_BODY,
     guards=[requires("reader")],
     security=SECURITY,
     responses=errors(400, 401, 403, 413, 503),
@@ -277,11 +286,11 @@ async def create_block_buy(
 ) -> Response[BlockBuyResponse]:
     """Quantiles of cumulative LORs and units of a set of partners over a window (multinational pooling)."""
     served = _served(_services(state))
-    partners = _scoped_partners(_caller(request), data.partners)
+    chosen = scope.select(_caller(request), served.forecaster, data.partners, data.families, data.regions)
 
     def compute() -> bytes:
         ds = served.forecaster.block_buy(
-            partners, data.families, data.first_year, data.last_year, data.levels, data.regions
+            chosen.partners, chosen.families, data.first_year, data.last_year, data.levels
         )
         levels = tuple(float(v) for v in ds["level"].values)
         return msgspec.json.encode(
@@ -294,7 +303,7 @@ async def create_block_buy(
             }
         )
 
-    key = ("block-buy", msgspec.json.encode(data), None if partners is None else tuple(partners))
+    key = ("block-buy", data.first_year, data.last_year, tuple(data.levels), chosen)
     return await _cached(served, key, compute)
 
 
@@ -308,14 +317,16 @@ async def _ingest(state: State, request: Request, kind: str) -> Stored:
     source = f"POST /v1/{kind} by key {caller.key_id}"
 
     def work() -> store.Stored:
+        if not store.has_partner(store.INGESTS[kind]):  # refused before the body is even read
+            scope.check_rows(caller, store.INGESTS[kind].name, None)
         raw, offset = store.parse_upload(
-            body, request.headers.get("content-type", ""), source, services.settings.max_rows
+            body,
+            request.headers.get("content-type", ""),
+            source,
+            services.settings.max_rows,
+            store.INGESTS[kind],
         )
-        if caller.partners is not None and "partner" in raw:
-            outside = sorted(set(raw["partner"].astype(str)) - caller.partners)
-            if outside:
-                raise PermissionDeniedException(f"partner: this key may not write rows for {outside[:20]}")
-        return store.ingest(services.engine, kind, raw, source, caller.key_id, offset)
+        return store.ingest(services.engine, kind, raw, source, caller.key_id, offset, caller)
 
     result = await anyio.to_thread.run_sync(work)
     return Stored(result.batch, result.kind, result.rows, result.replaced)
@@ -362,6 +373,19 @@ def _upload_operation(table: Table) -> type[Operation]:
             self.request_body = body
 
     return UploadOperation
+
+
+@dataclasses.dataclass
+class _FileOperation(Operation):
+    """A file download's operation. Litestar describes ``last-modified`` as an RFC 3339 date-time,
+    but the header is an HTTP date (RFC 9110), so a client validating headers would reject it."""
+
+    def __post_init__(self) -> None:
+        for response in (self.responses or {}).values():
+            header = (getattr(response, "headers", None) or {}).get("last-modified")
+            if header is not None and isinstance(header.schema, Schema):
+                header.schema.format = None
+                header.description = "when the file was last modified (an HTTP date, RFC 9110)"
 
 
 _INGEST_DOC = (
@@ -446,17 +470,13 @@ async def ingest_texts(
 
     def work() -> TextsStored:
         found = records_from_texts(texts, source)
-        scope = caller.partners
-        touched = set(found.lors["partner"]) | set(found.evidence["partner"])
-        if scope is not None and touched - scope:
-            raise PermissionDeniedException(
-                f"partner: this key may not write rows for {sorted(touched - scope)[:20]}"
-            )
+        scope.check_rows(caller, "text", [*found.lors["partner"], *found.evidence["partner"]])
         stored = store.ingest_together(
             services.engine,
             [("lors", found.lors.astype(object)), ("evidence", found.evidence.astype(object))],
             source,
             caller.key_id,
+            caller,
         )
         return TextsStored(
             [Stored(r.batch, r.kind, r.rows, r.replaced) for r in stored],
@@ -487,6 +507,7 @@ def _job(services: Services, job: registry.JobRecord) -> Job:
 
 @post(
     "/v1/models",
+    request_max_body_size=SMALL_BODY,
     status_code=202,
     sync_to_thread=True,
     guards=[requires("analyst")],
@@ -498,6 +519,11 @@ def start_fit(state: State, request: Request, data: Annotated[FitRequest, JSON_B
     """Start a fit of the stored records in a worker process; poll ``GET /v1/jobs/{id}``."""
     services = _services(state)
     caller = _caller(request)
+    scope.require_unscoped(caller, "a fit (it reads every partner's records)")
+    if data.activate and not caller.can("admin"):  # serving it is what activation does: an admin's call
+        raise PermissionDeniedException(
+            f"activate: serving a model needs the 'admin' role; the key has {caller.role!r}"
+        )
     if data.warm_start and data.warm_start != "active":
         registry.get_model(services.engine, data.warm_start)  # 404 now rather than a failed job later
     params = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
@@ -574,13 +600,11 @@ def activate_model(state: State, request: Request, model_id: FromPath[str]) -> M
     responses=errors(401, 403, 404, 409),
     tags=["models"],
     media_type="application/x-netcdf",
+    operation_class=_FileOperation,
 )
 def download_posterior(state: State, request: Request, model_id: FromPath[str]) -> File:
     """The posterior NetCDF file, as ArviZ opens it (``arviz.from_netcdf``)."""
-    if _caller(request).partners is not None:
-        raise PermissionDeniedException(
-            "a key limited to some partners cannot download a posterior of all of them"
-        )
+    scope.require_unscoped(_caller(request), "a posterior file (it holds every partner)")
     record = registry.get_model(_services(state).engine, model_id)
     if record.status == "fitting":
         raise registry.RegistryError(f"model {model_id} is still being fitted", 409)
@@ -594,6 +618,7 @@ def download_posterior(state: State, request: Request, model_id: FromPath[str]) 
 
 @post(
     "/v1/keys",
+    request_max_body_size=SMALL_BODY,
     status_code=201,
     sync_to_thread=True,
     guards=[requires("admin")],

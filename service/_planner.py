@@ -21,13 +21,14 @@ import xarray as xr
 from jinja2 import Environment, PackageLoader, select_autoescape
 from litestar import Request, get, post
 from litestar.datastructures import Cookie, State
-from litestar.exceptions import PermissionDeniedException, ServiceUnavailableException
+from litestar.exceptions import ServiceUnavailableException
 from litestar.response import Redirect, Response
 
 from bayes.forecast import Forecast, ForecastError
-from service import auth
-from service._handlers import _cached, _scoped_partners, _served, _services
+from service import auth, scope
+from service._handlers import _cached, _served, _services
 from service.app import Served
+from service.scope import ScopeError, Selection
 
 COOKIE = "td_planner_key"
 PATH = "/planner"
@@ -247,10 +248,8 @@ def _names(served: Served, dim: str) -> dict[str, str]:
     return dict(zip(map(str, c[dim].values), map(str, c[f"{dim}_name"].values), strict=True))
 
 
-def _forecast(served: Served, query: Query, partners: list[str] | None) -> Forecast:
-    return served.forecaster.forecast(
-        query.horizon, (query.level,), partners, list(query.families) or None, list(query.regions) or None
-    )
+def _forecast(served: Served, query: Query, chosen: Selection) -> Forecast:
+    return served.forecaster.forecast(query.horizon, (query.level,), chosen.partners, chosen.families)
 
 
 def _page_names(message: str) -> str:
@@ -264,16 +263,11 @@ def _page_names(message: str) -> str:
 _CUMULATIVE = ("mean", "lower", "upper", "p_any", "units_mean", "units_lower", "units_upper")
 
 
-def cumulative_rows(served: Served, query: Query, partners: list[str] | None, first_year: int) -> list[dict]:
+def cumulative_rows(served: Served, query: Query, chosen: Selection, first_year: int) -> list[dict]:
     """New LORs and units summed over the horizon's years and the counted partners, draw by draw, per
     family and for all of them together (the API's block buy over the same window)."""
     ds = served.forecaster.block_buy(
-        partners,
-        list(query.families) or None,
-        first_year,
-        first_year + query.horizon - 1,
-        (query.level,),
-        list(query.regions) or None,
+        chosen.partners, chosen.families, first_year, first_year + query.horizon - 1, (query.level,)
     )
     return _rows(ds, ("family",), _CUMULATIVE)
 
@@ -281,26 +275,25 @@ def cumulative_rows(served: Served, query: Query, partners: list[str] | None, fi
 CSV_COLUMNS = ("family", "name", "year", "level", *_TOTAL_DEMAND)
 
 
-def total_demand_csv(served: Served, query: Query, partners: list[str] | None) -> str:
+def total_demand_csv(served: Served, query: Query, chosen: Selection) -> str:
     """The page's total-demand table unrounded, one row per family and year, for a spreadsheet."""
     out = io.StringIO()
     writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for row in total_rows(_forecast(served, query, partners), _names(served, "family")):
+    for row in total_rows(_forecast(served, query, chosen), _names(served, "family")):
         writer.writerow({**row, "level": query.level})
     return out.getvalue()
 
 
-def page(served: Served, caller: auth.Caller, query: Query, partners: list[str] | None) -> str:
+def page(served: Served, caller: auth.Caller, query: Query, chosen: Selection) -> str:
     """The whole page for one query, as HTML."""
-    fc = _forecast(served, query, partners)
+    fc = _forecast(served, query, chosen)
     f = served.forecaster
     first_year = int(f.years[0])
     names, partner_names = _names(served, "family"), _names(served, "partner")
+    region_of = dict(zip(map(str, f.partners), map(str, f.partner_region), strict=True))
     visible = [  # the partners this key may choose from, with their region
-        (p, partner_names[p], region)
-        for p, region in zip(f.partners, f.partner_region, strict=True)
-        if caller.partners is None or p in caller.partners
+        (p, partner_names[p], region_of[p]) for p in scope.visible_partners(caller, f)
     ]
     totals = total_rows(fc, names)
     by_family: dict[str, list[dict]] = {}
@@ -327,7 +320,7 @@ def page(served: Served, caller: auth.Caller, query: Query, partners: list[str] 
         likely=likely_cells(fc, partner_names),
         family_names=names,
         years=year_rows(fc),
-        cumulative=cumulative_rows(served, query, partners, first_year),
+        cumulative=cumulative_rows(served, query, chosen, first_year),
     )
 
 
@@ -347,12 +340,12 @@ def home() -> Redirect:
 async def _answer(
     request: Request,
     kind: str,
-    build: Callable[[Served, auth.Caller, Query, list[str] | None], str],
+    build: Callable[[Served, auth.Caller, Query, Selection], str],
     media_type: str,
     signed_out: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    """``build(served, caller, query, partners)``, cached per key and query; the sign-in form (with
+    """``build(served, caller, query, selection)``, cached per key and query; the sign-in form (with
     status ``signed_out``) without a valid key; a page naming the field for a bad query."""
     caller = _caller(request)
     if caller is None:
@@ -362,12 +355,18 @@ async def _answer(
         query = parse_query(
             {k: request.query_params.getall(k) for k in request.query_params}, served.forecaster.max_horizon
         )
-        partners = _scoped_partners(caller, list(query.partners) or None)
+        chosen = scope.select(
+            caller,
+            served.forecaster,
+            list(query.partners) or None,
+            list(query.families) or None,
+            list(query.regions) or None,
+        )
         key = (kind, query, caller.key_id)  # the page names its key, so it is cached per key
         return await _cached(
             served,
             key,
-            lambda: build(served, caller, query, partners).encode(),
+            lambda: build(served, caller, query, chosen).encode(),
             media_type,
             {**PRIVATE, **(headers or {})},
         )
@@ -375,8 +374,8 @@ async def _answer(
         return render("message.html", 503, title="No model yet", message=str(exc.detail))
     except (PageError, ForecastError) as exc:
         return render("message.html", 400, title="Cannot show that", message=_page_names(str(exc)))
-    except PermissionDeniedException as exc:
-        return render("message.html", 403, title="Not for this key", message=_page_names(str(exc.detail)))
+    except ScopeError as exc:
+        return render("message.html", 403, title="Not for this key", message=_page_names(str(exc)))
 
 
 @get(PATH, include_in_schema=False)
@@ -391,7 +390,7 @@ async def planner_csv(request: Request) -> Response:
     return await _answer(
         request,
         "planner-csv",
-        lambda served, _, query, partners: total_demand_csv(served, query, partners),
+        lambda served, _, query, chosen: total_demand_csv(served, query, chosen),
         CSV,
         401,
         {"content-disposition": 'attachment; filename="total-demand.csv"'},

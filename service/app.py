@@ -14,9 +14,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from litestar import Litestar, Request, Response
+from litestar import Litestar, Request, Response, route
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
+from litestar.handlers import HTTPRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -28,12 +29,14 @@ from bayes.model import DemandModel
 from evidence.loaders import LoadError
 from service import _schema as s
 from service import registry, store
+from service._bodies import check_body
 from service._cache import ResponseCache
 from service.auth import KeyCache
 from service.config import Settings, load_settings
 from service.db import engine_for, migrate
 from service.jobs import Dispatcher
 from service.metrics import Metrics
+from service.scope import ScopeError
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +112,13 @@ def _jobs_by_status(engine: Engine) -> dict[str, int]:
     return {status: int(n) for status, n in rows}
 
 
-def _error(status: int, detail: str, errors: list[dict] | None = None) -> Response:
+def _error(
+    status: int, detail: str, errors: list[dict] | None = None, headers: dict[str, str] | None = None
+) -> Response:
     body: dict = {"status_code": status, "detail": detail}
     if errors is not None:
         body["errors"] = errors
-    return Response(body, status_code=status)
+    return Response(body, status_code=status, headers=headers)
 
 
 def _load_error(_: Request, exc: LoadError) -> Response:
@@ -138,6 +143,10 @@ def _registry_error(_: Request, exc: registry.RegistryError) -> Response:
     return _error(exc.status_code, str(exc))
 
 
+def _scope_error(_: Request, exc: ScopeError) -> Response:
+    return _error(403, str(exc))
+
+
 def _field_errors(extra: object) -> list[dict] | None:
     """Litestar's validation details ({key, message, source}) in the shape of upload errors."""
     if not isinstance(extra, list) or not extra:
@@ -151,10 +160,31 @@ def _field_errors(extra: object) -> list[dict] | None:
 
 
 def _unexpected(request: Request, exc: Exception) -> Response:
-    if isinstance(exc, HTTPException):
-        return _error(exc.status_code, exc.detail, _field_errors(getattr(exc, "extra", None)))
+    if isinstance(exc, HTTPException):  # its headers too: a 405 says which methods are allowed
+        extra = _field_errors(getattr(exc, "extra", None))
+        return _error(exc.status_code, exc.detail, extra, dict(exc.headers or {}))
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return _error(500, "internal error; the server log has the details")
+
+
+def _allow(path: str, methods: list[str]) -> HTTPRouteHandler:
+    def options() -> Response:
+        return Response(None, status_code=204, headers={"allow": ", ".join(methods)})
+
+    options.__name__ = options.__qualname__ = f"options_{path}"
+    return route(path, http_method=["OPTIONS"], include_in_schema=False, sync_to_thread=False)(options)
+
+
+def with_options(handlers: list[HTTPRouteHandler]) -> list[HTTPRouteHandler]:
+    """``handlers`` and, first, an OPTIONS handler for each path that several of them share. Litestar 2
+    answers OPTIONS on such a path with the first handler's methods alone (litestar#4169, fixed in v3),
+    and a client that believes ``Allow`` would not know the others exist."""
+    methods: dict[str, set[str]] = {}
+    for handler in handlers:
+        for path in handler.paths:
+            methods.setdefault(path, set()).update(handler.http_methods)
+    shared = [_allow(p, sorted(m | {"OPTIONS"})) for p, m in methods.items() if len(m) > 1]
+    return [*shared, *handlers]
 
 
 def build_services(settings: Settings, model_path: Path | None = None) -> Services:
@@ -215,7 +245,7 @@ def create_app(settings: Settings | None = None, model_path: Path | str | None =
         services.engine.dispose()
 
     return Litestar(
-        route_handlers=[*h.HANDLERS, *_planner.HANDLERS],
+        route_handlers=with_options([*h.HANDLERS, *_planner.HANDLERS]),
         state=State({"services": services}),
         openapi_config=OpenAPIConfig(
             title="totaldemand",
@@ -230,11 +260,13 @@ def create_app(settings: Settings | None = None, model_path: Path | str | None =
             ),
         ),
         request_max_body_size=settings.max_body_bytes,
+        before_request=check_body,
         middleware=[DefineMiddleware(services.metrics.middleware)],
         exception_handlers={
             LoadError: _load_error,
             ForecastError: _forecast_error,
             registry.RegistryError: _registry_error,
+            ScopeError: _scope_error,
             Exception: _unexpected,
         },
         on_startup=[startup],

@@ -56,6 +56,8 @@ def create_key(
 ) -> IssuedKey:
     if role not in ROLES:
         raise RegistryError(f"role {role!r}: must be one of {list(ROLES)}", 400)
+    if role == "admin" and partners is not None:
+        raise RegistryError("partners: an admin key sees every partner; limit reader or analyst keys", 400)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     key_id = new_id()
     scope = sorted(set(partners)) if partners is not None else None

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import xarray as xr
 from sqlalchemy import Engine, insert, select, update
 
+from bayes.model import open_posterior
 from service import _schema as s
 from service import audit
 from service.db import now
@@ -127,7 +127,7 @@ def register_file(
 ) -> ModelRecord:
     """Record a posterior file that exists on disk, with the status and diagnostics it carries."""
     # the attributes are all the registry needs: read them without loading the draws
-    with xr.open_datatree(path, engine="h5netcdf") as tree:
+    with open_posterior(path) as tree:
         a = dict(tree.attrs)
     values = {
         "status": str(a.get("status", "failed")),

@@ -10,20 +10,30 @@ import msgspec
 
 from bayes.forecast import MAX_HORIZON
 
-Label = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+NO_CONTROL = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"  # ids and names hold no control characters
+Label = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=NO_CONTROL)]
+Filter = Annotated[
+    list[Label],
+    msgspec.Meta(
+        min_length=1,
+        max_length=500,
+        description="ids matched ignoring case and surrounding spaces; leave the field out for all",
+    ),
+]
+Year = Annotated[int, msgspec.Meta(ge=1900, le=2100)]
 
 
 class NewPartnerSpec(msgspec.Struct, forbid_unknown_fields=True):
     """A partner never seen; its region and alliances, when known, place it in the hierarchy."""
 
     id: Label
-    region: str | None = None
+    region: Label | None = None
     alliances: Annotated[list[Label], msgspec.Meta(max_length=10)] = msgspec.field(default_factory=list)
 
 
 class NewFamilySpec(msgspec.Struct, forbid_unknown_fields=True):
     id: Label
-    category: str | None = None
+    category: Label | None = None
 
 
 Levels = Annotated[
@@ -36,9 +46,9 @@ class ForecastRequest(msgspec.Struct, forbid_unknown_fields=True):
 
     horizon: Annotated[int, msgspec.Meta(ge=1, le=MAX_HORIZON, description="years ahead")] = 3
     levels: Levels = msgspec.field(default_factory=lambda: [0.5, 0.8, 0.95])
-    partners: list[str] | None = None
-    families: list[str] | None = None
-    regions: list[str] | None = None
+    partners: Filter | None = None
+    families: Filter | None = None
+    regions: Filter | None = None
     new_partners: Annotated[
         list[Label | NewPartnerSpec],
         msgspec.Meta(
@@ -58,11 +68,11 @@ class ForecastRequest(msgspec.Struct, forbid_unknown_fields=True):
 class BlockBuyRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Cumulative demand of a set of partners over a window of forecast years."""
 
-    partners: list[str] | None = None
-    families: list[str] | None = None
-    regions: list[str] | None = None
-    first_year: int | None = None
-    last_year: int | None = None
+    partners: Filter | None = None
+    families: Filter | None = None
+    regions: Filter | None = None
+    first_year: Year | None = None
+    last_year: Year | None = None
     levels: Levels = msgspec.field(default_factory=lambda: [0.5, 0.8, 0.95])
 
 
@@ -191,7 +201,11 @@ class FitRequest(msgspec.Struct, forbid_unknown_fields=True):
     warm_start: (
         Annotated[
             str,
-            msgspec.Meta(max_length=32, description="a model id, or 'active': start from its sampler state"),
+            msgspec.Meta(
+                max_length=32,
+                pattern=NO_CONTROL,
+                description="a model id, or 'active': start from its sampler state",
+            ),
         ]
         | None
     ) = None
@@ -244,10 +258,17 @@ class RowError(msgspec.Struct):
 
 
 class KeyRequest(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=NO_CONTROL)]
     role: Annotated[str, msgspec.Meta(pattern="^(reader|analyst|admin)$")]
     partners: (
-        Annotated[list[Label], msgspec.Meta(max_length=500, description="limit the key to these partners")]
+        Annotated[
+            list[Label],
+            msgspec.Meta(
+                min_length=1,
+                max_length=500,
+                description="limit a reader or analyst key to these partners (an admin key sees all)",
+            ),
+        ]
         | None
     ) = None
 
@@ -280,10 +301,15 @@ class ErrorBody(msgspec.Struct):
 class TextIn(msgspec.Struct, forbid_unknown_fields=True):
     """A text to extract from: a notification (sale release) or a dated document about a partner."""
 
-    id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-    text: Annotated[str, msgspec.Meta(min_length=1, max_length=200_000)]
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=NO_CONTROL)]
+    text: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1, max_length=200_000, description="no control characters but tab and line breaks"
+        ),
+    ]
     kind: Literal["notification", "document"] = "document"
-    partner: str | None = None  # documents: partner id or name
+    partner: Label | None = None  # documents: partner id or name
     date: datetime.date | None = None  # documents: when it was written
 
 

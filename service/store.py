@@ -3,8 +3,8 @@ dataset snapshot that a fit reads (database → dataset directory → panel)."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
-import io
 import json
 import logging
 import math
@@ -16,11 +16,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, delete, func, insert, select, tuple_
 
-from evidence.loaders import LoadError, Problem, load_dataset, validate_frame
-from evidence.records import DOMESTIC_PLANS, EVIDENCE, LORS, TABLES
+from evidence import strict_json
+from evidence.loaders import LoadError, Problem, json_rows, load_dataset, read_csv_text, validate_frame
+from evidence.records import DOMESTIC_PLANS, EVIDENCE, LORS, TABLES, Table
 from evidence.writers import atomic_write_text, write_table
 from service import _schema as s
-from service import audit
+from service import audit, scope
+from service.auth import Caller
 from service.db import now
 
 log = logging.getLogger(__name__)
@@ -38,44 +40,84 @@ class Stored:
     replaced: int = 0  # plans: rows for the same family and fiscal year that the upload superseded
 
 
-def parse_upload(body: bytes, content_type: str, source: str, max_rows: int) -> tuple[pd.DataFrame, int]:
+def parse_upload(
+    body: bytes, content_type: str, source: str, max_rows: int, table: Table
+) -> tuple[pd.DataFrame, int]:
     """The rows of a JSON (list of objects, or ``{"rows": [...]}``) or CSV body, as a raw frame, and
-    the offset from frame index to the row number reported in errors (CSV: the line in the file)."""
+    the offset from frame index to the row number reported in errors (CSV: the line in the file).
+
+    JSON is read strictly (:mod:`evidence.strict_json`), and each cell must have its column's JSON type:
+    a number for a number, ``true``/``false`` for a flag, a string for text and dates, or ``null``.
+    A CSV cell is text by nature, so there the column's parser alone decides."""
     kind = content_type.split(";")[0].strip().lower()
     if kind in ("text/csv", "application/csv"):
         try:
-            frame = pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+            frame = read_csv_text(strict_json.decode_utf8(body), source)
+        except strict_json.JSONError as exc:
+            raise LoadError([Problem(source, None, None, None, f"CSV {exc.reason}")]) from None
+        except csv.Error as exc:
             raise LoadError([Problem(source, None, None, None, f"not readable as CSV: {exc}")]) from None
         offset = 2
     elif kind in ("application/json", ""):
         try:
-            payload = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise LoadError([Problem(source, None, None, None, f"malformed JSON: {exc}")]) from None
-        rows = payload.get("rows") if isinstance(payload, dict) else payload
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise LoadError(
-                [Problem(source, None, None, None, 'expected a list of objects or {"rows": [...]}')]
-            )
+            payload = strict_json.loads(body)
+        except strict_json.JSONError as exc:
+            raise LoadError([Problem(source, None, exc.field, None, exc.reason)]) from None
+        rows = json_rows(payload, source)
+        _check_size(len(rows), max_rows, source)
+        if problems := _json_type_problems(rows, table, source):
+            raise LoadError(problems)
         frame, offset = pd.DataFrame.from_records(rows), 1
     else:
-        raise LoadError(
-            [
-                Problem(
-                    source,
-                    None,
-                    None,
-                    content_type,
-                    "unsupported content type; use application/json or text/csv",
-                )
-            ]
-        )
-    if frame.empty:
-        raise LoadError([Problem(source, None, None, None, "no rows")])
-    if len(frame) > max_rows:
-        raise LoadError([Problem(source, None, None, len(frame), f"more than {max_rows} rows in one upload")])
+        reason = "unsupported content type; use application/json or text/csv"
+        raise LoadError([Problem(source, None, None, content_type, reason)])
+    _check_size(len(frame), max_rows, source)
     return frame, offset
+
+
+def _check_size(rows: int, max_rows: int, source: str) -> None:
+    if not rows:
+        raise LoadError([Problem(source, None, None, None, "no rows")])
+    if rows > max_rows:
+        raise LoadError([Problem(source, None, None, rows, f"more than {max_rows} rows in one upload")])
+
+
+# The JSON types a cell of each column kind may have (None: JSON null, a missing value).
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "list": (str, list),
+    "int": (int, float),
+    "float": (int, float),
+    "bool": (bool,),
+    "date": (str,),
+    "status": (str,),
+}
+_JSON_NAMES = {str: "string", bool: "boolean", int: "number", float: "number", list: "array", dict: "object"}
+
+
+def _json_type_problems(rows: list[dict[str, Any]], table: Table, source: str) -> list[Problem]:
+    problems = []
+    for column in table.columns:
+        allowed = _JSON_TYPES[column.kind]
+        expected = " or ".join(dict.fromkeys(_JSON_NAMES[t] for t in allowed))
+        for i, row in enumerate(rows):
+            value = row.get(column.name)
+            if value is None:
+                continue
+            # bool is an int in Python, but true is not a number in JSON
+            wrong = not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed)
+            if column.kind == "list" and isinstance(value, list):
+                wrong = not all(isinstance(v, str) for v in value)
+            if wrong:
+                got = _JSON_NAMES.get(type(value), type(value).__name__)
+                reason = f"a JSON {expected} is expected, not a {got}"
+                problems.append(Problem(source, i + 1, column.name, _shown(value), reason))
+    return sorted(problems, key=lambda p: p.row or 0)
+
+
+def _shown(value: object) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -160,14 +202,21 @@ def _reference_problems(
 
 
 def ingest(
-    engine: Engine, kind: str, raw: pd.DataFrame, source: str, key_id: str | None, offset: int = 1
+    engine: Engine,
+    kind: str,
+    raw: pd.DataFrame,
+    source: str,
+    key_id: str | None,
+    offset: int = 1,
+    writer: Caller | None = None,
 ) -> Stored:
-    """Validate every row of an upload and store all of them in one transaction, or none.
+    """Validate every row of an upload and store all of them in one transaction, or none; rows
+    beyond ``writer``'s partner scope are refused before anything else is checked.
 
     LOR ids must be new; a domestic plan for a family and fiscal year already stored replaces it
     (plans are revised each budget cycle; the batch records which upload did it)."""
     with engine.begin() as conn:
-        stored = _ingest_in(conn, kind, raw, source, key_id, offset)
+        stored = _ingest_in(conn, kind, raw, source, key_id, offset, writer)
     log.info(
         "stored %d %s rows (batch %d, %d replaced) from %s",
         stored.rows,
@@ -180,20 +229,36 @@ def ingest(
 
 
 def ingest_together(
-    engine: Engine, parts: list[tuple[str, pd.DataFrame]], source: str, key_id: str | None
+    engine: Engine,
+    parts: list[tuple[str, pd.DataFrame]],
+    source: str,
+    key_id: str | None,
+    writer: Caller | None = None,
 ) -> list[Stored]:
     """Several uploads (e.g. the LORs and signals extracted from one set of texts) in one
     transaction: all of them are stored, or none."""
     with engine.begin() as conn:
-        stored = [_ingest_in(conn, kind, raw, source, key_id) for kind, raw in parts if len(raw)]
+        stored = [_ingest_in(conn, kind, raw, source, key_id, 1, writer) for kind, raw in parts if len(raw)]
     for part in stored:
         log.info("stored %d %s rows (batch %d) from %s", part.rows, part.kind, part.batch, source)
     return stored
 
 
+def has_partner(table: Table) -> bool:
+    return any(c.name == "partner" for c in table.columns)
+
+
 def _ingest_in(
-    conn: Connection, kind: str, raw: pd.DataFrame, source: str, key_id: str | None, offset: int = 1
+    conn: Connection,
+    kind: str,
+    raw: pd.DataFrame,
+    source: str,
+    key_id: str | None,
+    offset: int = 1,
+    writer: Caller | None = None,
 ) -> Stored:
+    """One upload's rows validated and stored on ``conn``; ``writer`` (None: a trusted caller such as
+    the command line) may write only rows of its partners (:func:`service.scope.check_rows`)."""
     table = INGESTS[kind]
     # unknown ids are reported with the type errors, so one round trip shows every problem
     problems = []
@@ -205,6 +270,9 @@ def _ingest_in(
             if c in raw
         }
     )
+    if writer is not None:  # before any check that could tell a scoped key which partners exist
+        ids = text["partner"][text["partner"] != ""] if "partner" in text else []
+        scope.check_rows(writer, table.name, ids if has_partner(table) else None)
     if "partner" in text:
         known = _known(conn, s.partners)
         problems += _reference_problems(text, "partner", known, "partner", source, offset)

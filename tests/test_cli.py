@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
+import xarray as xr
 
+from service.testing import free_port
 from totaldemand.cli import app
 
 
@@ -59,6 +62,39 @@ def test_default_dataset_describes(cli) -> None:
 def test_serve_refuses_a_failed_fit(failed_path: Path, cli) -> None:
     result = cli.invoke(app, ["serve", "--model", str(failed_path), "--port", "1"])
     assert result.exit_code == 2 and "never served" in result.output
+
+
+def test_serve_ends_bad_start_up_arguments_with_a_message_and_exit_2(
+    tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOTALDEMAND_HOME", str(tmp_path / "home"))
+    text = tmp_path / "model.nc"
+    text.write_text("not a posterior")
+    foreign = tmp_path / "foreign.nc"
+    xr.Dataset({"x": ("i", [1.0, 2.0])}).to_netcdf(foreign, engine="h5netcdf")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy, free = str(taken.getsockname()[1]), str(free_port())
+        cases = [
+            (["--model", str(text)], {}, "not a NetCDF posterior file"),
+            (["--model", str(foreign)], {}, "not a nb_hierarchical posterior file"),
+            (["--model", str(tmp_path / "missing.nc")], {}, "no such posterior file"),
+            (["--model", str(tmp_path)], {}, "no such posterior file"),
+            (["--port", "70000"], {}, "--port"),
+            (["--port", busy], {}, "cannot listen"),
+            (["--port", free], {"TOTALDEMAND_DATABASE_URL": "nonsense://x"}, "database nonsense://x"),
+            (
+                ["--port", free],
+                {"TOTALDEMAND_CONFIG": str(tmp_path / "none.toml")},
+                "cannot read config file",
+            ),
+            (["--port", free], {"TOTALDEMAND_LOG_FORMAT": "xml"}, "log_format"),
+        ]
+        for args, env, message in cases:
+            result = cli.invoke(app, ["serve", *args], env=env)
+            assert result.exit_code == 2, (args, env, result.output)
+            assert message in result.output and "Traceback" not in result.output, (args, result.output)
 
 
 def test_priors_check_reports_every_family(sim_world: Path, cli) -> None:

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -56,11 +56,12 @@ def user_errors(fn: Callable) -> Callable:
     @wraps(fn)
     def wrapper(*args, **kwargs):
         from bayes.forecast import ForecastError
+        from bayes.model import ModelFileError
         from evidence.loaders import LoadError
         from evidence.sipri import SipriFormatError
         from priors import PriorError
 
-        errors = (LoadError, PriorError, ForecastError, SipriFormatError, FileNotFoundError)
+        errors = (LoadError, PriorError, ForecastError, SipriFormatError, FileNotFoundError, ModelFileError)
         try:
             return fn(*args, **kwargs)
         except errors as exc:
@@ -605,16 +606,15 @@ def compare(
 ) -> None:
     """Compare fitted models by PSIS-LOO (pointwise log-likelihood per partner-year): elpd, SE, weights."""
     import arviz as az
-    import xarray as xr
+
+    from bayes.model import open_posterior
 
     if len(models) < 2:
         console.print("[bold red]error:[/] give at least two posterior files to compare")
         raise typer.Exit(code=2)
     trees, hashes = {}, set()
     for path in models:
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no posterior file")
-        tree = xr.open_datatree(path, engine="h5netcdf")
+        tree = open_posterior(path)
         hashes.add(tree.attrs.get("data_hash"))
         trees[path.stem] = tree
     if len(hashes) > 1:
@@ -759,51 +759,79 @@ def backtest(
         console.print(f"[bold yellow]fits that failed their gates (scored, labelled):[/] {failed}")
 
 
-def _service_settings(host: str | None = None):  # -> service.config.Settings
+def _service_settings():  # -> service.config.Settings
     from service.config import ConfigError, load_settings
 
     try:
         return load_settings()
     except ConfigError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+        _fail(str(exc))
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=code)
+
+
+def _services(config, model_path: Path | None = None):  # -> service.app.Services
+    """The service's database migrated and seeded (and ``model_path`` registered and activated), or a
+    message and exit code 2 naming the setting at fault."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from service.app import build_services
+
+    try:
+        return build_services(config, model_path)
+    except SQLAlchemyError as exc:
+        _fail(f"database {config.db_url}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+    except OSError as exc:
+        _fail(f"TOTALDEMAND_HOME={config.home}: {exc}")
+    except RuntimeError as exc:  # a model that failed its gates
+        _fail(str(exc))
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Fail now, with a message, where uvicorn would fail later with a traceback."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(infos[0][4])
+    except OSError as exc:
+        _fail(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc})")
 
 
 @app.command()
 @user_errors
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind (0.0.0.0: every interface).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     model_path: Annotated[
         Path | None, typer.Option("--model", help="Register this posterior file and serve it.")
     ] = None,
     workers: Annotated[
-        int, typer.Option(help="Uvicorn worker processes; each loads the active model's draws.")
+        int, typer.Option(min=1, help="Uvicorn worker processes; each loads the active model's draws.")
     ] = 1,
 ) -> None:
     """Serve the HTTP API (Litestar under uvicorn) on the database in $TOTALDEMAND_HOME.
 
     Settings come from TOTALDEMAND_* environment variables and the file in $TOTALDEMAND_CONFIG
     (README). SIGTERM or Ctrl-C shuts down gracefully: requests in flight finish, fit workers stop
-    and their jobs are marked failed."""
+    and their jobs are marked failed. Bad arguments or settings (a model file that is not a posterior,
+    a database that cannot be opened, a port in use) end with a message and exit code 2."""
     import uvicorn
 
     from bayes.model import DemandModel
-    from service.app import build_services
 
     config = _service_settings()
     if model_path is not None:
-        if not model_path.is_file():
-            raise FileNotFoundError(
-                f"--model: no posterior file at {model_path}; run `totaldemand fit` first"
-            )
-        status = DemandModel.load(model_path).status
+        status = DemandModel.load(model_path).status  # every draw readable, before any worker starts
         if status != "ok":
-            console.print(
-                f"[bold red]error:[/] {model_path} has status {status!r}; a failed fit is never served"
-            )
-            raise typer.Exit(code=2)
-        build_services(config, model_path)  # registers and activates it once, before workers start
+            _fail(f"{model_path} has status {status!r}; a failed fit is never served")
+    _check_listen(host, port)
+    _services(config, model_path).engine.dispose()  # migrated, seeded, the model registered and active
     from service.logs import log_config
 
     uvicorn.run(
@@ -829,39 +857,34 @@ def keys_create(
     partner: Annotated[list[str] | None, typer.Option(help="Limit the key to this partner; repeat.")] = None,
 ) -> None:
     """Create a key and print its token (shown once; only its hash is stored)."""
-    from service.app import build_services
     from service.auth import create_key
     from service.registry import RegistryError
 
-    services = build_services(_service_settings())
+    services = _services(_service_settings())
     try:
         issued = create_key(services.engine, name, role, partner)
     except RegistryError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=2) from None
+        _fail(str(exc))
     out.print(issued.token, highlight=False)
 
 
 @keys_app.command("list")
 def keys_list() -> None:
-    from service.app import build_services
     from service.auth import list_keys
 
-    for key in list_keys(build_services(_service_settings()).engine):
+    for key in list_keys(_services(_service_settings()).engine):
         out.print(json.dumps(key), highlight=False, soft_wrap=True)
 
 
 @keys_app.command("revoke")
 def keys_revoke(key_id: str) -> None:
-    from service.app import build_services
     from service.auth import revoke_key
     from service.registry import RegistryError
 
     try:
-        revoke_key(build_services(_service_settings()).engine, key_id)
+        revoke_key(_services(_service_settings()).engine, key_id)
     except RegistryError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=2) from None
+        _fail(str(exc))
 
 
 @app.command()
@@ -871,11 +894,11 @@ def up(host: str = "127.0.0.1", port: int = 8000) -> None:
     stored, an admin key on first start (printed once), then serve."""
     from bayes.fitting import ensure_default_model
     from service import registry
-    from service.app import build_services
     from service.auth import create_key, has_keys
 
     config = _service_settings()
-    services = build_services(config)
+    _check_listen(host, port)
+    services = _services(config)
     try:
         model = ensure_default_model(config.seed_dataset(), settings.model_path())
     except RuntimeError as exc:  # the default fit failed its gates: say so, serve nothing

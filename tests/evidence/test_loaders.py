@@ -45,6 +45,14 @@ def test_csv_parquet_and_json_give_the_same_table(tmp_path: Path) -> None:
         ("a3,p00,f00,2019-01-01,firm,2.5,,,", "quantity", "2.5", "not an integer"),
         ("a3,,f00,2019-01-01,firm,1,,,", "partner", "", "required value is empty"),
         ("a1,p00,f00,2019-01-01,firm,1,,,", "id", "id='a1'", "duplicate key"),
+        ("a3,p00,f00,2019-01-01,firm,9223372036854775808,,,", "quantity", "9223372036854775808", "between 0"),
+        ("a3,p00,f00,2019-01-01,firm,1" + "0" * 30 + ",,,", "quantity", "1" + "0" * 30, "between 0"),
+        ("a3,p00,f00,2019-01-01,firm,nan,,,", "quantity", "nan", "not an integer"),
+        ("a3,p00,f00,1850-01-01,firm,1,,,", "received", "1850-01-01", "from 1900-01-01 to 2100-12-31"),
+        ("a3,p00,f00,9999-12-31,firm,1,,,", "received", "9999-12-31", "from 1900-01-01 to 2100-12-31"),
+        ("a3,p00,f00,2019-01-01,firm,1,F-16\x00,,", "designation", "F-16\x00", "control character"),
+        ("a3,p00,f00,2019-01-01,firm,1,," + "9" * 14 + ",", "estimated_value_usd", "9" * 14, "between 0"),
+        ("a" + "x" * 200 + ",p00,f00,2019-01-01,firm,1,,,", "id", "a" + "x" * 200, "longer than 128"),
     ],
 )
 def test_bad_rows_are_named_by_file_row_column_value_and_reason(
@@ -71,7 +79,7 @@ def test_a_negative_mention_count_is_refused_but_other_evidence_may_be_negative(
         load_table(path, EVIDENCE)
     (problem,) = info.value.problems
     assert (problem.row, problem.column, str(problem.value)) == (4, "value", "-1")
-    assert "must not be negative" in problem.reason
+    assert "nlp_mention value must be between 0 and" in problem.reason
 
 
 def test_missing_required_column_is_reported(tmp_path: Path) -> None:
