@@ -149,6 +149,29 @@ class Table:
         return next(c for c in self.columns if c.name == name)
 
 
+# Evidence kinds the SIPRI builder derives; the model issue reads them by these names.
+READINESS_FLEET_UNITS = "readiness_fleet_units"
+READINESS_FLEET_MEAN_AGE = "readiness_fleet_mean_age"
+# Kinds a readiness report adds (evidence.readiness_reports); where a partner × family has a report,
+# it replaces the SIPRI proxy from the report's date on.
+REPORTED_FLEET_UNITS = "reported_fleet_units"
+REPORTED_FLEET_MEAN_AGE = "reported_fleet_mean_age"
+REPORTED_MISSION_CAPABLE = "reported_mission_capable_rate"
+# The evidence kind the panel reads as the NLP signal (text mentions and notifications, evidence.signals).
+NLP_MENTION = "nlp_mention"
+
+MAX_FLEET_AGE = 80.0  # years: older than any fleet in service
+# Value bounds of the evidence kinds the model reads (any other kind: EVIDENCE's value bounds).
+EVIDENCE_BOUNDS: dict[str, tuple[float, float]] = {
+    READINESS_FLEET_UNITS: (0.0, float(MAX_QUANTITY)),
+    READINESS_FLEET_MEAN_AGE: (0.0, MAX_FLEET_AGE),
+    REPORTED_FLEET_UNITS: (0.0, float(MAX_QUANTITY)),
+    REPORTED_FLEET_MEAN_AGE: (0.0, MAX_FLEET_AGE),
+    REPORTED_MISSION_CAPABLE: (0.0, 1.0),
+    NLP_MENTION: (0.0, 1e6),  # the model reads log(1 + mentions)
+}
+
+
 def _id(name: str, required: bool = True, description: str = "") -> Column:
     return Column(name, "str", required, description, max_length=MAX_ID_LENGTH)
 
@@ -228,7 +251,10 @@ EVIDENCE = Table(
             "float",
             -MAX_EVIDENCE_VALUE,
             MAX_EVIDENCE_VALUE,
-            description="the kinds the model reads have narrower bounds (EVIDENCE_BOUNDS)",
+            description="the kinds the model reads have narrower bounds: "
+            + ", ".join(
+                f"{k} {number_text(lo)}..{number_text(hi)}" for k, (lo, hi) in EVIDENCE_BOUNDS.items()
+            ),
         ),
         _text("source"),
     ),
@@ -260,26 +286,4 @@ LINE_CAPACITIES = Table(
 
 TABLES: dict[str, Table] = {
     t.name: t for t in (PARTNERS, FAMILIES, LORS, EVIDENCE, DOMESTIC_PLANS, LINE_CAPACITIES)
-}
-
-# Evidence kinds the SIPRI builder derives; the model issue reads them by these names.
-READINESS_FLEET_UNITS = "readiness_fleet_units"
-READINESS_FLEET_MEAN_AGE = "readiness_fleet_mean_age"
-# Kinds a readiness report adds (evidence.readiness_reports); where a partner × family has a report,
-# it replaces the SIPRI proxy from the report's date on.
-REPORTED_FLEET_UNITS = "reported_fleet_units"
-REPORTED_FLEET_MEAN_AGE = "reported_fleet_mean_age"
-REPORTED_MISSION_CAPABLE = "reported_mission_capable_rate"
-# The evidence kind the panel reads as the NLP signal (text mentions and notifications, evidence.signals).
-NLP_MENTION = "nlp_mention"
-
-MAX_FLEET_AGE = 80.0  # years: older than any fleet in service
-# Value bounds of the evidence kinds the model reads (any other kind: EVIDENCE's value bounds).
-EVIDENCE_BOUNDS: dict[str, tuple[float, float]] = {
-    READINESS_FLEET_UNITS: (0.0, float(MAX_QUANTITY)),
-    READINESS_FLEET_MEAN_AGE: (0.0, MAX_FLEET_AGE),
-    REPORTED_FLEET_UNITS: (0.0, float(MAX_QUANTITY)),
-    REPORTED_FLEET_MEAN_AGE: (0.0, MAX_FLEET_AGE),
-    REPORTED_MISSION_CAPABLE: (0.0, 1.0),
-    NLP_MENTION: (0.0, 1e6),  # the model reads log(1 + mentions)
 }

@@ -28,7 +28,7 @@ from sqlalchemy import text
 
 from bayes.forecast import NewFamily, NewPartner, records
 from evidence.loaders import LoadError, Problem
-from evidence.records import DOMESTIC_PLANS, EVIDENCE, LORS, Table
+from evidence.records import DOMESTIC_PLANS, EVIDENCE, LORS, Column, LORStatus, Table
 from service import audit, auth, registry, scope, store
 from service.app import Served, Services
 from service.db import now
@@ -335,18 +335,27 @@ async def _ingest(state: State, request: Request, kind: str) -> Stored:
 _JSON_TYPES = {"int": OpenAPIType.INTEGER, "float": OpenAPIType.NUMBER, "bool": OpenAPIType.BOOLEAN}
 
 
+def _column_schema(column: Column) -> Schema:
+    """One upload column as JSON Schema, with the bounds the loaders enforce (evidence.records)."""
+    kind = _JSON_TYPES.get(column.kind, OpenAPIType.STRING)
+    words = [w for w in (column.description, column.bounds) if w]
+    if column.kind == "status":
+        words.append(f"one of {[s.value for s in LORStatus]}")
+    return Schema(
+        type=kind if column.required else [kind, OpenAPIType.NULL],
+        format="date" if column.kind == "date" else None,
+        minimum=column.minimum,
+        maximum=column.maximum,
+        max_length=column.max_length,
+        description="; ".join(words) or None,
+    )
+
+
 def _upload_operation(table: Table) -> type[Operation]:
     """An OpenAPI operation documenting the upload body (the handler reads it raw: JSON or CSV)."""
     row = Schema(
         type=OpenAPIType.OBJECT,
-        properties={
-            c.name: Schema(
-                type=_JSON_TYPES.get(c.kind, OpenAPIType.STRING),
-                format="date" if c.kind == "date" else None,
-                description=c.description or None,
-            )
-            for c in table.columns
-        },
+        properties={c.name: _column_schema(c) for c in table.columns},
         required=[c.name for c in table.columns if c.required],
     )
     rows = Schema(type=OpenAPIType.ARRAY, items=row, min_items=1)

@@ -3,6 +3,7 @@ served model. Each server process keeps its own counters (scrape each worker, or
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -77,7 +78,30 @@ class Metrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+        self.gc_pauses = Histogram(
+            "totaldemand_gc_pause_seconds",
+            "Garbage-collector pauses by generation (every thread of the process stops for them).",
+            ["generation"],
+            buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+            registry=self.registry,
+        )
         self.registry.register(_StateCollector(**state))
+        self._gc_started = 0.0
+
+    def _gc_phase(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.gc_pauses.labels(str(info["generation"])).observe(time.perf_counter() - self._gc_started)
+
+    def watch_gc(self) -> None:
+        """Time every collection: a full one over a large heap is the classic cause of a p99 stall."""
+        if self._gc_phase not in gc.callbacks:
+            gc.callbacks.append(self._gc_phase)
+
+    def unwatch_gc(self) -> None:
+        if self._gc_phase in gc.callbacks:
+            gc.callbacks.remove(self._gc_phase)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -136,14 +136,16 @@ def select(
     pool = chosen if chosen is not None else visible_partners(caller, forecaster)
 
     if regions is not None:
-        wanted, unknown = known.regions.canonical(regions, "regions")
+        # matched against the regions the key may see: a scoped key learns no other partner's region
+        names = known.regions
+        if caller.partners is not None:
+            names = _Names(sorted({known.region_of[p] for p in visible_partners(caller, forecaster)}))
+        wanted, unknown = names.canonical(regions, "regions")
         if unknown:
-            raise ForecastError(
-                f"regions: unknown region(s) {unknown[:10]}; known: {list(known.regions.ids)}"
-            )
+            raise ForecastError(f"regions: unknown region(s) {unknown[:10]}; known: {list(names.ids)}")
         pool = tuple(p for p in pool if known.region_of[p] in (wanted or ()))
         if not pool:
-            raise ForecastError("regions: no partner you may see is in the requested regions")
+            raise ForecastError("regions: none of the chosen partners is in the requested regions")
     if not pool:  # a scoped key whose partners the served model does not know
         raise ScopeError("partners: the served model has none of this key's partners")
 

@@ -30,6 +30,7 @@ class LiveServer:
     model: Path | None = None
     process: subprocess.Popen | None = None
     port: int = 0
+    workers: int = 1  # uvicorn worker processes
 
     @property
     def url(self) -> str:
@@ -52,6 +53,8 @@ class LiveServer:
         command = [sys.executable, "-m", "totaldemand.cli", "serve", "--port", str(self.port)]
         if self.model is not None:
             command += ["--model", str(self.model)]
+        if self.workers > 1:
+            command += ["--workers", str(self.workers)]
         self.home.mkdir(parents=True, exist_ok=True)
         log = (self.home / "server.log").open("ab")
         self.process = subprocess.Popen(command, env=self.env(), stdout=log, stderr=subprocess.STDOUT)

@@ -3,6 +3,8 @@ with its gates; a failed model is never activated; posterior files stream as Arv
 
 from __future__ import annotations
 
+import gc
+import re
 import shutil
 import time
 from pathlib import Path
@@ -103,3 +105,7 @@ def test_metrics_in_prometheus_text_format(client: TestClient) -> None:
     assert "totaldemand_http_request_duration_seconds_bucket" in text
     assert 'totaldemand_fit_jobs{status="running"}' in text
     assert "totaldemand_model_age_seconds" in text
+    gc.collect()  # every collection is timed, by generation
+    text = client.get("/metrics").text
+    count = re.search(r'totaldemand_gc_pause_seconds_count\{generation="2"\} (\S+)', text)
+    assert count and float(count[1]) >= 1
