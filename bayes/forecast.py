@@ -19,10 +19,12 @@ new LORs are requests not yet received, added on top of the open book.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -59,16 +61,38 @@ class NewFamily:
 
 @dataclass(frozen=True)
 class Forecast:
-    """Summaries of one request; the draws they were computed from are kept alongside."""
+    """Summaries of one request; the draws they were computed from are kept alongside, as labelled
+    arrays built when first read (an API answer reads only the summaries, and labelling the draws cost
+    as much as the rest of the request)."""
 
     cells: xr.Dataset  # (partner, family, year[, level]): LOR counts and units
     family_totals: xr.Dataset  # (family, year[, level]): new LORs of the selected partners
     year_totals: xr.Dataset  # (year[, level])
     total_demand: xr.Dataset  # (family, year[, level]): units, domestic + book + new, and line risk
-    draws: xr.DataArray  # (sample, partner, family, year) LOR counts
-    unit_draws: xr.DataArray  # (sample, partner, family, year) units in those LORs
-    total_draws: xr.DataArray  # (sample, family, year) total demand in units
     levels: tuple[float, ...]
+    counts: np.ndarray = dataclasses.field(repr=False)  # (partner, family, year, sample)
+    units: np.ndarray = dataclasses.field(repr=False)  # (partner, family, year, sample)
+    totals: np.ndarray = dataclasses.field(repr=False)  # (family, year, sample)
+
+    def _labelled(self, values: np.ndarray, name: str) -> xr.DataArray:
+        dims = ("partner", "family", "year", "sample")[-values.ndim :]
+        coords = {d: self.cells[d].values for d in dims if d != "sample"}
+        return xr.DataArray(values, dims=dims, coords=coords, name=name).transpose("sample", ...)
+
+    @cached_property
+    def draws(self) -> xr.DataArray:
+        """(sample, partner, family, year): LOR counts."""
+        return self._labelled(self.counts, "lor_count")
+
+    @cached_property
+    def unit_draws(self) -> xr.DataArray:
+        """(sample, partner, family, year): units in those LORs."""
+        return self._labelled(self.units, "units")
+
+    @cached_property
+    def total_draws(self) -> xr.DataArray:
+        """(sample, family, year): total demand in units."""
+        return self._labelled(self.totals, "total_demand")
 
     def to_dict(self) -> dict:
         """JSON-ready records: one per cell, per family-year total, per year total, per total-demand row."""
@@ -82,10 +106,38 @@ class Forecast:
         }
 
 
-def _intervals(ds: xr.Dataset, prefix: str, dims: tuple[str, ...], levels: tuple[float, ...]) -> tuple:
-    lower = ds[f"{prefix}lower"].transpose("level", *dims).values.reshape(len(levels), -1)
-    upper = ds[f"{prefix}upper"].transpose("level", *dims).values.reshape(len(levels), -1)
-    return lower, upper
+def _array(ds: xr.Dataset, name: str, dims: tuple[str, ...]) -> np.ndarray:
+    """A variable's values with its axes in the order ``dims``. Read off the raw Variable: a DataArray
+    would rebuild every coordinate, which costs more than the rest of a record's assembly."""
+    var = ds.variables[name]
+    return np.transpose(var.values, [var.dims.index(d) for d in dims])
+
+
+def _intervals(ds: xr.Dataset, prefix: str, dims: tuple[str, ...], levels: tuple[float, ...]) -> list:
+    """Per element (in C order over ``dims``): its intervals, one dict per credible level."""
+    lower = _array(ds, f"{prefix}lower", (*dims, "level")).astype(float).reshape(-1, len(levels))
+    upper = _array(ds, f"{prefix}upper", (*dims, "level")).astype(float).reshape(-1, len(levels))
+    return [
+        [{"level": lv, "lower": a, "upper": b} for lv, a, b in zip(levels, lo, hi, strict=True)]
+        for lo, hi in zip(lower.tolist(), upper.tolist(), strict=True)
+    ]
+
+
+def _column(ds: xr.Dataset, name: str, dims: tuple[str, ...]) -> list:
+    """One variable flattened in C order over ``dims``, as Python floats (``tolist`` converts in C,
+    many times faster than a float() per element: a region's forecast has thousands of cells)."""
+    return _array(ds, name, dims).astype(float).ravel().tolist()
+
+
+def _labels(ds: xr.Dataset, dims: tuple[str, ...]) -> list[list]:
+    """The coordinate labels of every element, one list per dim, in C order over ``dims``."""
+    shape = tuple(ds.sizes[d] for d in dims)
+    out = []
+    for axis, d in enumerate(dims):
+        values = ds.variables[d].values
+        index = np.indices(shape)[axis].ravel()
+        out.append(values[index].astype(int).tolist() if d == "year" else values[index].astype(str).tolist())
+    return out
 
 
 def records(
@@ -97,44 +149,30 @@ def records(
 ) -> list[dict]:
     """Flatten a summary Dataset to one dict per element, intervals nested per level."""
     shape = tuple(ds.sizes[d] for d in dims)
-    labels = [ds[d].values for d in dims]
-    stats = {k: ds[k].transpose(*dims).values.ravel() for k in ("mean", "median", "p_any")}
+    levels = tuple(float(lv) for lv in levels)
+    columns = dict(zip(dims, _labels(ds, dims), strict=True))
+    columns |= {k: _column(ds, k, dims) for k in ("mean", "median", "p_any")}
     for k in extra:  # variables over a prefix of dims (e.g. partner, family) are repeated over the rest
-        v = ds[k].values
-        stats[k] = np.broadcast_to(v.reshape(v.shape + (1,) * (len(dims) - v.ndim)), shape).ravel()
-    lower, upper = _intervals(ds, "", dims, levels)
+        v = ds.variables[k].values
+        columns[k] = np.broadcast_to(v.reshape(v.shape + (1,) * (len(dims) - v.ndim)), shape).ravel().tolist()
+    columns["intervals"] = _intervals(ds, "", dims, levels)
+    names = list(columns)
+    out = [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
     if units:
-        u_mean = ds["units_mean"].transpose(*dims).values.ravel()
-        u_median = ds["units_median"].transpose(*dims).values.ravel()
-        u_lower, u_upper = _intervals(ds, "units_", dims, levels)
-    out = []
-    for flat, idx in enumerate(np.ndindex(*shape)):
-        rec: dict = {
-            d: (int(lab[i]) if d == "year" else str(lab[i]))
-            for d, lab, i in zip(dims, labels, idx, strict=True)
-        }
-        for k, v in stats.items():
-            rec[k] = float(v[flat])
-        rec["intervals"] = [
-            {"level": lv, "lower": float(lower[n, flat]), "upper": float(upper[n, flat])}
-            for n, lv in enumerate(levels)
-        ]
-        if units:
-            rec["units"] = {
-                "mean": float(u_mean[flat]),
-                "median": float(u_median[flat]),
-                "intervals": [
-                    {"level": lv, "lower": float(u_lower[n, flat]), "upper": float(u_upper[n, flat])}
-                    for n, lv in enumerate(levels)
-                ],
-            }
-        out.append(rec)
+        unit_rows = zip(
+            _column(ds, "units_mean", dims),
+            _column(ds, "units_median", dims),
+            _intervals(ds, "units_", dims, levels),
+            strict=True,
+        )
+        for rec, (mean, median, intervals) in zip(out, unit_rows, strict=True):
+            rec["units"] = {"mean": mean, "median": median, "intervals": intervals}
     return out
 
 
 def _total_records(ds: xr.Dataset, levels: tuple[float, ...]) -> list[dict]:
     dims = ("family", "year")
-    lower, upper = _intervals(ds, "", dims, levels)
+    levels = tuple(float(lv) for lv in levels)
     cols = (
         "domestic",
         "firm",
@@ -147,19 +185,12 @@ def _total_records(ds: xr.Dataset, levels: tuple[float, ...]) -> list[dict]:
         "p_below_min",
         "p_above_max",
     )
-    values = {c: ds[c].transpose(*dims).values.ravel() for c in cols}
-    out = []
-    for flat, (fi, yi) in enumerate(np.ndindex(ds.sizes["family"], ds.sizes["year"])):
-        rec: dict = {"family": str(ds["family"].values[fi]), "year": int(ds["year"].values[yi])}
-        for c in cols:
-            v = float(values[c][flat])
-            rec[c] = None if np.isnan(v) else v
-        rec["intervals"] = [
-            {"level": lv, "lower": float(lower[n, flat]), "upper": float(upper[n, flat])}
-            for n, lv in enumerate(levels)
-        ]
-        out.append(rec)
-    return out
+    columns = dict(zip(dims, _labels(ds, dims), strict=True))
+    for c in cols:
+        columns[c] = [None if v != v else v for v in _column(ds, c, dims)]  # NaN (no plan, no line) → null
+    columns["intervals"] = _intervals(ds, "", dims, levels)
+    names = list(columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
 def _quantile_pairs(levels: Sequence[float]) -> np.ndarray:
@@ -167,14 +198,22 @@ def _quantile_pairs(levels: Sequence[float]) -> np.ndarray:
     return np.stack([(1 - levels) / 2, 1 - (1 - levels) / 2], axis=1)
 
 
+def _quantile_positions(levels: Sequence[float], n: int) -> np.ndarray:
+    """Where the median and each level's interval bounds sit among ``n`` sorted draws."""
+    return positions(np.concatenate([[0.5], _quantile_pairs(levels).ravel()]), n)
+
+
 def _summary_vars(
     ordered: np.ndarray, mean: np.ndarray, levels: Sequence[float], dims: tuple[str, ...], prefix: str = ""
 ) -> dict:
     """Median and equal-tailed intervals read off draws already sorted along the last axis."""
-    pairs = _quantile_pairs(levels)
-    quant = np.moveaxis(
-        ordered[..., positions(np.concatenate([[0.5], pairs.ravel()]), ordered.shape[-1])], -1, 0
-    )
+    picked = ordered[..., _quantile_positions(levels, ordered.shape[-1])]
+    return _summary_at(picked, mean, dims, prefix)
+
+
+def _summary_at(picked: np.ndarray, mean: np.ndarray, dims: tuple[str, ...], prefix: str = "") -> dict:
+    """Median and intervals from the sorted draws at ``_quantile_positions`` (that axis last)."""
+    quant = np.moveaxis(picked, -1, 0)
     return {
         f"{prefix}mean": (dims, mean),
         f"{prefix}median": (dims, quant[0]),
@@ -735,8 +774,11 @@ class Forecaster:
         everyone = len(pi) == len(self.partners) and len(fi) == len(self.families)
         whole = (pi, fi) if not everyone else (slice(None), slice(None))
         ix = np.ix_(pi, fi) if not everyone else whole
-        counts = self.cube[ix][:, :, :horizon]
-        units = self.units[ix][:, :, :horizon]
+
+        def cut(cube: np.ndarray) -> np.ndarray:  # the years asked for, sliced first: only they are copied
+            return cube[:, :, :horizon][ix]
+
+        counts, units = cut(self.cube), cut(self.units)
         years = self.years[:horizon]
         p_ids = np.array([*self.partners[pi], *(x.id for x in new_p)], dtype=str)
         f_ids = np.array([*self.families[fi], *(x.id for x in new_f)], dtype=str)
@@ -756,23 +798,23 @@ class Forecaster:
             family_counts = counts.sum(axis=0, dtype=np.uint32)
             family_units = units.sum(axis=0, dtype=np.uint64)
         else:
-            # Known cells: read everything off the cubes sorted at start-up.
+            # Known cells: read off the cubes sorted at start-up, taking just the quantiles' positions
+            # before anything is copied (a region's draws would be tens of megabytes).
+            at = _quantile_positions(levels, self.cube.shape[-1])
+
+            def picked(ordered: np.ndarray) -> np.ndarray:
+                if everyone:
+                    return ordered[:, :, :horizon, at]
+                return ordered[np.ix_(pi, fi, np.arange(horizon), at)]
+
             cells = xr.Dataset(
                 {
-                    **_summary_vars(
-                        self._sorted[ix][:, :, :horizon], self._mean[ix][:, :, :horizon], levels, cell_dims
-                    ),
-                    **_summary_vars(
-                        self._units_sorted[ix][:, :, :horizon],
-                        self._units_mean[ix][:, :, :horizon],
-                        levels,
-                        cell_dims,
-                        "units_",
-                    ),
-                    "p_any": (cell_dims, self._p_any[ix][:, :, :horizon]),
+                    **_summary_at(picked(self._sorted), cut(self._mean), cell_dims),
+                    **_summary_at(picked(self._units_sorted), cut(self._units_mean), cell_dims, "units_"),
+                    "p_any": (cell_dims, cut(self._p_any)),
                     "p_any_within_horizon": (
                         ("partner", "family"),
-                        self._p_any_within[ix][:, :, horizon - 1],
+                        self._p_any_within[:, :, horizon - 1][ix],
                     ),
                 },
                 coords={**cell_coords, "level": list(levels)},
@@ -797,25 +839,10 @@ class Forecaster:
         year_totals = _summarise_totals(
             family_counts.sum(axis=0), family_units.sum(axis=0), levels, ("year",), {"year": years}
         )
-        total_draws, total_demand = self._total_demand(
+        totals, total_demand = self._total_demand(
             pi, fi, len(new_f), family_units, levels, years, family_coords, cached is not None
         )
-        sample_dims = ("partner", "family", "year", "sample")
-        sample_coords = {"partner": p_ids, "family": f_ids, "year": years}
-        return Forecast(
-            cells=cells,
-            family_totals=family_totals,
-            year_totals=year_totals,
-            total_demand=total_demand,
-            draws=xr.DataArray(counts, dims=sample_dims, coords=sample_coords, name="lor_count").transpose(
-                "sample", ...
-            ),
-            unit_draws=xr.DataArray(units, dims=sample_dims, coords=sample_coords, name="units").transpose(
-                "sample", ...
-            ),
-            total_draws=total_draws,
-            levels=levels,
-        )
+        return Forecast(cells, family_totals, year_totals, total_demand, levels, counts, units, totals)
 
     def _book_units(self, pi: np.ndarray, fi: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         """Units of firm requests and of converted pending ones, per draw (F', H, S), for the selected
@@ -865,7 +892,7 @@ class Forecaster:
         years: np.ndarray,
         coords: dict,
         every_partner: bool = False,
-    ) -> tuple[xr.DataArray, xr.Dataset]:
+    ) -> tuple[np.ndarray, xr.Dataset]:
         horizon = len(years)
         parts = self._total_parts(pi, fi, n_new_families, horizon)
         if every_partner and not n_new_families:
@@ -896,12 +923,7 @@ class Forecaster:
         ds["domestic"].attrs["description"] = "domestic plan quantity (NaN: no plan known; counted as 0)"
         ds["p_below_min"].attrs["description"] = "P(total demand < the line's minimum sustaining rate)"
         ds["p_above_max"].attrs["description"] = "P(total demand > the line's maximum rate)"
-        draws = xr.DataArray(
-            np.moveaxis(total, -1, 0),
-            dims=("sample", *dims),
-            coords={"family": coords["family"], "year": years},
-        )
-        return draws, ds
+        return total, ds
 
     def block_buy(
         self,

@@ -83,7 +83,17 @@ def _services(state: State) -> Services:
     return state.services
 
 
-def _authenticate(connection: ASGIConnection) -> auth.Caller:
+async def caller_of(connection: ASGIConnection, token: str) -> auth.Caller | None:
+    """The key behind ``token``: from the key cache on the event loop, or from the database in a worker
+    thread once the cached entry is older than its few seconds."""
+    keys = _services(connection.app.state).keys
+    caller = keys.cached(token)
+    if caller is False:
+        caller = await anyio.to_thread.run_sync(keys.lookup, token)
+    return caller  # type: ignore[return-value]
+
+
+async def _authenticate(connection: ASGIConnection) -> auth.Caller:
     header = connection.headers.get("authorization", "")
     token = (
         header[7:].strip()
@@ -92,15 +102,16 @@ def _authenticate(connection: ASGIConnection) -> auth.Caller:
     )
     if not token:
         raise NotAuthorizedException("missing API key: send 'Authorization: Bearer <key>'")
-    caller = _services(connection.app.state).keys.lookup(token)
+    caller = await caller_of(connection, token)
     if caller is None:
         raise NotAuthorizedException("unknown or revoked API key")
     return caller
 
 
 def requires(role: str):
-    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-        caller = _authenticate(connection)
+    # async: Litestar runs a sync guard in a worker thread, a hop (and a wait for the GIL) per request
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        caller = await _authenticate(connection)
         if not caller.can(role):
             raise PermissionDeniedException(f"this needs the {role!r} role; the key has {caller.role!r}")
         if role == "admin":  # keys, activation: nothing an admin does belongs to one partner

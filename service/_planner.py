@@ -26,7 +26,7 @@ from litestar.response import Redirect, Response
 
 from bayes.forecast import Forecast, ForecastError
 from service import auth, scope
-from service._handlers import _cached, _served, _services
+from service._handlers import _cached, _served, _services, caller_of
 from service.app import Served
 from service.scope import ScopeError, Selection
 
@@ -327,9 +327,9 @@ def page(served: Served, caller: auth.Caller, query: Query, chosen: Selection) -
 # ---- handlers ---------------------------------------------------------------------------------
 
 
-def _caller(request: Request) -> auth.Caller | None:
+async def _caller(request: Request) -> auth.Caller | None:
     token = request.cookies.get(COOKIE, "")
-    return _services(request.app.state).keys.lookup(token) if token else None
+    return await caller_of(request, token) if token else None
 
 
 @get("/", include_in_schema=False, sync_to_thread=False)
@@ -347,7 +347,7 @@ async def _answer(
 ) -> Response:
     """``build(served, caller, query, selection)``, cached per key and query; the sign-in form (with
     status ``signed_out``) without a valid key; a page naming the field for a bad query."""
-    caller = _caller(request)
+    caller = await _caller(request)
     if caller is None:
         return render("login.html", signed_out, message=None)
     try:
@@ -421,7 +421,7 @@ async def login(state: State, request: Request) -> Response:
     if len(keys) != 1:
         return render("login.html", 400, message=f"key: expected one API key in the form, got {len(keys)}")
     token = str(keys[0]).strip()
-    caller = _services(state).keys.lookup(token) if token else None
+    caller = await caller_of(request, token) if token else None
     if caller is None:
         return render("login.html", 401, message="key: unknown or revoked API key")
     # Behind a proxy that ends TLS the app sees http; the proxy's header says what the browser used.

@@ -118,6 +118,8 @@ class KeyCache:
     """Token hash → caller, for a few seconds, so a request costs no database round trip; a revoked
     key stops working within ``ttl`` seconds."""
 
+    # async callers: ``cached`` on the event loop, ``lookup`` (a query) in a worker thread
+
     def __init__(self, engine: Engine, ttl: float = 5.0) -> None:
         self.engine = engine
         self.ttl = ttl
@@ -126,6 +128,14 @@ class KeyCache:
     def forget(self) -> None:
         """Drop every cached key (after a revocation in this process: effective at once here)."""
         self._cache.clear()
+
+    def cached(self, token: str) -> Caller | bool | None:
+        """The caller of ``token`` if known within ``ttl`` (None: known to be no key); False when the
+        database has to be asked (:meth:`lookup`), which the event loop leaves to a thread."""
+        hit = self._cache.get(hash_token(token))
+        if hit is not None and time.monotonic() - hit[0] < self.ttl:
+            return hit[1]
+        return False
 
     def lookup(self, token: str) -> Caller | None:
         digest = hash_token(token)

@@ -841,6 +841,7 @@ def serve(
         port=port,
         workers=workers,
         log_config=log_config(config.log_format, config.log_level.upper()),
+        access_log=config.access_log,
         timeout_graceful_shutdown=30,
     )
 
