@@ -59,24 +59,84 @@ class NewFamily:
     category: str | None = None
 
 
+Variable = tuple[tuple[str, ...], np.ndarray]  # (dims, values), as xarray takes them
+
+
+class Summary:
+    """Summary variables over named dimensions, held as plain arrays: what an xarray Dataset holds,
+    without building one. Building a Dataset (its coordinates and indexes) costs more than the rest of
+    an API answer, which only reads the arrays; ``dataset`` builds it once for whoever wants it."""
+
+    def __init__(
+        self,
+        data: dict[str, Variable],
+        coords: dict[str, np.ndarray | Variable | list],
+        descriptions: dict[str, str] | None = None,
+    ) -> None:
+        self.data = data
+        self.coords = coords
+        self.descriptions = descriptions or {}
+
+    @classmethod
+    def of(cls, ds: xr.Dataset) -> Summary:
+        variables = {name: (tuple(map(str, v.dims)), v.values) for name, v in ds.variables.items()}
+        return cls(
+            {k: variables[k] for k in map(str, ds.data_vars)}, {k: variables[k] for k in map(str, ds.coords)}
+        )
+
+    def variable(self, name: str) -> Variable:
+        if name in self.data:
+            return self.data[name]
+        value = self.coords[name]
+        return value if isinstance(value, tuple) else ((name,), np.asarray(value))
+
+    def size(self, dim: str) -> int:
+        return len(self.variable(dim)[1])
+
+    @cached_property
+    def dataset(self) -> xr.Dataset:
+        ds = xr.Dataset(self.data, coords=self.coords)
+        for name, text in self.descriptions.items():
+            ds[name].attrs["description"] = text
+        return ds
+
+
 @dataclass(frozen=True)
 class Forecast:
-    """Summaries of one request; the draws they were computed from are kept alongside, as labelled
-    arrays built when first read (an API answer reads only the summaries, and labelling the draws cost
-    as much as the rest of the request)."""
+    """Summaries of one request, and the draws they were computed from. Both are plain arrays, turned
+    into labelled xarray objects when first read: an API answer reads the arrays alone, and labelling
+    cost as much as everything else in it."""
 
-    cells: xr.Dataset  # (partner, family, year[, level]): LOR counts and units
-    family_totals: xr.Dataset  # (family, year[, level]): new LORs of the selected partners
-    year_totals: xr.Dataset  # (year[, level])
-    total_demand: xr.Dataset  # (family, year[, level]): units, domestic + book + new, and line risk
+    summaries: dict[str, Summary] = dataclasses.field(repr=False)  # cells, family_totals, ...
     levels: tuple[float, ...]
     counts: np.ndarray = dataclasses.field(repr=False)  # (partner, family, year, sample)
     units: np.ndarray = dataclasses.field(repr=False)  # (partner, family, year, sample)
     totals: np.ndarray = dataclasses.field(repr=False)  # (family, year, sample)
 
+    @cached_property
+    def cells(self) -> xr.Dataset:
+        """(partner, family, year[, level]): LOR counts and units."""
+        return self.summaries["cells"].dataset
+
+    @cached_property
+    def family_totals(self) -> xr.Dataset:
+        """(family, year[, level]): new LORs of the selected partners."""
+        return self.summaries["family_totals"].dataset
+
+    @cached_property
+    def year_totals(self) -> xr.Dataset:
+        """(year[, level])."""
+        return self.summaries["year_totals"].dataset
+
+    @cached_property
+    def total_demand(self) -> xr.Dataset:
+        """(family, year[, level]): units, domestic + book + new, and line risk."""
+        return self.summaries["total_demand"].dataset
+
     def _labelled(self, values: np.ndarray, name: str) -> xr.DataArray:
         dims = ("partner", "family", "year", "sample")[-values.ndim :]
-        coords = {d: self.cells[d].values for d in dims if d != "sample"}
+        cells = self.summaries["cells"]
+        coords = {d: cells.variable(d)[1] for d in dims if d != "sample"}
         return xr.DataArray(values, dims=dims, coords=coords, name=name).transpose("sample", ...)
 
     @cached_property
@@ -96,64 +156,65 @@ class Forecast:
 
     def to_dict(self) -> dict:
         """JSON-ready records: one per cell, per family-year total, per year total, per total-demand row."""
+        s = self.summaries
         return {
             "cells": records(
-                self.cells, ("partner", "family", "year"), self.levels, ("p_any_within_horizon",), units=True
+                s["cells"], ("partner", "family", "year"), self.levels, ("p_any_within_horizon",), units=True
             ),
-            "family_totals": records(self.family_totals, ("family", "year"), self.levels, units=True),
-            "year_totals": records(self.year_totals, ("year",), self.levels, units=True),
-            "total_demand": _total_records(self.total_demand, self.levels),
+            "family_totals": records(s["family_totals"], ("family", "year"), self.levels, units=True),
+            "year_totals": records(s["year_totals"], ("year",), self.levels, units=True),
+            "total_demand": _total_records(s["total_demand"], self.levels),
         }
 
 
-def _array(ds: xr.Dataset, name: str, dims: tuple[str, ...]) -> np.ndarray:
-    """A variable's values with its axes in the order ``dims``. Read off the raw Variable: a DataArray
-    would rebuild every coordinate, which costs more than the rest of a record's assembly."""
-    var = ds.variables[name]
-    return np.transpose(var.values, [var.dims.index(d) for d in dims])
+def _array(s: Summary, name: str, dims: tuple[str, ...]) -> np.ndarray:
+    """A variable's values with its axes in the order ``dims``."""
+    var_dims, values = s.variable(name)
+    return np.transpose(values, [var_dims.index(d) for d in dims])
 
 
-def _intervals(ds: xr.Dataset, prefix: str, dims: tuple[str, ...], levels: tuple[float, ...]) -> list:
+def _intervals(s: Summary, prefix: str, dims: tuple[str, ...], levels: tuple[float, ...]) -> list:
     """Per element (in C order over ``dims``): its intervals, one dict per credible level."""
-    lower = _array(ds, f"{prefix}lower", (*dims, "level")).astype(float).reshape(-1, len(levels))
-    upper = _array(ds, f"{prefix}upper", (*dims, "level")).astype(float).reshape(-1, len(levels))
+    lower = _array(s, f"{prefix}lower", (*dims, "level")).astype(float).reshape(-1, len(levels))
+    upper = _array(s, f"{prefix}upper", (*dims, "level")).astype(float).reshape(-1, len(levels))
     return [
         [{"level": lv, "lower": a, "upper": b} for lv, a, b in zip(levels, lo, hi, strict=True)]
         for lo, hi in zip(lower.tolist(), upper.tolist(), strict=True)
     ]
 
 
-def _column(ds: xr.Dataset, name: str, dims: tuple[str, ...]) -> list:
+def _column(s: Summary, name: str, dims: tuple[str, ...]) -> list:
     """One variable flattened in C order over ``dims``, as Python floats (``tolist`` converts in C,
     many times faster than a float() per element: a region's forecast has thousands of cells)."""
-    return _array(ds, name, dims).astype(float).ravel().tolist()
+    return _array(s, name, dims).astype(float).ravel().tolist()
 
 
-def _labels(ds: xr.Dataset, dims: tuple[str, ...]) -> list[list]:
+def _labels(s: Summary, dims: tuple[str, ...]) -> list[list]:
     """The coordinate labels of every element, one list per dim, in C order over ``dims``."""
-    shape = tuple(ds.sizes[d] for d in dims)
+    shape = tuple(s.size(d) for d in dims)
     out = []
     for axis, d in enumerate(dims):
-        values = ds.variables[d].values
+        values = np.asarray(s.variable(d)[1])
         index = np.indices(shape)[axis].ravel()
         out.append(values[index].astype(int).tolist() if d == "year" else values[index].astype(str).tolist())
     return out
 
 
 def records(
-    ds: xr.Dataset,
+    ds: xr.Dataset | Summary,
     dims: tuple[str, ...],
     levels: tuple[float, ...],
     extra: tuple[str, ...] = (),
     units: bool = False,
 ) -> list[dict]:
-    """Flatten a summary Dataset to one dict per element, intervals nested per level."""
-    shape = tuple(ds.sizes[d] for d in dims)
+    """Flatten a summary (a Dataset, or its arrays) to one dict per element, intervals nested per level."""
+    ds = ds if isinstance(ds, Summary) else Summary.of(ds)
+    shape = tuple(ds.size(d) for d in dims)
     levels = tuple(float(lv) for lv in levels)
     columns = dict(zip(dims, _labels(ds, dims), strict=True))
     columns |= {k: _column(ds, k, dims) for k in ("mean", "median", "p_any")}
     for k in extra:  # variables over a prefix of dims (e.g. partner, family) are repeated over the rest
-        v = ds.variables[k].values
+        v = ds.variable(k)[1]
         columns[k] = np.broadcast_to(v.reshape(v.shape + (1,) * (len(dims) - v.ndim)), shape).ravel().tolist()
     columns["intervals"] = _intervals(ds, "", dims, levels)
     names = list(columns)
@@ -170,7 +231,7 @@ def records(
     return out
 
 
-def _total_records(ds: xr.Dataset, levels: tuple[float, ...]) -> list[dict]:
+def _total_records(ds: Summary, levels: tuple[float, ...]) -> list[dict]:
     dims = ("family", "year")
     levels = tuple(float(lv) for lv in levels)
     cols = (
@@ -222,6 +283,10 @@ def _summary_at(picked: np.ndarray, mean: np.ndarray, dims: tuple[str, ...], pre
     }
 
 
+P_ANY = "probability of at least one LOR"
+P_ANY_WITHIN = "probability of at least one LOR within the horizon"
+
+
 def _summarise_totals(
     counts: np.ndarray,
     units: np.ndarray,
@@ -229,20 +294,19 @@ def _summarise_totals(
     dims: tuple[str, ...],
     coords: dict,
     ordered: tuple[np.ndarray, np.ndarray] | None = None,
-) -> xr.Dataset:
+) -> Summary:
     """Counts and units of aligned draws (sample axis last), sorted here unless ``ordered`` holds
     them sorted already."""
     sorted_counts, sorted_units = ordered or (np.sort(counts, axis=-1), np.sort(units, axis=-1))
-    ds = xr.Dataset(
+    return Summary(
         {
             **_summary_vars(sorted_counts, counts.mean(axis=-1), levels, dims),
             **_summary_vars(sorted_units, units.mean(axis=-1), levels, dims, "units_"),
             "p_any": (dims, (counts > 0).mean(axis=-1)),
         },
-        coords={**coords, "level": list(levels)},
+        {**coords, "level": list(levels)},
+        {"p_any": P_ANY},
     )
-    ds["p_any"].attrs["description"] = "probability of at least one LOR"
-    return ds
 
 
 def _nb_draws(rng: np.random.Generator, log_mu: np.ndarray, phi: np.ndarray) -> np.ndarray:
@@ -794,7 +858,8 @@ class Forecaster:
         if new_p or new_f:
             counts, units = self._with_new(counts, units, pi, fi, new_p, new_f, horizon)
             cells = _summarise_totals(counts, units, levels, cell_dims, cell_coords)
-            cells["p_any_within_horizon"] = (("partner", "family"), (counts.max(axis=2) > 0).mean(axis=-1))
+            within = (counts.max(axis=2) > 0).mean(axis=-1)
+            cells.data["p_any_within_horizon"] = (("partner", "family"), within)
             family_counts = counts.sum(axis=0, dtype=np.uint32)
             family_units = units.sum(axis=0, dtype=np.uint64)
         else:
@@ -807,7 +872,7 @@ class Forecaster:
                     return ordered[:, :, :horizon, at]
                 return ordered[np.ix_(pi, fi, np.arange(horizon), at)]
 
-            cells = xr.Dataset(
+            cells = Summary(
                 {
                     **_summary_at(picked(self._sorted), cut(self._mean), cell_dims),
                     **_summary_at(picked(self._units_sorted), cut(self._units_mean), cell_dims, "units_"),
@@ -817,7 +882,8 @@ class Forecaster:
                         self._p_any_within[:, :, horizon - 1][ix],
                     ),
                 },
-                coords={**cell_coords, "level": list(levels)},
+                {**cell_coords, "level": list(levels)},
+                {"p_any": P_ANY},
             )
             if len(pi) == len(self.partners):
                 family_counts = self._all_family[fi][:, :horizon]
@@ -829,9 +895,7 @@ class Forecaster:
             else:
                 family_counts = counts.sum(axis=0, dtype=np.uint32)
                 family_units = units.sum(axis=0, dtype=np.uint64)
-        cells["p_any_within_horizon"].attrs["description"] = (
-            "probability of at least one LOR within the horizon"
-        )
+        cells.descriptions["p_any_within_horizon"] = P_ANY_WITHIN
         family_coords = {"family": f_ids, "year": years, "family_category": cell_coords["family_category"]}
         family_totals = _summarise_totals(
             family_counts, family_units, levels, ("family", "year"), family_coords, cached
@@ -842,7 +906,13 @@ class Forecaster:
         totals, total_demand = self._total_demand(
             pi, fi, len(new_f), family_units, levels, years, family_coords, cached is not None
         )
-        return Forecast(cells, family_totals, year_totals, total_demand, levels, counts, units, totals)
+        summaries = {
+            "cells": cells,
+            "family_totals": family_totals,
+            "year_totals": year_totals,
+            "total_demand": total_demand,
+        }
+        return Forecast(summaries, levels, counts, units, totals)
 
     def _book_units(self, pi: np.ndarray, fi: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         """Units of firm requests and of converted pending ones, per draw (F', H, S), for the selected
@@ -892,7 +962,7 @@ class Forecaster:
         years: np.ndarray,
         coords: dict,
         every_partner: bool = False,
-    ) -> tuple[np.ndarray, xr.Dataset]:
+    ) -> tuple[np.ndarray, Summary]:
         horizon = len(years)
         parts = self._total_parts(pi, fi, n_new_families, horizon)
         if every_partner and not n_new_families:
@@ -906,7 +976,7 @@ class Forecaster:
         high = capacity[:, 1][:, None, None]
         defined = np.isfinite(capacity[:, :1])
         dims = ("family", "year")
-        ds = xr.Dataset(
+        summary = Summary(
             {
                 "domestic": (dims, np.where(parts["plan_known"], parts["domestic"], np.nan)),
                 "firm": (dims, parts["firm"].mean(axis=-1)),
@@ -918,12 +988,14 @@ class Forecaster:
                 "p_below_min": (dims, np.where(defined, (total < low).mean(axis=-1), np.nan)),
                 "p_above_max": (dims, np.where(defined, (total > high).mean(axis=-1), np.nan)),
             },
-            coords={**coords, "level": list(levels)},
+            {**coords, "level": list(levels)},
+            {
+                "domestic": "domestic plan quantity (NaN: no plan known; counted as 0)",
+                "p_below_min": "P(total demand < the line's minimum sustaining rate)",
+                "p_above_max": "P(total demand > the line's maximum rate)",
+            },
         )
-        ds["domestic"].attrs["description"] = "domestic plan quantity (NaN: no plan known; counted as 0)"
-        ds["p_below_min"].attrs["description"] = "P(total demand < the line's minimum sustaining rate)"
-        ds["p_above_max"].attrs["description"] = "P(total demand > the line's maximum rate)"
-        return total, ds
+        return total, summary
 
     def block_buy(
         self,
@@ -957,7 +1029,9 @@ class Forecaster:
             units = self.units[np.ix_(pi, fi)][:, :, window].sum(axis=(0, 2), dtype=np.uint64)
         counts = np.concatenate([counts, counts.sum(axis=0, keepdims=True)])
         units = np.concatenate([units, units.sum(axis=0, keepdims=True)])
-        ds = _summarise_totals(counts, units, levels, ("family",), {"family": [*self.families[fi], "all"]})
+        ds = _summarise_totals(
+            counts, units, levels, ("family",), {"family": [*self.families[fi], "all"]}
+        ).dataset
         ds.attrs.update(
             {"partners": list(map(str, self.partners[pi])), "first_year": first, "last_year": last}
         )

@@ -115,15 +115,18 @@ async def _drive(
     clients: int,
     seconds: float,
     miss_rate: float,
+    phase: int,
 ) -> dict:
     latencies: list[float] = []
+    fresh: list[float] = []  # the requests never sent before: each a cache miss
     errors: dict[str, int] = {}
     stop = time.monotonic() + seconds
     headers = {**headers, "content-type": "application/json"}
 
     async def client(session: aiohttp.ClientSession, rng: random.Random) -> None:
         while time.monotonic() < stop:
-            if rng.random() < miss_rate:  # three partners drawn afresh: a request never answered yet
+            new = rng.random() < miss_rate
+            if new:  # three partners drawn afresh: a request never answered yet
                 body = {"partners": rng.sample(partners, 3), "horizon": 3, "levels": [0.8]}
                 path, data = "/v1/forecasts", json.dumps(body).encode()
             else:
@@ -137,12 +140,15 @@ async def _drive(
             except (TimeoutError, aiohttp.ClientError) as exc:
                 errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
             latencies.append(time.perf_counter() - started)
+            if new:
+                fresh.append(latencies[-1])
 
     before = _cache_counts(url, headers)
     started = time.perf_counter()
     connector = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
-        await asyncio.gather(*(client(session, random.Random(1000 + i)) for i in range(clients)))
+        # seeded per phase and client: no phase replays another's fresh requests (they would be hits)
+        await asyncio.gather(*(client(session, random.Random(1000 * phase + i)) for i in range(clients)))
     wall = time.perf_counter() - started
     after = _cache_counts(url, headers)
     return {
@@ -155,6 +161,9 @@ async def _drive(
         "max_ms": round(1000 * max(latencies), 1),
         "mean_ms": round(1000 * statistics.fmean(latencies), 2),
         "errors": errors,
+        "fresh_requests": len(fresh),
+        "fresh_p50_ms": round(1000 * _percentile(fresh, 0.5), 1) if fresh else None,
+        "fresh_p99_ms": round(1000 * _percentile(fresh, 0.99), 1) if fresh else None,
         "cache_hits": int(after.get("hit", 0) - before.get("hit", 0)),
         "cache_misses": int(after.get("miss", 0) - before.get("miss", 0)),
     }
@@ -176,7 +185,9 @@ def _line(name: str, r: dict) -> str:
     return (
         f"  {name:<28} {r['requests']:>7} req {r['throughput_rps']:>8} req/s  p50 {r['p50_ms']:>6} ms  "
         f"p90 {r['p90_ms']:>6} ms  p99 {r['p99_ms']:>6} ms  max {r['max_ms']:>7} ms  "
-        f"hits {r['cache_hits']} misses {r['cache_misses']}  errors {r['errors'] or 0}"
+        f"errors {r['errors'] or 0}\n{'':30} of which {r['fresh_requests']} never sent before (misses): "
+        f"p50 {r['fresh_p50_ms']} ms, p99 {r['fresh_p99_ms']} ms; the server counted {r['cache_hits']} hits "
+        f"and {r['cache_misses']} misses"
     )
 
 
@@ -222,14 +233,14 @@ def main() -> None:
             }
         }
         drive = (server.url, headers, requests, ids)
-        phases["1 client, no fit"] = asyncio.run(_drive(*drive, 1, args.seconds, args.miss_rate))
+        phases["1 client, no fit"] = asyncio.run(_drive(*drive, 1, args.seconds, args.miss_rate, 1))
         phases[f"{args.clients} clients, no fit"] = asyncio.run(
-            _drive(*drive, args.clients, args.seconds, args.miss_rate)
+            _drive(*drive, args.clients, args.seconds, args.miss_rate, 2)
         )
         if not args.no_fit:
             job = _start_fit(server.url, headers, first_year)
             phases[f"{args.clients} clients, fit running"] = asyncio.run(
-                _drive(*drive, args.clients, args.seconds, args.miss_rate)
+                _drive(*drive, args.clients, args.seconds, args.miss_rate, 3)
             )
             after = httpx.get(f"{server.url}/v1/jobs/{job['id']}", headers=headers).json()
             phases["fit job"] = {"before": job["stage"], "after": after["stage"], "status": after["status"]}
