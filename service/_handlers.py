@@ -132,18 +132,36 @@ def _served(services: Services) -> Served:
     return served
 
 
+# A miss this small (partners x families x years) is computed on the event loop: ~15 ms. Handed to a
+# worker thread instead, it would wait for the GIL behind every cached answer the loop serves, and took
+# 20 times as long under load (benchmarks/serve_load.py). Larger ones go to a thread, so that no single
+# request stops the loop for long.
+INLINE_CELLS = 2_000
+
+
 async def _cached(
     served: Served,
     key: tuple,
     compute,
     media_type: str = "application/json",
     headers: dict[str, str] | None = None,
+    cells: int | None = None,
 ) -> Response:
-    """A cached body straight from the event loop; a miss is computed in a worker thread."""
+    """A cached body straight from the event loop; a miss of at most ``INLINE_CELLS`` cells there too,
+    a larger one (or one of unknown size: ``cells`` None) in a worker thread."""
     body = served.cache.get(key)
     if body is None:
-        body = await anyio.to_thread.run_sync(served.cache.get_or_compute, key, compute)
+        if cells is not None and cells <= INLINE_CELLS:
+            body = served.cache.get_or_compute(key, compute)
+        else:
+            body = await anyio.to_thread.run_sync(served.cache.get_or_compute, key, compute)
     return Response(body, media_type=media_type, headers=headers)
+
+
+def _cells(served: Served, chosen: scope.Selection, years: int) -> int:
+    """How many partner x family x year cells a request reads: what its cost grows with."""
+    families = len(chosen.families or served.forecaster.families) + len(chosen.new_families)
+    return (len(chosen.partners) + len(chosen.new_partners)) * families * years
 
 
 def _served_model(served: Served) -> ServedModel:
@@ -280,7 +298,8 @@ async def create_forecast(
             {"model": _served_model(served), "horizon": data.horizon, "levels": list(fc.levels), **body}
         )
 
-    return await _cached(served, ("forecast", data.horizon, tuple(data.levels), chosen), compute)
+    key = ("forecast", data.horizon, tuple(data.levels), chosen)
+    return await _cached(served, key, compute, cells=_cells(served, chosen, data.horizon))
 
 
 @post(
@@ -315,7 +334,10 @@ async def create_block_buy(
         )
 
     key = ("block-buy", data.first_year, data.last_year, tuple(data.levels), chosen)
-    return await _cached(served, key, compute)
+    f = served.forecaster
+    years = int((data.last_year or f.years[-1]) - (data.first_year or f.years[0]) + 1)
+    every = len(chosen.partners) == len(f.partners)  # every partner: sums taken at start-up, cheap
+    return await _cached(served, key, compute, cells=0 if every else _cells(served, chosen, max(years, 1)))
 
 
 # ---- analyst: ingest, fits, posterior files -------------------------------------------------

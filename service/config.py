@@ -28,7 +28,7 @@ class Settings:
     max_body_bytes: int = 20_000_000  # request size limit (uploads included)
     max_rows: int = 500_000  # rows per upload
     fit_workers: int = 1  # fit jobs that run at once (each in its own process)
-    fit_nice: int = 10  # niceness of fit worker processes, so serving stays responsive
+    fit_nice: int = 19  # niceness of fit worker processes: a fit takes the CPU that serving leaves
     reload_seconds: float = 2.0  # how often a worker checks the registry for a newly activated model
     log_format: str = "text"  # "text" or "json"
     log_level: str = "INFO"
