@@ -233,6 +233,10 @@ def create_app(settings: Settings | None = None, model_path: Path | str | None =
     from service import _handlers as h
     from service import _planner
 
+    async def before_request(request: Request) -> None:  # the key first, then what it sent
+        await h.authorize(request)
+        await check_body(request)
+
     settings = settings or load_settings()
     services = build_services(settings, Path(model_path) if model_path else None)
     services.holder.refresh()
@@ -267,7 +271,7 @@ def create_app(settings: Settings | None = None, model_path: Path | str | None =
             ),
         ),
         request_max_body_size=settings.max_body_bytes,
-        before_request=check_body,
+        before_request=before_request,
         middleware=[DefineMiddleware(services.metrics.middleware)],
         exception_handlers={
             LoadError: _load_error,

@@ -81,3 +81,16 @@ def test_keys_are_created_revoked_and_audited(client: TestClient, app_and_keys) 
 
     actions = [(a["action"], a["target"]) for a in client.get("/v1/audit").json()]
     assert ("key.revoke", key["id"]) in actions and ("key.create", key["id"]) in actions
+
+
+def test_every_route_that_documents_a_key_requires_one(client: TestClient) -> None:
+    """The role a route needs (checked by service._handlers.authorize) and the security its OpenAPI
+    entry declares come in pairs: no route needs a key without saying so, nor says so without one."""
+    checked = 0
+    for route in client.app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            if handler.include_in_schema is False:
+                continue
+            assert bool(handler.opt.get("role")) == bool(handler.security), handler.handler_name
+            checked += bool(handler.security)
+    assert checked >= 15
