@@ -3,9 +3,30 @@ a repeated request (the common case: dashboards polling the same partners) is an
 
 from __future__ import annotations
 
+import gzip
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+
+GZIP_MIN_BYTES = 16 * 1024  # smaller answers go as they are: the header would eat the saving
+_GZIP_LEVEL = 3  # a region's 2 MB forecast: 130 kB in 10 ms (level 6: 106 kB in 29 ms)
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an ``Accept-Encoding`` header admits gzip (``gzip`` or ``*``, with a q above 0)."""
+    for part in accept_encoding.lower().split(","):
+        name, _, params = part.strip().partition(";")
+        if name.strip() in ("gzip", "*"):
+            q = params.strip().removeprefix("q=")
+            try:
+                return not params.strip() or float(q) > 0
+            except ValueError:
+                return False
+    return False
+
+
+def gzipped(body: bytes) -> bytes:
+    return gzip.compress(body, compresslevel=_GZIP_LEVEL, mtime=0)
 
 
 class ResponseCache:
@@ -18,13 +39,21 @@ class ResponseCache:
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: Hashable) -> bytes | None:
+    def get(self, key: Hashable, count: bool = True) -> bytes | None:
+        """The body kept for ``key``; ``count`` False: a look that is not an answer (not a hit)."""
         with self._lock:
             body = self._items.get(key)
             if body is not None:
                 self._items.move_to_end(key)
-                self.hits += 1
+                self.hits += count
             return body
+
+    def put(self, key: Hashable, body: bytes) -> None:
+        with self._lock:
+            self._items[key] = body
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], bytes]) -> bytes:
         body = self.get(key)
@@ -33,7 +62,5 @@ class ResponseCache:
         body = compute()  # outside the lock: two threads may compute one key; both get the same bytes
         with self._lock:
             self.misses += 1
-            self._items[key] = body
-            while len(self._items) > self.max_entries:
-                self._items.popitem(last=False)
+        self.put(key, body)
         return body

@@ -28,7 +28,8 @@ from sqlalchemy import text
 from bayes.forecast import NewFamily, NewPartner, records
 from evidence.loaders import LoadError, Problem
 from evidence.records import DOMESTIC_PLANS, EVIDENCE, LORS, Column, LORStatus, Table
-from service import audit, auth, registry, scope, store
+from service import _replay, audit, auth, registry, scope, store
+from service._cache import GZIP_MIN_BYTES, accepts_gzip, gzipped
 from service.app import Served, Services
 from service.db import now
 from service.jobs import job_log_tail
@@ -93,12 +94,7 @@ async def caller_of(connection: ASGIConnection, token: str) -> auth.Caller | Non
 
 
 async def _authenticate(connection: ASGIConnection) -> auth.Caller:
-    header = connection.headers.get("authorization", "")
-    token = (
-        header[7:].strip()
-        if header.lower().startswith("bearer ")
-        else connection.headers.get("x-api-key", "")
-    )
+    token = auth.token_from(connection.headers)
     if not token:
         raise NotAuthorizedException("missing API key: send 'Authorization: Bearer <key>'")
     caller = await caller_of(connection, token)
@@ -147,6 +143,7 @@ INLINE_CELLS = 2_000
 
 
 async def _cached(
+    request: Request,
     served: Served,
     key: tuple,
     compute,
@@ -155,13 +152,21 @@ async def _cached(
     cells: int | None = None,
 ) -> Response:
     """A cached body straight from the event loop; a miss of at most ``INLINE_CELLS`` cells there too,
-    a larger one (or one of unknown size: ``cells`` None) in a worker thread."""
+    a larger one (or one of unknown size: ``cells`` None) in a worker thread. Gzipped, once per cached
+    body, for a client that accepts it and a body worth it (a region's forecast: 2 MB, or 130 kB)."""
     body = served.cache.get(key)
     if body is None:
         if cells is not None and cells <= INLINE_CELLS:
             body = served.cache.get_or_compute(key, compute)
         else:
             body = await anyio.to_thread.run_sync(served.cache.get_or_compute, key, compute)
+    headers = {**(headers or {}), "vary": "accept-encoding"}
+    if len(body) >= GZIP_MIN_BYTES and accepts_gzip(request.headers.get("accept-encoding", "")):
+        packed = served.cache.get(("gzip", key), count=False)
+        if packed is None:  # zlib lets go of the GIL: a large body is packed beside the event loop
+            packed = await anyio.to_thread.run_sync(gzipped, body)
+            served.cache.put(("gzip", key), packed)
+        body, headers = packed, {**headers, "content-encoding": "gzip"}
     return Response(body, media_type=media_type, headers=headers)
 
 
@@ -306,7 +311,9 @@ async def create_forecast(
         )
 
     key = ("forecast", data.horizon, tuple(data.levels), chosen)
-    return await _cached(served, key, compute, cells=_cells(served, chosen, data.horizon))
+    response = await _cached(request, served, key, compute, cells=_cells(served, chosen, data.horizon))
+    _replay.remember(request, await request.body(), served.replay, response)
+    return response
 
 
 @post(
@@ -344,7 +351,10 @@ async def create_block_buy(
     f = served.forecaster
     years = int((data.last_year or f.years[-1]) - (data.first_year or f.years[0]) + 1)
     every = len(chosen.partners) == len(f.partners)  # every partner: sums taken at start-up, cheap
-    return await _cached(served, key, compute, cells=0 if every else _cells(served, chosen, max(years, 1)))
+    cells = 0 if every else _cells(served, chosen, max(years, 1))
+    response = await _cached(request, served, key, compute, cells=cells)
+    _replay.remember(request, await request.body(), served.replay, response)
+    return response
 
 
 # ---- analyst: ingest, fits, posterior files -------------------------------------------------

@@ -364,6 +364,7 @@ async def _answer(
         )
         key = (kind, query, caller.key_id)  # the page names its key, so it is cached per key
         return await _cached(
+            request,
             served,
             key,
             lambda: build(served, caller, query, chosen).encode(),

@@ -28,8 +28,8 @@ from bayes.fitting import load_forecaster
 from bayes.forecast import MAX_HORIZON, Forecaster, ForecastError
 from bayes.model import DemandModel
 from evidence.loaders import LoadError
+from service import _replay, registry, store
 from service import _schema as s
-from service import registry, store
 from service._bodies import check_body
 from service._cache import ResponseCache
 from service.auth import KeyCache
@@ -51,6 +51,7 @@ class Served:
     forecaster: Forecaster
     loaded_at: float = field(default_factory=time.time)
     cache: ResponseCache = field(default_factory=ResponseCache)
+    replay: ResponseCache = field(default_factory=ResponseCache)  # service/_replay.py
 
     @classmethod
     def load(cls, record: registry.ModelRecord) -> Served:
@@ -216,8 +217,8 @@ def build_services(settings: Settings, model_path: Path | None = None) -> Servic
         return holder.served.loaded_at if holder.served else None
 
     def cache_counts() -> tuple[int, int]:
-        cache = holder.served.cache if holder.served else None
-        return (cache.hits, cache.misses) if cache else (0, 0)
+        served = holder.served
+        return (served.cache.hits + served.replay.hits, served.cache.misses) if served else (0, 0)
 
     metrics = Metrics(
         jobs_by_status=lambda: _jobs_by_status(engine),
@@ -272,7 +273,10 @@ def create_app(settings: Settings | None = None, model_path: Path | str | None =
         ),
         request_max_body_size=settings.max_body_bytes,
         before_request=before_request,
-        middleware=[DefineMiddleware(services.metrics.middleware)],
+        middleware=[
+            DefineMiddleware(services.metrics.middleware),
+            DefineMiddleware(_replay.middleware(lambda: services.holder.served, services.keys)),
+        ],
         exception_handlers={
             LoadError: _load_error,
             ForecastError: _forecast_error,

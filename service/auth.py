@@ -11,6 +11,7 @@ import hashlib
 import json
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, func, insert, select, update
@@ -41,6 +42,12 @@ class Caller:
 class IssuedKey:
     caller: Caller
     token: str  # shown once; only its hash is stored
+
+
+def token_from(headers: Mapping[str, str]) -> str:
+    """The API key a request carries: ``Authorization: Bearer <key>``, or ``X-API-Key: <key>``."""
+    header = headers.get("authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else headers.get("x-api-key", "")
 
 
 def hash_token(token: str) -> str:
