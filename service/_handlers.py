@@ -140,6 +140,7 @@ def _served(services: Services) -> Served:
 # 20 times as long under load (benchmarks/serve_load.py). Larger ones go to a thread, so that no single
 # request stops the loop for long.
 INLINE_CELLS = 2_000
+INLINE_GZIP_BYTES = 512 * 1024
 
 
 async def _cached(
@@ -163,8 +164,11 @@ async def _cached(
     headers = {**(headers or {}), "vary": "accept-encoding"}
     if len(body) >= GZIP_MIN_BYTES and accepts_gzip(request.headers.get("accept-encoding", "")):
         packed = served.cache.get(("gzip", key), count=False)
-        if packed is None:  # zlib lets go of the GIL: a large body is packed beside the event loop
-            packed = await anyio.to_thread.run_sync(gzipped, body)
+        if packed is None:  # ~5 ms a megabyte: a large body is packed beside the loop (zlib frees the GIL)
+            if len(body) <= INLINE_GZIP_BYTES:
+                packed = gzipped(body)
+            else:
+                packed = await anyio.to_thread.run_sync(gzipped, body)
             served.cache.put(("gzip", key), packed)
         body, headers = packed, {**headers, "content-encoding": "gzip"}
     return Response(body, media_type=media_type, headers=headers)
