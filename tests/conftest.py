@@ -91,12 +91,15 @@ def family_ar1_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, di
 
 @pytest.fixture(scope="session")
 def fitted_family_ar1(family_ar1_world: tuple[Path, dict]):
-    """That world fitted with family_path "trend_ar1" (4 chains, 1000 tuning + 1500 draws)."""
+    """That world fitted with family_path "trend_ar1" (4 chains, 1000 tuning + 1500 draws).
+
+    Target acceptance 0.9: at 0.8 the same seed gave 0 divergences here and 1 in 6,000 on CI's CPU (the
+    departures' scale makes a mild funnel), and the gate admits none."""
     from bayes.model import DemandModel
     from bayes.panel import build_panel
     from evidence.loaders import load_dataset
 
     panel = build_panel(load_dataset(family_ar1_world[0]), first_year=2000)
-    model = DemandModel({"family_path": "trend_ar1"}, {"draws": 1500, "tune": 1000, "random_seed": 5})
+    model = DemandModel({"family_path": "trend_ar1"}, {"draws": 1500, "tune": 1000, "random_seed": 5, "target_accept": 0.9})
     model.fit(panel, progressbar=False, analysis_groups=False)
     return model
