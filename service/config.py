@@ -29,6 +29,9 @@ class Settings:
     max_rows: int = 500_000  # rows per upload
     fit_workers: int = 1  # fit jobs that run at once (each in its own process)
     fit_nice: int = 19  # niceness of fit worker processes: a fit takes the CPU that serving leaves
+    # and, on Linux, the idle scheduling class: even niceness 19 keeps ~1.5% of a busy core and delays the
+    # server's wake-ups; an idle-class fit runs only where the server does not want the CPU
+    fit_idle: bool = True
     reload_seconds: float = 2.0  # how often a worker checks the registry for a newly activated model
     log_format: str = "text"  # "text" or "json"
     log_level: str = "INFO"

@@ -164,14 +164,23 @@ def _sampler_config(params: dict[str, Any]) -> dict[str, Any]:
     return {names[k]: v for k, v in params.items() if k in names and v is not None}
 
 
+def yield_cpu(settings: Settings) -> None:
+    """Lower this process's CPU priority as the settings ask (fit_nice, fit_idle); threads started later,
+    such as JAX's, inherit it. Where the system refuses, the fit runs at the priority it has."""
+    with contextlib.suppress(OSError):
+        os.nice(settings.fit_nice)
+    if settings.fit_idle and hasattr(os, "SCHED_IDLE"):
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+
+
 def run_job(job_id: str, settings_dict: dict[str, Any]) -> None:
     """Worker process entry point: fit what the job asks for and register the result."""
     settings = Settings(
         **{k: Path(v) if k in ("home", "data") and v is not None else v for k, v in settings_dict.items()}
     )
     parent = os.getppid()
-    with contextlib.suppress(OSError):
-        os.nice(settings.fit_nice)
+    yield_cpu(settings)
     settings.jobs_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.jobs_dir / f"{job_id}.log"
     handle = log_path.open("a", buffering=1)

@@ -100,6 +100,8 @@ def fitted_family_ar1(family_ar1_world: tuple[Path, dict]):
     from evidence.loaders import load_dataset
 
     panel = build_panel(load_dataset(family_ar1_world[0]), first_year=2000)
-    model = DemandModel({"family_path": "trend_ar1"}, {"draws": 1500, "tune": 1000, "random_seed": 5, "target_accept": 0.9})
+    model = DemandModel(
+        {"family_path": "trend_ar1"}, {"draws": 1500, "tune": 1000, "random_seed": 5, "target_accept": 0.9}
+    )
     model.fit(panel, progressbar=False, analysis_groups=False)
     return model
