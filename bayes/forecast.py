@@ -15,6 +15,11 @@ Demand counts in the year a request is received (as domestic plans count in thei
 Firm and pending requests are those after the fitted history (and older ones still pending); a
 pending request converts with its family's posterior conversion probability, draw by draw. Forecast
 new LORs are requests not yet received, added on top of the open book.
+
+Domestic plans are DoD budget quantities for the years a budget covers. Rows whose ``source`` says
+``assumption`` (the default data's plans held flat past FY2021) are not budgets and are set aside; past a
+family's last budgeted year the forecaster carries its plan forward itself, with uncertainty (PLAN_RULE),
+and every total-demand row says which basis its domestic part has.
 """
 
 from __future__ import annotations
@@ -38,6 +43,42 @@ MAX_HORIZON = 10
 NEW = "(new: drawn from the population)"
 DEFAULT_LEVELS = (0.5, 0.8, 0.95)
 _CHUNK = 100  # posterior draws per vectorised step while building the cubes
+
+PLAN_BASES = ("none", "budget", "carried")
+PLAN_CARRY_YEARS = 3
+DEFAULT_PLAN_SIGMA = 0.45  # the default data's own figure (plan_sigma); used where too few pairs
+PLAN_RULE = (
+    "basis of the domestic part: 'budget' = a DoD budget quantity; 'carried' = past the family's last "
+    "budgeted year, the mean of its last 3 budgeted years carried forward as a mean-one log random walk "
+    "with s.d. {sigma:.2f} a year (the s.d. of the budgets' own year-on-year log changes); 'none' = no "
+    "plan for the family, counted as 0"
+)
+
+
+def budgeted_plans(plans: pd.DataFrame | None) -> pd.Series:
+    """Quantity per (family, fiscal_year) of the plans that are budgets, not assumptions."""
+    if plans is None or not len(plans):
+        return pd.Series(dtype=float, index=pd.MultiIndex.from_tuples([], names=["family", "fiscal_year"]))
+    rows = plans
+    if "source" in plans.columns:
+        assumed = plans["source"].fillna("").astype(str).str.strip().str.lower().str.startswith("assumption")
+        rows = plans[~assumed]
+    rows = rows.assign(family=rows["family"].astype(str), fiscal_year=rows["fiscal_year"].astype(int))
+    return rows.groupby(["family", "fiscal_year"])["quantity"].sum().astype(float)
+
+
+def plan_sigma(budgeted: pd.Series, minimum_pairs: int = 10) -> float:
+    """The s.d. of year-on-year log changes of the budgeted quantities (consecutive years, both > 0),
+    over every family: how far one year's plan moves from the last. The default data give 0.45."""
+    changes = []
+    for _, series in budgeted.groupby(level="family"):
+        series = series.droplevel("family").sort_index()
+        years, values = series.index.to_numpy(), series.to_numpy()
+        ok = (np.diff(years) == 1) & (values[:-1] > 0) & (values[1:] > 0)
+        changes.extend(np.log(values[1:][ok] / values[:-1][ok]))
+    if len(changes) < minimum_pairs:
+        return DEFAULT_PLAN_SIGMA
+    return float(np.clip(np.std(changes), 0.05, 1.5))
 
 
 class ForecastError(ValueError):
@@ -249,6 +290,7 @@ def _total_records(ds: Summary, levels: tuple[float, ...]) -> list[dict]:
     columns = dict(zip(dims, _labels(ds, dims), strict=True))
     for c in cols:
         columns[c] = [None if v != v else v for v in _column(ds, c, dims)]  # NaN (no plan, no line) → null
+    columns["domestic_basis"] = _array(ds, "domestic_basis", dims).astype(str).ravel().tolist()
     columns["intervals"] = _intervals(ds, "", dims, levels)
     names = list(columns)
     return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
@@ -434,7 +476,7 @@ class Forecaster:
         self._all_family = self.cube.sum(axis=0, dtype=np.uint32)
         self._all_family_units = self.units.sum(axis=0, dtype=np.uint64)
         self._book = self._open_book(rng)
-        self._domestic, self._plan_known = self._plans(plans)
+        self._domestic, self._plan_basis, self.plan_sigma = self._plans(plans, rng, len(self._take))
         self._capacity = self._capacities(capacities)
         # The usual request covers every partner: its family totals and total demand are read off
         # draws summed and sorted here, once; a subset of partners sums and sorts its own.
@@ -582,17 +624,42 @@ class Forecaster:
         kappa = priors["conversion_concentration"].draw(rng, s)
         return rng.beta((mean * kappa)[:, None], ((1 - mean) * kappa)[:, None], (s, len(self.families)))
 
-    def _plans(self, plans: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
-        domestic = np.zeros((len(self.families), self.max_horizon))
-        known = np.zeros_like(domestic, dtype=bool)
-        if plans is not None and len(plans):
-            for row in plans.itertuples(index=False):
-                fi = self._f_index.get(str(row.family))
-                k = int(row.fiscal_year) - int(self.years[0])
-                if fi is not None and 0 <= k < self.max_horizon:
-                    domestic[fi, k] += float(row.quantity)
-                    known[fi, k] = True
-        return domestic, known
+    def _plans(
+        self, plans: pd.DataFrame | None, rng: np.random.Generator, s: int
+    ) -> tuple[np.ndarray, np.ndarray, float | None]:
+        """(F, H, S) domestic quantities per draw, (F, H) their basis (an index into PLAN_BASES), and
+        the yearly s.d. of the carried plans (None: no plans).
+
+        A year with a budgeted plan takes it. After a family's last budgeted year, its plan is carried
+        forward (module docstring: PLAN_RULE), so a year past the budget window is never silently 0. A
+        family with no budgeted plan at all has none (counted as 0, and marked so)."""
+        domestic = np.zeros((len(self.families), self.max_horizon, s))
+        basis = np.zeros((len(self.families), self.max_horizon), dtype=np.int8)
+        budgeted = budgeted_plans(plans)
+        if budgeted.empty:
+            return domestic, basis, None
+        sigma = plan_sigma(budgeted)
+        first = int(self.years[0])
+        for family, series in budgeted.groupby(level="family"):
+            fi = self._f_index.get(str(family))
+            if fi is None:
+                continue
+            series = series.droplevel("family").sort_index()
+            last = int(series.index.max())
+            level = float(series.tail(PLAN_CARRY_YEARS).mean())
+            walk, steps = np.zeros(s), 0
+            for k in range(self.max_horizon):
+                year = first + k
+                if year in series.index:
+                    domestic[fi, k] = float(series[year])
+                    basis[fi, k] = PLAN_BASES.index("budget")
+                elif year > last:
+                    new = year - last - steps  # a mean-one log random walk from the last budgeted year
+                    walk += sigma * np.sqrt(new) * rng.standard_normal(s) - sigma**2 * new / 2
+                    steps += new
+                    domestic[fi, k] = level * np.exp(walk)
+                    basis[fi, k] = PLAN_BASES.index("carried")
+        return domestic, basis, sigma
 
     def _capacities(self, capacities: pd.DataFrame | None) -> np.ndarray:
         out = np.full((len(self.families), 2), np.nan)
@@ -937,12 +1004,12 @@ class Forecaster:
         partners and families (new families last)."""
         firm, pending = self._book_units(pi, fi, horizon)
         pad = ((0, n_new_families), (0, 0))
-        domestic = np.pad(self._domestic[fi, :horizon], pad)
+        domestic = np.pad(self._domestic[fi, :horizon], (*pad, (0, 0)))
         firm = np.pad(firm, (*pad, (0, 0)))
         pending = np.pad(pending, (*pad, (0, 0)))
         return {
             "domestic": domestic,
-            "plan_known": np.pad(self._plan_known[fi, :horizon], pad),
+            "plan_basis": np.pad(self._plan_basis[fi, :horizon], pad),
             "firm": firm,
             "pending": pending,
         }
@@ -950,7 +1017,7 @@ class Forecaster:
     @staticmethod
     def _total(parts: dict[str, np.ndarray], family_units: np.ndarray) -> np.ndarray:
         """Total demand in units per draw: domestic + firm + converted pending + new LORs."""
-        return parts["domestic"][:, :, None] + parts["firm"] + parts["pending"] + family_units.astype(float)
+        return parts["domestic"] + parts["firm"] + parts["pending"] + family_units.astype(float)
 
     def _total_demand(
         self,
@@ -975,10 +1042,12 @@ class Forecaster:
         low = capacity[:, 0][:, None, None]
         high = capacity[:, 1][:, None, None]
         defined = np.isfinite(capacity[:, :1])
+        planned = parts["plan_basis"] > 0
         dims = ("family", "year")
         summary = Summary(
             {
-                "domestic": (dims, np.where(parts["plan_known"], parts["domestic"], np.nan)),
+                "domestic": (dims, np.where(planned, parts["domestic"].mean(axis=-1), np.nan)),
+                "domestic_basis": (dims, np.asarray(PLAN_BASES)[parts["plan_basis"]]),
                 "firm": (dims, parts["firm"].mean(axis=-1)),
                 "pending_expected": (dims, parts["pending"].mean(axis=-1)),
                 "new_lors_expected": (dims, family_units.mean(axis=-1)),
@@ -990,7 +1059,8 @@ class Forecaster:
             },
             {**coords, "level": list(levels)},
             {
-                "domestic": "domestic plan quantity (NaN: no plan known; counted as 0)",
+                "domestic": "expected domestic plan quantity (NaN: no plan known; counted as 0)",
+                "domestic_basis": PLAN_RULE.format(sigma=self.plan_sigma or 0.0),
                 "p_below_min": "P(total demand < the line's minimum sustaining rate)",
                 "p_above_max": "P(total demand > the line's maximum rate)",
             },

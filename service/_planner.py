@@ -126,9 +126,15 @@ def _rows(ds: xr.Dataset, dims: tuple[str, ...], variables: Sequence[str]) -> li
 
 
 def total_rows(fc: Forecast, names: dict[str, str]) -> list[dict]:
-    """Per family and year: the parts of total demand (units), its interval and the line risk."""
-    rows = _rows(fc.total_demand, ("family", "year"), _TOTAL_DEMAND)
-    return [r | {"name": names.get(r["family"], r["family"])} for r in rows]
+    """Per family and year: the parts of total demand (units) with the domestic part's basis, its
+    interval and the line risk."""
+    td = fc.total_demand
+    rows = _rows(td, ("family", "year"), _TOTAL_DEMAND)
+    basis = td["domestic_basis"].transpose("family", "year").values.ravel()
+    return [
+        r | {"name": names.get(r["family"], r["family"]), "domestic_basis": str(b)}
+        for r, b in zip(rows, basis, strict=True)
+    ]
 
 
 def year_rows(fc: Forecast) -> list[dict]:
@@ -272,7 +278,7 @@ def cumulative_rows(served: Served, query: Query, chosen: Selection, first_year:
     return _rows(ds, ("family",), _CUMULATIVE)
 
 
-CSV_COLUMNS = ("family", "name", "year", "level", *_TOTAL_DEMAND)
+CSV_COLUMNS = ("family", "name", "year", "level", *_TOTAL_DEMAND, "domestic_basis")
 
 
 def total_demand_csv(served: Served, query: Query, chosen: Selection) -> str:
@@ -315,6 +321,7 @@ def page(served: Served, caller: auth.Caller, query: Query, chosen: Selection) -
         all_regions=sorted({region for _, _, region in visible}),
         all_partners=[(p, name) for p, name, _ in visible],
         totals=totals,
+        plan_sigma=f.plan_sigma,
         charts=charts,
         parts=_PARTS,
         likely=likely_cells(fc, partner_names),

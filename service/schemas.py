@@ -115,7 +115,21 @@ class TotalDemand(msgspec.Struct):
 
     family: str
     year: int
-    domestic: float | None
+    domestic: Annotated[
+        float | None,
+        msgspec.Meta(
+            description="expected domestic plan quantity; null: no plan for the family (counted as 0)"
+        ),
+    ]
+    domestic_basis: Annotated[
+        Literal["budget", "carried", "none"],
+        msgspec.Meta(
+            description="'budget': a DoD budget quantity; 'carried': past the family's last budgeted "
+            "year, the mean of its last 3 budgeted years carried forward as a mean-one log random walk "
+            "whose yearly s.d. is that of the budgets' own year-on-year changes (0.45 on the default data); "
+            "'none': no plan"
+        ),
+    ]
     firm: float
     pending_expected: float
     new_lors_expected: float

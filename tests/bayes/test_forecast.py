@@ -1,11 +1,19 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
 from bayes.fitting import load_forecaster
-from bayes.forecast import Forecaster, ForecastError, NewPartner
+from bayes.forecast import (
+    DEFAULT_PLAN_SIGMA,
+    Forecaster,
+    ForecastError,
+    NewPartner,
+    budgeted_plans,
+    plan_sigma,
+)
 
 
 @pytest.fixture(scope="module")
@@ -299,3 +307,39 @@ def test_family_states_are_carried_forward_with_their_own_persistence(fitted_fam
     np.testing.assert_allclose(mean, np.exp(rho[..., None] ** h * -0.2), rtol=0.03)
     # the partner AR's persistence is another parameter: the family states do not use it
     assert not np.allclose(fc._params["rho_family_dynamic"], fc._params["rho_dynamic"])
+
+
+def test_plans_past_the_budget_are_carried_forward_with_uncertainty(fitted) -> None:
+    """A year past a family's last budget is never silently 0: the mean of its last three budgets,
+    carried as a mean-one log random walk; plans labelled as assumptions are set aside."""
+    probe = Forecaster(fitted, max_draws=400, seed=3)
+    y0, fams = int(probe.years[0]), [str(f) for f in probe.families]
+    budgets = [(fams[0], y0 - 3 + k, q, "DoD PB") for k, q in enumerate([100.0, 120.0, 110.0, 130.0])]
+    flat = [(fams[1], y0 - 1 + k, 50.0, "assumption: held flat" if k else "DoD PB") for k in range(6)]
+    plans = pd.DataFrame(budgets + flat, columns=["family", "fiscal_year", "quantity", "source"])
+    fc = Forecaster(fitted, max_draws=400, seed=3, plans=plans)
+    td = fc.forecast(horizon=5, families=fams[:3]).total_demand
+    assert td["domestic_basis"].sel(family=fams[0]).values.tolist() == ["budget"] + ["carried"] * 4
+    assert float(td["domestic"].sel(family=fams[0], year=y0)) == 130.0
+    assert td["domestic_basis"].sel(family=fams[1]).values.tolist() == ["carried"] * 5
+    assert td["domestic_basis"].sel(family=fams[2]).values.tolist() == ["none"] * 5
+    assert np.isnan(td["domestic"].sel(family=fams[2]).values).all()
+    assert fc.plan_sigma == DEFAULT_PLAN_SIGMA  # too few year-on-year pairs to estimate it
+
+    draws = fc._domestic[fc._f_index[fams[0]], 1:5]  # (years past the budget, draws)
+    np.testing.assert_allclose(draws.mean(axis=1), 120.0, rtol=0.15)  # mean one about (120+110+130)/3
+    spread = np.log(draws).std(axis=1)
+    assert np.all(np.diff(spread) > 0)
+    np.testing.assert_allclose(spread, DEFAULT_PLAN_SIGMA * np.sqrt([1, 2, 3, 4]), rtol=0.2)
+    np.testing.assert_allclose(fc._domestic[fc._f_index[fams[1]]].mean(axis=1), 50.0, rtol=0.2)
+
+
+def test_the_carried_plans_spread_is_recovered_from_the_budgets() -> None:
+    rng = np.random.default_rng(7)
+    rows = [
+        (f"f{i}", 2000 + t, float(q))
+        for i in range(25)
+        for t, q in enumerate(300 * np.exp(np.cumsum(rng.normal(0, 0.3, 12))))
+    ]
+    budgeted = budgeted_plans(pd.DataFrame(rows, columns=["family", "fiscal_year", "quantity"]))
+    assert plan_sigma(budgeted) == pytest.approx(0.3, abs=0.03)

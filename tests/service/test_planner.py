@@ -222,6 +222,8 @@ def test_the_table_downloads_as_csv_unrounded(fresh: TestClient, keys: Keys) -> 
         assert float(row["mean"]) == pytest.approx(a["mean"])
         assert float(row["upper"]) == pytest.approx(a["intervals"][0]["upper"])
         assert float(row["p_below_min"]) == pytest.approx(a["p_below_min"])
+        assert row["domestic_basis"] == a["domestic_basis"] in ("budget", "carried", "none")
+    assert 'id="plan-basis"' in html  # the page states how a plan past the budget is carried
     fresh.cookies.clear()
     r = fresh.get(link)  # signed out: 401, with the sign-in form
     assert r.status_code == 401 and 'action="/planner/login"' in r.text
