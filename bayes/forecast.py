@@ -272,6 +272,34 @@ def records(
     return out
 
 
+COMBINED_SOURCES = ("domestic", "firm", "pending", "new_lors")
+
+
+def combined_records(ds: xr.Dataset, levels: tuple[float, ...]) -> list[dict]:
+    """Per family row of a block buy: its combined units (Forecaster.block_buy) as JSON-ready dicts."""
+    s = Summary.of(ds)
+    dims = ("family",)
+    levels = tuple(float(lv) for lv in levels)
+    intervals = _intervals(s, "combined_", dims, levels)
+    mean, median = _column(s, "combined_mean", dims), _column(s, "combined_median", dims)
+    sources = {k: _column(s, f"combined_{k}", dims) for k in COMBINED_SOURCES}
+    p_at_least = _column(s, "p_at_least", dims) if "p_at_least" in ds else [None] * len(mean)
+    out = []
+    for i, total in enumerate(mean):
+        parts = {k: v[i] for k, v in sources.items()}
+        out.append(
+            {
+                "mean": total,
+                "median": median[i],
+                "intervals": intervals[i],
+                "sources": parts,
+                "shares": {k: v / total if total > 0 else 0.0 for k, v in parts.items()},
+                "p_at_least": p_at_least[i],
+            }
+        )
+    return out
+
+
 def _total_records(ds: Summary, levels: tuple[float, ...]) -> list[dict]:
     dims = ("family", "year")
     levels = tuple(float(lv) for lv in levels)
@@ -1075,11 +1103,15 @@ class Forecaster:
         last_year: int | None = None,
         levels: Sequence[float] = DEFAULT_LEVELS,
         regions: Sequence[str] | None = None,
+        at_least: float | None = None,
     ) -> xr.Dataset:
-        """Cumulative new-LOR demand of a set of partners over a window of years (multinational pooling).
+        """Cumulative demand of a set of partners over a window of years (multinational pooling).
 
-        Per family and for all selected families together ("all"): quantiles of the LOR count and of
-        the units summed over partners and years, draw by draw, and P(at least one LOR in the window).
+        Per family and for all selected families together ("all"): quantiles of the new-LOR count and
+        of their units summed over partners and years, draw by draw, and P(at least one LOR in the
+        window). And the block buy as a line sees it, ``combined_*``: units of the domestic plan, the
+        partners' firm and converted pending LORs and their forecast new LORs, summed draw by draw over
+        the window, with each source's expected units and, with ``at_least``, P(combined >= at_least).
         """
         first = int(self.years[0] if first_year is None else first_year)
         last = int(self.years[-1] if last_year is None else last_year)
@@ -1102,10 +1134,35 @@ class Forecaster:
         ds = _summarise_totals(
             counts, units, levels, ("family",), {"family": [*self.families[fi], "all"]}
         ).dataset
+        sources = {  # (F + 1, S) units per source over the window, "all" last
+            k: _with_all(v[:, window].sum(axis=1))
+            for k, v in self._total_parts(pi, fi, 0, window.stop).items()
+            if k != "plan_basis"
+        } | {"new_lors": units.astype(float)}
+        combined = sum(sources.values())
+        ordered = np.sort(combined, axis=-1)
+        picked = ordered[..., _quantile_positions(levels, ordered.shape[-1])]
+        for name, (dims, values) in _summary_at(picked, combined.mean(axis=-1), ("family",)).items():
+            ds[f"combined_{name}"] = (dims, values)
+        for k, v in sources.items():
+            ds[f"combined_{k}"] = ("family", v.mean(axis=-1))
+            ds[f"combined_{k}"].attrs["description"] = f"expected units from {k.replace('_', ' ')}"
+        if at_least is not None:
+            ds["p_at_least"] = ("family", (combined >= at_least).mean(axis=-1))
         ds.attrs.update(
-            {"partners": list(map(str, self.partners[pi])), "first_year": first, "last_year": last}
+            {
+                "partners": list(map(str, self.partners[pi])),
+                "first_year": first,
+                "last_year": last,
+                "at_least": at_least if at_least is not None else "",
+            }
         )
         return ds
+
+
+def _with_all(per_family: np.ndarray) -> np.ndarray:
+    """(F, S) with the sum over families appended as the last row (the "all" row)."""
+    return np.concatenate([per_family, per_family.sum(axis=0, keepdims=True)])
 
 
 __all__ = [

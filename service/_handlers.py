@@ -25,7 +25,7 @@ from litestar.params import Body, FromPath, Parameter
 from litestar.response import File, Response
 from sqlalchemy import text
 
-from bayes.forecast import NewFamily, NewPartner, records
+from bayes.forecast import NewFamily, NewPartner, combined_records, records
 from evidence.loaders import LoadError, Problem
 from evidence.records import DOMESTIC_PLANS, EVIDENCE, LORS, Column, LORStatus, Table
 from service import _replay, audit, auth, registry, scope, store
@@ -338,20 +338,29 @@ async def create_block_buy(
 
     def compute() -> bytes:
         ds = served.forecaster.block_buy(
-            chosen.partners, chosen.families, data.first_year, data.last_year, data.levels
+            chosen.partners,
+            chosen.families,
+            data.first_year,
+            data.last_year,
+            data.levels,
+            at_least=data.at_least,
         )
         levels = tuple(float(v) for v in ds["level"].values)
+        rows = records(ds, ("family",), levels, units=True)
+        for row, combined in zip(rows, combined_records(ds, levels), strict=True):
+            row["combined"] = combined
         return msgspec.json.encode(
             {
                 "partners": list(ds.attrs["partners"]),
                 "first_year": int(ds.attrs["first_year"]),
                 "last_year": int(ds.attrs["last_year"]),
                 "levels": list(levels),
-                "rows": records(ds, ("family",), levels, units=True),
+                "at_least": data.at_least,
+                "rows": rows,
             }
         )
 
-    key = ("block-buy", data.first_year, data.last_year, tuple(data.levels), chosen)
+    key = ("block-buy", data.first_year, data.last_year, tuple(data.levels), data.at_least, chosen)
     f = served.forecaster
     years = int((data.last_year or f.years[-1]) - (data.first_year or f.years[0]) + 1)
     every = len(chosen.partners) == len(f.partners)  # every partner: sums taken at start-up, cheap

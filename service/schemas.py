@@ -74,6 +74,17 @@ class BlockBuyRequest(msgspec.Struct, forbid_unknown_fields=True):
     first_year: Year | None = None
     last_year: Year | None = None
     levels: Levels = msgspec.field(default_factory=lambda: [0.5, 0.8, 0.95])
+    at_least: (
+        Annotated[
+            int,
+            msgspec.Meta(
+                ge=1,
+                le=1_000_000_000,
+                description="a combined quantity in units: the answer gives P(combined >= at_least)",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class Interval(msgspec.Struct):
@@ -142,13 +153,37 @@ class TotalDemand(msgspec.Struct):
     p_above_max: float | None
 
 
+class CombinedSources(msgspec.Struct):
+    """Expected units from each source over the window."""
+
+    domestic: float
+    firm: float
+    pending: float
+    new_lors: float
+
+
+class CombinedBuy(msgspec.Struct):
+    """The block buy as a line sees it: domestic plan + the partners' firm and converted pending LORs
+    + their forecast new LORs, in units summed over the window, draw by draw."""
+
+    mean: float
+    median: float
+    intervals: list[Interval]
+    sources: CombinedSources
+    shares: Annotated[CombinedSources, msgspec.Meta(description="each source's share of the expected total")]
+    p_at_least: Annotated[float | None, msgspec.Meta(description="P(combined >= at_least); null without it")]
+
+
 class BlockBuyRow(msgspec.Struct):
+    """New LORs of the partners (count, and units as ``units``), and the combined buy."""
+
     family: str
     mean: float
     median: float
     p_any: float
     intervals: list[Interval]
     units: UnitsSummary
+    combined: CombinedBuy
 
 
 class BlockBuyResponse(msgspec.Struct):
@@ -156,6 +191,7 @@ class BlockBuyResponse(msgspec.Struct):
     first_year: int
     last_year: int
     levels: list[float]
+    at_least: int | None
     rows: list[BlockBuyRow]
 
 

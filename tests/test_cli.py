@@ -150,9 +150,14 @@ def test_forecast_table_shows_total_demand_and_block_buy(fitted_path: Path, sim_
             "2020",
             "--to",
             "2021",
+            "--data",
+            str(sim_world),
+            "--at-least",
+            "30",
         ],
     )
     assert block.exit_code == 0 and "Block buy 2020-2021, 2 partner(s)" in block.stdout
+    assert "P(>= 30)" in block.stdout and "plan / firm / pending / new" in block.stdout
     bad = cli.invoke(app, ["block-buy", "--model", str(fitted_path), "--from", "1990"])
     assert bad.exit_code == 2 and "window" in bad.output
 

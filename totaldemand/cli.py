@@ -436,18 +436,28 @@ def block_buy(
     first_year: Annotated[int | None, typer.Option("--from", help="First year of the window.")] = None,
     last_year: Annotated[int | None, typer.Option("--to", help="Last year of the window.")] = None,
     level: Annotated[list[float] | None, typer.Option(help="Credible level; repeat for several.")] = None,
+    at_least: Annotated[
+        int | None, typer.Option("--at-least", min=1, help="Units: gives P(combined buy >= this).")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Dataset for domestic plans (default: the model's own).")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
-    """Cumulative demand of a set of partners over a window: quantiles of LORs and units per family."""
-    from bayes.forecast import Forecaster
+    """Cumulative demand of a set of partners over a window: quantiles of LORs and units per family, and
+    the combined buy (domestic plan + firm + converted pending + new LORs) with P(combined >= N)."""
+    from bayes.fitting import load_forecaster
     from bayes.model import DemandModel
 
     path = model_path or settings.model_path()
     if not path.is_file():
         raise FileNotFoundError(f"--model: no posterior file at {path}; run `totaldemand fit` first")
-    ds = Forecaster(DemandModel.load(path)).block_buy(partner, family, first_year, last_year, level or [0.8])
+    ds = load_forecaster(DemandModel.load(path), data).block_buy(
+        partner, family, first_year, last_year, level or [0.8], at_least=at_least
+    )
     if fmt == "json":
-        frame = ds.drop_vars(["lower", "upper", "units_lower", "units_upper", "level"]).to_dataframe()
+        intervals = ["lower", "upper", "units_lower", "units_upper", "combined_lower", "combined_upper"]
+        frame = ds.drop_vars([*intervals, "level"]).to_dataframe()
         out.print_json(frame.reset_index().to_json(orient="records"))
         return
     title = (
@@ -460,6 +470,9 @@ def block_buy(
         "P(>=1)",
         "units mean",
         *(f"units {int(lv * 100)}% CrI" for lv in ds["level"].values),
+        "combined mean",
+        "plan / firm / pending / new",
+        *([f"P(>= {at_least})"] if at_least is not None else []),
     ):
         table.add_column(c, justify="left" if c == "family" else "right")
     for f in ds["family"].values:
@@ -473,6 +486,11 @@ def block_buy(
                 f"{int(row['units_lower'].sel(level=lv))}-{int(row['units_upper'].sel(level=lv))}"
                 for lv in ds["level"].values
             ),
+            f"{float(row['combined_mean']):.0f}",
+            " / ".join(
+                f"{float(row[f'combined_{k}']):.0f}" for k in ("domestic", "firm", "pending", "new_lors")
+            ),
+            *([f"{float(row['p_at_least']):.2f}"] if at_least is not None else []),
         )
     out.print(table)
 

@@ -177,6 +177,34 @@ def test_block_buy_sums_partners_and_years(forecaster: Forecaster) -> None:
         forecaster.block_buy(first_year=2019)
 
 
+def test_a_block_buy_combines_plan_book_and_new_lors_draw_by_draw(forecaster: Forecaster) -> None:
+    """The buy a line sees: domestic plan + the partners' firm and converted pending LORs + their
+    forecast new LORs over the window, each source's expected units, and P(combined >= N)."""
+    partners = ["p01", "p04", "p07"]
+    ds = forecaster.block_buy(partners=partners, first_year=2020, last_year=2022, levels=[0.8], at_least=50)
+    td = forecaster.forecast(horizon=3, partners=partners, levels=[0.8]).total_demand
+    sources = ["combined_domestic", "combined_firm", "combined_pending", "combined_new_lors"]
+    families = ds.drop_sel(family="all")
+    # the window's total demand is the combined buy, part by part
+    np.testing.assert_allclose(families["combined_mean"].values, td["mean"].sum("year").values)
+    np.testing.assert_allclose(
+        families["combined_domestic"].values, td["domestic"].fillna(0).sum("year").values
+    )
+    np.testing.assert_allclose(families["combined_firm"].values, td["firm"].sum("year").values)
+    np.testing.assert_allclose(families["combined_new_lors"].values, families["units_mean"].values)
+    np.testing.assert_allclose(sum(ds[k] for k in sources).values, ds["combined_mean"].values)
+    np.testing.assert_allclose(
+        ds["combined_mean"].sel(family="all"), families["combined_mean"].sum(), rtol=1e-12
+    )
+    lower = ds["combined_lower"].sel(level=0.8)
+    assert (lower <= ds["combined_median"]).all() and (ds["combined_median"] <= ds["combined_upper"]).all()
+    # P(combined >= N) falls as N rises, and is 1 where the plan alone reaches N
+    higher = forecaster.block_buy(partners=partners, first_year=2020, last_year=2022, at_least=5000)
+    assert (higher["p_at_least"] <= ds["p_at_least"]).all()
+    assert float(ds["p_at_least"].sel(family="all")) >= float(ds["p_at_least"].drop_sel(family="all").max())
+    assert "p_at_least" not in forecaster.block_buy(partners=partners, first_year=2020, last_year=2022)
+
+
 def test_a_new_partner_in_a_known_region_borrows_from_it(forecaster: Forecaster) -> None:
     fc = forecaster.forecast(horizon=1, new_partners=[NewPartner("inside", region="Europe"), "nowhere"])
     assert str(fc.cells["partner_region"].sel(partner="inside").values) == "Europe"

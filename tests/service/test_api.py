@@ -73,6 +73,28 @@ def test_block_buy(client: TestClient) -> None:
     assert data["rows"][-1]["units"]["mean"] >= max(r["units"]["mean"] for r in data["rows"][:-1])
     bad = client.post("/v1/block-buys", json={"first_year": 1999})
     assert bad.status_code == 400 and "window" in bad.text
+    assert data["at_least"] is None and data["rows"][0]["combined"]["p_at_least"] is None
+
+
+def test_block_buy_combined_with_a_threshold(client: TestClient) -> None:
+    body = {
+        "partners": ["p01"],
+        "families": ["f00", "f01"],
+        "first_year": 2020,
+        "last_year": 2021,
+        "at_least": 40,
+    }
+    data = client.post("/v1/block-buys", json=body).json()
+    assert data["at_least"] == 40
+    for row in data["rows"]:
+        combined = row["combined"]
+        assert combined["mean"] == pytest.approx(sum(combined["sources"].values()))
+        assert sum(combined["shares"].values()) == pytest.approx(1.0)
+        assert combined["sources"]["new_lors"] == pytest.approx(row["units"]["mean"])
+        assert 0.0 <= combined["p_at_least"] <= 1.0
+    for bad in (0, -1, "40", 10**10):
+        r = client.post("/v1/block-buys", json={**body, "at_least": bad})
+        assert r.status_code == 400 and "at_least" in r.text
 
 
 @pytest.mark.parametrize(
