@@ -107,15 +107,18 @@ def ensure_default_model(data: Path, path: Path, first_year: int = 1990) -> Dema
 
 
 def load_forecaster(model: DemandModel, data: Path | None = None, **kwargs: Any):  # -> Forecaster
-    """A forecaster with the domestic plans and line capacities of ``data`` (default: the dataset the
-    model was fitted on, when it is still there); without them total demand has no domestic part."""
+    """A forecaster with the domestic plans, line capacities and arrival profile of ``data``
+    (default: the dataset the model was fitted on, when it is still there); without them total demand
+    has no domestic part and windows in months spread each year's requests evenly."""
     from bayes.forecast import Forecaster
+    from bayes.timing import ArrivalProfile
 
     source = data or Path(str(model.idata.attrs.get("data_source", "")))
     plans = capacities = None
     if str(source) and source.is_dir():
         dataset = load_dataset(source)
         plans, capacities = dataset.domestic_plans, dataset.line_capacities
+        kwargs.setdefault("arrival", ArrivalProfile.from_lors(dataset.lors))
     elif data is not None:
         raise FileNotFoundError(f"--data: no dataset directory at {data}")
     else:

@@ -29,6 +29,7 @@ import json
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from functools import cached_property
 
 import numpy as np
@@ -38,6 +39,7 @@ import xarray as xr
 from bayes.design import Scale, decades, fleet_covariates, log_rate, nlp_covariate, within
 from bayes.model import DemandModel, PosteriorDraws, invalid_choices
 from bayes.quantiles import positions
+from bayes.timing import ArrivalProfile, add_months
 
 MAX_HORIZON = 10
 NEW = "(new: drawn from the population)"
@@ -435,7 +437,9 @@ class Forecaster:
         capacities: pd.DataFrame | None = None,
         allow_failed: bool = False,
         trend_damping: float | None = None,
+        arrival: ArrivalProfile | None = None,
     ) -> None:
+        # arrival: when in a year requests arrive (bayes.timing), for questions over windows in months
         # allow_failed: backtests score every fit, labelled with its gates; serving never sets it
         # trend_damping: None takes the model's (model_config["trend_damping"]; DemandModel fills in
         # the defaults, also for files stored before an option existed)
@@ -448,6 +452,7 @@ class Forecaster:
         self.model = model
         self.max_horizon = max_horizon
         self._seed = seed
+        self.arrival = arrival or ArrivalProfile.uniform()
         attrs = model.idata.attrs
         self.components = json.loads(attrs.get("components", "{}"))
         self.scales = json.loads(attrs.get("design_scales", "{}"))
@@ -1094,6 +1099,76 @@ class Forecaster:
             },
         )
         return total, summary
+
+    def question(
+        self,
+        family: str,
+        at_least: float,
+        within_months: int,
+        start: date | None = None,
+        partners: Sequence[str] | None = None,
+        regions: Sequence[str] | None = None,
+        levels: Sequence[float] = (0.8,),
+    ) -> dict:
+        """P(the partners request at least ``at_least`` units of ``family`` within ``within_months`` of
+        ``start``), from the yearly draws and the arrival profile (bayes.timing): each year's new LORs
+        fall in the window independently with the profile's mass of the days it covers, and their units
+        in proportion. Counts forecast new requests (not the open book). Reproducible: the thinning is
+        seeded by the forecaster's seed and the question.
+
+        Returns the probability, P(at least one request), expected units and requests, the units'
+        credible intervals, and what the answer rests on."""
+        levels = self._check(1, levels)
+        fi = self._select([family], self._f_index, "family")
+        pi = self.select_partners(partners, regions)
+        first_year, last_year = int(self.years[0]), int(self.years[-1])
+        start = start or date(first_year, 1, 1)
+        if not 1 <= within_months <= 12 * self.max_horizon:
+            raise ForecastError(f"within_months: {within_months} is outside 1..{12 * self.max_horizon}")
+        end = add_months(start, within_months)
+        if start < date(first_year, 1, 1) or end > date(last_year + 1, 1, 1):
+            raise ForecastError(
+                f"from: the window {start}..{end} must lie within the forecast years "
+                f"{first_year}-01-01..{last_year + 1}-01-01 (data through {first_year - 1})"
+            )
+        if not at_least > 0:
+            raise ForecastError(f"at_least: {at_least} must be a positive number of units")
+        key = f"{family}|{at_least}|{within_months}|{start}|{','.join(self.partners[pi])}"
+        rng = np.random.default_rng([self._seed, zlib.crc32(key.encode())])
+        count = np.zeros(self.cube.shape[-1])
+        units = np.zeros(self.cube.shape[-1])
+        shares = {}
+        for year in range(start.year, (end - timedelta(days=1)).year + 1):
+            share = self.arrival.share(year, start, end)
+            shares[year] = share
+            k = year - first_year
+            n = self.cube[pi, fi[0], k].astype(np.int64)  # (partners, draws)
+            u = self.units[pi, fi[0], k].astype(float)
+            inside = rng.binomial(n, share)
+            count += inside.sum(axis=0)
+            units += np.divide(u * inside, n, out=np.zeros_like(u), where=n > 0).sum(axis=0)
+        ordered = np.sort(units)
+        picked = ordered[_quantile_positions(levels, ordered.size)]
+        return {
+            "probability": float((units >= at_least).mean()),
+            "p_any_request": float((count >= 1).mean()),
+            "expected_units": float(units.mean()),
+            "expected_requests": float(count.mean()),
+            "median_units": float(picked[0]),
+            "intervals": [
+                {"level": lv, "lower": float(lo), "upper": float(hi)}
+                for lv, lo, hi in zip(levels, picked[1::2], picked[2::2], strict=True)
+            ],
+            "partners": list(map(str, self.partners[pi])),
+            "window": {"from": start.isoformat(), "to": end.isoformat(), "share_of_each_year": shares},
+            "rests_on": {
+                "data_through": first_year - 1,
+                "book_as_of": str(self.model.idata.attrs.get("fitted_at", "")),
+                "timing": self.arrival.basis,
+                "counts": "new requests forecast from the posterior draws; the open book is not counted",
+                "draws": int(units.size),
+            },
+        }
 
     def block_buy(
         self,

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -371,3 +373,34 @@ def test_the_carried_plans_spread_is_recovered_from_the_budgets() -> None:
     ]
     budgeted = budgeted_plans(pd.DataFrame(rows, columns=["family", "fiscal_year", "quantity"]))
     assert plan_sigma(budgeted) == pytest.approx(0.3, abs=0.03)
+
+
+def test_a_planners_question_thins_the_yearly_draws_to_the_window(forecaster: Forecaster) -> None:
+    """P(at least N units within M months of D): a whole year's window gives that year's draws; half a
+    year under a uniform profile about half the requests; more units is never likelier."""
+    year = int(forecaster.years[0])
+    whole = forecaster.question("f02", 1, 12, date(year, 1, 1), partners=["p01", "p04"])
+    fc = forecaster.forecast(horizon=1, partners=["p01", "p04"], families=["f02"])
+    draws = fc.unit_draws.sum(("partner", "year")).sel(family="f02").values
+    assert whole["expected_units"] == pytest.approx(draws.mean())
+    assert whole["probability"] == pytest.approx((draws >= 1).mean())
+    half = forecaster.question("f02", 1, 6, date(year, 1, 1), partners=["p01", "p04"])
+    first_half = forecaster.arrival.share(year, date(year, 1, 1), date(year, 7, 1))
+    assert half["window"]["share_of_each_year"] == {year: first_half}
+    assert half["expected_requests"] == pytest.approx(whole["expected_requests"] * first_half, rel=0.1)
+    many = forecaster.question(
+        "f02", 10 * whole["expected_units"] + 1, 12, date(year, 1, 1), partners=["p01"]
+    )
+    assert many["probability"] <= whole["probability"]
+    spanning = forecaster.question("f02", 1, 18, date(year, 7, 1), partners=["p01", "p04"])
+    assert list(spanning["window"]["share_of_each_year"]) == [year, year + 1]
+    assert spanning["rests_on"]["timing"] == forecaster.arrival.basis
+    assert spanning["rests_on"]["data_through"] == year - 1
+    assert forecaster.arrival.basis.startswith("learned from")  # the simulated world dates its LORs
+    assert forecaster.question("f02", 1, 18, date(year, 7, 1), partners=["p01", "p04"]) == spanning  # seeded
+    with pytest.raises(ForecastError, match="from: the window"):
+        forecaster.question("f02", 1, 12, date(year - 1, 6, 1))
+    with pytest.raises(ForecastError, match="within_months"):
+        forecaster.question("f02", 1, 0)
+    with pytest.raises(ForecastError, match="family"):
+        forecaster.question("nope", 1, 12)
