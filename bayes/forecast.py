@@ -1139,7 +1139,7 @@ class Forecaster:
         units = np.zeros(self.cube.shape[-1])
         shares = {}
         for year in range(start.year, (end - timedelta(days=1)).year + 1):
-            share = self.arrival.share(year, start, end)
+            share = float(self.arrival.share(year, start, end))
             shares[year] = share
             k = year - first_year
             n = self.cube[pi, fi[0], k].astype(np.int64)  # (partners, draws)

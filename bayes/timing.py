@@ -59,7 +59,9 @@ class ArrivalProfile:
                 f"{len(dated)} dated requests, fewer than {MIN_DATED}; SIPRI orders carry a year only"
             )
         counts = np.bincount(dated.dt.month.to_numpy() - 1, minlength=12) + 1.0
-        return cls(tuple(counts / counts.sum()), f"learned from {len(dated)} dated requests (+1 a month)")
+        return cls(
+            tuple(map(float, counts / counts.sum())), f"learned from {len(dated)} dated requests (+1 a month)"
+        )
 
     def share(self, year: int, start: date, end: date) -> float:
         """The profile's mass of ``year`` that falls in [start, end): each month's share spread evenly

@@ -51,6 +51,8 @@ from service.schemas import (
     NewFamilySpec,
     NewPartnerSpec,
     Partner,
+    QuestionAnswer,
+    QuestionRequest,
     ServedModel,
     Stored,
     TextsStored,
@@ -366,6 +368,49 @@ async def create_block_buy(
     every = len(chosen.partners) == len(f.partners)  # every partner: sums taken at start-up, cheap
     cells = 0 if every else _cells(served, chosen, max(years, 1))
     response = await _cached(request, served, key, compute, cells=cells)
+    _replay.remember(request, await request.body(), served.replay, response)
+    return response
+
+
+@post(
+    "/v1/questions",
+    status_code=200,
+    request_max_body_size=SMALL_BODY,
+    opt=requires("reader"),
+    security=SECURITY,
+    responses=errors(400, 401, 403, 413, 503),
+    tags=["forecasts"],
+)
+async def ask_question(
+    state: State, request: Request, data: Annotated[QuestionRequest, JSON_BODY]
+) -> Response[QuestionAnswer]:
+    """The planner's question in one call: P(the partners request at least N units of a family within M
+    months of a date), with the expected quantity, a credible interval and what the answer rests on (data
+    through, the book as of, the timing assumption)."""
+    served = _served(_services(state))
+    chosen = scope.select(_caller(request), served.forecaster, data.partners, [data.family], data.regions)
+
+    def compute() -> bytes:
+        answer = served.forecaster.question(
+            chosen.families[0],
+            data.at_least,
+            data.within_months,
+            data.start,
+            chosen.partners,
+            levels=data.levels,
+        )
+        return msgspec.json.encode(
+            {
+                "model": _served_model(served),
+                "family": chosen.families[0],
+                "at_least": data.at_least,
+                "within_months": data.within_months,
+                **answer,
+            }
+        )
+
+    key = ("question", data.at_least, data.within_months, data.start, tuple(data.levels), chosen)
+    response = await _cached(request, served, key, compute, cells=len(chosen.partners) * 3)
     _replay.remember(request, await request.body(), served.replay, response)
     return response
 
@@ -763,6 +808,7 @@ HANDLERS = [
     list_families,
     create_forecast,
     create_block_buy,
+    ask_question,
     ingest_lors,
     ingest_evidence,
     ingest_plans,

@@ -87,6 +87,22 @@ class BlockBuyRequest(msgspec.Struct, forbid_unknown_fields=True):
     ) = None
 
 
+class QuestionRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """P(the partners request at least ``at_least`` units of ``family`` within ``within_months`` months
+    of ``from``): one partner, several, a region, or (left out) every partner the key may see."""
+
+    family: Label
+    at_least: Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000, description="units requested, at least")]
+    within_months: Annotated[int, msgspec.Meta(ge=1, le=120, description="the window's length in months")]
+    start: Annotated[
+        datetime.date | None,
+        msgspec.Meta(description="the window's first day (default: 1 January of the first forecast year)"),
+    ] = msgspec.field(default=None, name="from")
+    partners: Filter | None = None
+    regions: Filter | None = None
+    levels: Levels = msgspec.field(default_factory=lambda: [0.8])
+
+
 class Interval(msgspec.Struct):
     level: float
     lower: float
@@ -193,6 +209,38 @@ class BlockBuyResponse(msgspec.Struct):
     levels: list[float]
     at_least: int | None
     rows: list[BlockBuyRow]
+
+
+class QuestionWindow(msgspec.Struct):
+    start: str = msgspec.field(name="from")
+    to: str
+    share_of_each_year: dict[int, float]
+
+
+class QuestionBasis(msgspec.Struct):
+    """What an answer rests on."""
+
+    data_through: int
+    book_as_of: str
+    timing: str
+    counts: str
+    draws: int
+
+
+class QuestionAnswer(msgspec.Struct):
+    model: ServedModel
+    family: str
+    at_least: int
+    within_months: int
+    probability: Annotated[float, msgspec.Meta(description="P(units requested in the window >= at_least)")]
+    p_any_request: float
+    expected_units: float
+    expected_requests: float
+    median_units: float
+    intervals: list[Interval]
+    partners: list[str]
+    window: QuestionWindow
+    rests_on: QuestionBasis
 
 
 class Partner(msgspec.Struct):

@@ -162,6 +162,28 @@ def test_forecast_table_shows_total_demand_and_block_buy(fitted_path: Path, sim_
     assert bad.exit_code == 2 and "window" in bad.output
 
 
+def test_ask_answers_the_planners_question(fitted_path: Path, sim_world: Path, cli) -> None:
+    base = [
+        "ask",
+        "--model",
+        str(fitted_path),
+        "--data",
+        str(sim_world),
+        "--family",
+        "f02",
+        "--at-least",
+        "2",
+    ]
+    result = cli.invoke(app, [*base, "--within-months", "18", "--from", "2020-07-01", "--partner", "p01"])
+    assert result.exit_code == 0, result.output
+    assert "P(p01 request at least 2 units of f02 from 2020-07-01 to 2022-01-01) = " in result.stdout
+    assert "rests on: data through 2019" in result.stdout
+    bad = cli.invoke(app, [*base, "--within-months", "18", "--from", "2020-13-01"])
+    assert bad.exit_code == 2 and "--from" in bad.output
+    late = cli.invoke(app, [*base, "--within-months", "60", "--from", "2022-01-01"])
+    assert late.exit_code == 2 and "forecast years" in late.output
+
+
 def test_fit_refuses_an_unknown_component(cli) -> None:
     result = cli.invoke(app, ["fit", "--without", "astrology"])
     assert result.exit_code == 2 and "astrology" in result.output and "dynamics" in result.output

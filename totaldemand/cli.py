@@ -427,6 +427,58 @@ def forecast(
     _print_total_demand(result.total_demand, result.levels)
 
 
+@app.command("ask")
+@user_errors
+def ask(
+    family: Annotated[str, typer.Option(help="Family id.")],
+    at_least: Annotated[int, typer.Option("--at-least", min=1, help="Units requested, at least.")],
+    within_months: Annotated[int, typer.Option("--within-months", min=1, max=120, help="Window length.")],
+    start: Annotated[
+        str | None,
+        typer.Option("--from", help="First day, YYYY-MM-DD (default: 1 January of the first forecast year)."),
+    ] = None,
+    partner: Annotated[
+        list[str] | None, typer.Option(help="Partner id; repeat for several (default: all).")
+    ] = None,
+    region: Annotated[list[str] | None, typer.Option(help="Region; repeat for several.")] = None,
+    level: Annotated[float, typer.Option(help="Credible level of the interval.")] = 0.8,
+    model_path: Annotated[Path | None, typer.Option("--model", help="Posterior file.")] = None,
+    data: Annotated[Path | None, typer.Option(help="Dataset (default: the model's own).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """The planner's question: P(the partners request at least N units of a family within M months)."""
+    import datetime
+
+    from bayes.fitting import load_forecaster
+    from bayes.forecast import ForecastError
+    from bayes.model import DemandModel
+
+    path = model_path or settings.model_path()
+    if not path.is_file():
+        raise FileNotFoundError(f"--model: no posterior file at {path}; run `totaldemand fit` first")
+    try:
+        first = datetime.date.fromisoformat(start) if start else None
+    except ValueError:
+        raise ForecastError(f"--from: {start!r} is not a date YYYY-MM-DD") from None
+    forecaster = load_forecaster(DemandModel.load(path), data)
+    answer = forecaster.question(family, at_least, within_months, first, partner, region, (level,))
+    if fmt == "json":
+        out.print_json(data=answer)
+        return
+    who = answer["partners"][0] if len(answer["partners"]) == 1 else f"{len(answer['partners'])} partners"
+    window = answer["window"]
+    interval = answer["intervals"][0]
+    out.print(
+        f"P({who} request at least {at_least} units of {family} from {window['from']} to {window['to']}) "
+        f"= {answer['probability']:.2f}\n"
+        f"  expected units {answer['expected_units']:.1f} (median {answer['median_units']:.0f}, "
+        f"{level:.0%} interval {interval['lower']:.0f}-{interval['upper']:.0f}); "
+        f"P(any request) {answer['p_any_request']:.2f}\n"
+        f"  rests on: data through {answer['rests_on']['data_through']}, model fitted "
+        f"{answer['rests_on']['book_as_of']}, timing {answer['rests_on']['timing']}"
+    )
+
+
 @app.command("block-buy")
 @user_errors
 def block_buy(

@@ -144,3 +144,50 @@ def test_a_repeated_request_is_answered_from_the_cache_unchanged(client: TestCli
     other = client.post("/v1/forecasts", json={**body, "levels": [0.5]})
     assert other.content != first.content and hits() == before + 1
     assert 'totaldemand_forecast_cache{result="hit"}' in client.get("/metrics").text
+
+
+def test_a_planners_question_in_one_call(client: TestClient) -> None:
+    body = {
+        "family": " F02 ",
+        "at_least": 3,
+        "within_months": 18,
+        "from": "2020-07-01",
+        "partners": ["p01", "p04"],
+    }
+    r = client.post("/v1/questions", json=body)
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["family"] == "f02" and answer["partners"] == ["p01", "p04"]
+    assert 0 <= answer["probability"] <= answer["p_any_request"] <= 1
+    assert answer["window"] == {
+        "from": "2020-07-01",
+        "to": "2022-01-01",
+        "share_of_each_year": pytest.approx(
+            {"2020": answer["window"]["share_of_each_year"]["2020"], "2021": 1.0}
+        ),
+    }
+    basis = answer["rests_on"]
+    assert basis["data_through"] == 2019 and basis["timing"] and basis["book_as_of"]
+    interval = answer["intervals"][0]
+    assert interval["level"] == 0.8 and interval["lower"] <= answer["median_units"] <= interval["upper"]
+    more = client.post("/v1/questions", json={**body, "at_least": 300}).json()
+    assert more["probability"] <= answer["probability"]
+    everyone = client.post("/v1/questions", json={"family": "f02", "at_least": 3, "within_months": 6}).json()
+    assert len(everyone["partners"]) == 30 and everyone["window"]["from"] == "2020-01-01"
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"family": "f02", "at_least": 3, "within_months": 18, "from": "2019-06-01"}, "from"),
+        ({"family": "f02", "at_least": 3, "within_months": 121}, "within_months"),
+        ({"family": "f02", "at_least": "3", "within_months": 12}, "at_least"),
+        ({"family": "nope", "at_least": 3, "within_months": 12}, "famil"),
+        ({"at_least": 3, "within_months": 12}, "family"),
+        ({"family": "f02", "at_least": 3, "within_months": 12, "from": "2020-02-30"}, "from"),
+        ({"family": "f02", "at_least": 3, "within_months": 12, "partners": []}, "partners"),
+    ],
+)
+def test_a_bad_question_is_a_400_naming_the_field(client: TestClient, body: dict, needle: str) -> None:
+    r = client.post("/v1/questions", json=body)
+    assert r.status_code == 400 and needle in r.text, r.text

@@ -156,6 +156,23 @@ def test_outside_ids_are_refused_alike_whether_or_not_they_exist(client: TestCli
         assert "not allowed to see" in refused.json()["detail"]
 
 
+def test_a_question_is_scoped_like_a_forecast(client: TestClient, keys: Keys) -> None:
+    """Left out, the partners are the key's own; another partner, however spelt, is a 403; the answer
+    over the key's partners is an unscoped key's answer over exactly those."""
+    body = {"family": "f02", "at_least": 2, "within_months": 12}
+    mine = client.post("/v1/questions", json=body, headers=bearer(keys.scoped)).json()
+    assert set(mine["partners"]) == SCOPE
+    reference = client.post("/v1/questions", json={**body, "partners": sorted(SCOPE)}).json()
+    assert mine["probability"] == reference["probability"]
+    for partners in (["p03"], ["P01", " p03"], ["atlantis"]):
+        refused = client.post(
+            "/v1/questions", json={**body, "partners": partners}, headers=bearer(keys.scoped)
+        )
+        assert refused.status_code == 403, refused.text
+    empty = client.post("/v1/questions", json={**body, "partners": []}, headers=bearer(keys.scoped))
+    assert empty.status_code == 400
+
+
 def test_writes_are_scoped_like_reads(client: TestClient, app_and_keys) -> None:
     engine = app_and_keys[0].state.services.engine
     mine = bearer(auth.create_key(engine, "p01 analyst", "analyst", ["p01"]).token)
