@@ -182,6 +182,26 @@ def _cells(served: Served, chosen: scope.Selection, years: int) -> int:
     return (len(chosen.partners) + len(chosen.new_partners)) * families * years
 
 
+def _forecast_post(path: str):
+    """The route of an endpoint that answers from the served draws: a reader's POST with a small body."""
+    return post(
+        path,
+        status_code=200,
+        request_max_body_size=SMALL_BODY,
+        opt=requires("reader"),
+        security=SECURITY,
+        responses=errors(400, 401, 403, 413, 503),
+        tags=["forecasts"],
+    )
+
+
+async def _answer(request: Request, served: Served, key: tuple, compute, cells: int) -> Response:
+    """A forecast endpoint's answer: from the cache (or computed), and remembered for the replay layer."""
+    response = await _cached(request, served, key, compute, cells=cells)
+    _replay.remember(request, await request.body(), served.replay, response)
+    return response
+
+
 def _served_model(served: Served) -> ServedModel:
     r = served.record
     return ServedModel(
@@ -276,15 +296,7 @@ def _new_family(x: str | NewFamilySpec) -> NewFamily:
     return NewFamily(x.strip()) if isinstance(x, str) else NewFamily(x.id.strip(), x.category)
 
 
-@post(
-    "/v1/forecasts",
-    status_code=200,
-    request_max_body_size=SMALL_BODY,
-    opt=requires("reader"),
-    security=SECURITY,
-    responses=errors(400, 401, 403, 413, 503),
-    tags=["forecasts"],
-)
+@_forecast_post("/v1/forecasts")
 async def create_forecast(
     state: State, request: Request, data: Annotated[ForecastRequest, JSON_BODY]
 ) -> Response[ForecastResponse]:
@@ -317,20 +329,10 @@ async def create_forecast(
         )
 
     key = ("forecast", data.horizon, tuple(data.levels), chosen)
-    response = await _cached(request, served, key, compute, cells=_cells(served, chosen, data.horizon))
-    _replay.remember(request, await request.body(), served.replay, response)
-    return response
+    return await _answer(request, served, key, compute, _cells(served, chosen, data.horizon))
 
 
-@post(
-    "/v1/block-buys",
-    status_code=200,
-    request_max_body_size=SMALL_BODY,
-    opt=requires("reader"),
-    security=SECURITY,
-    responses=errors(400, 401, 403, 413, 503),
-    tags=["forecasts"],
-)
+@_forecast_post("/v1/block-buys")
 async def create_block_buy(
     state: State, request: Request, data: Annotated[BlockBuyRequest, JSON_BODY]
 ) -> Response[BlockBuyResponse]:
@@ -367,20 +369,10 @@ async def create_block_buy(
     years = int((data.last_year or f.years[-1]) - (data.first_year or f.years[0]) + 1)
     every = len(chosen.partners) == len(f.partners)  # every partner: sums taken at start-up, cheap
     cells = 0 if every else _cells(served, chosen, max(years, 1))
-    response = await _cached(request, served, key, compute, cells=cells)
-    _replay.remember(request, await request.body(), served.replay, response)
-    return response
+    return await _answer(request, served, key, compute, cells)
 
 
-@post(
-    "/v1/questions",
-    status_code=200,
-    request_max_body_size=SMALL_BODY,
-    opt=requires("reader"),
-    security=SECURITY,
-    responses=errors(400, 401, 403, 413, 503),
-    tags=["forecasts"],
-)
+@_forecast_post("/v1/questions")
 async def ask_question(
     state: State, request: Request, data: Annotated[QuestionRequest, JSON_BODY]
 ) -> Response[QuestionAnswer]:
@@ -410,9 +402,7 @@ async def ask_question(
         )
 
     key = ("question", data.at_least, data.within_months, data.start, tuple(data.levels), chosen)
-    response = await _cached(request, served, key, compute, cells=len(chosen.partners) * 3)
-    _replay.remember(request, await request.body(), served.replay, response)
-    return response
+    return await _answer(request, served, key, compute, len(chosen.partners) * 3)
 
 
 # ---- analyst: ingest, fits, posterior files -------------------------------------------------
