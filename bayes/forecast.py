@@ -1204,8 +1204,7 @@ class Forecaster:
         else:
             counts = self.cube[np.ix_(pi, fi)][:, :, window].sum(axis=(0, 2), dtype=np.uint32)
             units = self.units[np.ix_(pi, fi)][:, :, window].sum(axis=(0, 2), dtype=np.uint64)
-        counts = np.concatenate([counts, counts.sum(axis=0, keepdims=True)])
-        units = np.concatenate([units, units.sum(axis=0, keepdims=True)])
+        counts, units = _with_all(counts), _with_all(units)
         ds = _summarise_totals(
             counts, units, levels, ("family",), {"family": [*self.families[fi], "all"]}
         ).dataset
