@@ -10,8 +10,10 @@ from typing import Any
 import xarray as xr
 
 from bayes.model import MODEL_VERSION, DemandModel, default_model_config
-from bayes.panel import build_panel, describe
-from evidence.loaders import load_dataset
+from bayes.panel import build_panel, describe, panel_hash
+from bayes.system_shares import GROUP, SystemShareModel, default_share_sampler, named_systems, system_panel
+from evidence.loaders import Dataset, load_dataset
+from evidence.systems import load_catalogue
 from priors import load_priors
 
 log = logging.getLogger(__name__)
@@ -25,8 +27,12 @@ def fit_panel(
     progressbar: bool = True,
     warm_start: Path | None = None,
     model_config: Mapping[str, Any] | None = None,
+    systems: xr.Dataset | None = None,
 ) -> DemandModel:
     """Fit and save; a fit that fails its gates is saved too, marked ``status = failed``.
+
+    ``systems`` (:func:`systems_for`): the requests per named system, to fit the system-share model
+    into the same file (group ``system_shares``); without it the file answers per family only.
 
     ``warm_start``: a stored posterior file whose sampler state (positions, step size, mass
     matrix) the chains start from -- the refit after new LORs arrive. ``model_config`` entries
@@ -43,8 +49,39 @@ def fit_panel(
             )
     model = DemandModel({**default_model_config(load_priors(priors)), **(model_config or {})}, sampler_config)
     model.fit(panel, progressbar=progressbar, warm_start=state)
+    if systems is not None:
+        fit_shares(model, systems, progressbar)
     model.save(out)
     return model
+
+
+def systems_for(dataset: Dataset, panel: xr.Dataset) -> xr.Dataset:
+    """The share model's data for a demand panel: the same families and years, the default catalogue."""
+    years = panel["year"].values
+    return system_panel(
+        dataset.lors,
+        dataset.partners,
+        load_catalogue(),
+        first_year=int(years.min()),
+        last_year=int(years.max()),
+        families=[str(f) for f in panel["family"].values],
+    )
+
+
+def fit_shares(model: DemandModel, systems: xr.Dataset, progressbar: bool = True) -> SystemShareModel | None:
+    """Fit the system-share model into ``model``'s tree, with no more draws, tuning steps or chains
+    than the demand model used (a quick test fit stays quick; its gates say what that cost). None,
+    and no group, where no family of the panel has a named system (a simulated world's families)."""
+    if not named_systems(systems):
+        log.info("no family has a named system in the catalogue: the model answers per family only")
+        return None
+    cfg, base = model.sampler_config, default_share_sampler()
+    sampler = {k: min(int(cfg[k]), int(base[k])) for k in ("draws", "tune", "chains")}
+    shares = SystemShareModel(sampler_config={**sampler, "chain_method": cfg["chain_method"]})
+    tree = shares.fit(systems, progressbar)
+    tree.attrs["systems_hash"] = panel_hash(systems)
+    model.idata[GROUP] = tree
+    return shares
 
 
 def fit_dataset(
@@ -57,14 +94,17 @@ def fit_dataset(
     warm_start: Path | None = None,
     model_config: Mapping[str, Any] | None = None,
 ) -> DemandModel:
+    dataset = load_dataset(data)
+    panel = build_panel(dataset, first_year=first_year)
     return fit_panel(
-        build_panel(load_dataset(data), first_year=first_year),
+        panel,
         out,
         priors,
         sampler_config,
         progressbar,
         warm_start,
         model_config,
+        systems_for(dataset, panel),
     )
 
 
@@ -94,13 +134,21 @@ def stored_fit_is_current(path: Path, panel: xr.Dataset) -> DemandModel | None:
 
 
 def ensure_default_model(data: Path, path: Path, first_year: int = 1990) -> DemandModel:
-    panel = build_panel(load_dataset(data), first_year=first_year)
+    dataset = load_dataset(data)
+    panel = build_panel(dataset, first_year=first_year)
+    systems = systems_for(dataset, panel)
     model = stored_fit_is_current(path, panel)
     if model is not None:
         log.info("using stored model %s (fitted %s)", path, model.idata.attrs.get("fitted_at"))
+        stored = model.idata[GROUP].attrs.get("systems_hash") if GROUP in model.idata.children else None
+        if stored != panel_hash(systems):
+            # The demand fit still holds; only the split over named systems is (re)fitted.
+            log.info("fitting the system-share model into %s (%s)", path, "stale" if stored else "missing")
+            fit_shares(model, systems)
+            model.save(path)
         return model
     log.info("fitting the default model; this takes a few minutes on 2 cores")
-    model = fit_panel(panel, path)
+    model = fit_panel(panel, path, systems=systems)
     if model.status != "ok":
         raise RuntimeError(f"the default fit failed its gates: {'; '.join(model.diagnostics.failures)}")
     return model

@@ -39,6 +39,9 @@ import xarray as xr
 from bayes.design import Scale, decades, fleet_covariates, log_rate, nlp_covariate, within
 from bayes.model import DemandModel, PosteriorDraws, invalid_choices
 from bayes.quantiles import positions
+from bayes.system_shares import GROUP as SHARES_GROUP
+from bayes.system_shares import SystemShares
+from bayes.system_split import FamilySplit, split_family
 from bayes.timing import ArrivalProfile, add_months
 
 MAX_HORIZON = 10
@@ -518,6 +521,10 @@ class Forecaster:
         every = np.arange(len(self.partners)), np.arange(len(self.families))
         self._all_total = self._total(self._total_parts(*every, 0, max_horizon), self._all_family_units)
         self._all_total_sorted = np.sort(self._all_total, axis=-1)
+        tree = model.idata
+        self.shares = SystemShares(tree[SHARES_GROUP], s) if SHARES_GROUP in tree.children else None
+        self._allow_failed = allow_failed
+        self._splits: dict[str, FamilySplit] = {}
 
     # -- building ---------------------------------------------------------------------------------
     def _slice(self, sl: slice | np.ndarray) -> dict[str, np.ndarray]:
@@ -1100,26 +1107,112 @@ class Forecaster:
         )
         return total, summary
 
-    def question(
+    # -- named systems ------------------------------------------------------------------------------
+    def _require_shares(self) -> SystemShares:
+        if self.shares is None:
+            raise ForecastError(
+                "system: this model file has no system-share model (fitted before systems existed); "
+                "refit it to answer per system"
+            )
+        if self.shares.status != "ok" and not self._allow_failed:
+            failures = "; ".join(self.shares.diagnostics.get("failures", []))
+            raise ForecastError(
+                f"system: the system-share model failed its gates ({failures}), so it is not served"
+            )
+        return self.shares
+
+    def family_of_system(self, system: str) -> str:
+        shares = self._require_shares()
+        family = shares.system_family.get(system)
+        if family is None or family not in self._f_index:
+            raise ForecastError(f"system: unknown system {system!r}; GET /v1/systems lists them")
+        return family
+
+    def split(self, family: str) -> FamilySplit:
+        """The family's draws split over its systems (cached: a split costs ~10-100 ms, once)."""
+        shares = self._require_shares()
+        fi = self._f_index[family]
+        if family not in self._splits:
+            cube, units = self.cube[:, fi], self.units[:, fi]
+            self._splits[family] = split_family(
+                shares, family, cube, units, self.partner_region, self.years, self._seed
+            )
+        return self._splits[family]
+
+    def _request_draws(self, family: str, system: str | None) -> tuple[np.ndarray, np.ndarray]:
+        """(P, H, S) request counts and units: the family's, or one of its systems'."""
+        if system is None:
+            fi = self._f_index[family]
+            return self.cube[:, fi], self.units[:, fi]
+        return self.split(family).dense(system)
+
+    def system_forecast(
         self,
         family: str,
+        horizon: int = 3,
+        levels: Sequence[float] = DEFAULT_LEVELS,
+        partners: Sequence[str] | None = None,
+        regions: Sequence[str] | None = None,
+    ) -> xr.Dataset:
+        """Per system of ``family`` and year: requests and units of the selected partners, summed draw
+        by draw (so the systems add up to the family in every draw), P(at least one request), and each
+        system's basis (history, or the stated prior share of a system with no requests yet)."""
+        levels = self._check(horizon, levels)
+        self._select([family], self._f_index, "family")
+        pi = self.select_partners(partners, regions)
+        split = self.split(family)
+        chosen = np.isin(split.partner, pi) & (split.year < horizon)
+        s = self.cube.shape[-1]
+        flat = split.year[chosen] * s + split.draw[chosen]
+        k = len(split.systems)
+        counts = np.stack(
+            [np.bincount(flat, split.counts[chosen, j], minlength=horizon * s) for j in range(k)]
+        ).reshape(k, horizon, s)
+        units = np.stack(
+            [np.bincount(flat, split.units[chosen, j], minlength=horizon * s) for j in range(k)]
+        ).reshape(k, horizon, s)
+        coords = {"system": list(split.systems), "year": self.years[:horizon]}
+        ds = _summarise_totals(counts, units, levels, ("system", "year"), coords).dataset
+        basis = self._require_shares().basis(family)
+        ds["basis"] = ("system", [basis[x] for x in split.systems])
+        ds.attrs.update(
+            {
+                "family": family,
+                "partners": list(map(str, self.partners[pi])),
+                "units_split": "a cell's units split in proportion to its requests per system",
+            }
+        )
+        return ds
+
+    def question(
+        self,
+        family: str | None,
         at_least: float,
         within_months: int,
         start: date | None = None,
         partners: Sequence[str] | None = None,
         regions: Sequence[str] | None = None,
         levels: Sequence[float] = (0.8,),
+        system: str | None = None,
     ) -> dict:
-        """P(the partners request at least ``at_least`` units of ``family`` within ``within_months`` of
-        ``start``), from the yearly draws and the arrival profile (bayes.timing): each year's new LORs
-        fall in the window independently with the profile's mass of the days it covers, and their units
-        in proportion. Counts forecast new requests (not the open book). Reproducible: the thinning is
-        seeded by the forecaster's seed and the question.
+        """P(the partners request at least ``at_least`` units of ``family``, or of one ``system``,
+        within ``within_months`` of ``start``), from the yearly draws and the arrival profile
+        (bayes.timing): each year's new LORs fall in the window independently with the profile's mass
+        of the days it covers, and their units in proportion. A system's requests are its share of
+        the family's, split draw by draw (:meth:`split`). Counts forecast new requests (not the open
+        book). Reproducible: the thinning is seeded by the forecaster's seed and the question.
 
         Returns the probability, P(at least one request), expected units and requests, the units'
         credible intervals, and what the answer rests on."""
         levels = self._check(1, levels)
-        fi = self._select([family], self._f_index, "family")
+        if system is not None:
+            in_family = self.family_of_system(system)
+            if family is not None and family != in_family:
+                raise ForecastError(f"system: {system!r} is in family {in_family!r}, not {family!r}")
+            family = in_family
+        if family is None:
+            raise ForecastError("family or system: name one")
+        self._select([family], self._f_index, "family")
         pi = self.select_partners(partners, regions)
         first_year, last_year = int(self.years[0]), int(self.years[-1])
         start = start or date(first_year, 1, 1)
@@ -1133,8 +1226,9 @@ class Forecaster:
             )
         if not at_least > 0:
             raise ForecastError(f"at_least: {at_least} must be a positive number of units")
-        key = f"{family}|{at_least}|{within_months}|{start}|{','.join(self.partners[pi])}"
+        key = f"{family}|{system or ''}|{at_least}|{within_months}|{start}|{','.join(self.partners[pi])}"
         rng = np.random.default_rng([self._seed, zlib.crc32(key.encode())])
+        cube, unit_cube = self._request_draws(family, system)
         count = np.zeros(self.cube.shape[-1])
         units = np.zeros(self.cube.shape[-1])
         shares = {}
@@ -1142,8 +1236,8 @@ class Forecaster:
             share = float(self.arrival.share(year, start, end))
             shares[year] = share
             k = year - first_year
-            n = self.cube[pi, fi[0], k].astype(np.int64)  # (partners, draws)
-            u = self.units[pi, fi[0], k].astype(float)
+            n = cube[pi, k].astype(np.int64)  # (partners, draws)
+            u = unit_cube[pi, k].astype(float)
             inside = rng.binomial(n, share)
             count += inside.sum(axis=0)
             units += np.divide(u * inside, n, out=np.zeros_like(u), where=n > 0).sum(axis=0)
@@ -1159,6 +1253,8 @@ class Forecaster:
                 {"level": lv, "lower": float(lo), "upper": float(hi)}
                 for lv, lo, hi in zip(levels, picked[1::2], picked[2::2], strict=True)
             ],
+            "family": family,
+            "system": system,
             "partners": list(map(str, self.partners[pi])),
             "window": {"from": start.isoformat(), "to": end.isoformat(), "share_of_each_year": shares},
             "rests_on": {
@@ -1166,6 +1262,12 @@ class Forecaster:
                 "book_as_of": str(self.model.idata.attrs.get("fitted_at", "")),
                 "timing": self.arrival.basis,
                 "counts": "new requests forecast from the posterior draws; the open book is not counted",
+                "system_share": (
+                    None
+                    if system is None
+                    else f"{self._require_shares().basis(family)[system]}: the system's share of "
+                    f"{family} requests per region and year, from the system-share model"
+                ),
                 "draws": int(units.size),
             },
         }

@@ -69,6 +69,9 @@ class Catalogue:
     def families(self) -> set[str]:
         return set(self._by_family)
 
+    def get(self, system: str) -> System | None:
+        return next((s for s in self.systems if s.id == system), None)
+
     def of_family(self, family: str) -> tuple[System, ...]:
         return tuple(self._by_family.get(family, ()))
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import anyio
 import msgspec
+import numpy as np
 from litestar import Request, delete, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
@@ -25,9 +26,10 @@ from litestar.params import Body, FromPath, Parameter
 from litestar.response import File, Response
 from sqlalchemy import text
 
-from bayes.forecast import NewFamily, NewPartner, combined_records, records
+from bayes.forecast import ForecastError, NewFamily, NewPartner, combined_records, records
 from evidence.loaders import LoadError, Problem
 from evidence.records import DOMESTIC_PLANS, EVIDENCE, LORS, Column, LORStatus, Table
+from evidence.systems import load_catalogue
 from service import _replay, audit, auth, registry, scope, store
 from service._cache import GZIP_MIN_BYTES, accepts_gzip, gzipped
 from service.app import Served, Services
@@ -55,6 +57,9 @@ from service.schemas import (
     QuestionRequest,
     ServedModel,
     Stored,
+    SystemForecast,
+    SystemForecastRequest,
+    SystemInfo,
     TextsStored,
     TextsUpload,
 )
@@ -372,15 +377,32 @@ async def create_block_buy(
     return await _answer(request, served, key, compute, cells)
 
 
+def _system_id(forecaster, system: str | None) -> tuple[str | None, str | None]:
+    """(system id, its family) for a system named in any case and spacing; (None, None) without one."""
+    if system is None:
+        return None, None
+    wanted = system.strip().lower()
+    return wanted, forecaster.family_of_system(wanted)
+
+
 @_forecast_post("/v1/questions")
 async def ask_question(
     state: State, request: Request, data: Annotated[QuestionRequest, JSON_BODY]
 ) -> Response[QuestionAnswer]:
-    """The planner's question in one call: P(the partners request at least N units of a family within M
-    months of a date), with the expected quantity, a credible interval and what the answer rests on (data
-    through, the book as of, the timing assumption)."""
+    """The planner's question in one call: P(the partners request at least N units of a family, or of
+    one named system, within M months of a date), with the expected quantity, a credible interval and
+    what the answer rests on (data through, the book as of, the timing assumption, the system share)."""
     served = _served(_services(state))
-    chosen = scope.select(_caller(request), served.forecaster, data.partners, [data.family], data.regions)
+    system, family = _system_id(served.forecaster, data.system)
+    if family is None and data.family is None:
+        raise ForecastError("family or system: name one (GET /v1/families, GET /v1/systems)")
+    chosen = scope.select(
+        _caller(request), served.forecaster, data.partners, [family or data.family], data.regions
+    )
+    if data.family is not None and family is not None:
+        asked = scope.select(_caller(request), served.forecaster, None, [data.family]).families[0]
+        if asked != family:
+            raise ForecastError(f"system: {system!r} is in family {family!r}, not {asked!r}")
 
     def compute() -> bytes:
         answer = served.forecaster.question(
@@ -390,19 +412,82 @@ async def ask_question(
             data.start,
             chosen.partners,
             levels=data.levels,
+            system=system,
         )
         return msgspec.json.encode(
             {
                 "model": _served_model(served),
-                "family": chosen.families[0],
                 "at_least": data.at_least,
                 "within_months": data.within_months,
                 **answer,
             }
         )
 
-    key = ("question", data.at_least, data.within_months, data.start, tuple(data.levels), chosen)
+    key = ("question", system, data.at_least, data.within_months, data.start, tuple(data.levels), chosen)
     return await _answer(request, served, key, compute, len(chosen.partners) * 3)
+
+
+@_forecast_post("/v1/system-forecasts")
+async def create_system_forecast(
+    state: State, request: Request, data: Annotated[SystemForecastRequest, JSON_BODY]
+) -> Response[SystemForecast]:
+    """A family's forecast per named system and year: the family's draws split by the system-share
+    model, so the systems add up to the family draw by draw; each system says whether its share rests
+    on history or on the stated prior share of a system never yet requested."""
+    served = _served(_services(state))
+    chosen = scope.select(_caller(request), served.forecaster, data.partners, [data.family], data.regions)
+
+    def compute() -> bytes:
+        ds = served.forecaster.system_forecast(chosen.families[0], data.horizon, data.levels, chosen.partners)
+        levels = tuple(float(v) for v in ds["level"].values)
+        rows = records(ds, ("system", "year"), levels, units=True)
+        for row, basis in zip(rows, np.repeat(ds["basis"].values, ds.sizes["year"]), strict=True):
+            row["basis"] = str(basis)
+        return msgspec.json.encode(
+            {
+                "model": _served_model(served),
+                "family": ds.attrs["family"],
+                "partners": list(ds.attrs["partners"]),
+                "units_split": ds.attrs["units_split"],
+                "rows": rows,
+            }
+        )
+
+    key = ("system-forecast", data.horizon, tuple(data.levels), chosen)
+    return await _answer(request, served, key, compute, len(chosen.partners) * data.horizon)
+
+
+@get(
+    "/v1/systems",
+    sync_to_thread=False,
+    opt=requires("reader"),
+    security=SECURITY,
+    responses=errors(401, 403, 503),
+    tags=["forecasts"],
+)
+def list_systems(state: State) -> list[SystemInfo]:
+    """The named systems the served model answers about: id, name, family, production line, and
+    whether its share rests on history or on the stated prior. Empty for a model without systems."""
+    forecaster = _served(_services(state)).forecaster
+    shares = forecaster.shares
+    if shares is None:
+        return []
+    catalogue = load_catalogue()
+    out = []
+    for family in forecaster.families:
+        basis = shares.basis(str(family))
+        for system in shares.systems(str(family))[1:]:
+            entry = catalogue.get(system)
+            out.append(
+                SystemInfo(
+                    system,
+                    entry.name if entry else system,
+                    str(family),
+                    entry.line if entry else None,
+                    basis[system],
+                )
+            )
+    return out
 
 
 # ---- analyst: ingest, fits, posterior files -------------------------------------------------
@@ -796,9 +881,11 @@ HANDLERS = [
     metrics,
     list_partners,
     list_families,
+    list_systems,
     create_forecast,
     create_block_buy,
     ask_question,
+    create_system_forecast,
     ingest_lors,
     ingest_evidence,
     ingest_plans,

@@ -212,7 +212,7 @@ def run_job(job_id: str, settings_dict: dict[str, Any]) -> None:
             )
         registry.update_job(engine, job_id, model_id=model_id, pid=os.getpid())
         params = job.params
-        from bayes.fitting import fit_panel
+        from bayes.fitting import fit_panel, systems_for
         from bayes.panel import build_panel
         from evidence.loaders import load_dataset
         from service.store import export
@@ -220,7 +220,8 @@ def run_job(job_id: str, settings_dict: dict[str, Any]) -> None:
         _stage(engine, job_id, "exporting data")
         data = export(engine, settings.datasets_dir)
         _stage(engine, job_id, "building panel")
-        panel = build_panel(load_dataset(data), first_year=int(params.get("first_year", 1990)))
+        dataset = load_dataset(data)
+        panel = build_panel(dataset, first_year=int(params.get("first_year", 1990)))
         warm = None
         if params.get("warm_start"):
             warm = Path(registry.get_model(engine, _resolve(engine, params["warm_start"])).path)
@@ -235,6 +236,7 @@ def run_job(job_id: str, settings_dict: dict[str, Any]) -> None:
                 "zero_inflation": bool(params.get("zero_inflated", False)),
                 "components": {name: False for name in params.get("without", [])},
             },
+            systems=systems_for(dataset, panel),
         )
         _stage(engine, job_id, "saving")
         record = registry.register_file(engine, out, job_id=job_id, model_id=model_id)

@@ -87,11 +87,13 @@ class BlockBuyRequest(msgspec.Struct, forbid_unknown_fields=True):
     ) = None
 
 
-class QuestionRequest(msgspec.Struct, forbid_unknown_fields=True):
-    """P(the partners request at least ``at_least`` units of ``family`` within ``within_months`` months
-    of ``from``): one partner, several, a region, or (left out) every partner the key may see."""
+class QuestionRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """P(the partners request at least ``at_least`` units of ``family``, or of one named ``system``
+    (GET /v1/systems), within ``within_months`` months of ``from``): one partner, several, a region,
+    or (left out) every partner the key may see. Name a family, a system, or both (they must agree)."""
 
-    family: Label
+    family: Label | None = None
+    system: Label | None = None
     at_least: Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000, description="units requested, at least")]
     within_months: Annotated[int, msgspec.Meta(ge=1, le=120, description="the window's length in months")]
     start: Annotated[
@@ -225,11 +227,50 @@ class QuestionBasis(msgspec.Struct):
     timing: str
     counts: str
     draws: int
+    system_share: str | None = None
+
+
+class SystemForecastRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """A family's forecast split over its named systems, per system and year, for the selected partners."""
+
+    family: Label
+    horizon: Annotated[int, msgspec.Meta(ge=1, le=10)] = 3
+    partners: Filter | None = None
+    regions: Filter | None = None
+    levels: Levels = msgspec.field(default_factory=lambda: [0.5, 0.8, 0.95])
+
+
+class SystemYear(msgspec.Struct):
+    system: str
+    year: int
+    mean: float
+    median: float
+    p_any: float
+    intervals: list[Interval]
+    units: UnitsSummary
+    basis: str
+
+
+class SystemForecast(msgspec.Struct):
+    model: ServedModel
+    family: str
+    partners: list[str]
+    units_split: str
+    rows: list[SystemYear]
+
+
+class SystemInfo(msgspec.Struct):
+    id: str
+    name: str
+    family: str
+    line: str | None
+    basis: str
 
 
 class QuestionAnswer(msgspec.Struct):
     model: ServedModel
     family: str
+    system: str | None
     at_least: int
     within_months: int
     probability: Annotated[float, msgspec.Meta(description="P(units requested in the window >= at_least)")]
