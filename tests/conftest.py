@@ -69,6 +69,27 @@ def fitted(fitted_path: Path):
     return DemandModel.load(fitted_path)
 
 
+@pytest.fixture(scope="session")
+def systems_path(fitted_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The simulated fit with a system-share model in the file: f00 splits over sys_a and sys_b, f01
+    over sys_c (shares drawn from the share model with known truth: bayes.system_shares)."""
+    import numpy as np
+
+    from bayes.model import DemandModel
+    from bayes.system_shares import GROUP, SystemShareModel, simulate_shares
+
+    model = DemandModel.load(fitted_path)
+    coords = model.coords
+    families = [str(f) for f in coords["family"].values[:2]]
+    regions = sorted({str(r) for r in coords["partner_region"].values})
+    systems = {families[0]: ["sys_a", "sys_b"], families[1]: ["sys_c"]}
+    years = np.arange(2000, model.reference_year + 1)
+    panel, _ = simulate_shares(systems, regions, years, requests_per_cell=10, seed=2)
+    sampler = {"draws": 600, "tune": 500, "chains": 4, "random_seed": 3}
+    model.idata[GROUP] = SystemShareModel(sampler_config=sampler).fit(panel, progressbar=False)
+    return model.save(tmp_path_factory.mktemp("systems") / "systems.nc")
+
+
 @pytest.fixture
 def failed_path(fitted, tmp_path: Path) -> Path:
     """A copy of the fitted model marked as having failed its gates."""

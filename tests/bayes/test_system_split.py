@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import copy
 from datetime import date
 
 import numpy as np
 import pytest
 
 from bayes.forecast import Forecaster, ForecastError
-from bayes.system_shares import GROUP, OTHER, SystemShareModel, simulate_shares
+from bayes.model import DemandModel
+from bayes.system_shares import OTHER
 
 
 @pytest.fixture(scope="module")
-def with_systems(fitted) -> Forecaster:
+def with_systems(systems_path) -> Forecaster:
     """The session's simulated fit with a share model attached: two families get named systems."""
-    model = copy.copy(fitted)
-    model.idata = fitted.idata.copy()
-    coords = model.coords
-    families = [str(f) for f in coords["family"].values[:2]]
-    regions = sorted({str(r) for r in coords["partner_region"].values})
-    systems = {families[0]: ["sys_a", "sys_b"], families[1]: ["sys_c"]}
-    years = np.arange(2000, model.reference_year + 1)
-    panel, _ = simulate_shares(systems, regions, years, requests_per_cell=6, seed=2)
-    tree = SystemShareModel(sampler_config={"draws": 300, "tune": 300, "chains": 2}).fit(panel, False)
-    model.idata[GROUP] = tree
-    return Forecaster(model, max_draws=400, max_horizon=3, seed=1, allow_failed=True)
+    return Forecaster(DemandModel.load(systems_path), max_draws=400, max_horizon=3, seed=1)
 
 
 def test_a_family_is_the_sum_of_its_systems_in_every_draw(with_systems: Forecaster) -> None:
