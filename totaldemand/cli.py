@@ -430,7 +430,9 @@ def forecast(
 @app.command("ask")
 @user_errors
 def ask(
-    family: Annotated[str, typer.Option(help="Family id.")],
+    family: Annotated[str | None, typer.Option(help="Family id (or name a --system).")] = None,
+    system: Annotated[str | None, typer.Option(help="Named system id, e.g. himars.")] = None,
+    *,
     at_least: Annotated[int, typer.Option("--at-least", min=1, help="Units requested, at least.")],
     within_months: Annotated[int, typer.Option("--within-months", min=1, max=120, help="Window length.")],
     start: Annotated[
@@ -446,7 +448,8 @@ def ask(
     data: Annotated[Path | None, typer.Option(help="Dataset (default: the model's own).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
-    """The planner's question: P(the partners request at least N units of a family within M months)."""
+    """The planner's question: P(the partners request at least N units of a family, or of one named
+    system, within M months)."""
     import datetime
 
     from bayes.fitting import load_forecaster
@@ -461,7 +464,8 @@ def ask(
     except ValueError:
         raise ForecastError(f"--from: {start!r} is not a date YYYY-MM-DD") from None
     forecaster = load_forecaster(DemandModel.load(path), data)
-    answer = forecaster.question(family, at_least, within_months, first, partner, region, (level,))
+    system = system.strip().lower() if system else None
+    answer = forecaster.question(family, at_least, within_months, first, partner, region, (level,), system)
     if fmt == "json":
         out.print_json(data=answer)
         return
@@ -469,13 +473,15 @@ def ask(
     window = answer["window"]
     interval = answer["intervals"][0]
     out.print(
-        f"P({who} request at least {at_least} units of {family} from {window['from']} to {window['to']}) "
+        f"P({who} request at least {at_least} units of {system or answer['family']} "
+        f"from {window['from']} to {window['to']}) "
         f"= {answer['probability']:.2f}\n"
         f"  expected units {answer['expected_units']:.1f} (median {answer['median_units']:.0f}, "
         f"{level:.0%} interval {interval['lower']:.0f}-{interval['upper']:.0f}); "
         f"P(any request) {answer['p_any_request']:.2f}\n"
         f"  rests on: data through {answer['rests_on']['data_through']}, model fitted "
         f"{answer['rests_on']['book_as_of']}, timing {answer['rests_on']['timing']}"
+        + (f"\n  system share: {answer['rests_on']['system_share']}" if system else "")
     )
 
 
@@ -827,6 +833,46 @@ def backtest(
     failed = {k: v for k, v in result["gates"].items() if v not in ("passed", "n/a")}
     if failed:
         console.print(f"[bold yellow]fits that failed their gates (scored, labelled):[/] {failed}")
+
+
+@app.command("backtest-systems")
+@user_errors
+def backtest_systems(
+    out_file: Annotated[Path, typer.Option("--out", help="JSON file for the scores.")],
+    panel: Annotated[Path | None, typer.Option("--panel", help="Dataset (default: embedded).")] = None,
+    origins: Annotated[str, typer.Option(help="Forecast origins, e.g. 2010..2018.")] = "2010..2018",
+    horizon: Annotated[int, typer.Option(min=1, max=10, help="Years ahead scored.")] = 3,
+    first_year: int = 1990,
+    draws: Annotated[int, typer.Option(min=50, help="Share model: draws per chain.")] = 500,
+    tune: Annotated[int, typer.Option(min=50, help="Share model: tuning steps per chain.")] = 400,
+    seed: int = 0,
+) -> None:
+    """Backtest the split over named systems: the share model against each family's historical shares
+    (per request: Brier and log score; per family, year and system: CRPS of the count)."""
+    import json
+
+    from evidence.loaders import default_dataset_path, load_dataset
+    from validation.system_backtest import system_backtest
+
+    years = _origins(origins)
+    result = system_backtest(
+        load_dataset(panel or default_dataset_path()),
+        years,
+        horizon,
+        first_year,
+        {"draws": draws, "tune": tune},
+        seed=seed,
+    )
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_text(json.dumps(result, indent=2))
+    out.print(f"pooled over origins {years[0]}..{years[-1]}, horizon {horizon} (lower is better)")
+    for name, row in result["pooled"].items():
+        out.print(
+            f"  {name:15s} Brier {row['brier']:.4f}  log score {row['log_score']:.4f}  "
+            f"CRPS {row['crps']:.4f}  ({row['requests']} requests, {row['targets']} targets)"
+        )
+    for base, row in result["skill"].items():
+        out.print(f"  skill vs {base}: " + ", ".join(f"{k} {v:+.3f}" for k, v in row.items()))
 
 
 def _service_settings():  # -> service.config.Settings
