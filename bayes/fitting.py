@@ -167,6 +167,7 @@ def load_forecaster(model: DemandModel, data: Path | None = None, **kwargs: Any)
         dataset = load_dataset(source)
         plans, capacities = dataset.domestic_plans, dataset.line_capacities
         kwargs.setdefault("arrival", ArrivalProfile.from_lors(dataset.lors))
+        kwargs.setdefault("lors", dataset.lors)
     elif data is not None:
         raise FileNotFoundError(f"--data: no dataset directory at {data}")
     else:

@@ -37,12 +37,16 @@ import pandas as pd
 import xarray as xr
 
 from bayes.design import Scale, decades, fleet_covariates, log_rate, nlp_covariate, within
+from bayes.line_load import SOURCES as LINE_SOURCES
+from bayes.line_load import book_by_system, carried_plan, line_lags, place
 from bayes.model import DemandModel, PosteriorDraws, invalid_choices
 from bayes.quantiles import positions
 from bayes.system_shares import GROUP as SHARES_GROUP
 from bayes.system_shares import SystemShares
 from bayes.system_split import FamilySplit, split_family
 from bayes.timing import ArrivalProfile, add_months
+from evidence.lines import load_lines
+from evidence.systems import load_catalogue
 
 MAX_HORIZON = 10
 NEW = "(new: drawn from the population)"
@@ -51,6 +55,10 @@ _CHUNK = 100  # posterior draws per vectorised step while building the cubes
 
 PLAN_BASES = ("none", "budget", "carried")
 PLAN_CARRY_YEARS = 3
+PLAN_RULE_LINE = (
+    "carried: the DoD quantity of the FY{year} P-21 ({quantity:g}) counted in its fiscal year and carried "
+    "past it as a mean-one log random walk with yearly s.d. {sigma:.2f}"
+)
 DEFAULT_PLAN_SIGMA = 0.45  # the default data's own figure (plan_sigma); used where too few pairs
 PLAN_RULE = (
     "basis of the domestic part: 'budget' = a DoD budget quantity; 'carried' = past the family's last "
@@ -441,8 +449,12 @@ class Forecaster:
         allow_failed: bool = False,
         trend_damping: float | None = None,
         arrival: ArrivalProfile | None = None,
+        lors: pd.DataFrame | None = None,
+        lines: pd.DataFrame | None = None,
     ) -> None:
         # arrival: when in a year requests arrive (bayes.timing), for questions over windows in months
+        # lors: the dataset's requests with designations, which line loads place by named system
+        # lines: production lines (evidence.lines; default: the shipped P-21 table)
         # allow_failed: backtests score every fit, labelled with its gates; serving never sets it
         # trend_damping: None takes the model's (model_config["trend_damping"]; DemandModel fills in
         # the defaults, also for files stored before an option existed)
@@ -525,6 +537,8 @@ class Forecaster:
         self.shares = SystemShares(tree[SHARES_GROUP], s) if SHARES_GROUP in tree.children else None
         self._allow_failed = allow_failed
         self._splits: dict[str, FamilySplit] = {}
+        self.lines = lines if lines is not None else load_lines()
+        self._lors = _with_systems(lors)
 
     # -- building ---------------------------------------------------------------------------------
     def _slice(self, sl: slice | np.ndarray) -> dict[str, np.ndarray]:
@@ -1184,6 +1198,97 @@ class Forecaster:
         )
         return ds
 
+    def line_systems(self, line: str) -> list[tuple[str, str]]:
+        """(system, family) of the named systems the line builds, in the model's families."""
+        if line not in self.lines.index:
+            raise ForecastError(f"line: unknown production line {line!r}; GET /v1/lines lists them")
+        built = load_catalogue().systems
+        return [(x.id, x.family) for x in built if x.line == line and x.family in self._f_index]
+
+    def line_risk(
+        self,
+        line: str,
+        partners: Sequence[str] | None = None,
+        regions: Sequence[str] | None = None,
+        levels: Sequence[float] = DEFAULT_LEVELS,
+    ) -> xr.Dataset:
+        """The line's load per production year, by source, with P(load < minimum sustaining rate) and
+        P(load > maximum rate), for the selected partners' foreign demand (bayes.line_load)."""
+        levels = self._check(1, levels)
+        systems = self.line_systems(line)
+        pi = self.select_partners(partners, regions)
+        row = self.lines.loc[line]
+        years = self.years
+        s = self.cube.shape[-1]
+        rng = np.random.default_rng([self._seed, zlib.crc32(f"line|{line}".encode())])
+        lags = line_lags(systems)
+        parts = {k: np.zeros((len(years), s)) for k in LINE_SOURCES}
+        for system, family in systems:
+            _, units = self.split(family).dense(system)
+            parts["forecast"] += place(units[pi].sum(axis=0), years, lags[system][0], years)
+        book = book_by_system(self._lors, [x for x, _ in systems], self.partners[pi])
+        last = int(years[0]) - 1
+        conversion = self._params.get("conversion")
+        if conversion is None:
+            conversion = self._prior_conversion(rng, s)
+        for r in book.itertuples(index=False):
+            quantity = float(r.quantity) if pd.notna(r.quantity) else np.nan
+            if not np.isfinite(quantity) or r.status == "withdrawn":
+                continue
+            if r.year <= last and r.status in ("executed", "firm"):
+                source = "backlog"
+            elif r.status in ("firm", "pending") and r.year > last:
+                source = str(r.status)
+            elif r.status == "pending":
+                source = "pending"
+            else:
+                continue
+            draws = np.full((1, s), quantity)
+            if source == "pending":
+                draws = draws * (rng.random(s) < conversion[:, self._f_index[r.family]])
+            parts[source] += place(draws, np.array([int(r.year)]), lags[r.system][0], years)
+        quantity, budget_year = row["dod_quantity"], int(row["budget_year"])
+        sigma = self.plan_sigma or DEFAULT_PLAN_SIGMA
+        if pd.notna(quantity):
+            parts["domestic"] = carried_plan(float(quantity), budget_year, years, sigma, rng, s)
+            domestic_basis = PLAN_RULE_LINE.format(year=budget_year, quantity=float(quantity), sigma=sigma)
+        else:
+            domestic_basis = "none: the P-21 gives no DoD quantity for this line (counted as 0)"
+        total = sum(parts.values())
+        low, high = float(row["min_sustaining_rate"]), float(row["max_rate"])
+        ordered = np.sort(total, axis=-1)
+        dims = ("year",)
+        ds = Summary(
+            {
+                **{f"{k}_expected": (dims, v.mean(axis=-1)) for k, v in parts.items()},
+                **_summary_vars(ordered, total.mean(axis=-1), levels, dims),
+                "p_below_min": (dims, (total < low).mean(axis=-1)),
+                "p_above_max": (dims, (total > high).mean(axis=-1)),
+            },
+            {"year": years, "level": list(levels)},
+            {
+                "p_below_min": "P(load < the line's minimum sustaining rate)",
+                "p_above_max": "P(load > the line's maximum rate)",
+            },
+        ).dataset
+        ds.attrs.update(
+            {
+                "line": line,
+                "name": str(row["name"]),
+                "min_sustaining_rate": low,
+                "rate_1_8_5": float(row["rate_1_8_5"]),
+                "max_rate": high,
+                "capacity_basis": f"DoD P-21, PB{budget_year} ({row['line_item_number']}): {row['review']}",
+                "lead_months": float(np.nansum([row["admin_lead_months"], row["production_lead_months"]])),
+                "systems": [x for x, _ in systems],
+                "timing_basis": {x: lags[x][1] for x, _ in systems},
+                "domestic_basis": domestic_basis,
+                "partners": list(map(str, self.partners[pi])),
+                "data_through": last,
+            }
+        )
+        return ds
+
     def question(
         self,
         family: str | None,
@@ -1334,6 +1439,17 @@ class Forecaster:
             }
         )
         return ds
+
+
+def _with_systems(lors: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The requests with their year and named system (None where the catalogue names none)."""
+    if lors is None or lors.empty:
+        return None
+    out = lors[["partner", "family", "received", "status", "quantity", "designation"]].copy()
+    out["year"] = pd.to_datetime(out["received"]).dt.year
+    out["status"] = out["status"].astype(str)
+    out["system"] = load_catalogue().assign(out["designation"].fillna(""), out["family"])
+    return out[out["system"].notna()]
 
 
 def _with_all(per_family: np.ndarray) -> np.ndarray:
