@@ -46,7 +46,7 @@ from bayes.system_shares import SystemShares
 from bayes.system_split import FamilySplit, split_family
 from bayes.timing import ArrivalProfile, add_months
 from evidence.lines import load_lines
-from evidence.systems import load_catalogue
+from evidence.systems import Catalogue, load_catalogue
 
 MAX_HORIZON = 10
 NEW = "(new: drawn from the population)"
@@ -451,10 +451,12 @@ class Forecaster:
         arrival: ArrivalProfile | None = None,
         lors: pd.DataFrame | None = None,
         lines: pd.DataFrame | None = None,
+        catalogue: Catalogue | None = None,
     ) -> None:
         # arrival: when in a year requests arrive (bayes.timing), for questions over windows in months
         # lors: the dataset's requests with designations, which line loads place by named system
         # lines: production lines (evidence.lines; default: the shipped P-21 table)
+        # catalogue: the named systems and their lines (evidence.systems; default: the shipped one)
         # allow_failed: backtests score every fit, labelled with its gates; serving never sets it
         # trend_damping: None takes the model's (model_config["trend_damping"]; DemandModel fills in
         # the defaults, also for files stored before an option existed)
@@ -538,7 +540,8 @@ class Forecaster:
         self._allow_failed = allow_failed
         self._splits: dict[str, FamilySplit] = {}
         self.lines = lines if lines is not None else load_lines()
-        self._lors = _with_systems(lors)
+        self.catalogue = catalogue or load_catalogue()
+        self._lors = _with_systems(lors, self.catalogue)
 
     # -- building ---------------------------------------------------------------------------------
     def _slice(self, sl: slice | np.ndarray) -> dict[str, np.ndarray]:
@@ -1202,7 +1205,7 @@ class Forecaster:
         """(system, family) of the named systems the line builds, in the model's families."""
         if line not in self.lines.index:
             raise ForecastError(f"line: unknown production line {line!r}; GET /v1/lines lists them")
-        built = load_catalogue().systems
+        built = self.catalogue.systems
         return [(x.id, x.family) for x in built if x.line == line and x.family in self._f_index]
 
     def line_risk(
@@ -1441,14 +1444,14 @@ class Forecaster:
         return ds
 
 
-def _with_systems(lors: pd.DataFrame | None) -> pd.DataFrame | None:
+def _with_systems(lors: pd.DataFrame | None, catalogue: Catalogue) -> pd.DataFrame | None:
     """The requests with their year and named system (None where the catalogue names none)."""
     if lors is None or lors.empty:
         return None
     out = lors[["partner", "family", "received", "status", "quantity", "designation"]].copy()
     out["year"] = pd.to_datetime(out["received"]).dt.year
     out["status"] = out["status"].astype(str)
-    out["system"] = load_catalogue().assign(out["designation"].fillna(""), out["family"])
+    out["system"] = catalogue.assign(out["designation"].fillna(""), out["family"])
     return out[out["system"].notna()]
 
 
@@ -1459,6 +1462,7 @@ def _with_all(per_family: np.ndarray) -> np.ndarray:
 
 __all__ = [
     "DEFAULT_LEVELS",
+    "LINE_SOURCES",
     "MAX_HORIZON",
     "Forecast",
     "ForecastError",

@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -97,8 +97,12 @@ class Catalogue:
         )
 
 
-def parse_catalogue(text: str, source: str = "catalogue") -> Catalogue:
-    """A catalogue from its CSV text; every problem is raised with its row and field."""
+def parse_catalogue(
+    text: str, source: str = "catalogue", families: Collection[str] | None = None
+) -> Catalogue:
+    """A catalogue from its CSV text; every problem is raised with its row and field. ``families``:
+    the family ids a row may name (default: the taxonomy's; a simulated world has its own)."""
+    known = FAMILY_BY_ID if families is None else set(families)
     reader = csv.DictReader(io.StringIO(text))
     if tuple(reader.fieldnames or ()) != COLUMNS:
         raise CatalogueError(f"{source}: the header must be {','.join(COLUMNS)}, not {reader.fieldnames}")
@@ -118,8 +122,8 @@ def parse_catalogue(text: str, source: str = "catalogue") -> Catalogue:
             )
         if sid in seen:
             raise fail("system", "given twice")
-        if family not in FAMILY_BY_ID:
-            raise fail("family", "not a family of evidence.taxonomy")
+        if family not in known:
+            raise fail("family", "not a known family (evidence.taxonomy)")
         if line and not _ID.fullmatch(line):
             raise fail("line", "a line id is lowercase letters, digits and _, starting with a letter")
         if not row["name"].strip():

@@ -26,10 +26,9 @@ from litestar.params import Body, FromPath, Parameter
 from litestar.response import File, Response
 from sqlalchemy import text
 
-from bayes.forecast import ForecastError, NewFamily, NewPartner, combined_records, records
+from bayes.forecast import LINE_SOURCES, ForecastError, NewFamily, NewPartner, combined_records, records
 from evidence.loaders import LoadError, Problem
 from evidence.records import DOMESTIC_PLANS, EVIDENCE, LORS, Column, LORStatus, Table
-from evidence.systems import load_catalogue
 from service import _replay, audit, auth, registry, scope, store
 from service._cache import GZIP_MIN_BYTES, accepts_gzip, gzipped
 from service.app import Served, Services
@@ -49,6 +48,9 @@ from service.schemas import (
     Job,
     Key,
     KeyRequest,
+    LineInfo,
+    LineRisk,
+    LineRiskRequest,
     ModelSummary,
     NewFamilySpec,
     NewPartnerSpec,
@@ -457,6 +459,69 @@ async def create_system_forecast(
     return await _answer(request, served, key, compute, len(chosen.partners) * data.horizon)
 
 
+@_forecast_post("/v1/line-risk")
+async def create_line_risk(
+    state: State, request: Request, data: Annotated[LineRiskRequest, JSON_BODY]
+) -> Response[LineRisk]:
+    """A production line's load per production year by source (domestic plan, backlog, firm, pending,
+    forecast), with P(load below the minimum sustaining rate) and P(load above the maximum rate). The
+    foreign part is the selected partners' only, so a scoped key sees its partners' demand and no other."""
+    served = _served(_services(state))
+    chosen = scope.select(_caller(request), served.forecaster, data.partners, None, data.regions)
+    line = data.line.strip().lower()
+
+    def compute() -> bytes:
+        ds = served.forecaster.line_risk(line, chosen.partners, levels=data.levels)
+        levels = [float(v) for v in ds["level"].values]
+        rows = []
+        lower, upper = ds["lower"].values, ds["upper"].values
+        for i, year in enumerate(ds["year"].values):
+            rows.append(
+                {
+                    "year": int(year),
+                    **{f"{k}_expected": float(ds[f"{k}_expected"].values[i]) for k in LINE_SOURCES},
+                    "mean": float(ds["mean"].values[i]),
+                    "median": float(ds["median"].values[i]),
+                    "intervals": [
+                        {"level": lv, "lower": float(lower[j, i]), "upper": float(upper[j, i])}
+                        for j, lv in enumerate(levels)
+                    ],
+                    "p_below_min": float(ds["p_below_min"].values[i]),
+                    "p_above_max": float(ds["p_above_max"].values[i]),
+                }
+            )
+        return msgspec.json.encode({"model": _served_model(served), **ds.attrs, "rows": rows})
+
+    key = ("line-risk", line, tuple(data.levels), chosen)
+    return await _answer(request, served, key, compute, len(chosen.partners) * 2)
+
+
+@get(
+    "/v1/lines",
+    sync_to_thread=False,
+    opt=requires("reader"),
+    security=SECURITY,
+    responses=errors(401, 403, 503),
+    tags=["forecasts"],
+)
+def list_lines(state: State) -> list[LineInfo]:
+    """The production lines (DoD P-21 rates, units a year) and the named systems each builds."""
+    forecaster = _served(_services(state)).forecaster
+    return [
+        LineInfo(
+            str(line),
+            str(row["name"]),
+            str(row["service"]),
+            float(row["min_sustaining_rate"]),
+            float(row["rate_1_8_5"]),
+            float(row["max_rate"]),
+            int(row["budget_year"]),
+            [system for system, _ in forecaster.line_systems(str(line))],
+        )
+        for line, row in forecaster.lines.iterrows()
+    ]
+
+
 @get(
     "/v1/systems",
     sync_to_thread=False,
@@ -472,7 +537,7 @@ def list_systems(state: State) -> list[SystemInfo]:
     shares = forecaster.shares
     if shares is None:
         return []
-    catalogue = load_catalogue()
+    catalogue = forecaster.catalogue
     out = []
     for family in forecaster.families:
         basis = shares.basis(str(family))
@@ -882,6 +947,8 @@ HANDLERS = [
     list_partners,
     list_families,
     list_systems,
+    list_lines,
+    create_line_risk,
     create_forecast,
     create_block_buy,
     ask_question,

@@ -259,6 +259,58 @@ class SystemForecast(msgspec.Struct):
     rows: list[SystemYear]
 
 
+class LineRiskRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """A production line's load per production year (GET /v1/lines), from the selected partners' demand
+    (left out: every partner the key may see) plus the DoD's own quantity."""
+
+    line: Label
+    partners: Filter | None = None
+    regions: Filter | None = None
+    levels: Levels = msgspec.field(default_factory=lambda: [0.8])
+
+
+class LineYear(msgspec.Struct):
+    year: int
+    domestic_expected: float
+    backlog_expected: float
+    firm_expected: float
+    pending_expected: float
+    forecast_expected: float
+    mean: float
+    median: float
+    intervals: list[Interval]
+    p_below_min: Annotated[float, msgspec.Meta(description="P(load < the minimum sustaining rate)")]
+    p_above_max: Annotated[float, msgspec.Meta(description="P(load > the maximum rate)")]
+
+
+class LineRisk(msgspec.Struct):
+    model: ServedModel
+    line: str
+    name: str
+    min_sustaining_rate: float
+    rate_1_8_5: float
+    max_rate: float
+    capacity_basis: str
+    lead_months: float
+    systems: list[str]
+    timing_basis: dict[str, str]
+    domestic_basis: str
+    partners: list[str]
+    data_through: int
+    rows: list[LineYear]
+
+
+class LineInfo(msgspec.Struct):
+    id: str
+    name: str
+    service: str
+    min_sustaining_rate: float
+    rate_1_8_5: float
+    max_rate: float
+    budget_year: int
+    systems: list[str]
+
+
 class SystemInfo(msgspec.Struct):
     id: str
     name: str

@@ -89,3 +89,24 @@ def test_a_scoped_key_asks_about_its_partners_only(systems_client) -> None:
         ("/v1/questions", {"system": "sys_a", "at_least": 1, "within_months": 9, "partners": ["p03"]}),
     ):
         assert client.post(path, json=body, headers=headers).status_code == 403
+
+
+def test_lines_and_line_risk_over_http(systems_client) -> None:
+    client, scoped = systems_client
+    lines = {row["id"]: row for row in client.get("/v1/lines").json()}
+    assert lines["patriot_mse"]["min_sustaining_rate"] == 72.0 and lines["patriot_mse"]["budget_year"] == 2017
+    r = client.post("/v1/line-risk", json={"line": " PATRIOT_MSE ", "levels": [0.5, 0.9]})
+    assert r.status_code == 200, r.text
+    risk = r.json()
+    assert risk["line"] == "patriot_mse" and "P-21" in risk["capacity_basis"]
+    assert "carried" in risk["domestic_basis"] and len(risk["rows"]) >= 3
+    for row in risk["rows"]:
+        parts = sum(row[f"{k}_expected"] for k in ("domestic", "backlog", "firm", "pending", "forecast"))
+        assert row["mean"] == pytest.approx(parts) and 0 <= row["p_below_min"] <= 1
+        assert [i["level"] for i in row["intervals"]] == [0.5, 0.9]
+    assert client.post("/v1/line-risk", json={"line": "nope"}).status_code == 400
+    headers = bearer(scoped)
+    mine = client.post("/v1/line-risk", json={"line": "patriot_mse"}, headers=headers)
+    assert mine.status_code == 200 and mine.json()["partners"] == ["p01", "p02"]
+    other = client.post("/v1/line-risk", json={"line": "patriot_mse", "partners": ["p03"]}, headers=headers)
+    assert other.status_code == 403
