@@ -485,6 +485,58 @@ def ask(
     )
 
 
+@app.command("line-risk")
+@user_errors
+def line_risk(
+    line: Annotated[str, typer.Argument(help="Production line id, e.g. patriot_mse.")],
+    partner: Annotated[
+        list[str] | None, typer.Option(help="Partner id; repeat for several (default: all).")
+    ] = None,
+    level: Annotated[float, typer.Option(help="Credible level of the interval.")] = 0.8,
+    years: Annotated[int, typer.Option(min=1, max=10, help="Production years shown.")] = 5,
+    model_path: Annotated[Path | None, typer.Option("--model", help="Posterior file.")] = None,
+    data: Annotated[Path | None, typer.Option(help="Dataset (default: the model's own).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """A production line's load per production year by source, and the risk it falls below its minimum
+    sustaining rate or above its maximum rate (DoD P-21 rates)."""
+    from bayes.fitting import load_forecaster
+    from bayes.forecast import LINE_SOURCES
+    from bayes.model import DemandModel
+
+    path = model_path or settings.model_path()
+    if not path.is_file():
+        raise FileNotFoundError(f"--model: no posterior file at {path}; run `totaldemand fit` first")
+    forecaster = load_forecaster(DemandModel.load(path), data, max_horizon=years)
+    ds = forecaster.line_risk(line.strip().lower(), partner, levels=(level,))
+    if fmt == "json":
+        out.print_json(
+            data={**ds.attrs, "rows": ds.drop_vars("level").to_dataframe().reset_index().to_dict("records")}
+        )
+        return
+    a = ds.attrs
+    table = Table(
+        title=f"{a['name']} ({a['line']}): minimum sustaining {a['min_sustaining_rate']:g}, "
+        f"maximum {a['max_rate']:g} a year"
+    )
+    for col in ("year", *LINE_SOURCES, "load (mean)", f"{level:.0%} interval", "P(<min)", "P(>max)"):
+        table.add_column(col, justify="right")
+    for i, year in enumerate(ds["year"].values):
+        table.add_row(
+            str(int(year)),
+            *(f"{float(ds[f'{k}_expected'][i]):.0f}" for k in LINE_SOURCES),
+            f"{float(ds['mean'][i]):.0f}",
+            f"{float(ds['lower'][0, i]):.0f}-{float(ds['upper'][0, i]):.0f}",
+            f"{float(ds['p_below_min'][i]):.2f}",
+            f"{float(ds['p_above_max'][i]):.2f}",
+        )
+    out.print(table)
+    out.print(f"systems: {', '.join(a['systems']) or 'none in this model'}; data through {a['data_through']}")
+    out.print(f"capacity: {a['capacity_basis']}\ndomestic: {a['domestic_basis']}")
+    for system, basis in a["timing_basis"].items():
+        out.print(f"timing ({system}): {basis}")
+
+
 @app.command("block-buy")
 @user_errors
 def block_buy(
