@@ -11,6 +11,8 @@ The mixed request set (``mixed_requests``, seeded): 60 distinct requests, 80% ``
 20% ``POST /v1/block-buys``, whose partners are one partner (40%), three partners (20%), a region (20%)
 or every partner (20%; then one to three families, since every cell of every family is a 4 MB answer
 no dashboard polls); families all or one to three; horizons 1-5; credible levels from three sets.
+``--mix planner``: the planner's mix instead (``_planner_request``): questions per named system or family,
+system forecasts and line risks, over the same partner choices.
 After one pass through the 60 (each a cache miss, timed apart), each request under load is one of the
 60 (a cache hit) or, with probability ``--miss-rate``, a request never sent before (three partners
 drawn afresh: a miss computed from the draws).
@@ -88,13 +90,48 @@ def _request(rng: random.Random, partners: list[dict], families: list[str]) -> t
     return path, body
 
 
+def _planner_request(
+    rng: random.Random, partners: list[dict], systems: list[dict], lines: list[str]
+) -> tuple[str, dict]:
+    """One request of the planner's mix: half questions (a named system or its family, one partner,
+    three, a region or all; 6-36 months), a quarter system forecasts, a quarter line risks."""
+    which, body = rng.random(), {}
+    who = rng.random()
+    if who < 0.4:
+        body["partners"] = [rng.choice(partners)["id"]]
+    elif who < 0.6:
+        body["partners"] = [p["id"] for p in rng.sample(partners, 3)]
+    elif who < 0.8:
+        body["regions"] = [rng.choice(sorted({p["region"] for p in partners}))]
+    system = rng.choice(systems)
+    if which < 0.5:
+        named = {"system": system["id"]} if rng.random() < 0.7 else {"family": system["family"]}
+        body |= named | {
+            "at_least": rng.choice([1, 6, 24, 100]),
+            "within_months": rng.choice([6, 12, 18, 36]),
+        }
+        return "/v1/questions", body
+    if which < 0.75:
+        return "/v1/system-forecasts", body | {"family": system["family"], "horizon": rng.randint(1, 5)}
+    return "/v1/line-risk", body | {"line": rng.choice(lines)}
+
+
 def mixed_requests(
-    partners: list[dict], families: list[str], n: int = 60, seed: int = 0
+    partners: list[dict],
+    families: list[str],
+    n: int = 60,
+    seed: int = 0,
+    systems: list[dict] | None = None,
+    lines: list[str] | None = None,
 ) -> list[tuple[str, bytes]]:
+    """The forecast mix, or with ``systems`` and ``lines`` the planner's mix (questions, systems, lines)."""
     rng = random.Random(seed)
     requests: dict[str, tuple[str, bytes]] = {}
     while len(requests) < n:
-        path, body = _request(rng, partners, families)
+        if systems:
+            path, body = _planner_request(rng, partners, systems, lines or [])
+        else:
+            path, body = _request(rng, partners, families)
         encoded = json.dumps(body, sort_keys=True).encode()
         requests[path + encoded.decode()] = (path, encoded)
     return list(requests.values())
@@ -207,6 +244,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--no-fit", action="store_true", help="skip the phase with a fit running")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--mix", choices=("forecasts", "planner"), default="forecasts", help="forecasts or the planner's mix"
+    )
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="serve-load-"))
@@ -216,7 +256,14 @@ def main() -> None:
         headers = {"authorization": f"Bearer {admin_token(server)}"}
         partners = httpx.get(f"{server.url}/v1/partners", headers=headers).json()
         families = [f["id"] for f in httpx.get(f"{server.url}/v1/families", headers=headers).json()]
-        requests = mixed_requests(partners, families)
+        if args.mix == "planner":
+            systems = httpx.get(f"{server.url}/v1/systems", headers=headers).json()
+            lines = [
+                x["id"] for x in httpx.get(f"{server.url}/v1/lines", headers=headers).json() if x["systems"]
+            ]
+            requests = mixed_requests(partners, families, systems=systems, lines=lines)
+        else:
+            requests = mixed_requests(partners, families)
         ids = [p["id"] for p in partners]
 
         misses = []  # the first pass: each request computed from the draws, one at a time
