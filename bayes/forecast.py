@@ -25,7 +25,9 @@ and every total-demand row says which basis its domestic part has.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import threading
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -430,6 +432,18 @@ def damped_decades(last_year: int, years: np.ndarray, centre_year: float, dampin
     return decades(last_year + steps, centre_year)
 
 
+def _locked(method):
+    """Run under the forecaster's lock: :meth:`Forecaster.set_book` swaps the book and the cells
+    conditioned on it while answers may be reading them."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Forecaster:
     """Compiled forecasts over a fitted model's draws (thinned to ``max_draws``).
 
@@ -517,6 +531,11 @@ class Forecaster:
             counts, units = self._draw_block(rng, self._slice(sl), self._dynamic[sl], self._covariates)
             self.cube[..., sl] = np.moveaxis(counts, 0, -1)
             self.units[..., sl] = np.moveaxis(units, 0, -1)
+        self._lock = threading.RLock()  # set_book changes the cubes while answers may read them
+        self._original: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._book = self._open_book()
+        self.book_as_of = str(model.idata.attrs.get("fitted_at", ""))
+        self._condition_on_book()
         self._sorted = np.sort(self.cube, axis=-1, kind="stable")
         self._units_sorted = np.sort(self.units, axis=-1, kind="stable")
         self._mean = self.cube.mean(axis=-1)
@@ -525,7 +544,6 @@ class Forecaster:
         self._p_any_within = (np.maximum.accumulate(self.cube, axis=2) > 0).mean(axis=-1)
         self._all_family = self.cube.sum(axis=0, dtype=np.uint32)
         self._all_family_units = self.units.sum(axis=0, dtype=np.uint64)
-        self._book = self._open_book(rng)
         self._domestic, self._plan_basis, self.plan_sigma = self._plans(plans, rng, len(self._take))
         self._capacity = self._capacities(capacities)
         # The usual request covers every partner: its family totals and total demand are read off
@@ -640,31 +658,59 @@ class Forecaster:
         log_units = params["units_intercept"][:, None, None] + up[:, :, None] + uf[:, None, :]
         return counts, _unit_draws(rng, counts, log_units, params["units_sigma"])
 
-    def _open_book(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """Firm and pending requests: per request, its units and whether it converts, per draw."""
-        cd, s = self._cd, len(self._take)
-        partner = np.array(
-            [self._p_index.get(p, -1) for p in cd["open_partner"].values.astype(str)], dtype=int
+    def _open_book(self) -> dict[str, np.ndarray]:
+        """Firm and pending requests of the fitted panel: per request, its units and whether it
+        converts, per draw."""
+        cd = self._cd
+        return self._book_of(
+            cd["open_lor"].values.astype(str),
+            cd["open_partner"].values.astype(str),
+            cd["open_family"].values.astype(str),
+            cd["open_year"].values.astype(int),
+            cd["open_status"].values.astype(str),
+            cd["open_quantity"].values.astype(float),
         )
-        family = np.array([self._f_index.get(f, -1) for f in cd["open_family"].values.astype(str)], dtype=int)
-        year = cd["open_year"].values.astype(int) - self.years[0]
+
+    def _book_of(
+        self,
+        ids: np.ndarray,
+        partners: np.ndarray,
+        families: np.ndarray,
+        years: np.ndarray,
+        statuses: np.ndarray,
+        quantities: np.ndarray,
+    ) -> dict[str, np.ndarray]:
+        """The book's requests in the forecast years, each with its units and whether it converts, per
+        draw: firm ones always, pending ones with their family's conversion probability. Each request's
+        draws are seeded by its id, so a request keeps them whatever else joins or leaves the book."""
+        s = len(self._take)
+        partner = np.array([self._p_index.get(p, -1) for p in partners], dtype=int)
+        family = np.array([self._f_index.get(f, -1) for f in families], dtype=int)
+        year = np.asarray(years, dtype=int) - self.years[0]
         keep = (partner >= 0) & (family >= 0) & (year >= 0) & (year < self.max_horizon)
-        partner, family, year = partner[keep], family[keep], year[keep]
-        pending = cd["open_status"].values.astype(str)[keep] == "pending"
-        quantity = cd["open_quantity"].values.astype(float)[keep]
+        ids, partner, family, year = np.asarray(ids)[keep], partner[keep], family[keep], year[keep]
+        pending = np.asarray(statuses)[keep] == "pending"
+        quantity = np.asarray(quantities, dtype=float)[keep]
         p = self._params
-        # A request without a stated quantity gets one from the units model, draw by draw.
-        log_mean = (
-            p["units_intercept"][None, :] + p["units_partner"][:, partner].T + p["units_family"][:, family].T
-        )
-        drawn = np.maximum(
-            1.0, np.round(np.exp(log_mean + p["units_sigma"][None, :] * rng.standard_normal(log_mean.shape)))
-        )
-        units = np.where(np.isfinite(quantity)[:, None], np.nan_to_num(quantity)[:, None], drawn)
-        converts = np.ones((len(partner), s), dtype=bool)
+        conversion = None
         if pending.any():
-            conversion = p["conversion"] if "conversion" in p else self._prior_conversion(rng, s)
-            converts[pending] = rng.random((int(pending.sum()), s)) < conversion[:, family[pending]].T
+            prior = np.random.default_rng([self._seed, zlib.crc32(b"conversion")])
+            conversion = p["conversion"] if "conversion" in p else self._prior_conversion(prior, s)
+        units = np.empty((len(ids), s))
+        converts = np.ones((len(ids), s), dtype=bool)
+        for i, lor in enumerate(ids):
+            rng = np.random.default_rng([self._seed, zlib.crc32(str(lor).encode())])
+            if np.isfinite(quantity[i]):
+                units[i] = quantity[i]
+            else:  # no stated quantity: one from the units model, draw by draw
+                log_mean = (
+                    p["units_intercept"] + p["units_partner"][:, partner[i]] + p["units_family"][:, family[i]]
+                )
+                units[i] = np.maximum(
+                    1.0, np.round(np.exp(log_mean + p["units_sigma"] * rng.standard_normal(s)))
+                )
+            if pending[i]:
+                converts[i] = rng.random(s) < conversion[:, family[i]]
         return {
             "partner": partner,
             "family": family,
@@ -673,6 +719,90 @@ class Forecaster:
             "units": units,
             "converts": converts,
         }
+
+    def _condition_on_book(self) -> set[int]:
+        """Forecast new LORs of each cell given the requests already on its book, so none is counted
+        twice: in a draw where the book holds m requests of a cell (firm ones, and pending ones that
+        convert in that draw), the cell's new LORs are the draws of N given N >= m, less m. A draw with
+        N < m takes the count and units of a draw with N >= m, chosen at random (each such draw equally
+        likely: the conditional distribution); the remaining requests keep their share of its units.
+        Cells conditioned before are restored first. Returns the families whose cells changed."""
+        touched = {f for _, f, _ in self._original}
+        for (p, f, k), (counts, units) in self._original.items():
+            self.cube[p, f, k], self.units[p, f, k] = counts, units
+        self._original = {}
+        b, s = self._book, self.cube.shape[-1]
+        known: dict[tuple[int, int, int], np.ndarray] = {}
+        for i in range(len(b["partner"])):
+            cell = (int(b["partner"][i]), int(b["family"][i]), int(b["year"][i]))
+            known[cell] = known.get(cell, 0) + b["converts"][i].astype(np.int64)
+        rng = np.random.default_rng([self._seed, zlib.crc32(b"book")])
+        for (p, f, k), m in known.items():
+            n, u = self.cube[p, f, k].astype(np.int64), self.units[p, f, k].astype(float)
+            self._original[(p, f, k)] = (self.cube[p, f, k].copy(), self.units[p, f, k].copy())
+            source = np.arange(s)
+            for need in np.unique(m):
+                short = np.flatnonzero((m == need) & (n < need))
+                if short.size:
+                    enough = np.flatnonzero(n >= need)
+                    source[short] = rng.choice(enough, short.size) if enough.size else -1
+            found = source >= 0
+            total = np.where(found, n[np.maximum(source, 0)], m)
+            extra = np.maximum(total - m, 0)
+            share = np.divide(extra, total, out=np.zeros(s), where=total > 0)
+            self.cube[p, f, k] = extra
+            self.units[p, f, k] = np.round(np.where(found, u[np.maximum(source, 0)], 0.0) * share)
+            touched.add(f)
+        return touched
+
+    def _refresh_family(self, f: int) -> None:
+        """The summaries read off family ``f``'s cells, recomputed after its cells changed."""
+        cube, units = self.cube[:, f], self.units[:, f]
+        self._sorted[:, f] = np.sort(cube, axis=-1, kind="stable")
+        self._units_sorted[:, f] = np.sort(units, axis=-1, kind="stable")
+        self._mean[:, f] = cube.mean(axis=-1)
+        self._units_mean[:, f] = units.mean(axis=-1)
+        self._p_any[:, f] = (cube > 0).mean(axis=-1)
+        self._p_any_within[:, f] = (np.maximum.accumulate(cube, axis=1) > 0).mean(axis=-1)
+        self._all_family[f] = cube.sum(axis=0, dtype=np.uint32)
+        self._all_family_units[f] = units.sum(axis=0, dtype=np.uint64)
+        self._all_family_sorted[f] = np.sort(self._all_family[f], axis=-1)
+        self._all_family_units_sorted[f] = np.sort(self._all_family_units[f], axis=-1)
+        every = np.arange(len(self.partners))
+        parts = self._total_parts(every, np.array([f]), 0, self.max_horizon)
+        self._all_total[f] = self._total(parts, self._all_family_units[[f]])[0]
+        self._all_total_sorted[f] = np.sort(self._all_total[f], axis=-1)
+        self._splits.pop(str(self.families[f]), None)
+
+    def set_book(self, lors: pd.DataFrame, as_of: str) -> int:
+        """Serve answers with this book of requests (the LOR table as stored now) instead of the one the
+        model was fitted with, without a refit: firm requests in the forecast years count as known
+        demand, pending ones with their conversion probability, withdrawn ones not at all, and the
+        forecast of new LORs of each cell is conditioned on them (:meth:`_condition_on_book`). Line
+        loads read the same table. Returns the number of requests now on the book."""
+        frame = lors[lors["status"].astype(str).isin(["firm", "pending"])]
+        year = pd.to_datetime(frame["received"]).dt.year.to_numpy(dtype=int)
+        first = int(self.years[0])
+        pending = frame["status"].astype(str).to_numpy() == "pending"
+        # Demand counts in the year a request is received; older pending ones count in the first year.
+        year = np.where(pending & (year < first), first, year)
+        quantity = pd.to_numeric(frame["quantity"], errors="coerce").to_numpy(dtype=float)
+        quantity[quantity <= 0] = np.nan
+        book = self._book_of(
+            frame["id"].astype(str).to_numpy(),
+            frame["partner"].astype(str).to_numpy(),
+            frame["family"].astype(str).to_numpy(),
+            year,
+            frame["status"].astype(str).to_numpy(),
+            quantity,
+        )
+        with self._lock:
+            self._book = book
+            self._lors = _with_systems(lors, self.catalogue)
+            for f in self._condition_on_book():
+                self._refresh_family(f)
+            self.book_as_of = as_of
+        return len(book["partner"])
 
     def _prior_conversion(self, rng: np.random.Generator, s: int) -> np.ndarray:
         """(S, F) conversion probabilities from the priors, for a fit with no withdrawn requests."""
@@ -944,6 +1074,7 @@ class Forecaster:
             )
         return partners, families
 
+    @_locked
     def forecast(
         self,
         horizon: int = 3,
@@ -1145,6 +1276,7 @@ class Forecaster:
             raise ForecastError(f"system: unknown system {system!r}; GET /v1/systems lists them")
         return family
 
+    @_locked
     def split(self, family: str) -> FamilySplit:
         """The family's draws split over its systems (cached: a split costs ~10-100 ms, once)."""
         shares = self._require_shares()
@@ -1163,6 +1295,7 @@ class Forecaster:
             return self.cube[:, fi], self.units[:, fi]
         return self.split(family).dense(system)
 
+    @_locked
     def system_forecast(
         self,
         family: str,
@@ -1208,6 +1341,7 @@ class Forecaster:
         built = self.catalogue.systems
         return [(x.id, x.family) for x in built if x.line == line and x.family in self._f_index]
 
+    @_locked
     def line_risk(
         self,
         line: str,
@@ -1292,6 +1426,7 @@ class Forecaster:
         )
         return ds
 
+    @_locked
     def question(
         self,
         family: str | None,
@@ -1367,7 +1502,7 @@ class Forecaster:
             "window": {"from": start.isoformat(), "to": end.isoformat(), "share_of_each_year": shares},
             "rests_on": {
                 "data_through": first_year - 1,
-                "book_as_of": str(self.model.idata.attrs.get("fitted_at", "")),
+                "book_as_of": self.book_as_of,
                 "timing": self.arrival.basis,
                 "counts": "new requests forecast from the posterior draws; the open book is not counted",
                 "system_share": (
@@ -1380,6 +1515,7 @@ class Forecaster:
             },
         }
 
+    @_locked
     def block_buy(
         self,
         partners: Sequence[str] | None = None,

@@ -38,6 +38,7 @@ class ResponseCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        self.generation = 0  # bumped by clear(): a body computed before it is not kept after it
 
     def get(self, key: Hashable, count: bool = True) -> bytes | None:
         """The body kept for ``key``; ``count`` False: a look that is not an answer (not a hit)."""
@@ -48,8 +49,16 @@ class ResponseCache:
                 self.hits += count
             return body
 
-    def put(self, key: Hashable, body: bytes) -> None:
+    def clear(self) -> None:
+        """Forget every body (the answers changed: the served book did)."""
         with self._lock:
+            self._items.clear()
+            self.generation += 1
+
+    def put(self, key: Hashable, body: bytes, generation: int | None = None) -> None:
+        with self._lock:
+            if generation is not None and generation != self.generation:
+                return  # computed from what was served before a clear()
             self._items[key] = body
             self._items.move_to_end(key)
             while len(self._items) > self.max_entries:
@@ -59,8 +68,9 @@ class ResponseCache:
         body = self.get(key)
         if body is not None:
             return body
+        generation = self.generation
         body = compute()  # outside the lock: two threads may compute one key; both get the same bytes
         with self._lock:
             self.misses += 1
-        self.put(key, body)
+        self.put(key, body, generation)
         return body

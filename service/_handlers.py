@@ -51,6 +51,7 @@ from service.schemas import (
     LineInfo,
     LineRisk,
     LineRiskRequest,
+    LorStatusRequest,
     ModelSummary,
     NewFamilySpec,
     NewPartnerSpec,
@@ -164,6 +165,7 @@ async def _cached(
     """A cached body straight from the event loop; a miss of at most ``INLINE_CELLS`` cells there too,
     a larger one (or one of unknown size: ``cells`` None) in a worker thread. Gzipped, once per cached
     body, for a client that accepts it and a body worth it (a region's forecast: 2 MB, or 130 kB)."""
+    generation = served.cache.generation
     body = served.cache.get(key)
     if body is None:
         if cells is not None and cells <= INLINE_CELLS:
@@ -178,7 +180,7 @@ async def _cached(
                 packed = gzipped(body)
             else:
                 packed = await anyio.to_thread.run_sync(gzipped, body)
-            served.cache.put(("gzip", key), packed)
+            served.cache.put(("gzip", key), packed, generation)
         body, headers = packed, {**headers, "content-encoding": "gzip"}
     return Response(body, media_type=media_type, headers=headers)
 
@@ -203,9 +205,12 @@ def _forecast_post(path: str):
 
 
 async def _answer(request: Request, served: Served, key: tuple, compute, cells: int) -> Response:
-    """A forecast endpoint's answer: from the cache (or computed), and remembered for the replay layer."""
+    """A forecast endpoint's answer: from the cache (or computed), and remembered for the replay layer
+    unless the served book changed meanwhile."""
+    generation = served.cache.generation
     response = await _cached(request, served, key, compute, cells=cells)
-    _replay.remember(request, await request.body(), served.replay, response)
+    if served.cache.generation == generation:
+        _replay.remember(request, await request.body(), served.replay, response)
     return response
 
 
@@ -574,7 +579,10 @@ async def _ingest(state: State, request: Request, kind: str) -> Stored:
             services.settings.max_rows,
             store.INGESTS[kind],
         )
-        return store.ingest(services.engine, kind, raw, source, caller.key_id, offset, caller)
+        stored = store.ingest(services.engine, kind, raw, source, caller.key_id, offset, caller)
+        if kind == "lors":  # the served answers move with the book, at once (no refit)
+            services.holder.refresh_book()
+        return stored
 
     result = await anyio.to_thread.run_sync(work)
     return Stored(result.batch, result.kind, result.rows, result.replaced)
@@ -684,6 +692,39 @@ ingest_plans = _ingest_handler(
 
 
 @post(
+    "/v1/lors/{lor_id:str}/status",
+    status_code=200,
+    request_max_body_size=SMALL_BODY,
+    opt=requires("analyst"),
+    security=SECURITY,
+    responses=errors(400, 401, 403, 404, 413),
+    tags=["records"],
+)
+async def set_lor_status(
+    state: State,
+    request: Request,
+    lor_id: FromPath[str],
+    data: Annotated[LorStatusRequest, JSON_BODY],
+) -> Stored:
+    """Move a stored request to firm, pending or withdrawn (a withdrawn one leaves the book). The served
+    answers move at once, without a refit; a scoped key may move its own partners' requests only."""
+    services = _services(state)
+    caller = _caller(request)
+
+    def work() -> Stored:
+        try:
+            stored = store.set_lor_status(
+                services.engine, lor_id, data.status, f"POST /v1/lors/{lor_id}/status", caller.key_id, caller
+            )
+        except KeyError:
+            raise NotFoundException(f"lor_id: no stored request {lor_id!r}") from None
+        services.holder.refresh_book()
+        return Stored(stored.batch, stored.kind, stored.rows, stored.replaced)
+
+    return await anyio.to_thread.run_sync(work)
+
+
+@post(
     "/v1/evidence/texts",
     status_code=201,
     opt=requires("analyst"),
@@ -735,6 +776,7 @@ async def ingest_texts(
             caller.key_id,
             caller,
         )
+        services.holder.refresh_book()
         return TextsStored(
             [Stored(r.batch, r.kind, r.rows, r.replaced) for r in stored],
             len(found.lors),
@@ -954,6 +996,7 @@ HANDLERS = [
     ask_question,
     create_system_forecast,
     ingest_lors,
+    set_lor_status,
     ingest_evidence,
     ingest_plans,
     ingest_texts,

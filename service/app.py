@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from litestar import Litestar, Request, Response, route
@@ -52,6 +53,7 @@ class Served:
     loaded_at: float = field(default_factory=time.time)
     cache: ResponseCache = field(default_factory=ResponseCache)
     replay: ResponseCache = field(default_factory=ResponseCache)  # service/_replay.py
+    book_version: int = -1  # the database's last write the served book reflects (store.book_version)
 
     @classmethod
     def load(cls, record: registry.ModelRecord) -> Served:
@@ -86,7 +88,33 @@ class ModelHolder:
                 log.info(
                     "serving model %s (%s) after %.1fs", record.id, record.path, time.perf_counter() - started
                 )
+        self.refresh_book()
         return self.served
+
+    def refresh_book(self) -> None:
+        """Serve the book of requests as stored now, if anything was written since it was read: posted
+        LORs move the answers without a refit (Forecaster.set_book), and cached answers are dropped."""
+        served = self.served
+        if served is None:
+            return
+        version = store.book_version(self.engine)
+        if version == served.book_version:
+            return
+        with self._lock:
+            if version == served.book_version:
+                return
+            started = time.perf_counter()
+            lors = store.read_lors(self.engine)
+            on_book = served.forecaster.set_book(lors, as_of=datetime.now(UTC).isoformat(timespec="seconds"))
+            served.cache.clear()
+            served.replay.clear()
+            served.book_version = version
+            log.info(
+                "book refreshed at write %d: %d firm or pending requests in the forecast years (%.0f ms)",
+                version,
+                on_book,
+                1000 * (time.perf_counter() - started),
+            )
 
     def follow(self) -> None:
         def loop() -> None:

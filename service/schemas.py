@@ -311,6 +311,10 @@ class LineInfo(msgspec.Struct):
     systems: list[str]
 
 
+class LorStatusRequest(msgspec.Struct, forbid_unknown_fields=True):
+    status: Annotated[str, msgspec.Meta(pattern="^(firm|pending|withdrawn)$", description="the new status")]
+
+
 class SystemInfo(msgspec.Struct):
     id: str
     name: str

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, delete, func, insert, select, tuple_
+from sqlalchemy import Connection, Engine, delete, func, insert, select, tuple_, update
 
 from evidence import strict_json
 from evidence.loaders import LoadError, Problem, json_rows, load_dataset, read_csv_text, validate_frame
-from evidence.records import DOMESTIC_PLANS, EVIDENCE, LORS, TABLES, Table
+from evidence.records import DOMESTIC_PLANS, EVIDENCE, LORS, TABLES, LORStatus, Table
 from evidence.writers import atomic_write_text, write_table
 from service import _schema as s
 from service import audit, scope
@@ -322,6 +322,42 @@ def read_table(conn: Connection, name: str) -> pd.DataFrame:
     columns = [c.name for c in TABLES[name].columns]
     rows = conn.execute(select(*[table.c[c] for c in columns]).order_by(table.c.seq)).all()
     return pd.DataFrame.from_records(rows, columns=columns)
+
+
+def book_version(engine: Engine) -> int:
+    """Changes whenever a write lands (each is a batch): the served book is re-read when it does."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.max(s.batches.c.id))).scalar() or 0)
+
+
+def read_lors(engine: Engine) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return read_table(conn, "lors")
+
+
+def set_lor_status(
+    engine: Engine, lor_id: str, status: str, source: str, key_id: str | None, writer: Caller | None = None
+) -> Stored:
+    """Move one stored request to ``firm``, ``pending`` or ``withdrawn`` (a withdrawn one leaves the
+    book), in one transaction with its batch and audit record. Raises KeyError for an unknown id."""
+    if status not in (LORStatus.FIRM.value, LORStatus.PENDING.value, LORStatus.WITHDRAWN.value):
+        raise LoadError([Problem(1, "status", status, "must be firm, pending or withdrawn")])
+    lors = s.RECORD_TABLES["lors"]
+    with engine.begin() as conn:
+        row = conn.execute(select(lors.c.partner, lors.c.status).where(lors.c.id == lor_id)).first()
+        if row is None:
+            raise KeyError(lor_id)
+        if writer is not None:
+            scope.check_rows(writer, "lors", [str(row.partner)])
+        if row.status == LORStatus.EXECUTED.value:
+            raise LoadError(
+                [Problem(1, "status", status, f"{lor_id} is executed (history), not on the book")]
+            )
+        conn.execute(update(lors).where(lors.c.id == lor_id).values(status=status))
+        batch = _new_batch(conn, "lor_status", 1, key_id, source)
+        audit.record(conn, key_id, "lor.status", lor_id, batch=batch, before=row.status, after=status)
+    log.info("request %s: %s -> %s (batch %d) by %s", lor_id, row.status, status, batch, source)
+    return Stored(batch, "lors", 1, 0)
 
 
 def counts(engine: Engine) -> dict[str, int]:
