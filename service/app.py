@@ -105,7 +105,8 @@ class ModelHolder:
                 return
             started = time.perf_counter()
             lors = store.read_lors(self.engine)
-            on_book = served.forecaster.set_book(lors, as_of=datetime.now(UTC).isoformat(timespec="seconds"))
+            as_of = f"{datetime.now(UTC).isoformat(timespec='seconds')} (write {version})"
+            on_book = served.forecaster.set_book(lors, as_of=as_of)
             served.cache.clear()
             served.replay.clear()
             served.book_version = version
