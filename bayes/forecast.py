@@ -14,7 +14,9 @@ Totals are sums of the same draws, so every total is coherent with its parts dra
 Demand counts in the year a request is received (as domestic plans count in their fiscal year).
 Firm and pending requests are those after the fitted history (and older ones still pending); a
 pending request converts with its family's posterior conversion probability, draw by draw. Forecast
-new LORs are requests not yet received, added on top of the open book.
+new LORs are requests not yet received: each cell's are conditioned on the requests its book already
+holds (N - m given N >= m, draw by draw), so a request on the book is never counted twice. ``set_book``
+swaps in the book as stored now, without a refit (the service does on every posted request).
 
 Domestic plans are DoD budget quantities for the years a budget covers. Rows whose ``source`` says
 ``assumption`` (the default data's plans held flat past FY2021) are not budgets and are set aside; past a
