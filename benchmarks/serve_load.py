@@ -69,19 +69,25 @@ def _model_and_data(args: argparse.Namespace, scratch: Path) -> tuple[Path, Path
     return model, world, 2000
 
 
+def _whose(rng: random.Random, partners: list[dict]) -> dict:
+    """Whose demand a request asks about: one partner (40%), three (20%), a region (20%), or every
+    partner (20%: no filter)."""
+    which = rng.random()
+    if which < 0.4:
+        return {"partners": [rng.choice(partners)["id"]]}
+    if which < 0.6:
+        return {"partners": [p["id"] for p in rng.sample(partners, 3)]}
+    if which < 0.8:
+        return {"regions": [rng.choice(sorted({p["region"] for p in partners}))]}
+    return {}
+
+
 def _request(rng: random.Random, partners: list[dict], families: list[str]) -> tuple[str, dict]:
     """One request of the mixed set (module docstring)."""
     path = "/v1/forecasts" if rng.random() < 0.8 else "/v1/block-buys"
-    body: dict = {"levels": rng.choice(LEVELS)}
-    which = rng.random()
+    body: dict = {"levels": rng.choice(LEVELS), **_whose(rng, partners)}
     some_families = rng.sample(families, rng.randint(1, 3))
-    if which < 0.4:
-        body["partners"] = [rng.choice(partners)["id"]]
-    elif which < 0.6:
-        body["partners"] = [p["id"] for p in rng.sample(partners, 3)]
-    elif which < 0.8:
-        body["regions"] = [rng.choice(sorted({p["region"] for p in partners}))]
-    else:
+    if not body.keys() & {"partners", "regions"}:
         body["families"] = some_families
     if "families" not in body and rng.random() < 0.5:
         body["families"] = some_families
@@ -95,14 +101,7 @@ def _planner_request(
 ) -> tuple[str, dict]:
     """One request of the planner's mix: half questions (a named system or its family, one partner,
     three, a region or all; 6-36 months), a quarter system forecasts, a quarter line risks."""
-    which, body = rng.random(), {}
-    who = rng.random()
-    if who < 0.4:
-        body["partners"] = [rng.choice(partners)["id"]]
-    elif who < 0.6:
-        body["partners"] = [p["id"] for p in rng.sample(partners, 3)]
-    elif who < 0.8:
-        body["regions"] = [rng.choice(sorted({p["region"] for p in partners}))]
+    which, body = rng.random(), _whose(rng, partners)
     system = rng.choice(systems)
     if which < 0.5:
         named = {"system": system["id"]} if rng.random() < 0.7 else {"family": system["family"]}

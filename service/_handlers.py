@@ -191,6 +191,18 @@ def _cells(served: Served, chosen: scope.Selection, years: int) -> int:
     return (len(chosen.partners) + len(chosen.new_partners)) * families * years
 
 
+def _listing(path: str):
+    """The route of a reader's listing of the served model's ids (partners, families, systems, lines)."""
+    return get(
+        path,
+        sync_to_thread=False,
+        opt=requires("reader"),
+        security=SECURITY,
+        responses=errors(401, 403, 503),
+        tags=["forecasts"],
+    )
+
+
 def _forecast_post(path: str):
     """The route of an endpoint that answers from the served draws: a reader's POST with a small body."""
     return post(
@@ -259,14 +271,7 @@ def metrics(state: State) -> Response[bytes]:
 # ---- reader: dimensions and forecasts -------------------------------------------------------
 
 
-@get(
-    "/v1/partners",
-    sync_to_thread=False,
-    opt=requires("reader"),
-    security=SECURITY,
-    responses=errors(401, 403, 503),
-    tags=["forecasts"],
-)
+@_listing("/v1/partners")
 def list_partners(state: State, request: Request) -> list[Partner]:
     served = _served(_services(state))
     c = served.model.coords
@@ -280,14 +285,7 @@ def list_partners(state: State, request: Request) -> list[Partner]:
     ]
 
 
-@get(
-    "/v1/families",
-    sync_to_thread=False,
-    opt=requires("reader"),
-    security=SECURITY,
-    responses=errors(401, 403, 503),
-    tags=["forecasts"],
-)
+@_listing("/v1/families")
 def list_families(state: State) -> list[Family]:
     c = _served(_services(state)).model.coords
     return [
@@ -501,14 +499,7 @@ async def create_line_risk(
     return await _answer(request, served, key, compute, len(chosen.partners) * 2)
 
 
-@get(
-    "/v1/lines",
-    sync_to_thread=False,
-    opt=requires("reader"),
-    security=SECURITY,
-    responses=errors(401, 403, 503),
-    tags=["forecasts"],
-)
+@_listing("/v1/lines")
 def list_lines(state: State) -> list[LineInfo]:
     """The production lines (DoD P-21 rates, units a year) and the named systems each builds."""
     forecaster = _served(_services(state)).forecaster
@@ -527,14 +518,7 @@ def list_lines(state: State) -> list[LineInfo]:
     ]
 
 
-@get(
-    "/v1/systems",
-    sync_to_thread=False,
-    opt=requires("reader"),
-    security=SECURITY,
-    responses=errors(401, 403, 503),
-    tags=["forecasts"],
-)
+@_listing("/v1/systems")
 def list_systems(state: State) -> list[SystemInfo]:
     """The named systems the served model answers about: id, name, family, production line, and
     whether its share rests on history or on the stated prior. Empty for a model without systems."""
