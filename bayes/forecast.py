@@ -42,13 +42,15 @@ import xarray as xr
 
 from bayes.design import Scale, decades, fleet_covariates, log_rate, nlp_covariate, within
 from bayes.line_load import SOURCES as LINE_SOURCES
-from bayes.line_load import book_by_system, carried_plan, line_lags, place
+from bayes.line_load import book_by_system, carried_plan, place
 from bayes.model import DemandModel, PosteriorDraws, invalid_choices
 from bayes.quantiles import positions
+from bayes.scenario import Scenario, condition_cell
 from bayes.system_shares import GROUP as SHARES_GROUP
 from bayes.system_shares import SystemShares
 from bayes.system_split import FamilySplit, split_family
 from bayes.timing import ArrivalProfile, add_months
+from evidence.lags import lag_shares
 from evidence.lines import load_lines
 from evidence.systems import Catalogue, load_catalogue
 
@@ -694,10 +696,7 @@ class Forecaster:
         pending = np.asarray(statuses)[keep] == "pending"
         quantity = np.asarray(quantities, dtype=float)[keep]
         p = self._params
-        conversion = None
-        if pending.any():
-            prior = np.random.default_rng([self._seed, zlib.crc32(b"conversion")])
-            conversion = p["conversion"] if "conversion" in p else self._prior_conversion(prior, s)
+        conversion = self._conversion() if pending.any() else None
         units = np.empty((len(ids), s))
         converts = np.ones((len(ids), s), dtype=bool)
         for i, lor in enumerate(ids):
@@ -733,7 +732,7 @@ class Forecaster:
         for (p, f, k), (counts, units) in self._original.items():
             self.cube[p, f, k], self.units[p, f, k] = counts, units
         self._original = {}
-        b, s = self._book, self.cube.shape[-1]
+        b = self._book
         known: dict[tuple[int, int, int], np.ndarray] = {}
         for i in range(len(b["partner"])):
             cell = (int(b["partner"][i]), int(b["family"][i]), int(b["year"][i]))
@@ -742,18 +741,9 @@ class Forecaster:
         for (p, f, k), m in known.items():
             n, u = self.cube[p, f, k].astype(np.int64), self.units[p, f, k].astype(float)
             self._original[(p, f, k)] = (self.cube[p, f, k].copy(), self.units[p, f, k].copy())
-            source = np.arange(s)
-            for need in np.unique(m):
-                short = np.flatnonzero((m == need) & (n < need))
-                if short.size:
-                    enough = np.flatnonzero(n >= need)
-                    source[short] = rng.choice(enough, short.size) if enough.size else -1
-            found = source >= 0
-            total = np.where(found, n[np.maximum(source, 0)], m)
-            extra = np.maximum(total - m, 0)
-            share = np.divide(extra, total, out=np.zeros(s), where=total > 0)
+            source, extra, share = condition_cell(n, m, rng)
             self.cube[p, f, k] = extra
-            self.units[p, f, k] = np.round(np.where(found, u[np.maximum(source, 0)], 0.0) * share)
+            self.units[p, f, k] = np.round(np.where(source >= 0, u[np.maximum(source, 0)], 0.0) * share)
             touched.add(f)
         return touched
 
@@ -1343,6 +1333,97 @@ class Forecaster:
         built = self.catalogue.systems
         return [(x.id, x.family) for x in built if x.line == line and x.family in self._f_index]
 
+    def _conversion(self) -> np.ndarray:
+        """(S, F) each family's probability that a pending request converts, per draw: the posterior's,
+        or the priors' for a fit with no withdrawn requests (seeded, so every answer reads the same)."""
+        if "conversion" in self._params:
+            return self._params["conversion"]
+        rng = np.random.default_rng([self._seed, zlib.crc32(b"conversion")])
+        return self._prior_conversion(rng, len(self._take))
+
+    def _staying(self, pi: np.ndarray, scenario: Scenario) -> np.ndarray:
+        return pi[~np.isin(self.partners[pi], list(scenario.leaving))] if scenario.leaving else pi
+
+    def _line_plan(self, line: str | None, scenario: Scenario) -> tuple[np.ndarray, str]:
+        """(Y, S) the line's DoD quantity per forecast year (carried past its budget year; scaled by the
+        scenario's plan cut) and its basis."""
+        years, s = self.years, len(self._take)
+        row = self.lines.loc[line] if line is not None and line in self.lines.index else None
+        if row is None:
+            return np.zeros(
+                (len(years), s)
+            ), "none: no production line on record for the system (counted as 0)"
+        quantity, budget_year = row["dod_quantity"], int(row["budget_year"])
+        if pd.isna(quantity):
+            return np.zeros((len(years), s)), "none: no DoD quantity for the line in its P-21 (counted as 0)"
+        sigma = self.plan_sigma or DEFAULT_PLAN_SIGMA
+        rng = np.random.default_rng([self._seed, zlib.crc32(f"line|{line}".encode())])
+        plan = carried_plan(float(quantity), budget_year, years, sigma, rng, s)
+        basis = PLAN_RULE_LINE.format(year=budget_year, quantity=float(quantity), sigma=sigma)
+        if scenario.plan_scale != 1.0:
+            plan = plan * scenario.plan_factor(years)[:, None]
+        return plan, basis
+
+    def _system_parts(
+        self, system: str, family: str, pi: np.ndarray, scenario: Scenario, placed: bool
+    ) -> tuple[dict[str, np.ndarray], str]:
+        """(Y, S) units per foreign source (backlog, firm, pending, forecast) of one named system's demand
+        by the partners ``pi``, and the timing basis. ``placed=False`` counts each request in the year it
+        is received (a buy's view; older pending ones in the first year); ``placed=True`` spreads it over
+        the production years by the order-to-delivery lags (a line's view), which adds the backlog of
+        orders through the data's last year. Every draw here is seeded by what it is about (a request's
+        id, a hypothetical's contents), so a scenario changes only what it names."""
+        years, s = self.years, len(self._take)
+        first = int(years[0])
+        fi = self._f_index[family]
+        lags, lag_basis = lag_shares(system, family)
+
+        def put(draws: np.ndarray, order_years: np.ndarray) -> np.ndarray:  # (N, S), (N,) -> (Y, S)
+            if placed:
+                return place(draws, order_years, lags, years)
+            out = np.zeros((len(years), s))
+            k = np.maximum(order_years - first, 0)
+            inside = k < len(years)
+            np.add.at(out, k[inside], draws[inside])
+            return out
+
+        parts = {k: np.zeros((len(years), s)) for k in LINE_SOURCES if k != "domestic"}
+        conversion = self._conversion()[:, fi]
+        _, units = self.split(family).dense(system)
+        units = units[pi]
+        local = {int(p): i for i, p in enumerate(pi)}
+        for lor in scenario.lors:  # each joins the book and conditions its cell's forecast, in turn
+            if lor.system != system:
+                continue
+            p, k = self._p_index[lor.partner], lor.year - first
+            rng = np.random.default_rng([self._seed, lor.seed()])
+            converts = np.ones(s, dtype=bool) if lor.status == "firm" else rng.random(s) < conversion
+            n = self.cube[p, fi, k].astype(np.int64)
+            source, _, share = condition_cell(n, converts.astype(np.int64), rng)
+            cell = units[local[p], k]
+            units[local[p], k] = np.where(source >= 0, cell[np.maximum(source, 0)], 0.0) * share
+            parts[lor.status] += put((lor.quantity * converts)[None, :], np.array([lor.year]))
+        parts["forecast"] = put(units.sum(axis=0), years)
+        last = first - 1
+        for r in book_by_system(self._lors, [system], self.partners[pi]).itertuples(index=False):
+            quantity = float(r.quantity) if pd.notna(r.quantity) else np.nan
+            if not np.isfinite(quantity) or r.status == "withdrawn":
+                continue
+            if r.year <= last and r.status in ("executed", "firm"):
+                if not placed:  # ordered before the window: a buy's view does not count it
+                    continue
+                source = "backlog"
+            elif r.status in ("firm", "pending"):
+                source = str(r.status)
+            else:
+                continue
+            draws = np.full((1, s), quantity)
+            if source == "pending":  # the same conversion draws as the family's book (Forecaster._book_of)
+                rng = np.random.default_rng([self._seed, zlib.crc32(str(r.id).encode())])
+                draws = draws * (rng.random(s) < conversion)
+            parts[source] += put(draws, np.array([int(r.year)]))
+        return parts, lag_basis
+
     @_locked
     def line_risk(
         self,
@@ -1350,51 +1431,30 @@ class Forecaster:
         partners: Sequence[str] | None = None,
         regions: Sequence[str] | None = None,
         levels: Sequence[float] = DEFAULT_LEVELS,
+        scenario: Scenario | None = None,
     ) -> xr.Dataset:
         """The line's load per production year, by source, with P(load < minimum sustaining rate) and
-        P(load > maximum rate), for the selected partners' foreign demand (bayes.line_load)."""
+        P(load > maximum rate), for the selected partners' foreign demand (bayes.line_load); under a
+        what-if ``scenario`` (bayes.scenario) when one is given."""
+        scenario = scenario or Scenario()
         levels = self._check(1, levels)
         systems = self.line_systems(line)
         pi = self.select_partners(partners, regions)
+        scenario.check(self.partners[pi], [x for x, _ in systems], list(map(int, self.years)))
+        pi = self._staying(pi, scenario)
         row = self.lines.loc[line]
         years = self.years
-        s = self.cube.shape[-1]
-        rng = np.random.default_rng([self._seed, zlib.crc32(f"line|{line}".encode())])
-        lags = line_lags(systems)
-        parts = {k: np.zeros((len(years), s)) for k in LINE_SOURCES}
+        domestic, domestic_basis = self._line_plan(line, scenario)
+        parts = {"domestic": domestic}
+        timing = {}
         for system, family in systems:
-            _, units = self.split(family).dense(system)
-            parts["forecast"] += place(units[pi].sum(axis=0), years, lags[system][0], years)
-        book = book_by_system(self._lors, [x for x, _ in systems], self.partners[pi])
-        last = int(years[0]) - 1
-        conversion = self._params.get("conversion")
-        if conversion is None:
-            conversion = self._prior_conversion(rng, s)
-        for r in book.itertuples(index=False):
-            quantity = float(r.quantity) if pd.notna(r.quantity) else np.nan
-            if not np.isfinite(quantity) or r.status == "withdrawn":
-                continue
-            if r.year <= last and r.status in ("executed", "firm"):
-                source = "backlog"
-            elif r.status in ("firm", "pending") and r.year > last:
-                source = str(r.status)
-            elif r.status == "pending":
-                source = "pending"
-            else:
-                continue
-            draws = np.full((1, s), quantity)
-            if source == "pending":
-                draws = draws * (rng.random(s) < conversion[:, self._f_index[r.family]])
-            parts[source] += place(draws, np.array([int(r.year)]), lags[r.system][0], years)
-        quantity, budget_year = row["dod_quantity"], int(row["budget_year"])
-        sigma = self.plan_sigma or DEFAULT_PLAN_SIGMA
-        if pd.notna(quantity):
-            parts["domestic"] = carried_plan(float(quantity), budget_year, years, sigma, rng, s)
-            domestic_basis = PLAN_RULE_LINE.format(year=budget_year, quantity=float(quantity), sigma=sigma)
-        else:
-            domestic_basis = "none: the P-21 gives no DoD quantity for this line (counted as 0)"
+            system_parts, timing[system] = self._system_parts(system, family, pi, scenario, placed=True)
+            for k, v in system_parts.items():
+                parts[k] = parts.get(k, 0.0) + v
+        parts = {k: parts.get(k, np.zeros_like(domestic)) for k in LINE_SOURCES}
         total = sum(parts.values())
-        low, high = float(row["min_sustaining_rate"]), float(row["max_rate"])
+        low = float(row["min_sustaining_rate"] if scenario.min_rate is None else scenario.min_rate)
+        high = float(row["max_rate"] if scenario.max_rate is None else scenario.max_rate)
         ordered = np.sort(total, axis=-1)
         dims = ("year",)
         ds = Summary(
@@ -1410,6 +1470,10 @@ class Forecaster:
                 "p_above_max": "P(load > the line's maximum rate)",
             },
         ).dataset
+        budget_year = int(row["budget_year"])
+        capacity = f"DoD P-21, PB{budget_year} ({row['line_item_number']}): {row['review']}"
+        if scenario.min_rate is not None or scenario.max_rate is not None:
+            capacity = f"what-if: rates set by the scenario (otherwise {capacity})"
         ds.attrs.update(
             {
                 "line": line,
@@ -1417,13 +1481,94 @@ class Forecaster:
                 "min_sustaining_rate": low,
                 "rate_1_8_5": float(row["rate_1_8_5"]),
                 "max_rate": high,
-                "capacity_basis": f"DoD P-21, PB{budget_year} ({row['line_item_number']}): {row['review']}",
+                "capacity_basis": capacity,
                 "lead_months": float(np.nansum([row["admin_lead_months"], row["production_lead_months"]])),
                 "systems": [x for x, _ in systems],
-                "timing_basis": {x: lags[x][1] for x, _ in systems},
+                "timing_basis": timing,
                 "domestic_basis": domestic_basis,
                 "partners": list(map(str, self.partners[pi])),
-                "data_through": last,
+                "data_through": int(years[0]) - 1,
+                "what_if": scenario.describe(),
+            }
+        )
+        return ds
+
+    def _window(self, first_year: int | None, last_year: int | None) -> tuple[int, int, slice]:
+        first = int(self.years[0] if first_year is None else first_year)
+        last = int(self.years[-1] if last_year is None else last_year)
+        if not (self.years[0] <= first <= last <= self.years[-1]):
+            raise ForecastError(
+                f"years: the window {first}..{last} must lie within {self.years[0]}..{self.years[-1]}"
+            )
+        return first, last, slice(first - int(self.years[0]), last - int(self.years[0]) + 1)
+
+    @_locked
+    def system_block_buy(
+        self,
+        systems: Sequence[str],
+        partners: Sequence[str] | None = None,
+        regions: Sequence[str] | None = None,
+        first_year: int | None = None,
+        last_year: int | None = None,
+        levels: Sequence[float] = DEFAULT_LEVELS,
+        at_least: float | None = None,
+        scenario: Scenario | None = None,
+    ) -> xr.Dataset:
+        """A block buy of named systems as the mission describes it: per system, the units of the
+        domestic plan (its line's DoD quantity), the selected buyers' firm and pending requests and
+        their forecast new requests, received in the window, summed draw by draw. Quantiles of the
+        combined quantity, P(combined >= ``at_least``), and each source's expected units and share of
+        the expected total. Units of different systems are not added up: one row per system."""
+        scenario = scenario or Scenario()
+        levels = self._check(1, levels)
+        first, last, window = self._window(first_year, last_year)
+        if not systems:
+            raise ForecastError("systems: name at least one system; GET /v1/systems lists them")
+        ids = list(dict.fromkeys(str(x).strip().lower() for x in systems))
+        families = [self.family_of_system(x) for x in ids]
+        pi = self.select_partners(partners, regions)
+        scenario.check(self.partners[pi], ids, list(range(first, last + 1)))
+        pi = self._staying(pi, scenario)
+        sources: dict[str, list[np.ndarray]] = {k: [] for k in LINE_SOURCES if k != "backlog"}
+        new_requests, domestic_basis, timing = [], {}, {}
+        for system, family in zip(ids, families, strict=True):
+            entry = self.catalogue.get(system)
+            plan, domestic_basis[system] = self._line_plan(entry.line if entry else None, scenario)
+            parts, timing[system] = self._system_parts(system, family, pi, scenario, placed=False)
+            parts["domestic"] = plan
+            for k in sources:
+                sources[k].append(parts[k][window].sum(axis=0))
+            counts, _ = self.split(family).dense(system)
+            new_requests.append(counts[pi][:, window].sum(axis=(0, 1)).mean())
+        by_source = {k: np.stack(v) for k, v in sources.items()}  # (K, S)
+        combined = sum(by_source.values())
+        ordered = np.sort(combined, axis=-1)
+        picked = ordered[..., _quantile_positions(levels, ordered.shape[-1])]
+        mean = combined.mean(axis=-1)
+        dims = ("system",)
+        ds = xr.Dataset(
+            {name: (d, v) for name, (d, v) in _summary_at(picked, mean, dims).items()},
+            coords={"system": ids, "level": list(levels)},
+        )
+        ds["family"] = ("system", families)
+        ds["new_requests_expected"] = ("system", np.asarray(new_requests))
+        for k, v in by_source.items():
+            expected = v.mean(axis=-1)
+            ds[f"{k}_expected"] = ("system", expected)
+            ds[f"{k}_share"] = ("system", np.divide(expected, mean, out=np.zeros_like(mean), where=mean > 0))
+        if at_least is not None:
+            ds["p_at_least"] = ("system", (combined >= at_least).mean(axis=-1))
+        ds.attrs.update(
+            {
+                "partners": list(map(str, self.partners[pi])),
+                "first_year": first,
+                "last_year": last,
+                "at_least": at_least if at_least is not None else "",
+                "domestic_basis": domestic_basis,
+                "timing_basis": "requests count in the year they are received",
+                "data_through": int(self.years[0]) - 1,
+                "book_as_of": self.book_as_of,
+                "what_if": scenario.describe(),
             }
         )
         return ds
@@ -1536,16 +1681,10 @@ class Forecaster:
         partners' firm and converted pending LORs and their forecast new LORs, summed draw by draw over
         the window, with each source's expected units and, with ``at_least``, P(combined >= at_least).
         """
-        first = int(self.years[0] if first_year is None else first_year)
-        last = int(self.years[-1] if last_year is None else last_year)
-        if not (self.years[0] <= first <= last <= self.years[-1]):
-            raise ForecastError(
-                f"years: the window {first}..{last} must lie within {self.years[0]}..{self.years[-1]}"
-            )
+        first, last, window = self._window(first_year, last_year)
         levels = self._check(1, levels)
         pi = self.select_partners(partners, regions)
         fi = self._select(families, self._f_index, "families")
-        window = slice(first - int(self.years[0]), last - int(self.years[0]) + 1)
         if len(pi) == len(self.partners):  # every partner: their sums were taken at start-up
             counts = self._all_family[fi][:, window].sum(axis=1, dtype=np.uint32)
             units = self._all_family_units[fi][:, window].sum(axis=1, dtype=np.uint64)
@@ -1587,6 +1726,7 @@ def _with_systems(lors: pd.DataFrame | None, catalogue: Catalogue) -> pd.DataFra
     if lors is None or lors.empty:
         return None
     out = lors[["partner", "family", "received", "status", "quantity", "designation"]].copy()
+    out["id"] = lors["id"].astype(str) if "id" in lors else lors.index.astype(str)  # seeds its conversion
     out["year"] = pd.to_datetime(out["received"]).dt.year
     out["status"] = out["status"].astype(str)
     out["system"] = catalogue.assign(out["designation"].fillna(""), out["family"])

@@ -26,8 +26,6 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from evidence.lags import lag_shares
-
 SOURCES = ("domestic", "backlog", "firm", "pending", "forecast")
 
 
@@ -67,9 +65,4 @@ def book_by_system(book: pd.DataFrame, systems: Sequence[str], partners: Sequenc
     return rows
 
 
-def line_lags(systems: Sequence[tuple[str, str]]) -> dict[str, tuple[np.ndarray, str]]:
-    """Each (system, family)'s order-to-delivery lag shares and their basis."""
-    return {system: lag_shares(system, family) for system, family in systems}
-
-
-__all__ = ["SOURCES", "book_by_system", "carried_plan", "line_lags", "place"]
+__all__ = ["SOURCES", "book_by_system", "carried_plan", "place"]

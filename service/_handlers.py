@@ -462,6 +462,28 @@ async def create_system_forecast(
     return await _answer(request, served, key, compute, len(chosen.partners) * data.horizon)
 
 
+def line_risk_body(served: Served, ds) -> dict[str, Any]:
+    """A line's risk (Forecaster.line_risk) as the LineRisk body."""
+    levels = [float(v) for v in ds["level"].values]
+    lower, upper = ds["lower"].values, ds["upper"].values
+    rows = [
+        {
+            "year": int(year),
+            **{f"{k}_expected": float(ds[f"{k}_expected"].values[i]) for k in LINE_SOURCES},
+            "mean": float(ds["mean"].values[i]),
+            "median": float(ds["median"].values[i]),
+            "intervals": [
+                {"level": lv, "lower": float(lower[j, i]), "upper": float(upper[j, i])}
+                for j, lv in enumerate(levels)
+            ],
+            "p_below_min": float(ds["p_below_min"].values[i]),
+            "p_above_max": float(ds["p_above_max"].values[i]),
+        }
+        for i, year in enumerate(ds["year"].values)
+    ]
+    return {"model": _served_model(served), **ds.attrs, "rows": rows}
+
+
 @_forecast_post("/v1/line-risk")
 async def create_line_risk(
     state: State, request: Request, data: Annotated[LineRiskRequest, JSON_BODY]
@@ -475,25 +497,7 @@ async def create_line_risk(
 
     def compute() -> bytes:
         ds = served.forecaster.line_risk(line, chosen.partners, levels=data.levels)
-        levels = [float(v) for v in ds["level"].values]
-        rows = []
-        lower, upper = ds["lower"].values, ds["upper"].values
-        for i, year in enumerate(ds["year"].values):
-            rows.append(
-                {
-                    "year": int(year),
-                    **{f"{k}_expected": float(ds[f"{k}_expected"].values[i]) for k in LINE_SOURCES},
-                    "mean": float(ds["mean"].values[i]),
-                    "median": float(ds["median"].values[i]),
-                    "intervals": [
-                        {"level": lv, "lower": float(lower[j, i]), "upper": float(upper[j, i])}
-                        for j, lv in enumerate(levels)
-                    ],
-                    "p_below_min": float(ds["p_below_min"].values[i]),
-                    "p_above_max": float(ds["p_above_max"].values[i]),
-                }
-            )
-        return msgspec.json.encode({"model": _served_model(served), **ds.attrs, "rows": rows})
+        return msgspec.json.encode(line_risk_body(served, ds))
 
     key = ("line-risk", line, tuple(data.levels), chosen)
     return await _answer(request, served, key, compute, len(chosen.partners) * 2)

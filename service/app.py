@@ -28,6 +28,7 @@ from sqlalchemy import Engine, func, select
 from bayes.fitting import load_forecaster
 from bayes.forecast import MAX_HORIZON, Forecaster, ForecastError
 from bayes.model import DemandModel
+from bayes.scenario import ScenarioError
 from evidence.loaders import LoadError
 from service import _replay, registry, store
 from service import _schema as s
@@ -170,7 +171,7 @@ def _load_error(_: Request, exc: LoadError) -> Response:
     return _error(400, f"{len(exc.problems)} problem(s); nothing was stored", errors)
 
 
-def _forecast_error(_: Request, exc: ForecastError) -> Response:
+def _forecast_error(_: Request, exc: ForecastError | ScenarioError) -> Response:
     return _error(400, str(exc))
 
 
@@ -261,7 +262,7 @@ def build_services(settings: Settings, model_path: Path | None = None) -> Servic
 def create_app(settings: Settings | None = None, model_path: Path | str | None = None) -> Litestar:
     """The app around a database (``settings``, default: from the environment and config file)."""
     from service import _handlers as h
-    from service import _planner
+    from service import _planner, _scenarios
 
     async def before_request(request: Request) -> None:  # the key first, then what it sent
         await h.authorize(request)
@@ -286,7 +287,7 @@ def create_app(settings: Settings | None = None, model_path: Path | str | None =
         services.engine.dispose()
 
     return Litestar(
-        route_handlers=with_options([*h.HANDLERS, *_planner.HANDLERS]),
+        route_handlers=with_options([*h.HANDLERS, *_scenarios.HANDLERS, *_planner.HANDLERS]),
         state=State({"services": services}),
         openapi_config=OpenAPIConfig(
             title="totaldemand",
@@ -309,6 +310,7 @@ def create_app(settings: Settings | None = None, model_path: Path | str | None =
         exception_handlers={
             LoadError: _load_error,
             ForecastError: _forecast_error,
+            ScenarioError: _forecast_error,
             registry.RegistryError: _registry_error,
             ScopeError: _scope_error,
             Exception: _unexpected,

@@ -21,6 +21,14 @@ Filter = Annotated[
     ),
 ]
 Year = Annotated[int, msgspec.Meta(ge=1900, le=2100)]
+AtLeast = Annotated[
+    int,
+    msgspec.Meta(
+        ge=1,
+        le=1_000_000_000,
+        description="a combined quantity in units: the answer gives P(combined >= at_least)",
+    ),
+]
 
 
 class NewPartnerSpec(msgspec.Struct, forbid_unknown_fields=True):
@@ -74,17 +82,7 @@ class BlockBuyRequest(msgspec.Struct, forbid_unknown_fields=True):
     first_year: Year | None = None
     last_year: Year | None = None
     levels: Levels = msgspec.field(default_factory=lambda: [0.5, 0.8, 0.95])
-    at_least: (
-        Annotated[
-            int,
-            msgspec.Meta(
-                ge=1,
-                le=1_000_000_000,
-                description="a combined quantity in units: the answer gives P(combined >= at_least)",
-            ),
-        ]
-        | None
-    ) = None
+    at_least: AtLeast | None = None
 
 
 class QuestionRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -298,6 +296,123 @@ class LineRisk(msgspec.Struct):
     partners: list[str]
     data_through: int
     rows: list[LineYear]
+    what_if: Annotated[list[str], msgspec.Meta(description="the scenario's what-ifs, in words")] = (
+        msgspec.field(default_factory=list)
+    )
+
+
+Units = Annotated[float, msgspec.Meta(ge=0, le=1_000_000_000)]
+
+
+class HypotheticalLorSpec(msgspec.Struct, forbid_unknown_fields=True):
+    """A request that has not come (yet): it joins the book, and the forecast of its partner, system's
+    family and year is conditioned on it, as a posted request would."""
+
+    partner: Label
+    system: Label
+    year: Year
+    quantity: Annotated[float, msgspec.Meta(gt=0, le=1_000_000_000, description="units")]
+    status: Literal["firm", "pending"] = "firm"
+
+
+class WhatIf(msgspec.Struct, forbid_unknown_fields=True):
+    """The what-ifs of a scenario; each left out changes nothing."""
+
+    lors: Annotated[list[HypotheticalLorSpec], msgspec.Meta(max_length=20)] = msgspec.field(
+        default_factory=list
+    )
+    plan_scale: Annotated[
+        float, msgspec.Meta(ge=0, le=10, description="the domestic plan times this (0.7: a 30% cut)")
+    ] = 1.0
+    plan_from: Annotated[Year | None, msgspec.Meta(description="the cut applies from this year on")] = None
+    min_rate: Annotated[
+        Units | None, msgspec.Meta(description="the line's minimum sustaining rate instead")
+    ] = None
+    max_rate: Annotated[Units | None, msgspec.Meta(description="the line's maximum rate instead")] = None
+    leaving: Annotated[
+        list[Label],
+        msgspec.Meta(max_length=500, description="partners leaving the buy (their demand drops out)"),
+    ] = msgspec.field(default_factory=list)
+
+
+class SystemBlockBuyRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """A block buy of named systems (GET /v1/systems): per system, domestic plan + the buyers' firm and
+    pending requests + their forecast new requests, received in the window."""
+
+    systems: Filter
+    partners: Filter | None = None
+    regions: Filter | None = None
+    first_year: Year | None = None
+    last_year: Year | None = None
+    levels: Levels = msgspec.field(default_factory=lambda: [0.5, 0.8, 0.95])
+    at_least: AtLeast | None = None
+
+
+class SystemSources(msgspec.Struct):
+    domestic: float
+    firm: float
+    pending: float
+    forecast: float
+
+
+class SystemBuyRow(msgspec.Struct):
+    system: str
+    family: str
+    mean: float
+    median: float
+    intervals: list[Interval]
+    p_at_least: Annotated[float | None, msgspec.Meta(description="P(combined >= at_least); null without it")]
+    new_requests_expected: float
+    sources: Annotated[SystemSources, msgspec.Meta(description="expected units from each source")]
+    shares: Annotated[SystemSources, msgspec.Meta(description="each source's share of the expected total")]
+    domestic_basis: str
+
+
+class SystemBlockBuy(msgspec.Struct):
+    model: ServedModel
+    partners: list[str]
+    first_year: int
+    last_year: int
+    levels: list[float]
+    at_least: int | None
+    data_through: int
+    book_as_of: str
+    timing_basis: str
+    what_if: list[str]
+    rows: list[SystemBuyRow]
+
+
+class ScenarioRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A what-if put to a production line's risk (``line``) or to a block buy of named systems
+    (``systems``): the answer gives the baseline and the scenario from the same draws, and the change."""
+
+    line: Label | None = None
+    systems: Filter | None = None
+    partners: Filter | None = None
+    regions: Filter | None = None
+    first_year: Year | None = None
+    last_year: Year | None = None
+    levels: Levels = msgspec.field(default_factory=lambda: [0.8])
+    at_least: AtLeast | None = None
+    what_if: WhatIf
+
+
+class ScenarioChange(msgspec.Struct):
+    """Scenario minus baseline, per production year (a line) or per system (a buy)."""
+
+    key: Annotated[str, msgspec.Meta(description="the year (a line) or the system (a buy)")]
+    mean: float
+    p_below_min: float | None = None
+    p_above_max: float | None = None
+    p_at_least: float | None = None
+
+
+class ScenarioAnswer(msgspec.Struct):
+    kind: Literal["line", "block_buy"]
+    what_if: list[str]
+    baseline: dict[str, Any]
+    scenario: dict[str, Any]
+    change: list[ScenarioChange]
 
 
 class LineInfo(msgspec.Struct):

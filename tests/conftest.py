@@ -90,6 +90,38 @@ def systems_path(fitted_path: Path, tmp_path_factory: pytest.TempPathFactory) ->
     return model.save(tmp_path_factory.mktemp("systems") / "systems.nc")
 
 
+@pytest.fixture(scope="session")
+def line_forecaster(systems_path: Path):
+    """The simulated fit with systems, sys_a built on the real PAC-3 MSE line; p01 ordered 40 sys_a in
+    the last fitted year (backlog) and has a firm request for 30 and a pending one for 1000 ahead."""
+    import pandas as pd
+
+    from bayes.forecast import Forecaster
+    from bayes.model import DemandModel
+    from evidence.systems import parse_catalogue
+
+    catalogue = parse_catalogue(
+        "system,name,family,line,aliases,note\n"
+        "sys_a,System A,f00,patriot_mse,^sys a,\n"
+        "sys_b,System B,f00,,^sys b,\n"
+        "sys_c,System C,f01,,^sys c,\n",
+        families={"f00", "f01"},
+    )
+    model = DemandModel.load(systems_path)
+    last = model.reference_year
+    lors = pd.DataFrame(
+        {
+            "partner": ["p01", "p01", "p01", "p02"],
+            "family": ["f00"] * 4,
+            "received": [f"{last}-03-01", f"{last + 1}-02-01", f"{last + 1}-05-01", f"{last}-01-01"],
+            "status": ["executed", "firm", "pending", "executed"],
+            "quantity": [40, 30, 1000, 7],
+            "designation": ["Sys A", "Sys A", "Sys A", "Sys B"],
+        }
+    )
+    return Forecaster(model, max_draws=300, max_horizon=3, seed=2, lors=lors, catalogue=catalogue)
+
+
 @pytest.fixture
 def failed_path(fitted, tmp_path: Path) -> Path:
     """A copy of the fitted model marked as having failed its gates."""

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from bayes.forecast import LINE_SOURCES, Forecaster, ForecastError
 from bayes.line_load import carried_plan, place
-from bayes.model import DemandModel
 from evidence.lags import MAX_LAG, lag_shares
-from evidence.systems import parse_catalogue
 
 
 def test_place_spreads_each_order_by_its_lags() -> None:
@@ -34,32 +31,6 @@ def test_shipped_lags_sum_to_one_and_fall_back_to_the_family() -> None:
     assert "family" in basis
     share, basis = lag_shares("x", "no_such_family")
     assert share[0] == 1 and "assumption" in basis
-
-
-@pytest.fixture(scope="module")
-def line_forecaster(systems_path) -> Forecaster:
-    """The simulated fit with systems, sys_a built on the real PAC-3 MSE line; p01 ordered 40 sys_a in
-    the last fitted year (backlog) and has a firm request for 30 and a pending one for 1000 ahead."""
-    catalogue = parse_catalogue(
-        "system,name,family,line,aliases,note\n"
-        "sys_a,System A,f00,patriot_mse,^sys a,\n"
-        "sys_b,System B,f00,,^sys b,\n"
-        "sys_c,System C,f01,,^sys c,\n",
-        families={"f00", "f01"},
-    )
-    model = DemandModel.load(systems_path)
-    last = model.reference_year
-    lors = pd.DataFrame(
-        {
-            "partner": ["p01", "p01", "p01", "p02"],
-            "family": ["f00"] * 4,
-            "received": [f"{last}-03-01", f"{last + 1}-02-01", f"{last + 1}-05-01", f"{last}-01-01"],
-            "status": ["executed", "firm", "pending", "executed"],
-            "quantity": [40, 30, 1000, 7],
-            "designation": ["Sys A", "Sys A", "Sys A", "Sys B"],
-        }
-    )
-    return Forecaster(model, max_draws=300, max_horizon=3, seed=2, lors=lors, catalogue=catalogue)
 
 
 def test_line_risk_adds_its_sources_draw_by_draw(line_forecaster: Forecaster) -> None:
