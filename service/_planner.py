@@ -25,7 +25,9 @@ from litestar.exceptions import ServiceUnavailableException
 from litestar.response import Redirect, Response
 
 from bayes.forecast import Forecast, ForecastError
+from bayes.scenario import ScenarioError
 from service import auth, scope
+from service._charts import PARTS, stacked_chart
 from service._handlers import _cached, _served, _services, caller_of
 from service.app import Served
 from service.scope import ScopeError, Selection
@@ -165,82 +167,6 @@ def likely_cells(fc: Forecast, names: dict[str, str], top: int = TOP_CELLS) -> l
     ]
 
 
-_PARTS = (
-    ("domestic", "#9aa5b1", "domestic plan"),
-    ("firm", "#1f3a5f", "firm LORs"),
-    ("pending_expected", "#3d6fa8", "pending LORs (expected)"),
-    ("new_lors_expected", "#8fb8e6", "forecast new LORs (expected)"),
-)
-
-
-def _ticks(top: float, n: int = 4) -> np.ndarray:
-    """Round tick values (1, 2 or 5 times a power of ten apart, at least one unit) from 0 to at least
-    ``top``, and never only 0 (an empty chart still has an axis)."""
-    top = max(top, 1.0)
-    power = 10 ** max(0, math.floor(math.log10(top / n)))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= top / n)
-    return np.arange(0, top + step, step)
-
-
-def _line(x1: float, x2: float, y1: float, y2: float, cls: str, title: str = "") -> str:
-    tip = f"<title>{title}</title>" if title else ""
-    return f'<line x1="{x1:.1f}" x2="{x2:.1f}" y1="{y1:.1f}" y2="{y2:.1f}" class="{cls}">{tip}</line>'
-
-
-def _text(x: float, y: float, text: str, anchor: str) -> str:
-    return f'<text x="{x:.1f}" y="{y:.1f}" class="tick" text-anchor="{anchor}">{text}</text>'
-
-
-def chart(rows: Sequence[dict], width: int = 340, height: int = 190) -> str:
-    """One family's total demand per year as an SVG: the expected parts stacked, the credible interval as
-    a whisker, the minimum sustaining rate (and the maximum rate, where it is in view) as lines."""
-    left, right, top, bottom = 52, 10, 10, 24
-    floor = [r["min_sustaining_rate"] for r in rows]
-    # the bars stack expected values, and a skewed total's mean can sit above its interval
-    ticks = _ticks(max(max(r["upper"], r["mean"] or 0.0, f or 0.0) for r, f in zip(rows, floor, strict=True)))
-    ymax = float(ticks[-1])
-    ceiling = [r["max_rate"] for r in rows if r["max_rate"] is not None and r["max_rate"] <= ymax]
-
-    def y(v: float) -> float:
-        return top + (height - top - bottom) * (1 - v / ymax)
-
-    slot = (width - left - right) / len(rows)
-    parts = [f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img">']
-    for tick in ticks:
-        parts += [
-            _line(left, width - right, y(tick), y(tick), "grid"),
-            _text(left - 4, y(tick) + 4, f"{tick:,.0f}", "end"),
-        ]
-    for i, r in enumerate(rows):
-        x, w, base = left + i * slot + slot * 0.2, slot * 0.6, 0.0
-        for key, colour, label in _PARTS:
-            v = r[key] or 0.0
-            if v > 0:
-                parts.append(
-                    f'<rect x="{x:.1f}" y="{y(base + v):.1f}" width="{w:.1f}" '
-                    f'height="{y(base) - y(base + v):.1f}" fill="{colour}">'
-                    f"<title>{r['year']} {label}: {v:,.0f}</title></rect>"
-                )
-            base += v
-        cx = x + w / 2
-        interval = f"{r['year']} interval {r['lower']:,.0f}-{r['upper']:,.0f}"
-        parts += [
-            _line(cx, cx, y(r["lower"]), y(r["upper"]), "whisker", interval),
-            _text(cx, height - 8, str(r["year"]), "middle"),
-        ]
-        if floor[i] is not None:
-            edge = slot * 0.1
-            tip = f"minimum sustaining rate {floor[i]:,.0f}"
-            parts.append(_line(x - edge, x + w + edge, y(floor[i]), y(floor[i]), "floor", tip))
-    if ceiling:
-        top_rate = max(ceiling)
-        parts.append(
-            _line(left, width - right, y(top_rate), y(top_rate), "ceiling", f"maximum rate {top_rate:,.0f}")
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
 def html(template: str, **context) -> str:
     return _env.get_template(template).render(path=PATH, **context)
 
@@ -306,7 +232,7 @@ def page(served: Served, caller: auth.Caller, query: Query, chosen: Selection) -
     for r in totals:
         by_family.setdefault(r["family"], []).append(r)
     at_risk = sorted(by_family, key=lambda f: -max(r["p_below_min"] or 0.0 for r in by_family[f]))
-    charts = [(f, names.get(f, f), chart(by_family[f])) for f in at_risk[:MAX_CHARTS]]
+    charts = [(f, names.get(f, f), stacked_chart(by_family[f])) for f in at_risk[:MAX_CHARTS]]
     return html(
         "planner.html",
         model=served.record,
@@ -323,7 +249,7 @@ def page(served: Served, caller: auth.Caller, query: Query, chosen: Selection) -
         totals=totals,
         plan_sigma=f.plan_sigma,
         charts=charts,
-        parts=_PARTS,
+        parts=PARTS,
         likely=likely_cells(fc, partner_names),
         family_names=names,
         years=year_rows(fc),
@@ -344,24 +270,46 @@ def home() -> Redirect:
     return Redirect(PATH)
 
 
-async def _answer(
+async def respond(
     request: Request,
     kind: str,
-    build: Callable[[Served, auth.Caller, Query, Selection], str],
-    media_type: str,
+    build: Callable[[Served, auth.Caller, dict[str, list[str]]], str],
+    media_type: str = HTML,
     signed_out: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    """``build(served, caller, query, selection)``, cached per key and query; the sign-in form (with
-    status ``signed_out``) without a valid key; a page naming the field for a bad query."""
+    """``build(served, caller, query parameters)``, cached per key and query; the sign-in form (with
+    status ``signed_out``) without a valid key; a page naming the field for a bad query (400) or a
+    partner beyond the key's scope (403)."""
     caller = await _caller(request)
     if caller is None:
         return render("login.html", signed_out, message=None)
     try:
         served = _served(_services(request.app.state))
-        query = parse_query(
-            {k: request.query_params.getall(k) for k in request.query_params}, served.forecaster.max_horizon
+        params = {k: request.query_params.getall(k) for k in request.query_params}
+        # the page names its key, so it is cached per key
+        key = (kind, tuple(sorted((k, tuple(v)) for k, v in params.items())), caller.key_id)
+        return await _cached(
+            request,
+            served,
+            key,
+            lambda: build(served, caller, params).encode(),
+            media_type,
+            {**PRIVATE, **(headers or {})},
         )
+    except ServiceUnavailableException as exc:
+        return render("message.html", 503, title="No model yet", message=str(exc.detail))
+    except (PageError, ForecastError, ScenarioError) as exc:
+        return render("message.html", 400, title="Cannot show that", message=_page_names(str(exc)))
+    except ScopeError as exc:
+        return render("message.html", 403, title="Not for this key", message=_page_names(str(exc)))
+
+
+def _overview(build: Callable[[Served, auth.Caller, Query, Selection], str]):
+    """A build over the overview's query (horizon, level, families, regions, partners)."""
+
+    def run(served: Served, caller: auth.Caller, params: dict[str, list[str]]) -> str:
+        query = parse_query(params, served.forecaster.max_horizon)
         chosen = scope.select(
             caller,
             served.forecaster,
@@ -369,36 +317,24 @@ async def _answer(
             list(query.families) or None,
             list(query.regions) or None,
         )
-        key = (kind, query, caller.key_id)  # the page names its key, so it is cached per key
-        return await _cached(
-            request,
-            served,
-            key,
-            lambda: build(served, caller, query, chosen).encode(),
-            media_type,
-            {**PRIVATE, **(headers or {})},
-        )
-    except ServiceUnavailableException as exc:
-        return render("message.html", 503, title="No model yet", message=str(exc.detail))
-    except (PageError, ForecastError) as exc:
-        return render("message.html", 400, title="Cannot show that", message=_page_names(str(exc)))
-    except ScopeError as exc:
-        return render("message.html", 403, title="Not for this key", message=_page_names(str(exc)))
+        return build(served, caller, query, chosen)
+
+    return run
 
 
 @get(PATH, include_in_schema=False)
 async def planner(request: Request) -> Response:
     """The page for the signed-in key; the sign-in form when there is none (or it was revoked)."""
-    return await _answer(request, "planner", page, HTML)
+    return await respond(request, "planner", _overview(page))
 
 
 @get(f"{PATH}/total-demand.csv", include_in_schema=False)
 async def planner_csv(request: Request) -> Response:
     """The page's total-demand table as CSV, unrounded; 401 (with the sign-in form) when signed out."""
-    return await _answer(
+    return await respond(
         request,
         "planner-csv",
-        lambda served, _, query, chosen: total_demand_csv(served, query, chosen),
+        _overview(lambda served, _, query, chosen: total_demand_csv(served, query, chosen)),
         CSV,
         401,
         {"content-disposition": 'attachment; filename="total-demand.csv"'},

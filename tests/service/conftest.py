@@ -60,3 +60,17 @@ def client(app_and_keys) -> Iterator[TestClient]:
     with TestClient(app=app) as c:
         c.headers.update(bearer(keys.admin))
         yield c
+
+
+@pytest.fixture(scope="session")
+def systems_client(
+    sim_world: Path, systems_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[TestClient, str]]:
+    settings = Settings(home=tmp_path_factory.mktemp("systems_home"), data=sim_world)
+    app = create_app(settings, systems_path)
+    engine = app.state.services.engine
+    admin = auth.create_key(engine, "admin", "admin").token
+    scoped = auth.create_key(engine, "scoped", "reader", ["p01", "p02"]).token
+    with TestClient(app=app) as c:
+        c.headers.update(bearer(admin))
+        yield c, scoped

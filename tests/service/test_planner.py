@@ -14,7 +14,8 @@ import pytest
 from litestar.testing import TestClient
 
 from service import auth
-from service._planner import COOKIE, chart
+from service._charts import stacked_chart
+from service._planner import COOKIE
 from tests.service.conftest import Keys, LiveServer, admin_token, bearer
 
 
@@ -376,7 +377,7 @@ def _row(year: int, mean: float, upper: float, floor: float | None) -> dict:
 
 
 def test_the_chart_draws_the_floor_where_a_line_has_one() -> None:
-    svg = chart([_row(2022, 100.0, 180.0, 120.0), _row(2023, 110.0, 230.0, 120.0)])
+    svg = stacked_chart([_row(2022, 100.0, 180.0, 120.0), _row(2023, 110.0, 230.0, 120.0)])
     assert svg.count('class="floor"') == 2 and svg.count('class="whisker"') == 2
     ticks = [float(t.replace(",", "")) for t in re.findall(r'text-anchor="end">([\d,]+)<', svg)]
     assert ticks[0] == 0 and ticks[-1] >= 230 and ticks[-1] < 2 * 230  # the interval is in view
@@ -384,7 +385,7 @@ def test_the_chart_draws_the_floor_where_a_line_has_one() -> None:
     grid = [float(v) for v in re.findall(r'y1="([\d.]+)" y2="[\d.]+" class="grid"', svg)]
     floor_y = float(re.search(r'y1="([\d.]+)" y2="[\d.]+" class="floor"', svg).group(1))
     assert floor_y == pytest.approx(grid[0] + (grid[-1] - grid[0]) * 120.0 / ticks[-1], abs=0.15)
-    assert 'class="floor"' not in chart([_row(2022, 100.0, 180.0, None)])
+    assert 'class="floor"' not in stacked_chart([_row(2022, 100.0, 180.0, None)])
 
 
 def _top_and_heights(svg: str) -> tuple[float, float, list[tuple[float, float]]]:
@@ -398,13 +399,14 @@ def _top_and_heights(svg: str) -> tuple[float, float, list[tuple[float, float]]]
 
 
 def test_the_chart_keeps_empty_and_skewed_years_in_view() -> None:
-    empty = chart([_row(2022, 0.0, 0.0, None), _row(2023, 0.0, 0.0, None)])  # nothing at all: still an axis
+    # nothing at all: still an axis
+    empty = stacked_chart([_row(2022, 0.0, 0.0, None), _row(2023, 0.0, 0.0, None)])
     ticks = re.findall(r'text-anchor="end">([\d,]+)<', empty)
     assert ticks == ["0", "1"]
-    small = chart([_row(2022, 1.0, 3.0, None)])
+    small = stacked_chart([_row(2022, 1.0, 3.0, None)])
     labels = re.findall(r'text-anchor="end">([\d,]+)<', small)
     assert len(labels) == len(set(labels))  # whole-unit ticks: no label repeats
     # a skewed total whose mean is above its interval's upper end: the stacked bar stays inside the plot
-    top, bottom, parts = _top_and_heights(chart([_row(2022, 500.0, 300.0, 100.0)]))
+    top, bottom, parts = _top_and_heights(stacked_chart([_row(2022, 500.0, 300.0, 100.0)]))
     assert parts and min(y for y, _ in parts) >= top - 0.1
     assert max(y + h for y, h in parts) == pytest.approx(bottom, abs=0.2)

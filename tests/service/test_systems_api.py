@@ -2,30 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from litestar.testing import TestClient
 
-from service import auth
-from service.app import create_app
-from service.config import Settings
 from tests.service.conftest import bearer
-
-
-@pytest.fixture(scope="module")
-def systems_client(
-    sim_world: Path, systems_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[TestClient, str]]:
-    settings = Settings(home=tmp_path_factory.mktemp("systems_home"), data=sim_world)
-    app = create_app(settings, systems_path)
-    engine = app.state.services.engine
-    admin = auth.create_key(engine, "admin", "admin").token
-    scoped = auth.create_key(engine, "scoped", "reader", ["p01", "p02"]).token
-    with TestClient(app=app) as c:
-        c.headers.update(bearer(admin))
-        yield c, scoped
 
 
 def test_systems_lists_what_the_model_answers_about(systems_client) -> None:
