@@ -1247,6 +1247,17 @@ class Forecaster:
         )
         return total, summary
 
+    def signal_effect(self, partners: Sequence[str], family: str) -> np.ndarray | None:
+        """(P', H) the factor the text signal puts on each partner's expected requests of ``family`` per
+        forecast year (the posterior mean of exp(its term on the log rate), relative to an average
+        covered cell); None for a model without the text-signal term."""
+        lags = self._covariates.get("nlp_lags")
+        if "nlp_lag" not in self._params or lags is None:
+            return None
+        pi, fi = self.select_partners(partners), self._f_index[family]
+        term = np.einsum("sl,lph->sph", self._params["nlp_lag"], lags[:, pi, fi, :])
+        return np.exp(term).mean(axis=0)
+
     # -- named systems ------------------------------------------------------------------------------
     def _require_shares(self) -> SystemShares:
         if self.shares is None:

@@ -1,7 +1,7 @@
 """Load on the real HTTP server: a mixed request set from 50 concurrent clients, with and without a fit.
 
 Usage: python benchmarks/serve_load.py [--model FILE --data DIR] [--clients 50] [--seconds 20]
-       [--miss-rate 0.01] [--no-fit] [--json]
+       [--miss-rate 0.01] [--no-fit] [--mix forecasts|planner] [--json]
 
 Starts ``totaldemand serve`` in a subprocess on a fresh data directory, creates an admin key with the
 CLI, and drives it with closed-loop aiohttp clients (each sends its next request when the last one is
@@ -11,8 +11,13 @@ The mixed request set (``mixed_requests``, seeded): 60 distinct requests, 80% ``
 20% ``POST /v1/block-buys``, whose partners are one partner (40%), three partners (20%), a region (20%)
 or every partner (20%; then one to three families, since every cell of every family is a 4 MB answer
 no dashboard polls); families all or one to three; horizons 1-5; credible levels from three sets.
-``--mix planner``: the planner's mix instead (``_planner_request``): questions per named system or family,
-system forecasts and line risks, over the same partner choices.
+``--mix planner``: the planner's mix instead (``_planner_request``), over the same partner choices and
+the server's listings (GET /v1/systems, /v1/lines; the forecast years read off one line risk): 35%
+questions per named system or family, 15% system forecasts, 15% line risks, 15% block buys of one to
+three named systems (``POST /v1/system-block-buys``, a window of forecast years, at least N or not) and
+20% what-if scenarios (``POST /v1/scenarios``, half on a line's risk, half on a block buy), each with a
+what-if drawn from the seeded rng (hypothetical firm or pending requests, a plan cut, partners leaving,
+a line's rates), so the 60 are distinct and a scenario answer computes its baseline and the what-if.
 After one pass through the 60 (each a cache miss, timed apart), each request under load is one of the
 60 (a cache hit) or, with probability ``--miss-rate``, a request never sent before (three partners
 drawn afresh: a miss computed from the draws).
@@ -96,23 +101,104 @@ def _request(rng: random.Random, partners: list[dict], families: list[str]) -> t
     return path, body
 
 
+def _chosen(body: dict, partners: list[dict]) -> list[str]:
+    """The ids of the partners a request asks about: its partners, its region's, or every partner."""
+    if "partners" in body:
+        return list(body["partners"])
+    if "regions" in body:
+        return [p["id"] for p in partners if p["region"] in body["regions"]]
+    return [p["id"] for p in partners]
+
+
+def _window(rng: random.Random, years: list[int]) -> dict:
+    """A block buy's window: every forecast year (half), or a run of them drawn afresh."""
+    if rng.random() < 0.5:
+        return {}
+    first = rng.randrange(len(years))
+    return {"first_year": years[first], "last_year": years[rng.randint(first, len(years) - 1)]}
+
+
+def _what_if(
+    rng: random.Random, chosen: list[str], systems: list[str], years: list[int], line: dict | None
+) -> dict:
+    """A varied what-if (bayes.scenario), one to three of: hypothetical requests (one or two, from
+    distinct partners, firm or pending, of the question's systems in its years), a plan cut from a year
+    on, partners leaving (never all), and on a line its rates. Drawn from ``rng``, so most are new to
+    the cache."""
+    kinds = ["lors", "plan", "leaving"] + (["rates"] if line else [])
+    picked = set(rng.sample(kinds, rng.randint(1, 3)))
+    if len(chosen) < 2:  # a lone partner cannot leave
+        picked.discard("leaving")
+    if not picked or not systems:
+        picked = {"plan"}
+    what_if: dict = {}
+    staying = chosen
+    if "leaving" in picked:
+        leaving = rng.sample(chosen, rng.randint(1, min(2, len(chosen) - 1)))
+        what_if["leaving"] = leaving
+        staying = [p for p in chosen if p not in leaving]
+    if "lors" in picked:
+        # from distinct partners: two from one partner are a 500 from to_scenario (service/_scenarios.py)
+        # as of this writing, which is not what this benchmark measures
+        what_if["lors"] = [
+            {
+                "partner": partner,
+                "system": rng.choice(systems),
+                "year": rng.choice(years),
+                "quantity": rng.choice([10, 24, 50, 100, 200, 500]),
+                "status": rng.choice(["firm", "pending"]),
+            }
+            for partner in rng.sample(staying, min(rng.randint(1, 2), len(staying)))
+        ]
+    if "plan" in picked:
+        what_if["plan_scale"] = rng.choice([0.5, 0.7, 0.9, 1.2])
+        if rng.random() < 0.7:
+            what_if["plan_from"] = rng.choice(years)
+    if "rates" in picked and line:
+        low, high = line["min_sustaining_rate"], line["max_rate"]
+        what_if["min_rate"] = round(low * rng.choice([0.8, 1.2]))
+        what_if["max_rate"] = max(round(high * rng.choice([0.9, 1.25])), what_if["min_rate"])
+    return what_if
+
+
 def _planner_request(
-    rng: random.Random, partners: list[dict], systems: list[dict], lines: list[str]
+    rng: random.Random, partners: list[dict], systems: list[dict], lines: list[dict], years: list[int]
 ) -> tuple[str, dict]:
-    """One request of the planner's mix: half questions (a named system or its family, one partner,
-    three, a region or all; 6-36 months), a quarter system forecasts, a quarter line risks."""
+    """One request of the planner's mix: 35% questions (a named system or its family, one partner, three,
+    a region or all; 6-36 months), 15% system forecasts, 15% line risks, 15% block buys of one to three
+    named systems (``/v1/system-block-buys``), and 20% what-if scenarios (``/v1/scenarios``), half on a
+    line's risk and half on a block buy, each with a what-if drawn afresh (:func:`_what_if`)."""
     which, body = rng.random(), _whose(rng, partners)
     system = rng.choice(systems)
-    if which < 0.5:
+    if which < 0.35:
         named = {"system": system["id"]} if rng.random() < 0.7 else {"family": system["family"]}
         body |= named | {
             "at_least": rng.choice([1, 6, 24, 100]),
             "within_months": rng.choice([6, 12, 18, 36]),
         }
         return "/v1/questions", body
-    if which < 0.75:
+    if which < 0.5:
         return "/v1/system-forecasts", body | {"family": system["family"], "horizon": rng.randint(1, 5)}
-    return "/v1/line-risk", body | {"line": rng.choice(lines)}
+    if which < 0.65:
+        return "/v1/line-risk", body | {"line": rng.choice(lines)["id"]}
+    chosen = _chosen(body, partners)
+    if which < 0.8 or rng.random() < 0.5:  # a block buy, or a scenario on one
+        named = [x["id"] for x in rng.sample(systems, rng.randint(1, min(3, len(systems))))]
+        window = _window(rng, years)
+        body |= {"systems": named, "at_least": rng.choice([None, 24, 100, 500]), **window}
+        if body["at_least"] is None:
+            del body["at_least"]
+        if which < 0.8:
+            return "/v1/system-block-buys", body
+        inside = [
+            y for y in years if window.get("first_year", years[0]) <= y <= window.get("last_year", years[-1])
+        ]
+        return "/v1/scenarios", body | {"what_if": _what_if(rng, chosen, named, inside, None)}
+    line = rng.choice(lines)
+    return "/v1/scenarios", body | {
+        "line": line["id"],
+        "what_if": _what_if(rng, chosen, line["systems"], years, line),
+    }
 
 
 def mixed_requests(
@@ -121,19 +207,30 @@ def mixed_requests(
     n: int = 60,
     seed: int = 0,
     systems: list[dict] | None = None,
-    lines: list[str] | None = None,
+    lines: list[dict] | None = None,
+    years: list[int] | None = None,
 ) -> list[tuple[str, bytes]]:
-    """The forecast mix, or with ``systems`` and ``lines`` the planner's mix (questions, systems, lines)."""
+    """The forecast mix, or with ``systems``, ``lines`` (GET /v1/systems and /v1/lines) and the forecast
+    ``years`` the planner's mix (questions, system forecasts, line risks, block buys, scenarios)."""
     rng = random.Random(seed)
     requests: dict[str, tuple[str, bytes]] = {}
     while len(requests) < n:
         if systems:
-            path, body = _planner_request(rng, partners, systems, lines or [])
+            path, body = _planner_request(rng, partners, systems, lines or [], years or [])
         else:
             path, body = _request(rng, partners, families)
         encoded = json.dumps(body, sort_keys=True).encode()
         requests[path + encoded.decode()] = (path, encoded)
     return list(requests.values())
+
+
+def _forecast_years(url: str, headers: dict, line: str, partner: str) -> list[int]:
+    """The served model's forecast years, read off one line risk (levels no request of the mix asks for,
+    so that it leaves none of them in the cache)."""
+    body = {"line": line, "partners": [partner], "levels": [0.6]}
+    r = httpx.post(f"{url}/v1/line-risk", json=body, headers=headers, timeout=120)
+    r.raise_for_status()
+    return [int(row["year"]) for row in r.json()["rows"]]
 
 
 def _cache_counts(url: str, headers: dict) -> dict[str, float]:
@@ -257,10 +354,9 @@ def main() -> None:
         families = [f["id"] for f in httpx.get(f"{server.url}/v1/families", headers=headers).json()]
         if args.mix == "planner":
             systems = httpx.get(f"{server.url}/v1/systems", headers=headers).json()
-            lines = [
-                x["id"] for x in httpx.get(f"{server.url}/v1/lines", headers=headers).json() if x["systems"]
-            ]
-            requests = mixed_requests(partners, families, systems=systems, lines=lines)
+            lines = [x for x in httpx.get(f"{server.url}/v1/lines", headers=headers).json() if x["systems"]]
+            years = _forecast_years(server.url, headers, lines[0]["id"], partners[0]["id"])
+            requests = mixed_requests(partners, families, systems=systems, lines=lines, years=years)
         else:
             requests = mixed_requests(partners, families)
         ids = [p["id"] for p in partners]

@@ -58,5 +58,7 @@ def lag_shares(system: str, family: str) -> tuple[np.ndarray, str]:
     for kind, key in (("system", system), ("family", family)):
         if (kind, key) in table:
             share, deals = table[(kind, key)]
-            return share, f"SIPRI order-to-delivery lags of {deals} U.S. {kind} deals ({key}), orders 1990-2015"
-    return np.eye(MAX_LAG + 1)[0], "no delivered deals to learn from: delivered in the order year (assumption)"
+            basis = f"SIPRI order-to-delivery lags of {deals} U.S. {kind} deals ({key}), orders 1990-2015"
+            return share, basis
+    assumed = "no delivered deals to learn from: delivered in the order year (assumption)"
+    return np.eye(MAX_LAG + 1)[0], assumed

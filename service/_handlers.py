@@ -763,6 +763,7 @@ async def ingest_texts(
             source,
             caller.key_id,
             caller,
+            mentions=found.mentions,
         )
         services.holder.refresh_book()
         return TextsStored(

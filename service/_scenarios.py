@@ -45,11 +45,13 @@ BUY_SOURCES = tuple(k for k in LINE_SOURCES if k != "backlog")
 
 
 def _partner_ids(caller: auth.Caller, forecaster: Forecaster, values: list[str], field: str) -> list[str]:
-    """Canonical ids of the partners a what-if names, within the key's scope (403 otherwise)."""
+    """The canonical id of each partner a what-if names (in order, repeats kept: two hypothetical
+    requests may come from one partner), within the key's scope (403 otherwise)."""
     if not values:
         return []
     try:
-        return list(scope.select(caller, forecaster, values).partners)
+        found = {v: scope.select(caller, forecaster, [v]).partners[0] for v in dict.fromkeys(values)}
+        return [found[v] for v in values]
     except scope.ScopeError as exc:
         raise scope.ScopeError(f"what_if.{field}: {exc}") from None
     except ForecastError as exc:

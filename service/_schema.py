@@ -87,6 +87,29 @@ evidence = Table(
     Column("batch", Integer, ForeignKey("batches.id"), nullable=False),
 )
 
+text_mentions = Table(  # what ingested texts said, where (character span) and how urgently
+    "text_mentions",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("doc_id", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),  # notification | document
+    Column("partner", String(64), nullable=False, index=True),
+    Column("family", String(64), nullable=False),
+    Column("date", Date, nullable=False),
+    Column("designation", Text, nullable=False),
+    Column("quantity", Integer),
+    Column("span_start", Integer),
+    Column("span_end", Integer),
+    Column("quote", Text, nullable=False),
+    Column("sentence", Text, nullable=False),
+    Column("urgency", Float),
+    Column("threat", Text),
+    Column("gap", Text),
+    Column("system", Text),
+    Column("source", Text, nullable=False),
+    Column("batch", Integer, ForeignKey("batches.id"), nullable=False),
+)
+
 domestic_plans = Table(
     "domestic_plans",
     metadata,

@@ -261,8 +261,8 @@ def build_services(settings: Settings, model_path: Path | None = None) -> Servic
 
 def create_app(settings: Settings | None = None, model_path: Path | str | None = None) -> Litestar:
     """The app around a database (``settings``, default: from the environment and config file)."""
+    from service import _basis, _planner, _planner_views, _scenarios
     from service import _handlers as h
-    from service import _planner, _planner_views, _scenarios
 
     async def before_request(request: Request) -> None:  # the key first, then what it sent
         await h.authorize(request)
@@ -288,7 +288,13 @@ def create_app(settings: Settings | None = None, model_path: Path | str | None =
 
     return Litestar(
         route_handlers=with_options(
-            [*h.HANDLERS, *_scenarios.HANDLERS, *_planner.HANDLERS, *_planner_views.HANDLERS]
+            [
+                *h.HANDLERS,
+                *_scenarios.HANDLERS,
+                *_basis.HANDLERS,
+                *_planner.HANDLERS,
+                *_planner_views.HANDLERS,
+            ]
         ),
         state=State({"services": services}),
         openapi_config=OpenAPIConfig(

@@ -415,6 +415,80 @@ class ScenarioAnswer(msgspec.Struct):
     change: list[ScenarioChange]
 
 
+class BasisRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """What an answer about ``family`` or one named ``system``, for these partners, is based on."""
+
+    family: Label | None = None
+    system: Label | None = None
+    partners: Filter | None = None
+    regions: Filter | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=1000, description="at most this many mentions")] = 100
+
+
+class BookRequest(msgspec.Struct):
+    id: str
+    partner: str
+    family: str
+    system: str | None
+    status: str
+    received: str
+    quantity: int | None
+    designation: str
+    source: str
+
+
+class Span(msgspec.Struct):
+    start: int
+    end: int
+
+
+class Relation(msgspec.Struct):
+    threat: str | None
+    gap: str | None
+    system: str | None
+
+
+class TextMention(msgspec.Struct):
+    doc_id: str
+    kind: Literal["notification", "document"]
+    partner: str
+    family: str
+    date: str
+    designation: str
+    quantity: int | None
+    span: Annotated[Span | None, msgspec.Meta(description="character offsets of the quote in the text")]
+    quote: str
+    sentence: str
+    urgency: Annotated[float | None, msgspec.Meta(description="the sentence's urgency in (-1, 1)")]
+    relation: Annotated[Relation | None, msgspec.Meta(description="threat -> capability gap -> system")]
+    source: str
+
+
+class SignalEffect(msgspec.Struct):
+    partner: str
+    year: int
+    factor: Annotated[float, msgspec.Meta(description="x on the expected requests from the text signal")]
+
+
+class SignalBasis(msgspec.Struct):
+    in_model: bool
+    note: str
+    effects: list[SignalEffect]
+
+
+class Basis(msgspec.Struct):
+    model: ServedModel
+    family: str
+    system: str | None
+    partners: list[str]
+    data_through: int
+    book_as_of: str
+    history: Annotated[str, msgspec.Meta(description="what the model learned from")]
+    requests: Annotated[list[BookRequest], msgspec.Meta(description="the book's requests the answer counts")]
+    mentions: list[TextMention]
+    signal: SignalBasis
+
+
 class LineInfo(msgspec.Struct):
     id: str
     name: str

@@ -234,11 +234,18 @@ def ingest_together(
     source: str,
     key_id: str | None,
     writer: Caller | None = None,
+    mentions: pd.DataFrame | None = None,
 ) -> list[Stored]:
     """Several uploads (e.g. the LORs and signals extracted from one set of texts) in one
-    transaction: all of them are stored, or none."""
+    transaction: all of them are stored, or none. ``mentions`` (evidence.text_records: what the texts
+    said and where) join the first stored part's batch in the same transaction."""
     with engine.begin() as conn:
         stored = [_ingest_in(conn, kind, raw, source, key_id, 1, writer) for kind, raw in parts if len(raw)]
+        if mentions is not None and len(mentions) and stored:
+            dated = mentions.assign(date=pd.to_datetime(mentions["date"], errors="coerce").dt.date)
+            dated = dated[dated["date"].notna()]  # an undated text has no place in time to cite
+            rows = dated.astype(object).where(dated.notna(), None).to_dict("records")
+            conn.execute(insert(s.text_mentions), [{**r, "batch": stored[0].batch} for r in rows])
     for part in stored:
         log.info("stored %d %s rows (batch %d) from %s", part.rows, part.kind, part.batch, source)
     return stored
@@ -328,6 +335,19 @@ def book_version(engine: Engine) -> int:
     """Changes whenever a write lands (each is a batch): the served book is re-read when it does."""
     with engine.connect() as conn:
         return int(conn.execute(select(func.max(s.batches.c.id))).scalar() or 0)
+
+
+def read_mentions(engine: Engine, partners: list[str], families: list[str], limit: int = 200) -> pd.DataFrame:
+    """The newest text mentions of these partners and families (most recent first)."""
+    t = s.text_mentions
+    query = (
+        select(t)
+        .where(t.c.partner.in_(partners), t.c.family.in_(families))
+        .order_by(t.c.date.desc(), t.c.seq.desc())
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(query).mappings().all(), columns=[c.name for c in t.columns])
 
 
 def read_lors(engine: Engine) -> pd.DataFrame:

@@ -37,6 +37,19 @@ def test_a_scenario_on_a_buy_counts_the_hypothetical_request(systems_client) -> 
     assert answer["change"][0]["mean"] == pytest.approx(new["mean"] - base["mean"])
 
 
+def test_two_hypothetical_requests_from_one_partner_both_count(systems_client) -> None:
+    client, _ = systems_client
+    year = client.post("/v1/system-block-buys", json={"systems": ["sys_a"]}).json()["first_year"]
+    lors = [
+        {"partner": p, "system": "sys_a", "year": year + k, "quantity": 10}
+        for k, p in enumerate(["p04", "P04 "])
+    ]
+    r = client.post("/v1/scenarios", json={"systems": ["sys_a"], "what_if": {"lors": lors}})
+    assert r.status_code == 200, r.text
+    base, new = r.json()["baseline"]["rows"][0], r.json()["scenario"]["rows"][0]
+    assert new["sources"]["firm"] - base["sources"]["firm"] == pytest.approx(20)
+
+
 def test_a_scenario_on_a_line_moves_its_risk(systems_client) -> None:
     client, _ = systems_client
     what_if = {"plan_scale": 0.1, "min_rate": 100}

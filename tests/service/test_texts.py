@@ -88,3 +88,25 @@ def test_bad_texts_are_400_and_store_nothing(client: TestClient) -> None:
     again = client.post("/v1/evidence/texts", json={"texts": once})
     assert again.status_code == 400 and "already stored" in again.text  # its LOR ids exist: nothing added
     assert store.counts(engine) == before
+
+
+def test_texts_keep_their_mentions_with_span_urgency_and_relation(client: TestClient) -> None:
+    texts = [
+        {"id": "dsca-13-09", "kind": "notification", "text": NOTIFICATION},
+        {"id": "memo-9", "kind": "document", "partner": "Norway", "date": "2013-05-01", "text": DOCUMENT},
+    ]
+    assert client.post("/v1/evidence/texts", json={"texts": texts}).status_code == 201
+    engine = client.app.state.services.engine
+    memo = store.read_mentions(engine, ["norway"], ["fighter_aircraft"])
+    memo = memo[memo["doc_id"] == "memo-9"].iloc[0]
+    assert (
+        DOCUMENT[memo["span_start"] : memo["span_end"]] == memo["quote"]
+        and "fighter aircraft" in memo["quote"]
+    )
+    assert memo["urgency"] > 0 and memo["sentence"] == DOCUMENT and memo["kind"] == "document"
+    assert memo["gap"] is not None  # "lacks modern fighter aircraft": a capability gap
+    item = store.read_mentions(engine, ["norway"], list(set(store.read_lors(engine)["family"])))
+    item = item[item["doc_id"] == "dsca-13-09"].iloc[0]
+    assert NOTIFICATION[item["span_start"] : item["span_end"]] == item["quote"]
+    assert item["quote"].lower() == item["designation"].lower() and item["quantity"] == 48
+    assert "item 1" in item["source"] and item["urgency"] is None
