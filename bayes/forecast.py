@@ -537,8 +537,8 @@ class Forecaster:
             self.units[..., sl] = np.moveaxis(units, 0, -1)
         self._lock = threading.RLock()  # set_book changes the cubes while answers may read them
         self._original: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
-        self._book = self._open_book()
-        self.book_as_of = str(model.idata.attrs.get("fitted_at", ""))
+        self._book = self._fitted_book = self._open_book()
+        self.book_as_of = self.fitted_at = str(model.idata.attrs.get("fitted_at", ""))
         self._condition_on_book()
         self._sorted = np.sort(self.cube, axis=-1, kind="stable")
         self._units_sorted = np.sort(self.units, axis=-1, kind="stable")
@@ -721,6 +721,27 @@ class Forecaster:
             "converts": converts,
         }
 
+    @staticmethod
+    def _known(book: dict[str, np.ndarray]) -> dict[tuple[int, int, int], np.ndarray]:
+        """Per (partner, family, year) cell, the book's requests in it per draw (firm ones, and pending
+        ones that convert in that draw)."""
+        known: dict[tuple[int, int, int], np.ndarray] = {}
+        for i in range(len(book["partner"])):
+            cell = (int(book["partner"][i]), int(book["family"][i]), int(book["year"][i]))
+            known[cell] = known.get(cell, 0) + book["converts"][i].astype(np.int64)
+        return known
+
+    def _conditioned(
+        self, cell: tuple[int, int, int], m: np.ndarray, n: np.ndarray, u: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One cell's new-LOR counts and units given ``m`` known requests (bayes.scenario.condition_cell),
+        from its unconditioned draws ``n`` and ``u``. Seeded by the cell, so a cell conditioned on the
+        same book gives the same draws whatever else is on the book (what "why did this move" relies on)."""
+        rng = np.random.default_rng([self._seed, zlib.crc32("book|{}|{}|{}".format(*cell).encode())])
+        source, extra, share = condition_cell(n.astype(np.int64), m, rng)
+        units = np.round(np.where(source >= 0, u.astype(float)[np.maximum(source, 0)], 0.0) * share)
+        return extra, units
+
     def _condition_on_book(self) -> set[int]:
         """Forecast new LORs of each cell given the requests already on its book, so none is counted
         twice: in a draw where the book holds m requests of a cell (firm ones, and pending ones that
@@ -732,20 +753,25 @@ class Forecaster:
         for (p, f, k), (counts, units) in self._original.items():
             self.cube[p, f, k], self.units[p, f, k] = counts, units
         self._original = {}
-        b = self._book
-        known: dict[tuple[int, int, int], np.ndarray] = {}
-        for i in range(len(b["partner"])):
-            cell = (int(b["partner"][i]), int(b["family"][i]), int(b["year"][i]))
-            known[cell] = known.get(cell, 0) + b["converts"][i].astype(np.int64)
-        rng = np.random.default_rng([self._seed, zlib.crc32(b"book")])
-        for (p, f, k), m in known.items():
-            n, u = self.cube[p, f, k].astype(np.int64), self.units[p, f, k].astype(float)
+        for (p, f, k), m in self._known(self._book).items():
             self._original[(p, f, k)] = (self.cube[p, f, k].copy(), self.units[p, f, k].copy())
-            source, extra, share = condition_cell(n, m, rng)
-            self.cube[p, f, k] = extra
-            self.units[p, f, k] = np.round(np.where(source >= 0, u[np.maximum(source, 0)], 0.0) * share)
+            self.cube[p, f, k], self.units[p, f, k] = self._conditioned(
+                (p, f, k), m, *self._original[(p, f, k)]
+            )
             touched.add(f)
         return touched
+
+    def _family_under(self, fi: int, book: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(P, H, S) copies of family ``fi``'s new-LOR counts and units as they would be served with
+        ``book`` instead of the current one: unconditioned, then conditioned on that book's cells."""
+        counts, units = self.cube[:, fi].copy(), self.units[:, fi].copy()
+        for (p, f, k), (c, u) in self._original.items():
+            if f == fi:
+                counts[p, k], units[p, k] = c, u
+        for (p, f, k), m in self._known(book).items():
+            if f == fi:
+                counts[p, k], units[p, k] = self._conditioned((p, f, k), m, counts[p, k], units[p, k])
+        return counts, units
 
     def _refresh_family(self, f: int) -> None:
         """The summaries read off family ``f``'s cells, recomputed after its cells changed."""
@@ -1595,6 +1621,7 @@ class Forecaster:
         regions: Sequence[str] | None = None,
         levels: Sequence[float] = (0.8,),
         system: str | None = None,
+        book: str = "live",
     ) -> dict:
         """P(the partners request at least ``at_least`` units of ``family``, or of one ``system``,
         within ``within_months`` of ``start``), from the yearly draws and the arrival profile
@@ -1604,8 +1631,11 @@ class Forecaster:
         book). Reproducible: the thinning is seeded by the forecaster's seed and the question.
 
         Returns the probability, P(at least one request), expected units and requests, the units'
-        credible intervals, and what the answer rests on."""
+        credible intervals, and what the answer rests on. ``book="fitted"`` answers as the model was
+        served when fitted, with the book it was fitted with (what "why did this move" compares)."""
         levels = self._check(1, levels)
+        if book not in ("live", "fitted"):
+            raise ForecastError(f"book: {book!r} is neither 'live' nor 'fitted'")
         if system is not None:
             in_family = self.family_of_system(system)
             if family is not None and family != in_family:
@@ -1629,7 +1659,21 @@ class Forecaster:
             raise ForecastError(f"at_least: {at_least} must be a positive number of units")
         key = f"{family}|{system or ''}|{at_least}|{within_months}|{start}|{','.join(self.partners[pi])}"
         rng = np.random.default_rng([self._seed, zlib.crc32(key.encode())])
-        cube, unit_cube = self._request_draws(family, system)
+        if book == "live":
+            cube, unit_cube = self._request_draws(family, system)
+        else:
+            cube, unit_cube = self._family_under(self._f_index[family], self._fitted_book)
+            if system is not None:
+                split = split_family(
+                    self._require_shares(),
+                    family,
+                    cube,
+                    unit_cube,
+                    self.partner_region,
+                    self.years,
+                    self._seed,
+                )
+                cube, unit_cube = split.dense(system)
         count = np.zeros(self.cube.shape[-1])
         units = np.zeros(self.cube.shape[-1])
         shares = {}
@@ -1660,7 +1704,7 @@ class Forecaster:
             "window": {"from": start.isoformat(), "to": end.isoformat(), "share_of_each_year": shares},
             "rests_on": {
                 "data_through": first_year - 1,
-                "book_as_of": self.book_as_of,
+                "book_as_of": self.book_as_of if book == "live" else self.fitted_at,
                 "timing": self.arrival.basis,
                 "counts": "new requests forecast from the posterior draws; the open book is not counted",
                 "system_share": (

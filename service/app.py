@@ -70,6 +70,7 @@ class ModelHolder:
         self.engine = engine
         self.reload_seconds = reload_seconds
         self.served: Served | None = None
+        self._compared: Served | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
 
@@ -91,6 +92,23 @@ class ModelHolder:
                 )
         self.refresh_book()
         return self.served
+
+    def compared(self, model_id: str) -> Served:
+        """Another registered model, served with the live book, for "why did this move" (the last one
+        asked for is kept: loading a model takes seconds)."""
+        served = self.served
+        version = store.book_version(self.engine)
+        with self._lock:
+            kept = self._compared
+            if kept is None or kept.record.id != model_id or kept.book_version != version:
+                record = registry.get_model(self.engine, model_id)
+                kept = Served.load(record)
+                lors = store.read_lors(self.engine)
+                kept.forecaster.set_book(lors, as_of=served.forecaster.book_as_of if served else "")
+                kept.book_version = version
+                self._compared = kept
+                log.info("loaded model %s to compare with the served one", model_id)
+        return kept
 
     def refresh_book(self) -> None:
         """Serve the book of requests as stored now, if anything was written since it was read: posted
@@ -261,7 +279,7 @@ def build_services(settings: Settings, model_path: Path | None = None) -> Servic
 
 def create_app(settings: Settings | None = None, model_path: Path | str | None = None) -> Litestar:
     """The app around a database (``settings``, default: from the environment and config file)."""
-    from service import _basis, _planner, _planner_views, _scenarios
+    from service import _basis, _planner, _planner_views, _scenarios, _why
     from service import _handlers as h
 
     async def before_request(request: Request) -> None:  # the key first, then what it sent
@@ -292,6 +310,7 @@ def create_app(settings: Settings | None = None, model_path: Path | str | None =
                 *h.HANDLERS,
                 *_scenarios.HANDLERS,
                 *_basis.HANDLERS,
+                *_why.HANDLERS,
                 *_planner.HANDLERS,
                 *_planner_views.HANDLERS,
             ]

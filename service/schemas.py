@@ -489,6 +489,47 @@ class Basis(msgspec.Struct):
     signal: SignalBasis
 
 
+class WhyRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Why the answer to a question (as in POST /v1/questions) moved: ``since`` "fit" compares the
+    served model as fitted with the served model now (the requests posted since); a model id compares
+    that model, as fitted, with the served one now."""
+
+    family: Label | None = None
+    system: Label | None = None
+    at_least: Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000, description="units requested, at least")]
+    within_months: Annotated[int, msgspec.Meta(ge=1, le=120, description="the window's length in months")]
+    start: Annotated[datetime.date | None, msgspec.Meta(description="the window's first day")] = (
+        msgspec.field(default=None, name="from")
+    )
+    partners: Filter | None = None
+    regions: Filter | None = None
+    since: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=NO_CONTROL)] = "fit"
+
+
+class WhyState(msgspec.Struct):
+    model_id: str
+    book_as_of: str
+    probability: float
+    expected_units: float
+
+
+class WhyPart(msgspec.Struct):
+    component: Literal["book", "data", "model_version", "priors", "refit"]
+    changed: Annotated[list[str], msgspec.Meta(description="what differs between the two states")]
+    probability: Annotated[float, msgspec.Meta(description="this part's change in the probability")]
+    expected_units: float
+    detail: str
+
+
+class Why(msgspec.Struct):
+    model: ServedModel
+    since: str
+    before: WhyState
+    after: WhyState
+    change: Annotated[WhyState, msgspec.Meta(description="after minus before (model_id: the served one)")]
+    parts: Annotated[list[WhyPart], msgspec.Meta(description="the change split: the parts add up to it")]
+
+
 class LineInfo(msgspec.Struct):
     id: str
     name: str

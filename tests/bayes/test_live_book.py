@@ -71,6 +71,22 @@ def test_a_firm_request_is_realised_demand_and_the_cell_is_conditioned_on_it(fit
     np.testing.assert_allclose(again["mean"].values, before["mean"].values)
 
 
+def test_the_fitted_book_answer_stays_what_the_fit_served(fitted, book) -> None:
+    """What "why did this move" compares: the answer with the fitted book is the one served before any
+    request was posted, exactly, whatever the live book holds now."""
+    f = Forecaster(fitted, max_draws=400, max_horizon=2, seed=3)
+    partner, family = _free_cell(f)
+    served = f.question(family, 1, 12, partners=[partner])
+    assert f.question(family, 1, 12, partners=[partner], book="fitted") == served
+    f.set_book(pd.concat([book, _firm(partner, family, int(f.years[0]), 50)]), as_of="now")
+    moved = f.question(family, 1, 12, partners=[partner])
+    assert moved["expected_requests"] != served["expected_requests"]
+    then = f.question(family, 1, 12, partners=[partner], book="fitted")
+    assert {k: v for k, v in then.items() if k != "rests_on"} == {
+        k: v for k, v in served.items() if k != "rests_on"
+    }
+
+
 def test_a_pending_request_counts_with_its_conversion_probability(fitted, book) -> None:
     f = Forecaster(fitted, max_draws=400, max_horizon=2, seed=3)
     partner, family = _free_cell(f)
