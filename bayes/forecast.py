@@ -540,27 +540,28 @@ class Forecaster:
         self._book = self._fitted_book = self._open_book()
         self.book_as_of = self.fitted_at = str(model.idata.attrs.get("fitted_at", ""))
         self._condition_on_book()
-        self._sorted = np.sort(self.cube, axis=-1, kind="stable")
-        self._units_sorted = np.sort(self.units, axis=-1, kind="stable")
-        self._mean = self.cube.mean(axis=-1)
-        self._units_mean = self.units.mean(axis=-1)
-        self._p_any = (self.cube > 0).mean(axis=-1)
-        self._p_any_within = (np.maximum.accumulate(self.cube, axis=2) > 0).mean(axis=-1)
-        self._all_family = self.cube.sum(axis=0, dtype=np.uint32)
-        self._all_family_units = self.units.sum(axis=0, dtype=np.uint64)
         self._domestic, self._plan_basis, self.plan_sigma = self._plans(plans, rng, len(self._take))
         self._capacity = self._capacities(capacities)
-        # The usual request covers every partner: its family totals and total demand are read off
-        # draws summed and sorted here, once; a subset of partners sums and sorts its own.
-        self._all_family_sorted = np.sort(self._all_family, axis=-1)
-        self._all_family_units_sorted = np.sort(self._all_family_units, axis=-1)
-        every = np.arange(len(self.partners)), np.arange(len(self.families))
-        self._all_total = self._total(self._total_parts(*every, 0, max_horizon), self._all_family_units)
-        self._all_total_sorted = np.sort(self._all_total, axis=-1)
+        # What answers read off the cells, sorted and summed once here and per family again when its
+        # cells change (_refresh_family). The usual request covers every partner: its family totals and
+        # total demand are read off the "_all" draws; a subset of partners sums and sorts its own.
+        cells, families = (n_p, n_f, max_horizon), (n_f, max_horizon, s)
+        self._sorted, self._units_sorted = np.empty_like(self.cube), np.empty_like(self.units)
+        self._mean, self._units_mean = np.empty(cells), np.empty(cells)
+        self._p_any, self._p_any_within = np.empty(cells), np.empty(cells)  # within: by each year
+        self._all_family, self._all_family_sorted = (
+            np.empty(families, np.uint32),
+            np.empty(families, np.uint32),
+        )
+        self._all_family_units = np.empty(families, np.uint64)
+        self._all_family_units_sorted = np.empty(families, np.uint64)
+        self._all_total, self._all_total_sorted = np.empty(families), np.empty(families)
+        self._splits: dict[str, FamilySplit] = {}
+        for f in range(n_f):
+            self._refresh_family(f)
         tree = model.idata
         self.shares = SystemShares(tree[SHARES_GROUP], s) if SHARES_GROUP in tree.children else None
         self._allow_failed = allow_failed
-        self._splits: dict[str, FamilySplit] = {}
         self.lines = lines if lines is not None else load_lines()
         self.catalogue = catalogue or load_catalogue()
         self._lors = _with_systems(lors, self.catalogue)

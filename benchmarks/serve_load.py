@@ -138,8 +138,6 @@ def _what_if(
         what_if["leaving"] = leaving
         staying = [p for p in chosen if p not in leaving]
     if "lors" in picked:
-        # from distinct partners: two from one partner are a 500 from to_scenario (service/_scenarios.py)
-        # as of this writing, which is not what this benchmark measures
         what_if["lors"] = [
             {
                 "partner": partner,
