@@ -536,6 +536,7 @@ class Forecaster:
             self.cube[..., sl] = np.moveaxis(counts, 0, -1)
             self.units[..., sl] = np.moveaxis(units, 0, -1)
         self._lock = threading.RLock()  # set_book changes the cubes while answers may read them
+        self._prior_conversions: np.ndarray | None = None
         self._original: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._book = self._fitted_book = self._open_book()
         self.book_as_of = self.fitted_at = str(model.idata.attrs.get("fitted_at", ""))
@@ -565,6 +566,7 @@ class Forecaster:
         self.lines = lines if lines is not None else load_lines()
         self.catalogue = catalogue or load_catalogue()
         self._lors = _with_systems(lors, self.catalogue)
+        self._lors_by_system = _by_system(self._lors)
 
     # -- building ---------------------------------------------------------------------------------
     def _slice(self, sl: slice | np.ndarray) -> dict[str, np.ndarray]:
@@ -818,6 +820,7 @@ class Forecaster:
         with self._lock:
             self._book = book
             self._lors = _with_systems(lors, self.catalogue)
+            self._lors_by_system = _by_system(self._lors)
             for f in self._condition_on_book():
                 self._refresh_family(f)
             self.book_as_of = as_of
@@ -1376,8 +1379,10 @@ class Forecaster:
         or the priors' for a fit with no withdrawn requests (seeded, so every answer reads the same)."""
         if "conversion" in self._params:
             return self._params["conversion"]
-        rng = np.random.default_rng([self._seed, zlib.crc32(b"conversion")])
-        return self._prior_conversion(rng, len(self._take))
+        if self._prior_conversions is None:  # drawn once: every answer reads the same draws
+            rng = np.random.default_rng([self._seed, zlib.crc32(b"conversion")])
+            self._prior_conversions = self._prior_conversion(rng, len(self._take))
+        return self._prior_conversions
 
     def _staying(self, pi: np.ndarray, scenario: Scenario) -> np.ndarray:
         return pi[~np.isin(self.partners[pi], list(scenario.leaving))] if scenario.leaving else pi
@@ -1443,7 +1448,9 @@ class Forecaster:
             parts[lor.status] += put((lor.quantity * converts)[None, :], np.array([lor.year]))
         parts["forecast"] = put(units.sum(axis=0), years)
         last = first - 1
-        for r in book_by_system(self._lors, [system], self.partners[pi]).itertuples(index=False):
+        for r in book_by_system(self._lors_by_system.get(system), [system], self.partners[pi]).itertuples(
+            index=False
+        ):
             quantity = float(r.quantity) if pd.notna(r.quantity) else np.nan
             if not np.isfinite(quantity) or r.status == "withdrawn":
                 continue
@@ -1584,18 +1591,17 @@ class Forecaster:
         picked = ordered[..., _quantile_positions(levels, ordered.shape[-1])]
         mean = combined.mean(axis=-1)
         dims = ("system",)
-        ds = xr.Dataset(
-            {name: (d, v) for name, (d, v) in _summary_at(picked, mean, dims).items()},
-            coords={"system": ids, "level": list(levels)},
-        )
-        ds["family"] = ("system", families)
-        ds["new_requests_expected"] = ("system", np.asarray(new_requests))
+        data = _summary_at(picked, mean, dims) | {
+            "family": (dims, families),
+            "new_requests_expected": (dims, np.asarray(new_requests)),
+        }
         for k, v in by_source.items():
             expected = v.mean(axis=-1)
-            ds[f"{k}_expected"] = ("system", expected)
-            ds[f"{k}_share"] = ("system", np.divide(expected, mean, out=np.zeros_like(mean), where=mean > 0))
+            data[f"{k}_expected"] = (dims, expected)
+            data[f"{k}_share"] = (dims, np.divide(expected, mean, out=np.zeros_like(mean), where=mean > 0))
         if at_least is not None:
-            ds["p_at_least"] = ("system", (combined >= at_least).mean(axis=-1))
+            data["p_at_least"] = (dims, (combined >= at_least).mean(axis=-1))
+        ds = xr.Dataset(data, coords={"system": ids, "level": list(levels)})
         ds.attrs.update(
             {
                 "partners": list(map(str, self.partners[pi])),
@@ -1787,6 +1793,11 @@ def _with_systems(lors: pd.DataFrame | None, catalogue: Catalogue) -> pd.DataFra
     out["status"] = out["status"].astype(str)
     out["system"] = catalogue.assign(out["designation"].fillna(""), out["family"])
     return out[out["system"].notna()]
+
+
+def _by_system(lors: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    """The requests of each named system (a line or a buy reads one system's, many times a second)."""
+    return {} if lors is None else {str(k): v for k, v in lors.groupby("system", sort=False)}
 
 
 def _with_all(per_family: np.ndarray) -> np.ndarray:

@@ -60,7 +60,7 @@ def carried_plan(
 def book_by_system(book: pd.DataFrame, systems: Sequence[str], partners: Sequence[str]) -> pd.DataFrame:
     """The book rows (LOR table with a ``system`` column) of these systems and partners."""
     if book is None or book.empty:
-        return pd.DataFrame(columns=["partner", "family", "system", "year", "status", "quantity"])
+        return pd.DataFrame(columns=["id", "partner", "family", "system", "year", "status", "quantity"])
     rows = book[book["system"].isin(list(systems)) & book["partner"].isin(list(partners))]
     return rows
 
