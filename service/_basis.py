@@ -17,15 +17,11 @@ import numpy as np
 import pandas as pd
 from litestar import Request
 from litestar.datastructures import State
-from litestar.params import Body
 from litestar.response import Response
 
-from bayes.forecast import ForecastError
-from service import scope, store
-from service._handlers import _answer, _caller, _forecast_post, _served, _served_model, _services, _system_id
+from service import store
+from service._handlers import JSON_BODY, _answer, _forecast_post, _served, _served_model, _services, target
 from service.schemas import Basis, BasisRequest
-
-JSON_BODY = Body(media_type="application/json")
 
 
 def _none(v):
@@ -97,10 +93,7 @@ async def answer_basis(
     services = _services(state)
     served = _served(services)
     f = served.forecaster
-    system, family = _system_id(f, data.system)
-    if family is None and data.family is None:
-        raise ForecastError("family or system: name one (GET /v1/families, GET /v1/systems)")
-    chosen = scope.select(_caller(request), f, data.partners, [family or data.family], data.regions)
+    system, chosen = target(request, f, data)
     family = chosen.families[0]
     partners = list(chosen.partners)
 

@@ -390,6 +390,22 @@ def _system_id(forecaster, system: str | None) -> tuple[str | None, str | None]:
     return wanted, forecaster.family_of_system(wanted)
 
 
+def target(request: Request, forecaster, data) -> tuple[str | None, scope.Selection]:
+    """The named system (None: a family question) and the partners and family a question-like body
+    (``family``, ``system``, ``partners``, ``regions``) is about, within the key's scope. A system and a
+    family named together must agree."""
+    system, family = _system_id(forecaster, data.system)
+    if family is None and data.family is None:
+        raise ForecastError("family or system: name one (GET /v1/families, GET /v1/systems)")
+    caller = _caller(request)
+    chosen = scope.select(caller, forecaster, data.partners, [family or data.family], data.regions)
+    if data.family is not None and family is not None:
+        asked = scope.select(caller, forecaster, None, [data.family]).families[0]
+        if asked != family:
+            raise ForecastError(f"system: {system!r} is in family {family!r}, not {asked!r}")
+    return system, chosen
+
+
 @_forecast_post("/v1/questions")
 async def ask_question(
     state: State, request: Request, data: Annotated[QuestionRequest, JSON_BODY]
@@ -398,16 +414,7 @@ async def ask_question(
     one named system, within M months of a date), with the expected quantity, a credible interval and
     what the answer rests on (data through, the book as of, the timing assumption, the system share)."""
     served = _served(_services(state))
-    system, family = _system_id(served.forecaster, data.system)
-    if family is None and data.family is None:
-        raise ForecastError("family or system: name one (GET /v1/families, GET /v1/systems)")
-    chosen = scope.select(
-        _caller(request), served.forecaster, data.partners, [family or data.family], data.regions
-    )
-    if data.family is not None and family is not None:
-        asked = scope.select(_caller(request), served.forecaster, None, [data.family]).families[0]
-        if asked != family:
-            raise ForecastError(f"system: {system!r} is in family {family!r}, not {asked!r}")
+    system, chosen = target(request, served.forecaster, data)
 
     def compute() -> bytes:
         answer = served.forecaster.question(

@@ -16,13 +16,13 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request
 from litestar.datastructures import State
-from litestar.params import Body
 from litestar.response import Response
 
 from bayes.forecast import LINE_SOURCES, Forecaster, ForecastError
 from bayes.scenario import HypotheticalLor, Scenario
 from service import auth, scope
 from service._handlers import (
+    JSON_BODY,
     _answer,
     _caller,
     _forecast_post,
@@ -40,7 +40,6 @@ from service.schemas import (
     WhatIf,
 )
 
-JSON_BODY = Body(media_type="application/json")
 BUY_SOURCES = tuple(k for k in LINE_SOURCES if k != "backlog")
 
 

@@ -21,16 +21,13 @@ from typing import Annotated
 import msgspec
 from litestar import Request
 from litestar.datastructures import State
-from litestar.params import Body
 from litestar.response import Response
 
 from bayes.forecast import Forecaster, ForecastError
-from service import registry, scope
-from service._handlers import _answer, _caller, _forecast_post, _served, _served_model, _services, _system_id
+from service import registry
+from service._handlers import JSON_BODY, _answer, _forecast_post, _served, _served_model, _services, target
 from service.app import Served
 from service.schemas import Why, WhyRequest
-
-JSON_BODY = Body(media_type="application/json")
 
 
 def _differences(before: Served, after: Served) -> dict[str, list[str]]:
@@ -79,10 +76,7 @@ async def why(state: State, request: Request, data: Annotated[WhyRequest, JSON_B
     services = _services(state)
     served = _served(services)
     f = served.forecaster
-    system, family = _system_id(f, data.system)
-    if family is None and data.family is None:
-        raise ForecastError("family or system: name one (GET /v1/families, GET /v1/systems)")
-    chosen = scope.select(_caller(request), f, data.partners, [family or data.family], data.regions)
+    system, chosen = target(request, f, data)
     since = data.since.strip()
     if since != "fit":
         registry.get_model(services.engine, since)  # an unknown id is a 404 before anything is loaded
