@@ -95,14 +95,14 @@ def fan_chart(
     bands: Sequence[tuple[float, Sequence[float], Sequence[float]]],
     median: Sequence[float],
     rules: Sequence[tuple[float, str, str]] = (),
-    width: int = 420,
-    height: int = 210,
+    width: int = 720,
+    height: int = 240,
     compare: Sequence[float] | None = None,
 ) -> str:
     """A fan chart: per year, nested credible bands ``(level, lower, upper)`` (any order; drawn widest
     first), the ``median`` as a line, ``rules`` (value, css class, title) as horizontal lines, and
     ``compare`` (a baseline's median, say) as a dashed line."""
-    left, right, top, bottom = 52, 10, 10, 24
+    left, right, top, bottom = 52, 24, 10, 24  # room for the last year's label
     ordered = sorted(bands, key=lambda b: -b[0])
     peak = max([*(max(u) for _, _, u in ordered), *median, *(v for v, _, _ in rules), *(compare or [0.0])])
     ticks = _ticks(float(peak))
