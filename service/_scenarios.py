@@ -70,7 +70,9 @@ def to_scenario(caller: auth.Caller, forecaster: Forecaster, what_if: WhatIf) ->
         plan_from=what_if.plan_from,
         min_rate=what_if.min_rate,
         max_rate=what_if.max_rate,
-        leaving=tuple(_partner_ids(caller, forecaster, what_if.leaving, "leaving")),
+        leaving=tuple(
+            dict.fromkeys(_partner_ids(caller, forecaster, what_if.leaving, "leaving"))
+        ),  # once each
     )
 
 

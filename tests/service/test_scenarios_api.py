@@ -50,6 +50,13 @@ def test_two_hypothetical_requests_from_one_partner_both_count(systems_client) -
     assert new["sources"]["firm"] - base["sources"]["firm"] == pytest.approx(20)
 
 
+def test_a_partner_leaving_twice_leaves_once(systems_client) -> None:
+    client, _ = systems_client
+    body = {"systems": ["sys_a"], "what_if": {"leaving": ["p02", " P02", "p02"]}}
+    r = client.post("/v1/scenarios", json=body)
+    assert r.status_code == 200 and r.json()["what_if"] == ["p02 leaves the buy"], r.text
+
+
 def test_a_scenario_on_a_line_moves_its_risk(systems_client) -> None:
     client, _ = systems_client
     what_if = {"plan_scale": 0.1, "min_rate": 100}
