@@ -44,6 +44,7 @@ from bayes.design import Scale, decades, fleet_covariates, log_rate, nlp_covaria
 from bayes.line_load import SOURCES as LINE_SOURCES
 from bayes.line_load import book_by_system, carried_plan, place
 from bayes.model import DemandModel, PosteriorDraws, invalid_choices
+from bayes.prior_weights import Reweighting, reweighting
 from bayes.quantiles import positions
 from bayes.scenario import Scenario, condition_cell
 from bayes.system_shares import GROUP as SHARES_GROUP
@@ -53,6 +54,7 @@ from bayes.timing import ArrivalProfile, add_months
 from evidence.lags import lag_shares
 from evidence.lines import load_lines
 from evidence.systems import Catalogue, load_catalogue
+from priors.priorset import PriorSet
 
 MAX_HORIZON = 10
 NEW = "(new: drawn from the population)"
@@ -1277,6 +1279,11 @@ class Forecaster:
         )
         return total, summary
 
+    def reweighted_to(self, priors: PriorSet) -> Reweighting:
+        """Weights on this forecaster's draws for the posterior under ``priors`` instead of the model's
+        own, same data (bayes.prior_weights); pass them to :meth:`question` as ``weights``."""
+        return reweighting(self._params, self.model.priors, priors)
+
     def signal_effect(self, partners: Sequence[str], family: str) -> np.ndarray | None:
         """(P', H) the factor the text signal puts on each partner's expected requests of ``family`` per
         forecast year (the posterior mean of exp(its term on the log rate), relative to an average
@@ -1629,6 +1636,7 @@ class Forecaster:
         levels: Sequence[float] = (0.8,),
         system: str | None = None,
         book: str = "live",
+        weights: np.ndarray | None = None,
     ) -> dict:
         """P(the partners request at least ``at_least`` units of ``family``, or of one ``system``,
         within ``within_months`` of ``start``), from the yearly draws and the arrival profile
@@ -1639,7 +1647,8 @@ class Forecaster:
 
         Returns the probability, P(at least one request), expected units and requests, the units'
         credible intervals, and what the answer rests on. ``book="fitted"`` answers as the model was
-        served when fitted, with the book it was fitted with (what "why did this move" compares)."""
+        served when fitted, with the book it was fitted with (what "why did this move" compares).
+        ``weights`` (one per draw, summing to 1) answer for a reweighted posterior (bayes.prior_weights)."""
         levels = self._check(1, levels)
         if book not in ("live", "fitted"):
             raise ForecastError(f"book: {book!r} is neither 'live' nor 'fitted'")
@@ -1693,13 +1702,22 @@ class Forecaster:
             inside = rng.binomial(n, share)
             count += inside.sum(axis=0)
             units += np.divide(u * inside, n, out=np.zeros_like(u), where=n > 0).sum(axis=0)
-        ordered = np.sort(units)
-        picked = ordered[_quantile_positions(levels, ordered.size)]
+        w = np.full(units.size, 1.0 / units.size) if weights is None else np.asarray(weights, dtype=float)
+        if w.shape != units.shape:
+            raise ForecastError(f"weights: {w.shape[0]} weights for {units.size} draws")
+        order = np.argsort(units, kind="stable")
+        if weights is None:
+            picked = units[order][_quantile_positions(levels, units.size)]
+        else:  # weighted quantiles: the first draw whose cumulative weight reaches each probability
+            at = np.concatenate([[0.5], _quantile_pairs(levels).ravel()])
+            cumulative = np.cumsum(w[order])
+            # (less a hair, as bayes.quantiles.positions: equal weights give the unweighted quantiles)
+            picked = units[order][np.minimum(np.searchsorted(cumulative, at - 1e-9), units.size - 1)]
         return {
-            "probability": float((units >= at_least).mean()),
-            "p_any_request": float((count >= 1).mean()),
-            "expected_units": float(units.mean()),
-            "expected_requests": float(count.mean()),
+            "probability": float(w @ (units >= at_least)),
+            "p_any_request": float(w @ (count >= 1)),
+            "expected_units": float(w @ units),
+            "expected_requests": float(w @ count),
             "median_units": float(picked[0]),
             "intervals": [
                 {"level": lv, "lower": float(lo), "upper": float(hi)}

@@ -12,6 +12,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 # Distribution name -> (required arguments, arguments that must be > 0).
 PRIOR_DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "Normal": (("mu", "sigma"), ("sigma",)),
@@ -60,6 +62,28 @@ class Prior:
             case "HalfStudentT":
                 return abs(p["sigma"] * rng.standard_t(p["nu"], size))
         raise PriorError(f"cannot draw from {self.dist}")
+
+    def logpdf(self, x):  # -> numpy array, elementwise
+        """The log density at ``x`` (for reweighting posterior draws from one prior to another)."""
+        from scipy import stats
+
+        p = self.params
+        match self.dist:
+            case "Normal":
+                return stats.norm.logpdf(x, p["mu"], p["sigma"])
+            case "HalfNormal":
+                return stats.halfnorm.logpdf(x, 0.0, p["sigma"])
+            case "Exponential":
+                return stats.expon.logpdf(x, 0.0, 1.0 / p["lam"])
+            case "Gamma":
+                return stats.gamma.logpdf(x, p["alpha"], 0.0, 1.0 / p["beta"])
+            case "Beta":
+                return stats.beta.logpdf(x, p["alpha"], p["beta"])
+            case "StudentT":
+                return stats.t.logpdf(x, p["nu"], p["mu"], p["sigma"])
+            case "HalfStudentT":
+                return stats.t.logpdf(x, p["nu"], 0.0, p["sigma"]) + np.log(2.0)
+        raise PriorError(f"no density for {self.dist}")
 
 
 @dataclass(frozen=True)

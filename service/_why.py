@@ -5,10 +5,12 @@ The change in a planner's question between two states, split into parts that add
 - ``since: "fit"``: the served model as fitted (its fitted book) against the same model now. Only the
   book differs, so the whole change is the book's: the requests posted, changed or withdrawn since.
 - ``since: <model id>``: that model as fitted, then that model with today's book (the **book** part),
-  then the served model with today's book (the **refit** part). The refit part is attributed to the
-  data, the model version (code and model config) or the priors when only one of them differs between
-  the two fits; when several differ it is reported jointly, naming them: separating them needs a fit
-  with one changed at a time, which an answer cannot afford.
+  then the served model with today's book (the refit). When the priors differ, their part is separated
+  without a refit: the served model's draws reweighted to the earlier priors (bayes.prior_weights,
+  Pareto-smoothed importance sampling; refused, and said so, when k-hat exceeds 0.7) give the answer
+  with today's data and model under the earlier priors, and the rest of the refit is the data's or the
+  model version's (code and model config). When both of those differ they are reported jointly, naming
+  each difference: separating them needs a fit with one changed at a time, which an answer cannot afford.
 
 Both states answer from stored draws with the same seeds, so nothing in the change is sampling noise
 from answering twice.
@@ -81,7 +83,7 @@ async def why(state: State, request: Request, data: Annotated[WhyRequest, JSON_B
     if since != "fit":
         registry.get_model(services.engine, since)  # an unknown id is a 404 before anything is loaded
 
-    def ask(forecaster: Forecaster, book: str) -> dict:
+    def ask(forecaster: Forecaster, book: str, weights=None) -> dict:
         return forecaster.question(
             chosen.families[0],
             data.at_least,
@@ -90,6 +92,7 @@ async def why(state: State, request: Request, data: Annotated[WhyRequest, JSON_B
             chosen.partners,
             system=system,
             book=book,
+            weights=weights,
         )
 
     def compute() -> bytes:
@@ -124,20 +127,32 @@ async def why(state: State, request: Request, data: Annotated[WhyRequest, JSON_B
             ]
             changed = _differences(other, served)
             moved = [c for c, what in changed.items() if what]
+            # today's data and model under the earlier priors: the served draws reweighted to them
+            end, priors_part = now, None
+            if "priors" in moved:
+                rw = f.reweighted_to(other.model.priors)
+                if rw.usable:
+                    end = ask(f, "live", rw.weights)
+                    khat = "no tail to smooth" if rw.khat is None else f"k-hat {rw.khat:.2f}"
+                    detail = f"the served draws reweighted to the earlier priors (PSIS, {khat})"
+                    priors_part = _part("priors", changed["priors"], end, now, detail)
+                    moved.remove("priors")
+                else:
+                    changed["priors"] = [*changed["priors"], f"not separated: {rw.reason}"]
             if len(moved) == 1:
-                parts.append(
-                    _part(moved[0], changed[moved[0]], today, now, "the only difference between the fits")
-                )
-            else:
+                detail = "the only other difference between the fits"
+                parts.append(_part(moved[0], changed[moved[0]], today, end, detail))
+            elif moved:
                 detail = (
-                    "the fits differ in "
-                    + ", ".join(moved)
-                    + ": reported jointly (separating them needs a fit "
-                    "with one changed at a time)"
-                    if moved
-                    else "the fits differ in nothing recorded: the change is the sampler's (another run)"
+                    f"the fits differ in {', '.join(moved)}: reported jointly (separating them needs a fit "
                 )
-                parts.append(_part("refit", [x for c in moved for x in changed[c]], today, now, detail))
+                detail += "with one changed at a time)"
+                parts.append(_part("refit", [x for c in moved for x in changed[c]], today, end, detail))
+            else:
+                detail = "the fits differ in nothing else recorded: the change is the sampler's (another run)"
+                parts.append(_part("refit", [], today, end, detail))
+            if priors_part is not None:
+                parts.append(priors_part)
         body = {
             "model": _served_model(served),
             "since": since,

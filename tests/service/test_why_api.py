@@ -40,7 +40,7 @@ def test_against_another_fit_the_parts_add_up(systems_client) -> None:
     assert total == pytest.approx(why["change"]["probability"], abs=1e-12)
     refit = why["parts"][-1]
     assert refit["component"] == "refit" and refit["changed"] == [] and refit["probability"] == 0
-    assert "nothing recorded" in refit["detail"]
+    assert "nothing else recorded" in refit["detail"]
 
 
 def test_why_is_checked_and_scoped(systems_client) -> None:
@@ -51,3 +51,31 @@ def test_why_is_checked_and_scoped(systems_client) -> None:
     assert client.post("/v1/why", json=_question(), headers=bearer(scoped)).status_code == 403
     mine = client.post("/v1/why", json=_question(partners=["P01"]), headers=bearer(scoped))
     assert mine.status_code == 200, mine.text
+
+
+def test_a_change_of_priors_is_separated_by_reweighting(systems_client, systems_path, tmp_path) -> None:
+    """A second registered fit that differs from the served one in one prior only (the same draws, its
+    intercept prior recorded wider): the priors' part is computed by reweighting the served draws, and
+    the parts still add up."""
+    import json
+
+    from bayes.model import DemandModel
+    from priors.priorset import parse_priors
+    from service import registry
+
+    client, _ = systems_client
+    other = DemandModel.load(systems_path)
+    config = json.loads(other.idata.attrs["model_config"])
+    config["priors"]["intercept"]["sigma"] *= 1.2
+    other.idata.attrs["model_config"] = json.dumps(config)
+    other.idata.attrs["priors_hash"] = parse_priors(config["priors"]).hash
+    record = registry.register_file(client.app.state.services.engine, other.save(tmp_path / "wider.nc"))
+    r = client.post("/v1/why", json=_question(since=record.id))
+    assert r.status_code == 200, r.text
+    why = r.json()
+    components = [p["component"] for p in why["parts"]]
+    assert components == ["book", "refit", "priors"], why["parts"]
+    priors = why["parts"][-1]
+    assert priors["changed"] == ["intercept"] and "reweighted" in priors["detail"]
+    total = sum(p["probability"] for p in why["parts"])
+    assert total == pytest.approx(why["change"]["probability"], abs=1e-12)
