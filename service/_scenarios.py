@@ -174,47 +174,22 @@ async def run_scenario(
     chosen = scope.select(caller, f, data.partners, None, data.regions)
     scenario = to_scenario(caller, f, data.what_if)
 
-    def compute() -> bytes:
+    def answer(scenario: Scenario | None) -> dict:
         if data.line is not None:
-            line = data.line.strip().lower()
-            base, new = (
-                line_risk_body(served, f.line_risk(line, chosen.partners, levels=data.levels, scenario=s))
-                for s in (None, scenario)
+            ds = f.line_risk(
+                data.line.strip().lower(), chosen.partners, levels=data.levels, scenario=scenario
             )
-            return msgspec.json.encode(
-                {
-                    "kind": "line",
-                    "what_if": new["what_if"],
-                    "baseline": base,
-                    "scenario": new,
-                    "change": _line_change(base, new),
-                }
-            )
-        base, new = (
-            buy_body(
-                served,
-                f.system_block_buy(
-                    data.systems,
-                    chosen.partners,
-                    None,
-                    data.first_year,
-                    data.last_year,
-                    data.levels,
-                    data.at_least,
-                    scenario=s,
-                ),
-            )
-            for s in (None, scenario)
+            return line_risk_body(served, ds)
+        window = (data.first_year, data.last_year, data.levels, data.at_least)
+        return buy_body(
+            served, f.system_block_buy(data.systems, chosen.partners, None, *window, scenario=scenario)
         )
-        return msgspec.json.encode(
-            {
-                "kind": "block_buy",
-                "what_if": new["what_if"],
-                "baseline": base,
-                "scenario": new,
-                "change": _buy_change(base, new),
-            }
-        )
+
+    def compute() -> bytes:
+        base, new = answer(None), answer(scenario)
+        kind, change = ("line", _line_change) if data.line is not None else ("block_buy", _buy_change)
+        body = {"kind": kind, "what_if": new["what_if"], "baseline": base, "scenario": new}
+        return msgspec.json.encode(body | {"change": change(base, new)})
 
     target = data.line.strip().lower() if data.line else tuple(x.strip().lower() for x in data.systems or ())
     key = (
