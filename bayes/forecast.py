@@ -1590,8 +1590,9 @@ class Forecaster:
             parts["domestic"] = plan
             for k in sources:
                 sources[k].append(parts[k][window].sum(axis=0))
-            counts, _ = self.split(family).dense(system)
-            new_requests.append(counts[pi][:, window].sum(axis=(0, 1)).mean())
+            split = self.split(family)  # the requests read off its non-empty cells: no dense copy
+            inside = np.isin(split.partner, pi) & (split.year >= window.start) & (split.year < window.stop)
+            new_requests.append(split.counts[inside, split.system_index[system]].sum() / len(self._take))
         by_source = {k: np.stack(v) for k, v in sources.items()}  # (K, S)
         combined = sum(by_source.values())
         ordered = np.sort(combined, axis=-1)

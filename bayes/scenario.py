@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -52,7 +52,7 @@ class Scenario:
     plan_from: int | None = None  # None: every year of the answer
     min_rate: float | None = None
     max_rate: float | None = None
-    leaving: tuple[str, ...] = field(default=())
+    leaving: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -63,15 +63,14 @@ class Scenario:
         partners: Sequence[str],
         systems: Sequence[str],
         years: Sequence[int],
-        field_prefix: str = "what_if",
     ) -> None:
         """Raise ScenarioError naming the field when a what-if does not fit the question it is put to:
         ``partners`` are the question's partners, ``systems`` its systems, ``years`` its years."""
         chosen, named = set(partners), set(systems)
         if len(self.lors) > MAX_HYPOTHETICAL:
-            raise ScenarioError(f"{field_prefix}.lors: at most {MAX_HYPOTHETICAL} hypothetical requests")
+            raise ScenarioError(f"what_if.lors: at most {MAX_HYPOTHETICAL} hypothetical requests")
         for i, lor in enumerate(self.lors):
-            where = f"{field_prefix}.lors[{i}]"
+            where = f"what_if.lors[{i}]"
             if lor.partner not in chosen:
                 raise ScenarioError(f"{where}.partner: {lor.partner!r} is not among this question's partners")
             if lor.system not in named:
@@ -87,26 +86,18 @@ class Scenario:
             if lor.partner in self.leaving:
                 raise ScenarioError(f"{where}.partner: {lor.partner!r} also leaves the buy in this scenario")
         if not (np.isfinite(self.plan_scale) and 0 <= self.plan_scale <= 10):
-            raise ScenarioError(
-                f"{field_prefix}.plan_scale: {self.plan_scale!r} must lie in 0..10 (1: the plan)"
-            )
+            raise ScenarioError(f"what_if.plan_scale: {self.plan_scale!r} must lie in 0..10 (1: the plan)")
         for name in ("min_rate", "max_rate"):
             v = getattr(self, name)
             if v is not None and not (np.isfinite(v) and v >= 0):
-                raise ScenarioError(
-                    f"{field_prefix}.{name}: {v!r} must be a non-negative rate (units a year)"
-                )
+                raise ScenarioError(f"what_if.{name}: {v!r} must be a non-negative rate (units a year)")
         if self.min_rate is not None and self.max_rate is not None and self.min_rate > self.max_rate:
-            raise ScenarioError(
-                f"{field_prefix}.min_rate: {self.min_rate:g} is above max_rate ({self.max_rate:g})"
-            )
+            raise ScenarioError(f"what_if.min_rate: {self.min_rate:g} is above max_rate ({self.max_rate:g})")
         for i, p in enumerate(self.leaving):
             if p not in chosen:
-                raise ScenarioError(
-                    f"{field_prefix}.leaving[{i}]: {p!r} is not among this question's partners"
-                )
+                raise ScenarioError(f"what_if.leaving[{i}]: {p!r} is not among this question's partners")
         if set(self.leaving) >= chosen and chosen:
-            raise ScenarioError(f"{field_prefix}.leaving: every partner of the question leaves; keep one")
+            raise ScenarioError("what_if.leaving: every partner of the question leaves; keep one")
 
     def plan_factor(self, years: np.ndarray) -> np.ndarray:
         """(Y,) the factor on the domestic plan in each year."""

@@ -21,8 +21,9 @@ from bayes.forecast import LINE_SOURCES, Forecaster
 from bayes.scenario import Scenario
 from service import auth, scope
 from service._charts import fan_chart
+from service._handlers import line_risk_body
 from service._planner import LEVELS, PATH, PageError, _names, html, respond
-from service._scenarios import BUY_SOURCES, to_scenario
+from service._scenarios import BUY_SOURCES, buy_body, to_scenario
 from service.app import Served
 from service.schemas import WhatIf
 
@@ -210,8 +211,8 @@ def system_view(served: Served, caller: auth.Caller, params: Params) -> str:
         at_least=at_least,
         last_year=last,
         fan=fan,
-        buy=_buy_rows(buy),
-        changed=_buy_rows(changed) if changed is not None else None,
+        buy=buy_body(served, buy)["rows"][0],
+        changed=buy_body(served, changed)["rows"][0] if changed is not None else None,
         what_if=scenario.describe(),
         sources=BUY_SOURCES,
         drill=drill,
@@ -220,35 +221,7 @@ def system_view(served: Served, caller: auth.Caller, params: Params) -> str:
     )
 
 
-def _buy_rows(ds) -> dict:
-    i = 0
-    return {
-        "mean": float(ds["mean"].values[i]),
-        "lower": float(ds["lower"].values[0, i]),
-        "upper": float(ds["upper"].values[0, i]),
-        "p_at_least": float(ds["p_at_least"].values[i]) if "p_at_least" in ds else None,
-        "sources": {k: float(ds[f"{k}_expected"].values[i]) for k in BUY_SOURCES},
-        "shares": {k: float(ds[f"{k}_share"].values[i]) for k in BUY_SOURCES},
-        "domestic_basis": next(iter(ds.attrs["domestic_basis"].values())),
-        "new_requests": float(ds["new_requests_expected"].values[i]),
-    }
-
-
 # ---- the line view ----------------------------------------------------------------------------------
-
-
-def _line_rows(ds) -> list[dict]:
-    return [
-        {
-            "year": int(year),
-            **{k: float(ds[f"{k}_expected"].values[i]) for k in LINE_SOURCES},
-            "mean": float(ds["mean"].values[i]),
-            "median": float(ds["median"].values[i]),
-            "p_below_min": float(ds["p_below_min"].values[i]),
-            "p_above_max": float(ds["p_above_max"].values[i]),
-        }
-        for i, year in enumerate(ds["year"].values)
-    ]
 
 
 def line_view(served: Served, caller: auth.Caller, params: Params) -> str:
@@ -293,8 +266,8 @@ def line_view(served: Served, caller: auth.Caller, params: Params) -> str:
         scenario_attrs=new.attrs if new is not None else None,
         systems=systems,
         fan=fan,
-        rows=_line_rows(base),
-        changed=_line_rows(new) if new is not None else None,
+        rows=line_risk_body(served, base)["rows"],
+        changed=line_risk_body(served, new)["rows"] if new is not None else None,
         what_if=scenario.describe(),
         sources=LINE_SOURCES,
         selected=_many(params, "partner"),
