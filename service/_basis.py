@@ -28,13 +28,12 @@ def _none(v):
     return None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT else v
 
 
-def _requests(lors: pd.DataFrame, partners: list[str], family: str, system: str | None, f) -> list[dict]:
-    rows = lors[lors["partner"].isin(partners) & (lors["family"] == family)]
-    received = pd.to_datetime(rows["received"])
-    open_book = rows["status"].astype(str).isin(["firm", "pending", "withdrawn"])
-    rows = rows[
-        open_book & ((received.dt.year >= int(f.years[0])) | (rows["status"].astype(str) == "pending"))
-    ]
+def _requests(rows: pd.DataFrame, system: str | None, f) -> list[dict]:
+    """The requests an answer counts: those on the book (firm, pending, withdrawn) in the forecast years,
+    and older pending ones, of the system when one is named."""
+    status = rows["status"].astype(str)
+    ahead = pd.to_datetime(rows["received"]).dt.year >= int(f.years[0])
+    rows = rows[status.isin(["firm", "pending", "withdrawn"]) & (ahead | (status == "pending"))]
     systems = f.catalogue.assign(rows["designation"].fillna(""), rows["family"]) if len(rows) else []
     out = []
     for r, s in zip(rows.itertuples(index=False), systems, strict=True):
@@ -131,7 +130,7 @@ async def answer_basis(
                 "book_as_of": f.book_as_of,
                 "history": f"requests (SIPRI orders as the stand-in for LORs) through {int(f.years[0]) - 1}, "
                 f"data hash {served.record.data_hash or ''}, priors {served.record.priors_hash or ''}",
-                "requests": _requests(store.read_lors(services.engine), partners, family, system, f),
+                "requests": _requests(store.read_lors_of(services.engine, partners, family), system, f),
                 "mentions": _mentions(mentions),
                 "signal": signal,
             }

@@ -350,6 +350,14 @@ def read_mentions(engine: Engine, partners: list[str], families: list[str], limi
         return pd.DataFrame(conn.execute(query).mappings().all(), columns=[c.name for c in t.columns])
 
 
+def read_lors_of(engine: Engine, partners: list[str], family: str) -> pd.DataFrame:
+    """The stored requests of these partners for one family (an answer's basis: not the whole table)."""
+    t = s.lors
+    query = select(t).where(t.c.partner.in_(partners), t.c.family == family)
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(query).mappings().all(), columns=[c.name for c in t.columns])
+
+
 def read_lors(engine: Engine) -> pd.DataFrame:
     with engine.connect() as conn:
         return read_table(conn, "lors")
