@@ -40,16 +40,19 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes.design import Scale, decades, fleet_covariates, log_rate, nlp_covariate, within
+from bayes import terms
 from bayes.line_load import SOURCES as LINE_SOURCES
 from bayes.line_load import book_by_system, carried_plan, place
-from bayes.model import DemandModel, PosteriorDraws, invalid_choices
+from bayes.model import DemandModel, PosteriorDraws
+from bayes.observation import draw_counts
 from bayes.prior_weights import Reweighting, reweighting
 from bayes.quantiles import positions
 from bayes.scenario import Scenario, condition_cell
 from bayes.system_shares import GROUP as SHARES_GROUP
 from bayes.system_shares import SystemShares
 from bayes.system_split import FamilySplit, split_family
+from bayes.terms import ar1
+from bayes.terms.units import draw_units
 from bayes.timing import ArrivalProfile, add_months
 from evidence.lags import lag_shares
 from evidence.lines import load_lines
@@ -400,44 +403,6 @@ def _summarise_totals(
     )
 
 
-def _nb_draws(rng: np.random.Generator, log_mu: np.ndarray, phi: np.ndarray) -> np.ndarray:
-    counts = rng.poisson(rng.gamma(phi, np.exp(log_mu) / phi))
-    return np.minimum(counts, np.iinfo(np.uint16).max).astype(np.uint16)
-
-
-def _unit_draws(
-    rng: np.random.Generator, counts: np.ndarray, log_mean: np.ndarray, sigma: np.ndarray
-) -> np.ndarray:
-    """Units summed over each cell's LORs: every LOR draws its own log-normal size (at least 1).
-
-    ``counts`` (S, P, F, H); ``log_mean`` (S, P, F) and ``sigma`` (S,) of the units model."""
-    out = np.zeros(counts.shape, dtype=np.uint32)
-    idx = np.nonzero(counts)
-    if not idx[0].size:
-        return out
-    reps = counts[idx].astype(np.int64)
-    mean = np.repeat(log_mean[idx[0], idx[1], idx[2]], reps)
-    sd = np.repeat(sigma[idx[0]], reps)
-    sizes = np.maximum(1.0, np.round(np.exp(np.minimum(mean + sd * rng.standard_normal(mean.size), 20.0))))
-    cell = np.repeat(np.arange(reps.size), reps)
-    totals = np.bincount(cell, weights=sizes, minlength=reps.size)
-    out[idx] = np.minimum(totals, np.iinfo(np.uint32).max).astype(np.uint32)
-    return out
-
-
-def damped_decades(last_year: int, years: np.ndarray, centre_year: float, damping: float) -> np.ndarray:
-    """The trends' time covariate for forecast years, damped after the last fitted year.
-
-    Year ``last + h`` is placed at ``last + damping + damping^2 + ... + damping^h`` (Gardner and
-    McKenzie's damped trend): 1 extrapolates the fitted log-linear trends as they are, 0 holds every
-    cell at its last fitted level, values between let the trend fade. Linear extrapolation of
-    family trends compounds: the backtest showed it overshooting the next years' totals.
-    """
-    h = np.asarray(years, dtype=int) - int(last_year)
-    steps = h.astype(float) if damping == 1.0 else damping * (1.0 - damping**h) / (1.0 - damping)
-    return decades(last_year + steps, centre_year)
-
-
 def _locked(method):
     """Run under the forecaster's lock: :meth:`Forecaster.set_book` swaps the book and the cells
     conditioned on it while answers may be reading them."""
@@ -507,25 +472,32 @@ class Forecaster:
         draws = model.draws
         self._take = np.linspace(0, draws.n - 1, min(max_draws, draws.n)).astype(int)
         self._params = draws.params(self._take)
-        damping = trend_damping if trend_damping is not None else model.model_config["trend_damping"]
+        damping = trend_damping if trend_damping is not None else model.config.trend_damping
         if not 0.0 <= float(damping) <= 1.0:
             raise ForecastError(f"trend_damping must be between 0 and 1, got {damping!r}")
         self.trend_damping = float(damping)
-        self._decade = damped_decades(model.reference_year, self.years, model.centre_year, self.trend_damping)
-        if problems := invalid_choices(model.model_config):
-            raise ForecastError("; ".join(problems))
-        self.dynamic_shocks = str(model.model_config["dynamic_shocks"])
-        self.future_fleet_age = str(model.model_config["future_fleet_age"])
+        self.dynamic_shocks = model.config.dynamic_shocks
+        self.future_fleet_age = model.config.future_fleet_age
         rng = np.random.default_rng(seed)
-        if "partner_dynamic" in self._params:
-            self._dynamic = self._roll_dynamic(rng, self._params["partner_dynamic"][:, :, -1])
-        else:
-            self._dynamic = np.zeros((len(self._take), len(self.partners), max_horizon))
-        if "family_dynamic" in self._params:
-            # From here on the family states are the forecast years', which log_rate adds as fitted.
-            last = self._params["family_dynamic"][:, :, -1]
-            self._params["family_dynamic"] = self._roll_dynamic(rng, last, kind="family_dynamic")
-        self._covariates = self._future_covariates()
+        # What every term reads on the forecast years: damped decades, AR(1) states rolled on from
+        # the last fitted year, fleets carried forward, the text signal at its lags.
+        self._future_context = terms.FutureContext(
+            params=self._params,
+            horizon=max_horizon,
+            years=self.years,
+            reference_year=model.reference_year,
+            centre_year=model.centre_year,
+            constant_data=cd,
+            scales=self.scales,
+            config=model.config,
+            present=self.components,
+            trend_damping=self.trend_damping,
+        )
+        self._inputs = terms.future_inputs(self._future_context, rng)
+        self._decade = self._inputs["decade"]
+        if "partner_dynamic" not in self._inputs:
+            self._inputs["partner_dynamic"] = np.zeros((len(self._take), len(self.partners), max_horizon))
+        self._dynamic = self._inputs["partner_dynamic"]
 
         n_p, n_f, s = len(self.partners), len(self.families), len(self._take)
         # (partner, family, year, sample): the sample axis last and contiguous, since every summary
@@ -534,7 +506,7 @@ class Forecaster:
         self.units = np.empty((n_p, n_f, max_horizon, s), dtype=np.uint32)
         for start in range(0, s, _CHUNK):
             sl = slice(start, start + _CHUNK)
-            counts, units = self._draw_block(rng, self._slice(sl), self._dynamic[sl], self._covariates)
+            counts, units = self._draw_block(rng, self._slice(sl), self._inputs_at(sl))
             self.cube[..., sl] = np.moveaxis(counts, 0, -1)
             self.units[..., sl] = np.moveaxis(units, 0, -1)
         self._lock = threading.RLock()  # set_book changes the cubes while answers may read them
@@ -574,98 +546,47 @@ class Forecaster:
     def _slice(self, sl: slice | np.ndarray) -> dict[str, np.ndarray]:
         return {k: v[sl] for k, v in self._params.items()}
 
+    def _inputs_at(self, sl: slice) -> dict[str, np.ndarray]:
+        """The forecast years' inputs for the draws ``sl``: per-draw ones sliced, shared ones as they are."""
+        per_draw = ("partner_dynamic", "family_dynamic")
+        return {k: v[sl] if k in per_draw else v for k, v in self._inputs.items()}
+
     def _roll_dynamic(
         self, rng: np.random.Generator, last: np.ndarray, start_var: float = 0.0, kind: str = "dynamic"
     ) -> np.ndarray:
-        """(S, P, H): each partner's AR(1) state carried forward from its last fitted year (or, with
-        ``start_var``, from a start drawn with that variance in units of the stationary one); with
-        ``kind="family_dynamic"``, (S, F, H) for the families' states (``rho_family_dynamic``, ...).
-
-        With ``dynamic_shocks = "mean_one"`` the future shocks are mean one on the rate scale: the
-        state is lowered by half its forecast variance, so a partner's expected rate reverts to its
-        fitted level instead of that level times exp(var / 2). Log-normal shocks (``"log_normal"``)
-        compound: at the real panel's rho 0.92 and sigma 0.38 they raise the expected total by 20% in
-        three years, and forecasts from 2014 on overshot every origin of the backtest."""
+        """(S, P, H): each partner's AR(1) state carried forward from ``last`` (or, with ``start_var``,
+        from a start drawn with that variance in units of the stationary one); with
+        ``kind="family_dynamic"``, (S, F, H) for the families' states. See :func:`bayes.terms.ar1.roll`."""
         if f"rho_{kind}" not in self._params:
             return np.zeros((*last.shape, self.max_horizon))
-        rho = self._params[f"rho_{kind}"][:, None]
-        sigma = self._params[f"sigma_{kind}"][:, None]
-        out = np.empty((*last.shape, self.max_horizon))
-        state = last
-        for h in range(self.max_horizon):
-            state = rho * state + sigma * rng.standard_normal(last.shape)
-            out[:, :, h] = state
-        if self.dynamic_shocks == "mean_one":
-            stationary = sigma**2 / (1.0 - rho**2)
-            steps = np.arange(1, self.max_horizon + 1)
-            decay = rho[..., None] ** (2 * steps)
-            variance = stationary[..., None] * (1.0 - decay + start_var * decay)
-            out -= variance / 2.0
-        return out
+        p = self._params
+        mean_one = self.dynamic_shocks == "mean_one"
+        rho, sigma = p[f"rho_{kind}"], p[f"sigma_{kind}"]
+        return ar1.roll(rng, last, rho, sigma, self.max_horizon, mean_one, start_var)
 
     def _stationary_start(self, rng: np.random.Generator, kind: str, shape: tuple[int, int]) -> np.ndarray:
         """AR(1) states (S, n) drawn from the stationary law of ``rho_<kind>``, ``sigma_<kind>``."""
         if f"rho_{kind}" not in self._params:
             return np.zeros(shape)
-        rho, sigma = self._params[f"rho_{kind}"][:, None], self._params[f"sigma_{kind}"][:, None]
-        return rng.normal(0.0, 1.0, shape) * sigma / np.sqrt(1.0 - rho**2)
-
-    def _future_covariates(self) -> dict[str, np.ndarray | None]:
-        """Readiness and NLP covariates for the forecast years, standardised as in the fit."""
-        cd, h = self._cd, self.max_horizon
-        out: dict[str, np.ndarray | None] = {"fleet_size": None, "fleet_age": None, "nlp_lags": None}
-        if self.components.get("readiness"):
-            size_scale, age_scale = Scale(*self.scales["size"]), Scale(*self.scales["age"])
-            units = np.repeat(cd["fleet_units_latest"].values[..., None], h, axis=-1)
-            # No deliveries are known after the fit: fleets hold their size and, by default, age a
-            # year a year (model_config["future_fleet_age"]).
-            ageing = np.arange(h) if self.future_fleet_age == "ageing" else np.zeros(h)
-            age = cd["fleet_mean_age_latest"].values[..., None] + ageing
-            size, age, present = fleet_covariates(units, age, size_scale, age_scale)
-            out["fleet_size"], out["fleet_age"] = within(
-                size, age, present, cd["fleet_size_cell_mean"].values, cd["fleet_age_cell_mean"].values
-            )
-        if self.components.get("nlp"):
-            scale = Scale(*self.scales["nlp"])
-            recent = cd["nlp_signal_recent"].values
-            covered = cd["nlp_covered_recent"].values
-            recent_years = cd["recent_year"].values
-            lags = self._params["nlp_lag"].shape[1]
-            x = np.zeros((lags, len(self.partners), len(self.families), h))
-            for lag in range(lags):
-                for k, year in enumerate(self.years):
-                    source = np.flatnonzero(recent_years == year - lag)
-                    # The signal of a year not yet observed is unknown: masked, as in the fit.
-                    if source.size and covered[source[0]]:
-                        x[lag, :, :, k] = nlp_covariate(recent[:, :, source[0]], scale)
-            out["nlp_lags"] = x
-        return out
+        return ar1.stationary_start(rng, self._params[f"rho_{kind}"], self._params[f"sigma_{kind}"], shape)
 
     def _draw_block(
         self,
         rng: np.random.Generator,
         params: dict[str, np.ndarray],
-        dynamic: np.ndarray,
-        covariates: dict[str, np.ndarray | None],
+        inputs: dict[str, np.ndarray],
         units_partner: np.ndarray | None = None,
         units_family: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Counts and units (S, P, F, H) for the effects in ``params`` (sample axis first)."""
-        log_mu = log_rate(
-            params,
-            self._decade,
-            dynamic,
-            covariates["fleet_size"] if "fleet_size_slope" in params else None,
-            covariates["fleet_age"] if "fleet_size_slope" in params else None,
-            covariates["nlp_lags"] if "nlp_lag" in params else None,
-        )
-        counts = _nb_draws(rng, log_mu, params["dispersion"][:, None, None, None])
-        if "zero_inflation" in params:
-            counts = counts * (rng.random(counts.shape) >= params["zero_inflation"][:, None, None, None])
+        log_mu = terms.log_rate(params, inputs)
+        pi = params["zero_inflation"][:, None, None, None] if "zero_inflation" in params else None
+        counts = draw_counts(rng, log_mu, params["dispersion"][:, None, None, None], pi)
+        counts = np.minimum(counts, np.iinfo(np.uint16).max).astype(np.uint16)
         up = params["units_partner"] if units_partner is None else units_partner
         uf = params["units_family"] if units_family is None else units_family
         log_units = params["units_intercept"][:, None, None] + up[:, :, None] + uf[:, None, :]
-        return counts, _unit_draws(rng, counts, log_units, params["units_sigma"])
+        return counts, draw_units(rng, counts, log_units, params["units_sigma"])
 
     def _open_book(self) -> dict[str, np.ndarray]:
         """Firm and pending requests of the fitted panel: per request, its units and whether it
@@ -992,27 +913,28 @@ class Forecaster:
         units_family = np.concatenate(
             [p["units_family"][:, fi], rng.normal(0.0, p["sigma_units_family"][:, None], (s, nf))], axis=1
         )
-        if "family_dynamic" in p:
+        future_paths = self._inputs.get("family_dynamic")
+        if future_paths is not None:
             # A new family's state, like a new partner's, starts from the stationary law.
             start = self._stationary_start(rng, "family_dynamic", (s, nf))
             family_dynamic = np.concatenate(
-                [p["family_dynamic"][:, fi], self._roll_dynamic(rng, start, 1.0, "family_dynamic")], axis=1
+                [future_paths[:, fi], self._roll_dynamic(rng, start, 1.0, "family_dynamic")], axis=1
             )
         sd_pf = p["sigma_partner_family"][:, None, None]
-        no_evidence = {"fleet_size": None, "fleet_age": None, "nlp_lags": None}
-        base = {k: v for k, v in p.items() if k not in ("fleet_size_slope", "fleet_age_slope", "nlp_lag")}
 
         def block(partner_effect, family_effect, pf, fam_trend, dynamic, up, uf):
             params = {
-                **base,
+                **p,
                 "partner_effect": partner_effect,
                 "family_effect": family_effect,
                 "partner_family_effect": pf,
                 "family_trend": fam_trend,
             }
-            if "family_dynamic" in p:
-                params["family_dynamic"] = family_dynamic[:, -family_effect.shape[1] :]
-            c, u = self._draw_block(rng, params, dynamic, no_evidence, up, uf)
+            # unknown fleets and text signals are left out: masked, the average, as in the fit
+            inputs = {"decade": self._decade, "partner_dynamic": dynamic}
+            if future_paths is not None:
+                inputs["family_dynamic"] = family_dynamic[:, -family_effect.shape[1] :]
+            c, u = self._draw_block(rng, params, inputs, up, uf)
             return np.moveaxis(c[..., :horizon], 0, -1), np.moveaxis(u[..., :horizon], 0, -1)
 
         if nf:
@@ -1288,7 +1210,7 @@ class Forecaster:
         """(P', H) the factor the text signal puts on each partner's expected requests of ``family`` per
         forecast year (the posterior mean of exp(its term on the log rate), relative to an average
         covered cell); None for a model without the text-signal term."""
-        lags = self._covariates.get("nlp_lags")
+        lags = self._inputs.get("nlp_lags")
         if "nlp_lag" not in self._params or lags is None:
             return None
         pi, fi = self.select_partners(partners), self._f_index[family]

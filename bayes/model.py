@@ -1,20 +1,12 @@
 """The hierarchical negative-binomial model of yearly LOR counts per partner × family.
 
-    log mu[p, f, t] = intercept + partner[p] + family[f] + partner_family[p, f] + family_path[f, t]
-                      + dynamic[p, t] + readiness slopes[f] . fleet[p, f, t]
-                      + sum_l nlp_lag[l] * signal[p, f, t - l]
+    log mu[p, f, t] = levels + trend + partner dynamics + family paths + readiness + text signals
     lor_count[p, f, t] ~ NegativeBinomial(mu, dispersion)
 
-Partners are nested in regions (their mean shifted by alliance memberships) and families in
-categories, the group effects integrated out (:func:`grouped_normal`); both sum to zero, so the
-intercept alone carries the overall level. The partner × family interaction -- thousands of
-sparsely observed cells -- is non-centred (``sigma * z``); ``dynamic`` is a stationary AR(1) per
-partner, non-centred. ``family_path`` (``model_config['family_path']``) is, by default, a log-linear
-trend ``trend[f] * decade[t]`` ("trend"), ``decade[t]`` being years from the middle of the observed
-window over ten; or a stationary AR(1) per family about its level ("ar1"); or an AR(1) about the
-trend ("trend_ar1").
-Alongside, in the same graph: log-normal units per LOR by family and partner, and the share of
-requests that convert (hierarchical Beta over families, learned from withdrawn requests).
+Each term lives in its own module under :mod:`bayes.terms` (its priors, switch, part of the graph and
+of every numpy evaluation); the observation model is :mod:`bayes.observation`; the settings are one
+checked :class:`bayes.config.ModelConfig`. Alongside, in the same graph: log-normal units per LOR by
+family and partner, and the share of requests that convert (learned from withdrawn requests).
 
 The model is defined once in PyMC and sampled with NumPyro's NUTS through JAX. A fitted model is a
 NetCDF file (an ArviZ DataTree) carrying its configs, data hash, prior hash, code version and
@@ -40,77 +32,23 @@ import numpy as np
 import xarray as xr
 from scipy.special import gammaln
 
+from bayes import terms
 from bayes._nuts import SamplerState, run_nuts
-from bayes.design import RATE_PARAMETERS, Design, build_design, log_rate
+from bayes.config import CHOICES as CHOICES  # re-exported: backtest and CLI read the choices here
+from bayes.config import ModelConfig
+from bayes.config import invalid_choices as invalid_choices
+from bayes.design import Design, build_design
 from bayes.diagnostics import DEFAULT_GATES, Diagnostics, diagnose
 from bayes.diagnostics import from_dict as diagnostics_from_dict
+from bayes.observation import draw_counts, sparse_loglik
+from bayes.terms import PRIOR_NAMES
+from bayes.terms import SWITCHABLE as SWITCHABLE
 from priors import PriorSet, load_priors, parse_priors
 
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "nb_hierarchical"
 MODEL_VERSION = "3"  # 3: NLP covariate is log(1 + mentions), centred, unscaled
-PRIOR_NAMES = (
-    "intercept",
-    "sigma_partner",
-    "sigma_region",
-    "sigma_family",
-    "sigma_category",
-    "sigma_partner_family",
-    "trend_mean",
-    "sigma_trend",
-    "inv_sqrt_dispersion",
-    "alliance_effect",
-    "sigma_dynamic",
-    "rho_dynamic",
-    "sigma_family_dynamic",
-    "rho_family_dynamic",
-    "fleet_size_mean",
-    "sigma_fleet_size",
-    "fleet_age_mean",
-    "sigma_fleet_age",
-    "nlp_lag",
-    "units_intercept",
-    "sigma_units_family",
-    "sigma_units_partner",
-    "units_sigma",
-    "conversion_mean",
-    "conversion_concentration",
-)
-# Parameters that exist only when the panel has the evidence they describe.
-OPTIONAL = {
-    "alliance": ("alliance_effect",),
-    "readiness": (
-        "fleet_size_mean",
-        "sigma_fleet_size",
-        "fleet_age_mean",
-        "sigma_fleet_age",
-        "fleet_size_slope",
-        "fleet_age_slope",
-    ),
-    "nlp": ("nlp_lag",),
-    # Without a single withdrawn request the data say nothing about conversion (every rate fits);
-    # forecasts then draw conversion from its prior.
-    "conversion": ("conversion_mean", "conversion_concentration", "conversion"),
-    "dynamics": ("sigma_dynamic", "rho_dynamic", "partner_dynamic"),
-    "trend": ("trend_mean", "sigma_trend"),
-    "family_dynamics": ("sigma_family_dynamic", "rho_family_dynamic", "family_dynamic"),
-}
-# Derived quantities forecasts read, besides the parameters above.
-EFFECTS = (
-    "partner_effect",
-    "family_effect",
-    "partner_family_effect",
-    "family_trend",
-    "partner_dynamic",
-    "family_dynamic",
-    "fleet_size_slope",
-    "fleet_age_slope",
-    "dispersion",
-    "units_family",
-    "units_partner",
-    "conversion",
-)
 DIMS = ("partner", "family", "year")
 
 
@@ -177,249 +115,9 @@ def default_model_config(priors: PriorSet | None = None) -> dict[str, Any]:
     }
 
 
-SWITCHABLE = ("alliance", "readiness", "nlp", "dynamics", "family_dynamics")
-# The values of model_config's choice options: how forecasts draw future partner shocks and carry
-# fleet ages forward (read by bayes.forecast), and how a family's rate moves over the years.
-CHOICES = {
-    "dynamic_shocks": ("mean_one", "log_normal"),
-    "future_fleet_age": ("ageing", "held"),
-    "family_path": ("ar1", "trend", "trend_ar1"),
-}
-
-
-def invalid_choices(model_config: Mapping[str, Any]) -> list[str]:
-    """Why each option of :data:`CHOICES` in ``model_config`` is not one of its values (empty if all are)."""
-    return [
-        f"model_config[{key!r}]: {model_config.get(key)!r} is not one of {allowed}"
-        for key, allowed in CHOICES.items()
-        if model_config.get(key) not in allowed
-    ]
-
-
-# Parametrisation per block, measured: on the real panel centred partner and family levels took half
-# the leapfrog steps of non-centred ones (60 vs 125 per draw); family slopes on within-cell readiness
-# are weakly identified, and centred they funnel (161 divergences on the simulated world).
-DEFAULT_CENTRED = {"partner": True, "family": True, "slopes": False}
-
-
 def components(design: Design, model_config: Mapping[str, Any]) -> dict[str, bool]:
-    """Which optional parts the model has: those the data can inform, ``model_config['family_path']``
-    asks for and ``model_config['components']`` (switches, for ablations) leave on. ``model_config``
-    is complete (as :class:`DemandModel` holds it, defaults filled in)."""
-    switches = {k: bool(v) for k, v in (model_config.get("components") or {}).items()}
-    path = model_config["family_path"]
-    unknown = sorted(set(switches) - set(SWITCHABLE))
-    if unknown:
-        raise ValueError(
-            f"model_config['components']: unknown component(s) {unknown}; known: {list(SWITCHABLE)}"
-        )
-    return {
-        "alliance": bool(design.alliances) and switches.get("alliance", True),
-        "readiness": design.readiness and switches.get("readiness", True),
-        "nlp": design.nlp and switches.get("nlp", True),
-        "dynamics": switches.get("dynamics", True),
-        "family_dynamics": path in ("ar1", "trend_ar1") and switches.get("family_dynamics", True),
-        "trend": path in ("trend", "trend_ar1"),
-        "conversion": bool(design.withdrawn.sum() > 0),
-    }
-
-
-def variables(present: Mapping[str, bool], names: tuple[str, ...]) -> list[str]:
-    """``names`` without the parameters of components the model does not have."""
-    absent = {v for comp, on in present.items() if not on for v in OPTIONAL[comp]}
-    return [n for n in names if n not in absent]
-
-
-def nb_logpmf(y: np.ndarray, mu: np.ndarray, phi: np.ndarray) -> np.ndarray:
-    """Negative-binomial log pmf, mean ``mu`` and dispersion ``phi`` (variance mu + mu^2/phi)."""
-    log_p = np.log(phi) - np.logaddexp(np.log(phi), np.log(mu))
-    log_q = np.log(mu) - np.logaddexp(np.log(phi), np.log(mu))
-    return gammaln(y + phi) - gammaln(phi) - gammaln(y + 1.0) + phi * log_p + y * log_q
-
-
-def ar1_matrix(rho, n: int):
-    """L with x = L @ e a stationary AR(1) path (unit innovations) for e ~ N(0, I): row t holds
-    rho^(t-s) for s <= t, the first column scaled by 1/sqrt(1 - rho^2) for the stationary start."""
-    import pytensor.tensor as pt
-
-    t = np.arange(n)
-    lag = (t[:, None] - t[None, :]).astype("float32")
-    lower = lag >= 0
-    powers = pt.where(lower, pt.power(rho, np.where(lower, lag, 0.0).astype("float32")), 0.0)
-    first = np.zeros((n, n), dtype="float32")
-    first[:, 0] = 1.0
-    scale = 1.0 + first * (1.0 / pt.sqrt(1.0 - pt.square(rho)) - 1.0)
-    return powers * scale
-
-
-def _ar1_paths(innovation: str, sigma, rho, dims: tuple[str, str], n_t: int):
-    """Stationary AR(1) paths, one per row of ``dims``, from unit innovations (non-centred)."""
-    import pymc as pm
-    import pytensor.tensor as pt
-
-    z = pm.Normal(innovation, 0.0, 1.0, dims=dims)
-    return sigma * pt.dot(z, ar1_matrix(rho, n_t).T)
-
-
-def detrender(decade: np.ndarray, trend: bool = True) -> np.ndarray:
-    """(T, T) symmetric projection that takes a path's mean (and, with ``trend``, its linear trend
-    in ``decade``) out."""
-    x = np.ones((len(decade), 1))
-    if trend:
-        x = np.column_stack([x, np.asarray(decade, dtype=float)])
-    return np.eye(len(decade)) - x @ np.linalg.pinv(x)
-
-
-def grouped_normal(
-    name: str,
-    mean,
-    sigma_within,
-    sigma_group,
-    group: np.ndarray,
-    dim: str,
-    float_x: str,
-    centred: bool,
-):
-    """Members of groups (partners in regions), summing to zero: x ~ N(mean, S) conditioned on
-    sum(x) = 0, with S = sigma_within^2 I + sigma_group^2 Z Z' and Z the membership matrix -- the
-    group effects integrated out in closed form. ``mean`` must itself sum to zero.
-
-    Marginalising keeps groups of one member (North America, single-family categories) from forming
-    a ridge between a group effect and its only member's deviation, which is what made an explicit
-    nesting fail its gates on the real panel. Conditioning on the sum, rather than centring free
-    levels afterwards, leaves the sampler no direction the likelihood cannot see: free levels' common
-    shift is informed by the prior alone, and across 131 partners it is a direction far longer than
-    any other, which the diagonal mass matrix cannot rescale (it kept every draw at tree depth 6).
-
-    ``centred`` writes the density directly on the zero-sum subspace (PyMC's zero-sum transform;
-    the Gaussian density there is the full one divided by the density of sum(x) at 0). Otherwise
-    x = mean + K M z with z ~ N(0, I): M = sigma_within (I - P) + sqrt(sigma_within^2 + n_g
-    sigma_group^2) P, P averaging within each group, is a square root of S, and K = I - w 1'/(1'w),
-    w = S 1, conditions on the sum (Kriging), best where many members have little data.
-    """
-    import pymc as pm
-    import pytensor.tensor as pt
-    from pymc.distributions.transforms import ZeroSumTransform
-
-    n_groups = int(group.max()) + 1
-    onehot = np.zeros((len(group), n_groups), dtype=float_x)
-    onehot[np.arange(len(group)), group] = 1.0
-    members = onehot.sum(axis=0)  # per group
-    n = float(len(group))
-
-    def weights(a, b):
-        """w = S 1 per member, and 1'w = var(sum(x)), for a = sigma_within^2, b = sigma_group^2."""
-        w = a + b * members[group]
-        return w, n * a + b * float(np.sum(members**2))
-
-    if not centred:
-        z = pm.Normal(f"z_{name}", 0.0, 1.0, dims=dim)
-        z_bar = (pt.dot(z, onehot) / members)[group]
-        scale = pt.sqrt(pt.square(sigma_within) + members * pt.square(sigma_group))[group]
-        x = sigma_within * (z - z_bar) + scale * z_bar
-        w, v = weights(pt.square(sigma_within), pt.square(sigma_group))
-        return pm.Deterministic(name, mean + x - w * pt.sum(x) / v, dims=dim)
-
-    def logp(value, mu, sw, sg):
-        d = value - mu
-        s1 = pt.dot(d, onehot)
-        s2 = pt.dot(pt.square(d), onehot)
-        a, b = pt.square(sw), pt.square(sg)
-        quad = (s2 - b / (a + members * b) * pt.square(s1)) / a
-        full = -0.5 * pt.sum(
-            members * np.log(2 * np.pi) + (members - 1) * pt.log(a) + pt.log(a + members * b) + quad
-        )
-        _, v = weights(a, b)
-        # density on the subspace: divide by that of sum(x) ~ N(0, v) at 0 (and by sqrt(n), the
-        # length of the normal that the zero-sum coordinates leave out)
-        return full + 0.5 * pt.log(2 * np.pi * v) - 0.5 * np.log(n)
-
-    def random(mu, sw, sg, rng=None, size=None):
-        sw, sg = np.asarray(sw), np.asarray(sg)
-        batch = np.broadcast_shapes(sw.shape, sg.shape)
-        g = rng.normal(0.0, 1.0, (*batch, n_groups)) * sg[..., None]
-        x = g[..., group] + rng.normal(0.0, 1.0, (*batch, len(group))) * sw[..., None]
-        w, v = weights(sw[..., None] ** 2, sg[..., None] ** 2)
-        return mu + x - w * x.sum(axis=-1, keepdims=True) / v
-
-    return pm.CustomDist(
-        name,
-        mean,
-        sigma_within,
-        sigma_group,
-        logp=logp,
-        random=random,
-        signature="(n),(),()->(n)",
-        dims=dim,
-        transform=ZeroSumTransform([-1]),
-    )
-
-
-def _log_rate_at(params: Mapping[str, Any], dynamic, design: Design, idx: tuple[np.ndarray, ...], float_x):
-    """log mu at the cells ``idx`` only, gathering small vectors (so gradients never touch the cube)."""
-    import pytensor.tensor as pt
-
-    pi, fi, ti = (pt.as_tensor_variable(i.astype("int32")) for i in idx)
-    out = (
-        params["intercept"]
-        + params["partner_effect"][pi]
-        + params["family_effect"][fi]
-        + params["partner_family_effect"][pi, fi]
-        + params["family_trend"][fi] * params["decade"][ti]
-    )
-    if dynamic is not None:
-        out = out + dynamic[pi, ti]
-    if "family_dynamic" in params:
-        out = out + params["family_dynamic"][fi, ti]
-    if "fleet_size_slope" in params:
-        out = out + params["fleet_size_slope"][fi] * design.fleet_size[idx].astype(float_x)
-        out = out + params["fleet_age_slope"][fi] * design.fleet_age[idx].astype(float_x)
-    if "nlp_lag" in params:
-        out = out + pt.dot(params["nlp_lag"], design.nlp_lags[:, idx[0], idx[1], idx[2]].astype(float_x))
-    return out
-
-
-def _sparse_nb_loglik(counts: np.ndarray, log_mu, log_mu_nz, phi, zero_inflation=None):
-    """Sum of NB log-pmfs over the cube, split into a cheap dense part and a sparse part.
-
-    log NB(y | mu, phi) = phi * log(phi / (phi + mu))                       (every cell)
-                        + sum_{k<y} log(phi + k) - lgamma(y + 1)
-                        + y * (log mu - log(phi + mu))                       (only y > 0)
-    The first line is -phi * log1p(mu / phi); the cheaper-looking log(phi + mu) - log(phi) loses
-    the small terms to float32 cancellation over the cube (tried: NUTS on the real panel ran ten
-    times slower per iteration). PyTensor's softplus(log mu - log phi) is exact too, but its JAX
-    form nests three selects, and differentiated that doubled the gradient (1.2 vs 0.63 ms). The
-    log-gamma ratio is written as a sum of logs because lgamma(y + phi) - lgamma(phi) cancels
-    catastrophically in float32 once phi is large; summed over cells it is sum_k n_k log(phi + k),
-    with n_k the number of cells with y > k.
-
-    With ``zero_inflation`` pi (a structural zero with probability pi): zero cells have
-    log(pi + (1 - pi) NB(0)), non-zero cells log(1 - pi) + log NB(y); the dense sum runs the zero
-    form over every cell and the non-zero cells swap theirs for the right one.
-    """
-    import pytensor.tensor as pt
-
-    def log1p_mu_over_phi(log_mu_):
-        return pt.log1p(pt.exp(log_mu_) / phi)
-
-    y_nz = counts[np.nonzero(counts)]
-    ks = np.arange(int(y_nz.max()))
-    n_above = (y_nz[:, None] > ks[None, :]).sum(axis=0).astype("float32")
-    y = pt.as_tensor_variable(y_nz.astype("float32"))
-    log_phi = pt.log(phi)
-    rising = pt.sum(n_above * pt.log(phi + ks.astype("float32")))
-    sparse = (
-        rising - float(gammaln(y_nz + 1.0).sum()) + pt.sum(y * (log_mu_nz - pt.logaddexp(log_phi, log_mu_nz)))
-    )
-    if zero_inflation is None:
-        return -phi * pt.sum(log1p_mu_over_phi(log_mu)) + sparse
-    log_keep = pt.log1p(-zero_inflation)
-    # log(pi + (1 - pi) NB(0)) as log1p((1 - pi) expm1(log NB(0))): a log-sum-exp of two O(1)
-    # terms would cancel to float32 noise for the tiny rates of most cells
-    zero_all = pt.log1p((1.0 - zero_inflation) * pt.expm1(-phi * log1p_mu_over_phi(log_mu)))
-    nb0_nz = -phi * log1p_mu_over_phi(log_mu_nz)
-    zero_nz = pt.log1p((1.0 - zero_inflation) * pt.expm1(nb0_nz))
-    return pt.sum(zero_all) - pt.sum(zero_nz) + len(y_nz) * log_keep + pt.sum(nb0_nz) + sparse
+    """Which optional parts the model has (:func:`bayes.terms.presence`) for a complete model_config."""
+    return terms.presence(design, ModelConfig.from_mapping(model_config, SWITCHABLE))
 
 
 def sample_prior(model, draws: int, seed: int, names: list[str]) -> xr.DataTree:  # model: pm.Model
@@ -503,14 +201,7 @@ class PosteriorDraws:
     def log_rate(self, design: Design, sl: Any = slice(None)) -> np.ndarray:
         """log mu over (sample, partner, family, year) on the fitted years."""
         p = self.params(sl)
-        return log_rate(
-            p,
-            design.decade,
-            p.get("partner_dynamic"),
-            design.fleet_size if "fleet_size_slope" in p else None,
-            design.fleet_age if "fleet_size_slope" in p else None,
-            design.nlp_lags if "nlp_lag" in p else None,
-        )
+        return terms.log_rate(p, terms.fitted_inputs(p, design))
 
 
 class DemandModel:
@@ -523,8 +214,7 @@ class DemandModel:
     ) -> None:
         self.model_config = {**default_model_config(), **dict(model_config or {})}
         self.sampler_config = {**default_sampler_config(), **dict(sampler_config or {})}
-        if problems := invalid_choices(self.model_config):
-            raise ValueError("; ".join(problems))
+        self.config = ModelConfig.from_mapping(self.model_config, SWITCHABLE)
         self.priors: PriorSet = parse_priors(self.model_config["priors"], "model_config['priors']")
         self.priors.require(PRIOR_NAMES)
         self.idata: xr.DataTree | None = None
@@ -532,36 +222,19 @@ class DemandModel:
 
     @property
     def float_x(self) -> str:
-        return "float32" if self.model_config.get("likelihood", "sparse") == "sparse" else "float64"
+        return self.config.float_x
 
     @property
     def zero_inflated(self) -> bool:
         """NB with structural zeros (``model_config['zero_inflation']``); kept only if LOO prefers it."""
-        return bool(self.model_config.get("zero_inflation", False))
-
-    def _centred(self, block: str) -> bool:
-        return bool({**DEFAULT_CENTRED, **self.model_config.get("centred", {})}[block])
+        return self.config.zero_inflation
 
     # -- building -------------------------------------------------------------------------------
     def build_model(self, panel: xr.Dataset):  # -> pm.Model
         """The PyMC model: counts, units per LOR and the pending-LOR conversion, in one graph.
 
-        Counts: log mu[p, f, t] = intercept + partner[p] + family[f] + partner_family[p, f]
-        + family_path[f, t] + dynamic[p, t] + readiness slopes[f] . fleet[p, f, t] (within-cell)
-        + sum_l nlp_lag[l] * signal[p, f, t - l], and counts ~ NB(mu, dispersion). Partners are
-        nested in regions (with alliance memberships shifting their mean) and families in
-        categories, both through :func:`grouped_normal`; the likelihood sees them centred, so the
-        intercept alone carries the overall level. ``dynamic`` is a stationary AR(1) per partner,
-        non-centred, taken as departures from its mean over the fitted years. ``family_path`` is
-        ``trend[f] * decade[t]`` where ``model_config['family_path']`` has a trend, plus, where it
-        has an AR(1), ``family_dynamic[f, t]``: a stationary AR(1) per family, non-centred, taken as
-        departures from the family's mean (and trend) over the fitted years.
-
-        Units: log(units of a request) ~ Normal(units_intercept + units_family[f] + units_partner[p],
-        units_sigma), over requests whose quantity is known.
-
-        Conversion: realised requests of family f out of realised + withdrawn ~ Binomial(conversion[f]),
-        conversion[f] ~ Beta with mean ``conversion_mean`` and concentration ``conversion_concentration``.
+        Each term (:mod:`bayes.terms`) adds its random variables, parameters and inputs; their
+        addends make log mu, and the counts are NB about it (:mod:`bayes.observation`).
 
         ``model_config['likelihood']`` picks how the NB likelihood is written: ``sparse`` (default)
         -- zero cells cost one softplus each, only non-zero cells pay for log-gamma terms, float32;
@@ -573,184 +246,48 @@ class DemandModel:
         import pytensor
         import pytensor.tensor as pt
 
-        likelihood = self.model_config.get("likelihood", "sparse")
-        if likelihood not in ("sparse", "reference"):
-            raise ValueError(f"model_config['likelihood']: {likelihood!r} is not 'sparse' or 'reference'")
         fx = self.float_x
         d = build_design(panel)
         self.design = d
-        present = components(d, self.model_config)
-        n_p, n_f, n_t = d.counts.shape
+        present = terms.presence(d, self.config)
         coords = {
             **{dim: panel[dim].values for dim in DIMS},
             "alliance": d.alliances,
             "lag": np.arange(d.nlp_lags.shape[0]),
             "lor_obs": np.arange(len(d.log_units)),
         }
-        p = self.priors
         with pytensor.config.change_flags(floatX=fx), pm.Model(coords=coords) as model:
-            decade = pm.Data("decade", d.decade.astype(fx), dims="year")
-            intercept = p["intercept"].create()
-            sigma_partner = p["sigma_partner"].create()
-            sigma_region = p["sigma_region"].create()
-            sigma_family = p["sigma_family"].create()
-            sigma_category = p["sigma_category"].create()
-            sigma_pf = p["sigma_partner_family"].create()
-            if present["trend"]:
-                trend_mean = p["trend_mean"].create()
-                sigma_trend = p["sigma_trend"].create()
-            inv_sqrt_phi = p["inv_sqrt_dispersion"].create()
-            partner_mean = pt.zeros(n_p, dtype=fx)
-            if present["alliance"]:
-                alliance_effect = p["alliance_effect"].create(dims="alliance")
-                partner_mean = pt.dot(d.alliance.astype(fx), alliance_effect)
-            partner = grouped_normal(
-                "partner_effect",
-                partner_mean,
-                sigma_partner,
-                sigma_region,
-                d.region_index,
-                "partner",
-                fx,
-                centred=self._centred("partner"),
-            )
-            family = grouped_normal(
-                "family_effect",
-                pt.zeros(n_f, dtype=fx),
-                sigma_family,
-                sigma_category,
-                d.category_index,
-                "family",
-                fx,
-                centred=self._centred("family"),
-            )
-            z_pf = pm.ZeroSumNormal(
-                "z_partner_family", sigma=1.0, dims=("partner", "family"), n_zerosum_axes=2
-            )
-            pf = pm.Deterministic("partner_family_effect", sigma_pf * z_pf, dims=("partner", "family"))
-            if present["trend"]:
-                trend = pm.Normal("family_trend", trend_mean, sigma_trend, dims="family")
-            else:
-                # Kept as zeros so every reader of a log rate finds the same parameters.
-                trend = pm.Deterministic("family_trend", pt.zeros(n_f, dtype=fx), dims="family")
-            dynamic = None
-            if present["dynamics"]:
-                sigma_dynamic = p["sigma_dynamic"].create()
-                rho = p["rho_dynamic"].create()
-                path = _ar1_paths("dynamic_innovation", sigma_dynamic, rho, ("partner", "year"), n_t)
-                # Departures from the partner's level: a path's mean over the years would trade off
-                # with the partner effect (a ridge that cost ~1,800 divergences on the real panel).
-                dynamic = pm.Deterministic(
-                    "partner_dynamic", path - path.mean(axis=1, keepdims=True), dims=("partner", "year")
-                )
+            ctx = terms.BuildContext(d, self.priors, self.config, fx, present)
+            terms.build(ctx)
+            inv_sqrt_phi = self.priors["inv_sqrt_dispersion"].create()
             phi = pm.Deterministic("dispersion", 1.0 / pt.square(inv_sqrt_phi))
-            params = {
-                "intercept": intercept,
-                "partner_effect": partner,
-                "family_effect": family,
-                "partner_family_effect": pf,
-                "family_trend": trend,
-                "decade": decade,
-            }
-            if present["family_dynamics"]:
-                sigma_fd = p["sigma_family_dynamic"].create()
-                rho_fd = p["rho_family_dynamic"].create()
-                path_fd = _ar1_paths("family_dynamic_innovation", sigma_fd, rho_fd, ("family", "year"), n_t)
-                # Departures from the family's level and its linear trend, which would otherwise
-                # trade off with the path's mean and slope.
-                params["family_dynamic"] = pm.Deterministic(
-                    "family_dynamic",
-                    pt.dot(path_fd, detrender(d.decade, present["trend"]).astype(fx)),
-                    dims=("family", "year"),
-                )
-            covariates: dict[str, Any] = {}
-            if present["readiness"]:
-                for name in ("fleet_size", "fleet_age"):
-                    # Non-centred: with few families the slopes' spread is weakly identified, and
-                    # the centred form funnels as it shrinks.
-                    mean = p[f"{name}_mean"].create()
-                    sd = p[f"sigma_{name}"].create()
-                    if self._centred("slopes"):
-                        params[f"{name}_slope"] = pm.Normal(f"{name}_slope", mean, sd, dims="family")
-                    else:
-                        z = pm.Normal(f"z_{name}_slope", 0.0, 1.0, dims="family")
-                        params[f"{name}_slope"] = pm.Deterministic(
-                            f"{name}_slope", mean + sd * z, dims="family"
-                        )
-                covariates["fleet_size"] = d.fleet_size.astype(fx)
-                covariates["fleet_age"] = d.fleet_age.astype(fx)
-            if present["nlp"]:
-                params["nlp_lag"] = p["nlp_lag"].create(dims="lag")
-                covariates["nlp_lags"] = d.nlp_lags.astype(fx)
-
-            if likelihood == "reference" and self.zero_inflated:
-                raise ValueError("model_config: the reference likelihood has no zero-inflated form")
-            if likelihood == "reference":
+            if self.config.likelihood == "reference":
                 # The straightforward way: one long vector of cells, effects gathered by index.
                 idx = tuple(i.ravel() for i in np.indices(d.counts.shape))
                 model.add_coord("cell", np.arange(d.counts.size))
                 pm.NegativeBinomial(
                     "lor_count",
-                    mu=pt.exp(_log_rate_at(params, dynamic, d, idx, fx)),
+                    mu=pt.exp(terms.log_rate(ctx.params, ctx.inputs, terms.Cells(idx, fx))),
                     alpha=phi,
                     observed=d.counts.ravel(),
                     dims="cell",
                 )
             else:
-                # Dense broadcasting over the whole cube: XLA fuses it into one elementwise pass.
-                log_mu = log_rate(params, decade, dynamic, **covariates)
-                log_mu_nz = _log_rate_at(params, dynamic, d, np.nonzero(d.counts), fx)
-                pi = p["zero_inflation"].create() if self.zero_inflated else None
-                pm.Potential("lor_count_loglik", _sparse_nb_loglik(d.counts, log_mu, log_mu_nz, phi, pi))
-
-            self._units_block(d, fx)
-            if present["conversion"]:
-                self._conversion_block(d)
+                # Dense broadcasting over the whole cube (XLA fuses it into one elementwise pass), and
+                # the non-zero cells gathered apart, so their gradient never touches the cube.
+                log_mu = terms.log_rate(ctx.params, ctx.inputs, terms.Dense(cast=fx))
+                log_mu_nz = terms.log_rate(ctx.params, ctx.inputs, terms.Cells(np.nonzero(d.counts), fx))
+                pi = self.priors["zero_inflation"].create() if self.zero_inflated else None
+                pm.Potential("lor_count_loglik", sparse_loglik(d.counts, log_mu, log_mu_nz, phi, pi))
         return model
-
-    def _units_block(self, d: Design, fx: str) -> None:
-        import pymc as pm
-
-        p = self.priors
-        units_intercept = p["units_intercept"].create()
-        sigma_uf = p["sigma_units_family"].create()
-        sigma_up = p["sigma_units_partner"].create()
-        units_sigma = p["units_sigma"].create()
-        units_family = pm.ZeroSumNormal("units_family", sigma=sigma_uf, dims="family")
-        # Most partners have few requests with quantities: non-centred, or sigma_up funnels.
-        z_up = pm.ZeroSumNormal("z_units_partner", sigma=1.0, dims="partner")
-        units_partner = pm.Deterministic("units_partner", sigma_up * z_up, dims="partner")
-        pm.Normal(
-            "log_units",
-            units_intercept + units_family[d.lor_family] + units_partner[d.lor_partner],
-            units_sigma,
-            observed=d.log_units.astype(fx),
-            dims="lor_obs",
-        )
-
-    def _conversion_block(self, d: Design) -> None:
-        import pymc as pm
-
-        p = self.priors
-        mean = p["conversion_mean"].create()
-        kappa = p["conversion_concentration"].create()
-        conversion = pm.Beta("conversion", alpha=mean * kappa, beta=(1.0 - mean) * kappa, dims="family")
-        pm.Binomial(
-            "requests_realised", n=d.realised + d.withdrawn, p=conversion, observed=d.realised, dims="family"
-        )
 
     # -- fitting --------------------------------------------------------------------------------
     def stored_names(self, design: Design) -> list[str]:
-        names = variables(components(design, self.model_config), (*PRIOR_NAMES, *EFFECTS))
-        return [*names, "zero_inflation"] if self.zero_inflated else names
+        return terms.stored_names(terms.presence(design, self.config), self.zero_inflated)
 
     def gated_names(self, design: Design) -> list[str]:
-        """What the gates judge: every stored quantity but the dispersion, a function of
-        inv_sqrt_dispersion."""
-        constant = {"dispersion"}
-        if not components(design, self.model_config)["trend"]:
-            constant.add("family_trend")  # zeros without the trend
-        return [n for n in self.stored_names(design) if n not in constant]
+        """What the gates judge: every stored quantity but constants."""
+        return terms.gated_names(terms.presence(design, self.config), self.zero_inflated)
 
     def sample(
         self, panel: xr.Dataset, progressbar: bool = True, warm_start: SamplerState | None = None
@@ -775,7 +312,7 @@ class DemandModel:
             cfg["draws"],
             tune,
             ", warm start" if warm_start is not None else "",
-            components(design, self.model_config),
+            terms.presence(design, self.config),
         )
         with pytensor.config.change_flags(floatX=self.float_x), model, warnings.catch_warnings():
             # JAX runs in 32-bit here (the model is float32); PyMC's post-processing asks for 64-bit
@@ -894,7 +431,7 @@ class DemandModel:
                 "code_version": code_version(),
                 "model_config": json.dumps(self.model_config),
                 "sampler_config": json.dumps(self.sampler_config),
-                "components": json.dumps(components(design, self.model_config)),
+                "components": json.dumps(terms.presence(design, self.config)),
                 "design_scales": json.dumps(design.scales()),
                 "data_hash": str(panel.attrs.get("data_hash", "")),
                 "data_source": str(panel.attrs.get("source", "")),
@@ -972,20 +509,16 @@ class DemandModel:
         above = (y[..., None] > ks).sum(axis=1).reshape(n_p * n_t, -1).astype(np.float32)  # (pt, k)
         log_factorial = gammaln(y + 1.0).sum(axis=1).astype(np.float32)  # (p, t)
         y32 = y.astype(np.float32)
-        names = [n for n in (*RATE_PARAMETERS, "dispersion", "zero_inflation") if draws.has(n)]
+        names = list(draws.arrays)  # the rate's parameters among them; the rest are small
         step = max(1, min(draws.n, 8_000_000 // y.size))
         out = np.empty((draws.n, n_p, n_t), dtype=np.float32)
-        covariates = {
-            "fleet_size": design.fleet_size if draws.has("fleet_size_slope") else None,
-            "fleet_age": design.fleet_age if draws.has("fleet_size_slope") else None,
-            "nlp_lags": design.nlp_lags if draws.has("nlp_lag") else None,
-        }
-        covariates = {k: None if v is None else v.astype(np.float32) for k, v in covariates.items()}
-        decade = design.decade.astype(np.float32)
 
         @jax.jit
         def chunk(params: dict) -> jax.Array:
-            log_mu = log_rate(params, decade, params.get("partner_dynamic"), **covariates)
+            inputs = terms.fitted_inputs(params, design)
+            # the design's covariates in float32, as the sampler ran
+            inputs = {k: v.astype(np.float32) if isinstance(v, np.ndarray) else v for k, v in inputs.items()}
+            log_mu = terms.log_rate(params, inputs)
             phi = params["dispersion"]
             log_phi = jnp.log(phi)[:, None, None, None]
             t = jnp.log1p(jnp.exp(log_mu) / phi[:, None, None, None])
@@ -1034,11 +567,8 @@ class DemandModel:
             rng = streams[c]
             for j, dr in enumerate(picks):
                 s = c * n_draws + dr
-                mu = np.exp(draws.log_rate(design, slice(s, s + 1)))[0]
-                phi = draws.dispersion[s]
-                counts = rng.poisson(rng.gamma(phi, mu / phi))
-                if draws.has("zero_inflation"):
-                    counts = counts * (rng.random(counts.shape) >= draws.zero_inflation[s])
+                pi = draws.zero_inflation[s] if draws.has("zero_inflation") else None
+                counts = draw_counts(rng, draws.log_rate(design, slice(s, s + 1))[0], draws.dispersion[s], pi)
                 fam[c, j] = counts.sum(axis=0)
                 par[c, j] = counts.sum(axis=1)
 

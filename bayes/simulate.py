@@ -1,8 +1,9 @@
 """Synthetic worlds with known parameters, written in the same layouts the loaders read.
 
-Every quantity follows the model in :mod:`bayes.model` exactly -- counts (regions and categories,
-alliances, family trends, partner AR(1) dynamics, readiness slopes, the NLP distributed lag), units
-per request and the conversion of requests -- so fitting a simulated world and comparing with
+Every quantity follows the model in :mod:`bayes.model` exactly -- log rates from the terms' own
+addends (:func:`bayes.terms.log_rate`), counts from :mod:`bayes.observation` -- counts (regions and
+categories, alliances, family trends, partner AR(1) dynamics, readiness slopes, the NLP distributed
+lag), units per request and the conversion of requests -- so fitting a simulated world and comparing with
 ``truth.json`` is a parameter-recovery test. Readiness and the text signal are exogenous here
 (drawn first, then driving requests), which is what the model assumes. Around the history the
 simulator writes what a live system holds: firm and pending requests of the current year (the
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bayes import terms
 from bayes.design import (
     Scale,
     cell_means,
@@ -31,6 +33,9 @@ from bayes.design import (
     scale_of,
     within,
 )
+from bayes.observation import draw_counts
+from bayes.terms import ar1
+from bayes.terms.levels import condition_zero_sum
 from evidence.records import NLP_MENTION, READINESS_FLEET_MEAN_AGE, READINESS_FLEET_UNITS
 from evidence.writers import atomic_write_text, write_table
 
@@ -105,15 +110,6 @@ def _zero_sum(x: np.ndarray) -> np.ndarray:
     return x - x.mean()
 
 
-def _condition_zero_sum(
-    x: np.ndarray, group: np.ndarray, sigma_within: float, sigma_group: float
-) -> np.ndarray:
-    """A draw of grouped levels (mean zero) turned into one conditioned on summing to zero, as
-    :func:`bayes.model.grouped_normal` defines them: x - w sum(x) / sum(w), w = S 1."""
-    w = sigma_within**2 + sigma_group**2 * np.bincount(group)[group]
-    return x - w * x.sum() / w.sum()
-
-
 def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame], dict]:
     """Draw a world; return its tables (by table name) and the truth."""
     rng = np.random.default_rng(seed)
@@ -155,7 +151,7 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
     pf_sd = float(pf.std())
     pf -= pf.mean(axis=0, keepdims=True) + pf.mean(axis=1, keepdims=True) - pf.mean()
     trend = rng.normal(spec.trend_mean, spec.sigma_trend, n_f)
-    dynamic = _ar1_paths(rng, n_p, n_t + spec.horizon, spec.rho_dynamic, spec.sigma_dynamic)
+    dynamic = ar1.simulate(rng, n_p, n_t + spec.horizon, spec.rho_dynamic, spec.sigma_dynamic)
     # The model reads the dynamics as departures from each partner's level over the fitted years
     # (their mean would otherwise trade off with the partner effect), so the path's mean over those
     # years is part of the partner's level here too.
@@ -166,7 +162,7 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
     # years are part of those here too.
     family_path = np.zeros((n_f, n_t + spec.horizon))
     if spec.sigma_family_dynamic > 0:  # drawn only then, so the default world's draws are unchanged
-        family_path = _ar1_paths(
+        family_path = ar1.simulate(
             rng, n_f, n_t + spec.horizon, spec.rho_family_dynamic, spec.sigma_family_dynamic
         )
     decade = decades(years, centre_of(years))
@@ -178,8 +174,8 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
     trend = trend + path_fit[1]
     partner_level = alliance_x @ beta + region_effect[region_idx] + partner_dev + path_mean
     # The model's levels sum to zero, conditioned so (the intercept carries the overall level).
-    partner_effect = _condition_zero_sum(partner_level, region_idx, spec.sigma_partner, spec.sigma_region)
-    family_effect = _condition_zero_sum(family_level, category_idx, spec.sigma_family, spec.sigma_category)
+    partner_effect = condition_zero_sum(partner_level, region_idx, spec.sigma_partner, spec.sigma_region)
+    family_effect = condition_zero_sum(family_level, category_idx, spec.sigma_family, spec.sigma_category)
 
     # Readiness, exogenous: about half the cells hold a fleet that grows and ages slowly.
     span = np.arange(spec.first_year - 1, spec.last_year + 1)  # as of 31 Dec of each year
@@ -212,20 +208,27 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
     nlp_scale = nlp_scale_of(mentions.astype(float), covered)
     nlp_x = nlp_lagged(mentions.astype(float), covered, nlp_scale, len(spec.nlp_lag))
 
-    log_mu = (
-        spec.intercept
-        + partner_effect[:, None, None]
-        + family_effect[None, :, None]
-        + pf[:, :, None]
-        + trend[None, :, None] * decade[None, None, :]
-        + dynamic[:, None, :n_t]
-        + family_path[None, :, :n_t]
-        + size_slope[None, :, None] * fleet_size_x
-        + age_slope[None, :, None] * fleet_age_x
-        + np.tensordot(np.array(spec.nlp_lag), nlp_x, axes=1)
-    )
+    truth_params = {
+        "intercept": np.asarray(spec.intercept),
+        "partner_effect": partner_effect,
+        "family_effect": family_effect,
+        "partner_family_effect": pf,
+        "family_trend": trend,
+        "fleet_size_slope": size_slope,
+        "fleet_age_slope": age_slope,
+        "nlp_lag": np.asarray(spec.nlp_lag, dtype=float),
+    }
+    inputs = {
+        "decade": decade,
+        "partner_dynamic": dynamic[:, :n_t],
+        "family_dynamic": family_path[:, :n_t],
+        "fleet_size": fleet_size_x,
+        "fleet_age": fleet_age_x,
+        "nlp_lags": nlp_x,
+    }
+    log_mu = terms.log_rate(truth_params, inputs)
     mu = np.exp(log_mu)
-    counts = rng.poisson(rng.gamma(spec.dispersion, mu / spec.dispersion))
+    counts = draw_counts(rng, log_mu, spec.dispersion)
 
     units_family = _zero_sum(rng.normal(0.0, spec.sigma_units_family, n_f))
     units_partner = _zero_sum(rng.normal(0.0, spec.sigma_units_partner, n_p))
@@ -375,15 +378,6 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
         },
     }
     return tables, truth
-
-
-def _ar1_paths(rng: np.random.Generator, n: int, length: int, rho: float, sigma: float) -> np.ndarray:
-    """(n, length) stationary AR(1) paths."""
-    out = np.empty((n, length))
-    out[:, 0] = rng.normal(0.0, sigma / np.sqrt(1 - rho**2), n)
-    for t in range(1, length):
-        out[:, t] = rho * out[:, t - 1] + rng.normal(0.0, sigma, n)
-    return out
 
 
 def _readiness_rows(

@@ -308,17 +308,15 @@ def test_future_fleets_age_a_year_a_year_unless_held(fitted, tmp_path) -> None:
     units, last_age = cd["fleet_units_latest"].values, cd["fleet_mean_age_latest"].values
     present = (np.nan_to_num(units) > 0) & np.isfinite(last_age)
     assert present.any()
-    aged = ageing._covariates["fleet_age"]
+    aged = ageing._inputs["fleet_age"]
     step = 1.0 / ageing.scales["age"][1]
     np.testing.assert_allclose(np.diff(aged, axis=-1)[present], step, rtol=1e-5)
-    held_model = DemandModel.load(fitted.save(tmp_path / "m.nc"))
-    held_model.model_config["future_fleet_age"] = "held"
-    held = Forecaster(held_model, max_draws=20, seed=1)._covariates["fleet_age"]
+    # the setting is checked and frozen with the model: a model with "held" fleets is another model
+    held_model = DemandModel({**fitted.model_config, "future_fleet_age": "held"}, fitted.sampler_config)
+    held_model.idata = DemandModel.load(fitted.save(tmp_path / "m.nc")).idata
+    held = Forecaster(held_model, max_draws=20, seed=1)._inputs["fleet_age"]
     np.testing.assert_allclose(np.diff(held, axis=-1), 0.0)
     np.testing.assert_allclose(held[..., 0], aged[..., 0])
-    held_model.model_config["future_fleet_age"] = "renewed"
-    with pytest.raises(ForecastError, match="future_fleet_age"):
-        Forecaster(held_model, max_draws=10)
     with pytest.raises(ValueError, match="future_fleet_age"):
         DemandModel({"future_fleet_age": "renewed"})
 
@@ -328,7 +326,7 @@ def test_family_states_are_carried_forward_with_their_own_persistence(fitted_fam
     """Each family's AR(1) state rolls on from its last fitted year at rho_family_dynamic, with
     mean-one shocks: E[exp(state_h)] = exp(rho^h * last)."""
     fc = Forecaster(fitted_family_ar1, max_draws=40, seed=1)
-    assert fc._params["family_dynamic"].shape == (40, len(fc.families), fc.max_horizon)
+    assert fc._inputs["family_dynamic"].shape == (40, len(fc.families), fc.max_horizon)
     rho = fc._params["rho_family_dynamic"][:, None]
     last = np.full((40, 20_000), -0.2)  # families as Monte Carlo replicates
     h = np.arange(1, fc.max_horizon + 1)

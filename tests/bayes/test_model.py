@@ -117,7 +117,8 @@ def test_sparse_likelihood_equals_the_reference_negative_binomial(sim_world: Pat
 
 def test_partner_year_log_likelihood_equals_brute_force(fitted, sim_world: Path) -> None:
     from bayes.design import build_design
-    from bayes.model import PosteriorDraws, nb_logpmf
+    from bayes.model import PosteriorDraws
+    from bayes.observation import nb_logpmf
 
     panel = build_panel(load_dataset(sim_world), first_year=2000)
     design = build_design(panel)
@@ -141,14 +142,14 @@ def test_partner_year_log_likelihood_equals_brute_force(fitted, sim_world: Path)
 def test_sparse_zero_inflated_likelihood_equals_brute_force() -> None:
     import pytensor.tensor as pt
 
-    from bayes.model import _sparse_nb_loglik, nb_logpmf
+    from bayes.observation import nb_logpmf, sparse_loglik
 
     rng = np.random.default_rng(3)
     log_mu = rng.normal(-4.0, 2.0, (6, 5, 8))
     counts = rng.poisson(np.exp(log_mu) * 20).astype(float)
     nz = np.nonzero(counts)
     phi, pi = 2.5, 0.2
-    value = _sparse_nb_loglik(
+    value = sparse_loglik(
         counts,
         pt.as_tensor_variable(log_mu.astype("float32")),
         pt.as_tensor_variable(log_mu[nz].astype("float32")),
@@ -187,7 +188,7 @@ def test_warm_start_refit_starts_where_the_stored_fit_ended(fitted, sim_world: P
 def test_zero_inflated_likelihood_equals_brute_force() -> None:
     import pytensor.tensor as pt
 
-    from bayes.model import _sparse_nb_loglik, nb_logpmf
+    from bayes.observation import nb_logpmf, sparse_loglik
 
     rng = np.random.default_rng(2)
     counts = rng.negative_binomial(2, 0.7, size=(5, 4, 6)) * (rng.random((5, 4, 6)) < 0.5)
@@ -195,7 +196,7 @@ def test_zero_inflated_likelihood_equals_brute_force() -> None:
     phi, pi = 2.5, 0.3
     nz = np.nonzero(counts)
     with pytensor.config.change_flags(floatX="float64"):
-        ours = _sparse_nb_loglik(
+        ours = sparse_loglik(
             counts, pt.as_tensor(log_mu), pt.as_tensor(log_mu[nz]), pt.as_tensor(phi), pt.as_tensor(pi)
         ).eval()
     nb = nb_logpmf(counts.astype(float), np.exp(log_mu), phi)
