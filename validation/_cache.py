@@ -25,7 +25,15 @@ log = logging.getLogger(__name__)
 
 _ROOT = Path(__file__).resolve().parents[1]
 # The packages a prediction's value depends on; the service and the report do not change forecasts.
-_CODE = ("bayes", "priors", "evidence", "validation/backtest.py", "validation/baselines.py")
+_CODE = (
+    "bayes",
+    "priors",
+    "evidence",
+    "validation/backtest.py",
+    "validation/baselines.py",
+    "validation/gbm.py",
+    "validation/top_down.py",
+)
 
 
 @cache

@@ -28,7 +28,7 @@ from evidence.loaders import Dataset
 from evidence.writers import atomic_write_bytes, atomic_write_text
 from validation._cache import PredictionCache, cache_key
 from validation._runner import Task, execute
-from validation.baselines import BASELINES
+from validation.baselines import BASELINES, PanelBaseline
 from validation.scores import METRICS, score
 
 log = logging.getLogger(__name__)
@@ -63,15 +63,21 @@ def training_panel(dataset: Dataset, origin: int, first_year: int) -> xr.Dataset
 
 @dataclass(frozen=True)
 class BaselineContender:
-    """One of :data:`validation.baselines.BASELINES` on the counts known at the origin."""
+    """One of :data:`validation.baselines.BASELINES` on the counts known at the origin, or, for a
+    :class:`~validation.baselines.PanelBaseline`, on the whole training panel as known then."""
 
     name: str
     first_year: int
 
     def __call__(self, dataset: Dataset, origin: int, horizon: int, samples: int, seed: int) -> Prediction:
         panel = training_panel(dataset, origin, self.first_year)
-        history = panel["lor_count"].transpose("partner", "family", "year").values
-        draws = BASELINES[self.name](history, horizon, samples, np.random.default_rng(seed))
+        baseline = BASELINES[self.name]
+        rng = np.random.default_rng(seed)
+        if isinstance(baseline, PanelBaseline):
+            draws = baseline(panel, horizon, samples, rng)
+        else:
+            history = panel["lor_count"].transpose("partner", "family", "year").values
+            draws = baseline(history, horizon, samples, rng)
         years = np.arange(origin + 1, origin + 1 + horizon)
         return Prediction(panel["partner"].values, panel["family"].values, years, draws)
 

@@ -3,17 +3,48 @@
 Each takes the yearly LOR counts known at the origin, ``history`` (partner, family, year), and returns
 draws (partner, family, horizon, samples) for the years after it, so every contender is scored by the
 same code (:mod:`validation.scores`). Dispersion is estimated by moments, pooled where a single series
-is too short to say anything.
+is too short to say anything. A :class:`PanelBaseline` (the global gradient-boosted model) reads the
+whole training panel instead -- regions and readiness proxies as well as the counts -- and returns
+draws of the same shape.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
+import xarray as xr
 
 Baseline = Callable[[np.ndarray, int, int, np.random.Generator], np.ndarray]
+
+
+@dataclass(frozen=True)
+class PanelBaseline:
+    """A baseline that needs the training panel (an :func:`bayes.panel.build_panel` dataset as known at
+    the origin), not only its counts: ``forecast(panel, horizon, samples, rng)`` -> draws (partner,
+    family, horizon, samples) in the panel's partner and family order."""
+
+    forecast: Callable[[xr.Dataset, int, int, np.random.Generator], np.ndarray]
+
+    def __call__(self, panel: xr.Dataset, horizon: int, samples: int, rng: np.random.Generator) -> np.ndarray:
+        return self.forecast(panel, horizon, samples, rng)
+
+
+def as_panel(history: np.ndarray, first_year: int = 1990) -> xr.Dataset:
+    """A bare count history as the smallest panel a :class:`PanelBaseline` reads: every partner in one
+    region and no readiness proxies, so panel baselines can be run (and tested) on counts alone."""
+    partners, families, years = history.shape
+    return xr.Dataset(
+        {"lor_count": (("partner", "family", "year"), np.asarray(history))},
+        coords={
+            "partner": [f"p{i}" for i in range(partners)],
+            "family": [f"f{j}" for j in range(families)],
+            "year": np.arange(first_year, first_year + years),
+            "partner_region": ("partner", np.full(partners, "")),
+        },
+    )
 
 
 def _nb_sample(mean: np.ndarray, dispersion: float, samples: int, rng: np.random.Generator) -> np.ndarray:
@@ -134,7 +165,24 @@ def intermittent(
     return _nb_sample(means.reshape(*history.shape[:-1], horizon), dispersion, samples, rng)
 
 
-BASELINES: dict[str, Baseline] = {
+def global_gbm(panel: xr.Dataset, horizon: int, samples: int, rng: np.random.Generator) -> np.ndarray:
+    """:func:`validation.gbm.global_gbm`, imported when first used (LightGBM is heavy to load)."""
+    from validation.gbm import global_gbm as forecast
+
+    return forecast(panel, horizon, samples, rng)
+
+
+def family_total(
+    method: str, history: np.ndarray, horizon: int, samples: int, rng: np.random.Generator
+) -> np.ndarray:
+    """:func:`validation.top_down.family_total`: AutoETS or AutoARIMA on family-year totals, split to
+    partners top-down."""
+    from validation.top_down import family_total as forecast
+
+    return forecast(method, history, horizon, samples, rng)
+
+
+BASELINES: dict[str, Baseline | PanelBaseline] = {
     "climatology": climatology,
     "naive": naive_last_value,
     "pooled": fully_pooled,
@@ -142,4 +190,7 @@ BASELINES: dict[str, Baseline] = {
     "croston": partial(intermittent, "croston"),
     "tsb": partial(intermittent, "tsb"),
     "adida": partial(intermittent, "adida"),
+    "lightgbm": PanelBaseline(global_gbm),
+    "autoets": partial(family_total, "autoets"),
+    "autoarima": partial(family_total, "autoarima"),
 }
