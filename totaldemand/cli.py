@@ -824,7 +824,11 @@ def backtest(
     origins: Annotated[str, typer.Option(help="Forecast origins, e.g. 2010..2018.")] = "2010..2018",
     horizon: Annotated[int, typer.Option(min=1, max=10, help="Years ahead scored.")] = 3,
     models: Annotated[
-        str, typer.Option(help="Comma-separated: ours and baselines.")
+        str,
+        typer.Option(
+            help="Comma-separated: ours (or its variants) and baselines: climatology, naive, pooled, "
+            "unpooled_glm, croston, tsb, adida, lightgbm, autoets, autoarima."
+        ),
     ] = "ours,climatology,naive,pooled,unpooled_glm",
     first_year: int = 1990,
     samples: Annotated[int, typer.Option(min=50, help="Predictive draws per target.")] = 1000,
@@ -841,7 +845,7 @@ def backtest(
 ) -> None:
     """Rolling-origin backtest with proper scores against baselines (each origin sees only its past)."""
     from evidence.loaders import load_dataset
-    from validation.backtest import contender_for, run_backtest, score_table
+    from validation.backtest import best_baseline_table, contender_for, run_backtest, score_table
 
     if panel is not None and register is not None:
         console.print("[bold red]error:[/] give --panel or --register, not both")
@@ -875,9 +879,13 @@ def backtest(
         cache_dir=None if no_cache else (cache or out_dir / "cache"),
     )
     table = score_table(result)
-    for level in ("cell", "family_year"):
+    for level in ("cell", "family_year", "partner_year", "partner_family_horizon"):
         out.print(f"\n{level} (pooled over origins {years[0]}..{years[-1]}, horizon {horizon})")
         out.print(table[level][["crps", "log_score", "wis", "coverage_80", "coverage_95", "brier"]].round(4))
+    best = best_baseline_table(result)
+    if not best.empty:
+        out.print("\nbest baseline per level and score; skill = 1 - score / best baseline's (>0: better)")
+        out.print(best.round(4).to_string())
     out.print(
         f"\nwall time {result['wall_seconds']:.1f} s "
         f"({result['fits']} fits run, {result['cached']} read from the cache)"

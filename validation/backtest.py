@@ -33,7 +33,12 @@ from validation.scores import METRICS, score
 
 log = logging.getLogger(__name__)
 
-LEVELS = ("cell", "family_year", "partner_year", "total_year")
+# partner_family_horizon: each cell summed over the horizon, so its Brier score is that of P(at least one
+# LOR from this partner for this family within the horizon), the question a planner asks of a cell
+LEVELS = ("cell", "family_year", "partner_year", "total_year", "partner_family_horizon")
+# proper scores, lower is better: the ones a best baseline and a skill against it are read off for
+# (coverage is held to a target, not minimised)
+SKILL_METRICS = ("crps", "log_score", "wis", "brier")
 PIT_BINS = 10
 QUANTILES = (0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975)
 
@@ -209,7 +214,8 @@ class _Targets:
 
 
 def _aggregate(pred: Prediction, truth: np.ndarray, categories: dict[str, str]) -> _Targets:
-    """Cells and the three aggregates, as sums of the same draws (coherent by construction)."""
+    """Cells and the four aggregates, as sums of the same draws (coherent by construction). A
+    partner_family_horizon target carries the horizon's last year as its year."""
     out = _Targets()
     p, f, y = np.meshgrid(pred.partners, pred.families, pred.years, indexing="ij")
     parts = {
@@ -222,6 +228,12 @@ def _aggregate(pred: Prediction, truth: np.ndarray, categories: dict[str, str]) 
             {"partner": p[:, 0], "year": y[:, 0]},
         ),
         "total_year": ((2,), pred.draws.sum(axis=(0, 1)), truth.sum(axis=(0, 1)), {"year": y[0, 0]}),
+        "partner_family_horizon": (
+            (0, 1),
+            pred.draws.sum(axis=2),
+            truth.sum(axis=2),
+            {"partner": p[:, :, -1], "family": f[:, :, -1], "year": y[:, :, -1]},
+        ),
     }
     for level, (_, draws, observed, keys) in parts.items():
         frame = pd.DataFrame({k: np.asarray(v).ravel() for k, v in keys.items()})
@@ -440,6 +452,7 @@ def run_backtest(
             m: {f: float(np.mean(v)) for f, v in fams.items()} for m, fams in family_crps.items()
         },
     }
+    result["best_baseline"] = best_baselines(result)
     atomic_write_text(out / "scores.json", json.dumps(result, indent=1))
     columns = [
         "origin",
@@ -471,3 +484,57 @@ def score_table(result: dict, origin: str = "all") -> pd.DataFrame:
     return frame.pivot_table(index="model", columns=["level", "metric"], values="value").reindex(
         columns=[(lv, m) for lv in LEVELS for m in METRICS]
     )
+
+
+def _is_baseline(model: str) -> bool:
+    return model in BASELINES
+
+
+def best_baselines(result: dict, origin: str = "all") -> list[dict]:
+    """Per level and proper score (:data:`SKILL_METRICS`), the baseline that scores best (lowest) and
+    every other contender's skill against it, 1 - score / best baseline's score (positive: better than
+    the best baseline). One record per (level, metric, contender that is not a baseline); with no such
+    contender, one record per (level, metric) with ``model``, ``value`` and ``skill`` None."""
+    frame = pd.DataFrame(result["rows"])
+    frame = frame[(frame["origin"].astype(str) == origin) & frame["metric"].isin(SKILL_METRICS)]
+    records: list[dict] = []
+    for level in LEVELS:
+        for metric in SKILL_METRICS:
+            part = frame[(frame["level"] == level) & (frame["metric"] == metric)]
+            values = dict(zip(part["model"], part["value"].astype(float), strict=True))
+            baselines = {m: v for m, v in values.items() if _is_baseline(m) and np.isfinite(v)}
+            if not baselines:
+                continue
+            best = min(baselines, key=lambda m: (baselines[m], m))  # ties: the first by name
+            base = {
+                "level": level,
+                "metric": metric,
+                "best_baseline": best,
+                "best_baseline_value": baselines[best],
+            }
+            others = [m for m in values if not _is_baseline(m)]
+            if not others:
+                records.append({**base, "model": None, "value": None, "skill": None})
+            for model in others:
+                value = values[model]
+                ratio = 1.0 - value / baselines[best] if baselines[best] > 0 else None
+                records.append({**base, "model": model, "value": value, "skill": ratio})
+    return records
+
+
+def best_baseline_table(result: dict, origin: str = "all") -> pd.DataFrame:
+    """:func:`best_baselines` as a table indexed by (level, metric): the best baseline, its score, and
+    per other contender its score and its skill against that best baseline."""
+    stored = result.get("best_baseline") if origin == "all" else None
+    records = stored if stored is not None else best_baselines(result, origin)
+    if not records:
+        return pd.DataFrame()
+    frame = pd.DataFrame(records)
+    table = frame.drop_duplicates(["level", "metric"]).set_index(["level", "metric"])[
+        ["best_baseline", "best_baseline_value"]
+    ]
+    for model, part in frame.dropna(subset=["model"]).groupby("model", sort=False):
+        part = part.set_index(["level", "metric"])
+        table[str(model)] = part["value"].astype(float)
+        table[f"skill {model}"] = part["skill"].astype(float)
+    return table

@@ -1,6 +1,7 @@
 """``report.html``: the backtest in pictures -- coverage against nominal, PIT histograms, CRPS skill
 against climatology by origin and family, and fan charts for the largest families and partners -- beside the
-pooled score table. Self-contained: the figures are embedded PNGs."""
+pooled score table and, per level and score, the best baseline and every other contender's skill against
+it. Self-contained: the figures are embedded PNGs."""
 
 from __future__ import annotations
 
@@ -145,6 +146,14 @@ def _calibrated_coverage(rows: pd.DataFrame, calibrated: dict[str, dict[str, dic
     return pd.DataFrame(records).set_index(["level", "model"]).sort_index().round(3).to_html()
 
 
+def _best_baselines(result: dict) -> str:
+    """The best baseline per level and score, and each other contender's skill against it."""
+    from validation.backtest import best_baseline_table
+
+    table = best_baseline_table(result)
+    return table.round(4).to_html() if not table.empty else ""
+
+
 def write_report(result: dict, forecasts: pd.DataFrame, path) -> None:
     rows = pd.DataFrame(result["rows"]).assign(origin=lambda d: d["origin"].astype(str))
     pooled = rows[rows["origin"] == "all"].pivot_table(
@@ -170,6 +179,8 @@ def write_report(result: dict, forecasts: pd.DataFrame, path) -> None:
         f"<h1>Backtest: origins {result['origins'][0]}..{result['origins'][-1]}, "
         f"horizon {result['horizon']}</h1>"
         f"<h2>Scores pooled over origins (lower is better; coverage: nominal)</h2>{pooled.round(4).to_html()}"
+        "<h2>Best baseline per level and score, and skill against it (1 - score / best baseline's)</h2>"
+        f"{_best_baselines(result)}"
         "<h2>Coverage: empirical and what calibrated intervals of these counts would cover</h2>"
         f"{_calibrated_coverage(rows, result.get('coverage_if_calibrated', {}))}"
         f"<h2>Fits and their gates</h2><ul>{gates}</ul>{body}"

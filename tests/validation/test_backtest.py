@@ -16,6 +16,7 @@ from bayes.model import default_model_config
 from evidence.loaders import load_dataset
 from validation._cache import cache_key
 from validation.backtest import (
+    LEVELS,
     LookaheadError,
     Prediction,
     baseline_contender,
@@ -52,7 +53,13 @@ def result(dataset, tmp_path_factory: pytest.TempPathFactory):
 def test_outputs_have_the_documented_layout(result) -> None:
     out, body = result
     rows = json.loads((out / "scores.json").read_text())["rows"]
-    assert {r["level"] for r in rows} == {"cell", "family_year", "partner_year", "total_year"}
+    assert {r["level"] for r in rows} == {
+        "cell",
+        "family_year",
+        "partner_year",
+        "total_year",
+        "partner_family_horizon",
+    }
     assert {r["metric"] for r in rows} == set(METRICS)
     assert {r["origin"] for r in rows} == {2015, 2016, "all"}
     forecasts = pd.read_csv(out / "forecasts.csv", keep_default_na=False)
@@ -81,6 +88,13 @@ def test_outputs_have_the_documented_layout(result) -> None:
         # counts' intervals include their ends: a calibrated forecast covers at least nominal
         assert values["coverage_50"] >= 0.5 and values["coverage_95"] >= 0.95, level
     assert "if calibrated" in page
+    # the best baseline per level and score is read off directly; with only baselines, no skill
+    best = body["best_baseline"]
+    assert {(r["level"], r["metric"]) for r in best} == {
+        (level, metric) for level in LEVELS for metric in ("crps", "log_score", "wis", "brier")
+    }
+    assert all(r["best_baseline"] in promised and r["skill"] is None for r in best)
+    assert "Best baseline per level" in page
 
 
 def test_aggregates_are_sums_of_their_cells(result) -> None:
@@ -92,6 +106,14 @@ def test_aggregates_are_sums_of_their_cells(result) -> None:
     pd.testing.assert_series_equal(cells.sort_index(), families.sort_index(), check_names=False)
     total = f[f["level"] == "total_year"].set_index("year")["mean"]
     np.testing.assert_allclose(total.values, f[f["level"] == "cell"].groupby("year")["mean"].sum().values)
+    # a partner x family over the horizon: its cells summed over the years, dated by the last one
+    horizon = f[f["level"] == "partner_family_horizon"].set_index(["partner", "family"])
+    cell = f[f["level"] == "cell"].groupby(["partner", "family"])
+    pd.testing.assert_series_equal(
+        horizon["observed"].sort_index(), cell["observed"].sum().sort_index(), check_names=False
+    )
+    np.testing.assert_allclose(horizon["mean"].sort_index(), cell["mean"].sum().sort_index())
+    assert set(horizon["year"]) == {2017}
 
 
 def test_the_training_panel_ends_at_the_origin(dataset) -> None:

@@ -1,6 +1,6 @@
 """The baselines a forecaster in this field would pick: a global LightGBM over every series, and AutoETS /
 AutoARIMA on family totals split to partners. They learn what they should from data made that way, give
-the same draws for the same seed, and keep to the origin."""
+the same draws for the same seed, keep to the origin, and the best baseline is read off level by level."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 
 from evidence.loaders import load_dataset
-from validation.backtest import check_no_lookahead, contender_for
+from validation.backtest import best_baseline_table, best_baselines, check_no_lookahead, contender_for
 from validation.baselines import BASELINES, as_panel, climatology
 from validation.gbm import global_gbm
 from validation.top_down import disaggregate, family_moments, family_total, nb_moment_draws, share_weights
@@ -145,6 +145,55 @@ def test_the_new_baselines_use_only_the_past(dataset, name: str) -> None:
     pred = check_no_lookahead(contender_for(name, 2000), dataset, 2014, 2, name, samples=100)
     assert pred.draws.shape == (len(pred.partners), len(pred.families), 2, 100)
     np.testing.assert_array_equal(pred.years, [2015, 2016])
+
+
+def _row(model: str, metric: str, value: float, level: str = "cell", origin: object = "all") -> dict:
+    return {"model": model, "level": level, "origin": origin, "metric": metric, "value": value}
+
+
+def test_the_best_baseline_and_skill_against_it_are_read_off_per_level() -> None:
+    result = {
+        "rows": [
+            _row("climatology", "crps", 0.30),
+            _row("tsb", "crps", 0.25),
+            _row("ours", "crps", 0.20),
+            _row("ours-without-nlp", "crps", 0.30),
+            _row("climatology", "brier", 0.10),
+            _row("tsb", "brier", 0.12),
+            _row("ours", "brier", 0.11),
+            _row("ours-without-nlp", "brier", 0.10),
+            _row("climatology", "crps", 2.0, level="family_year"),
+            _row("autoets", "crps", 1.5, level="family_year"),
+            _row("ours", "crps", 1.2, level="family_year"),
+            _row("ours-without-nlp", "crps", 1.5, level="family_year"),
+            _row("tsb", "coverage_80", 0.8),  # coverage has no best: not read off
+            _row("tsb", "crps", 0.01, origin=2015),  # one origin's score: not the pooled one
+        ]
+    }
+    records = {(r["level"], r["metric"], r["model"]): r for r in best_baselines(result)}
+    assert set(records) == {
+        (level, metric, model)
+        for level, metric in (("cell", "crps"), ("cell", "brier"), ("family_year", "crps"))
+        for model in ("ours", "ours-without-nlp")
+    }
+    cell = records["cell", "crps", "ours"]
+    assert (cell["best_baseline"], cell["best_baseline_value"]) == ("tsb", 0.25)
+    assert cell["skill"] == pytest.approx(0.2)
+    assert records["cell", "brier", "ours"]["best_baseline"] == "climatology"
+    assert records["cell", "brier", "ours"]["skill"] == pytest.approx(-0.1)
+    assert records["family_year", "crps", "ours"]["best_baseline"] == "autoets"
+    assert records["family_year", "crps", "ours-without-nlp"]["skill"] == pytest.approx(0.0)
+
+    table = best_baseline_table(result)
+    assert table.loc[("family_year", "crps"), "best_baseline"] == "autoets"
+    assert table.loc[("family_year", "crps"), "skill ours"] == pytest.approx(0.2)
+    assert table.loc[("cell", "brier"), "ours-without-nlp"] == pytest.approx(0.10)
+    assert best_baseline_table(result, origin="2015").loc[("cell", "crps"), "best_baseline"] == "tsb"
+
+    baselines_only = {"rows": [r for r in result["rows"] if not r["model"].startswith("ours")]}
+    only = best_baselines(baselines_only)
+    assert len(only) == 3 and all(r["model"] is None and r["skill"] is None for r in only)
+    assert list(best_baseline_table(baselines_only).columns) == ["best_baseline", "best_baseline_value"]
 
 
 def test_a_bare_history_is_a_panel_of_one_region() -> None:
