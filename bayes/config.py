@@ -19,6 +19,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "dynamic_shocks": ("mean_one", "log_normal"),
     "future_fleet_age": ("ageing", "held"),
     "family_path": ("ar1", "trend", "trend_ar1"),
+    "recency": ("off", "own"),
 }
 LIKELIHOODS = ("sparse", "reference")
 # Parametrisation per block, measured: on the real panel centred partner and family levels took half
@@ -36,6 +37,7 @@ KEYS = (
     "components",
     "centred",
     "zero_inflation",
+    "recency",
 )
 
 
@@ -61,6 +63,7 @@ class ModelConfig:
     dynamic_shocks: str = "mean_one"
     future_fleet_age: str = "ageing"
     family_path: str = "trend"
+    recency: str = "off"
     components: Mapping[str, bool] = field(default_factory=dict)  # switches off, for ablations
     centred: Mapping[str, bool] = field(default_factory=lambda: dict(DEFAULT_CENTRED))
     zero_inflation: bool = False
@@ -78,7 +81,7 @@ class ModelConfig:
         unknown = sorted(set(config) - set(KEYS))
         if unknown:
             raise ModelConfigError(f"model_config: unknown key(s) {unknown}; known: {list(KEYS)}")
-        if problems := invalid_choices(config):
+        if problems := invalid_choices({"recency": "off", **config}):
             raise ModelConfigError("; ".join(problems))
         likelihood = config.get("likelihood", "sparse")
         if likelihood not in LIKELIHOODS:
@@ -109,6 +112,7 @@ class ModelConfig:
             dynamic_shocks=str(config["dynamic_shocks"]),
             future_fleet_age=str(config["future_fleet_age"]),
             family_path=str(config["family_path"]),
+            recency=str(config.get("recency", "off")),
             components=MappingProxyType({str(k): bool(v) for k, v in switches.items()}),
             centred=MappingProxyType({k: bool(v) for k, v in centred.items()}),
             zero_inflation=bool(zero_inflation),

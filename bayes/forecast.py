@@ -44,7 +44,6 @@ from bayes import terms
 from bayes.line_load import SOURCES as LINE_SOURCES
 from bayes.line_load import book_by_system, carried_plan, place
 from bayes.model import DemandModel, PosteriorDraws
-from bayes.observation import draw_counts
 from bayes.prior_weights import Reweighting, reweighting
 from bayes.quantiles import positions
 from bayes.scenario import Scenario, condition_cell
@@ -403,6 +402,16 @@ def _summarise_totals(
     )
 
 
+def _fitted_counts(model: DemandModel) -> np.ndarray | None:
+    """The fitted panel's counts (partner, family, year), for terms that read the history."""
+    if model.idata is None or "observed_data" not in model.idata.children:
+        return None
+    observed = model.idata["observed_data"].to_dataset()
+    if "lor_count" not in observed:
+        return None
+    return observed["lor_count"].transpose("partner", "family", "year").values
+
+
 def _locked(method):
     """Run under the forecaster's lock: :meth:`Forecaster.set_book` swaps the book and the cells
     conditioned on it while answers may be reading them."""
@@ -492,6 +501,7 @@ class Forecaster:
             config=model.config,
             present=self.components,
             trend_damping=self.trend_damping,
+            history=_fitted_counts(model),
         )
         self._inputs = terms.future_inputs(self._future_context, rng)
         self._decade = self._inputs["decade"]
@@ -548,8 +558,7 @@ class Forecaster:
 
     def _inputs_at(self, sl: slice) -> dict[str, np.ndarray]:
         """The forecast years' inputs for the draws ``sl``: per-draw ones sliced, shared ones as they are."""
-        per_draw = ("partner_dynamic", "family_dynamic")
-        return {k: v[sl] if k in per_draw else v for k, v in self._inputs.items()}
+        return {k: v[sl] if k in terms.PER_DRAW_INPUTS else v for k, v in self._inputs.items()}
 
     def _roll_dynamic(
         self, rng: np.random.Generator, last: np.ndarray, start_var: float = 0.0, kind: str = "dynamic"
@@ -581,7 +590,7 @@ class Forecaster:
         """Counts and units (S, P, F, H) for the effects in ``params`` (sample axis first)."""
         log_mu = terms.log_rate(params, inputs)
         pi = params["zero_inflation"][:, None, None, None] if "zero_inflation" in params else None
-        counts = draw_counts(rng, log_mu, params["dispersion"][:, None, None, None], pi)
+        counts = terms.draw(rng, log_mu, params, inputs, params["dispersion"][:, None, None, None], pi)
         counts = np.minimum(counts, np.iinfo(np.uint16).max).astype(np.uint16)
         up = params["units_partner"] if units_partner is None else units_partner
         uf = params["units_family"] if units_family is None else units_family

@@ -41,7 +41,6 @@ from bayes.design import Design, build_design
 from bayes.diagnostics import DEFAULT_GATES, Diagnostics, diagnose
 from bayes.diagnostics import from_dict as diagnostics_from_dict
 from bayes.observation import draw_counts, sparse_loglik
-from bayes.terms import PRIOR_NAMES
 from bayes.terms import SWITCHABLE as SWITCHABLE
 from priors import PriorSet, load_priors, parse_priors
 
@@ -112,6 +111,9 @@ def default_model_config(priors: PriorSet | None = None) -> dict[str, Any]:
         # 0.866 / 0.908, 9-origin wall time 29 / 41 min. ar1 sees the turn after 2015 (origins
         # 2016-2018: 1.07-1.18 vs 1.15-1.39) and misses the rise before it, so neither is better.
         "family_path": "trend",
+        # A self-exciting term on each partner x family's own decayed history (bayes.terms.recency):
+        # "off" or "own". Off until the backtest shows it helps.
+        "recency": "off",
     }
 
 
@@ -216,7 +218,7 @@ class DemandModel:
         self.sampler_config = {**default_sampler_config(), **dict(sampler_config or {})}
         self.config = ModelConfig.from_mapping(self.model_config, SWITCHABLE)
         self.priors: PriorSet = parse_priors(self.model_config["priors"], "model_config['priors']")
-        self.priors.require(PRIOR_NAMES)
+        self.priors.require(terms.required_priors(self.config))
         self.idata: xr.DataTree | None = None
         self._draws: PosteriorDraws | None = None
 
@@ -514,10 +516,7 @@ class DemandModel:
         out = np.empty((draws.n, n_p, n_t), dtype=np.float32)
 
         @jax.jit
-        def chunk(params: dict) -> jax.Array:
-            inputs = terms.fitted_inputs(params, design)
-            # the design's covariates in float32, as the sampler ran
-            inputs = {k: v.astype(np.float32) if isinstance(v, np.ndarray) else v for k, v in inputs.items()}
+        def chunk(params: dict, inputs: dict) -> jax.Array:
             log_mu = terms.log_rate(params, inputs)
             phi = params["dispersion"]
             log_phi = jnp.log(phi)[:, None, None, None]
@@ -535,8 +534,14 @@ class DemandModel:
             for start in range(0, draws.n, step):
                 idx = np.minimum(np.arange(start, start + step), draws.n - 1)  # one compiled shape
                 params = {n: np.asarray(getattr(draws, n)[idx], dtype=np.float32) for n in names}
+                # the terms' inputs (covariates, paths) in numpy, in float32 as the sampler ran
+                inputs = {
+                    k: np.asarray(v, dtype=np.float32)
+                    for k, v in terms.fitted_inputs(params, design).items()
+                    if v is not None
+                }
                 keep = min(step, draws.n - start)
-                out[start : start + keep] = np.asarray(chunk(params))[:keep]
+                out[start : start + keep] = np.asarray(chunk(params, inputs))[:keep]
         data = out.reshape(chains, n_draws, n_p, n_t)
         return xr.Dataset(
             {"lor_count": (("chain", "draw", "partner", "year"), data)},

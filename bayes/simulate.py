@@ -100,6 +100,11 @@ class WorldSpec:
     units_sigma: float = 0.6
     conversion_mean: float = 0.85
     conversion_concentration: float = 30.0
+    # 0 and 0: no recency (the default model's world); otherwise each family's slope on its cells' own
+    # decayed history is drawn N(recency_mean, sigma_recency) and counts are drawn year by year
+    recency_mean: float = 0.0
+    sigma_recency: float = 0.0
+    recency_decay: float = 0.5
     current_year_share: float = 0.4  # how much of the current year's demand is already on the book
     pending_share: float = 0.5  # of the current year's requests, the share still pending
     horizon: int = 5
@@ -228,7 +233,16 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
     }
     log_mu = terms.log_rate(truth_params, inputs)
     mu = np.exp(log_mu)
-    counts = draw_counts(rng, log_mu, spec.dispersion)
+    recency_slope = np.zeros(n_f)
+    if spec.recency_mean or spec.sigma_recency:  # drawn only then, so the default world is unchanged
+        recency_slope = rng.normal(spec.recency_mean, spec.sigma_recency, n_f)
+        # The model centres each cell's history on its mean over the fitted years; that centre is part
+        # of the cell's interaction, so the world draws from the raw history.
+        truth_params |= {"recency_slope": recency_slope, "recency_decay": np.asarray(spec.recency_decay)}
+        start = {"recency_state": np.zeros((n_p, n_f)), "recency_cell_mean": np.zeros((n_p, n_f))}
+        counts = terms.draw(rng, log_mu, truth_params, start, spec.dispersion)
+    else:
+        counts = draw_counts(rng, log_mu, spec.dispersion)
 
     units_family = _zero_sum(rng.normal(0.0, spec.sigma_units_family, n_f))
     units_partner = _zero_sum(rng.normal(0.0, spec.sigma_units_partner, n_p))
@@ -353,6 +367,7 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
             "sigma_units_family": float(units_family.std()),
             "sigma_units_partner": float(units_partner.std()),
             "conversion_mean": float(conversion.mean()),
+            "recency_mean": float(recency_slope.mean()),
         },
         "partner_effect": by(partner_ids, partner_effect),
         "family_effect": by(family_ids, family_effect),
@@ -368,6 +383,7 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
         "fleet_size_slope": by(family_ids, size_slope),
         "fleet_age_slope": by(family_ids, age_slope),
         "nlp_lag": list(spec.nlp_lag),
+        "recency_slope": by(family_ids, recency_slope),
         "units_family": by(family_ids, units_family),
         "units_partner": by(partner_ids, units_partner),
         "conversion": by(family_ids, conversion),

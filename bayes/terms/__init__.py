@@ -1,6 +1,7 @@
 """The model's terms, each in its own module, and the functions that put them together.
 
     log mu[p, f, t] = levels + trend + partner dynamics + family paths + readiness + text signals
+                      + recency (off by default)
     lor_count[p, f, t] ~ NegativeBinomial(mu, dispersion)                     (bayes.observation)
     alongside: units per request, the conversion of requests
 
@@ -25,12 +26,14 @@ from typing import Any
 
 import numpy as np
 
+from bayes.observation import draw_counts
 from bayes.terms._term import BuildContext, Cells, Dense, FutureContext, Inputs, Place, Term
 from bayes.terms.conversion import Conversion
 from bayes.terms.family_paths import FamilyPaths
 from bayes.terms.levels import Levels
 from bayes.terms.partner_dynamics import PartnerDynamics
 from bayes.terms.readiness import Readiness
+from bayes.terms.recency import Recency
 from bayes.terms.text_signals import TextSignals
 from bayes.terms.trend import Trend
 from bayes.terms.units import Units
@@ -43,6 +46,7 @@ TERMS: tuple[Term, ...] = (
     FamilyPaths(),
     Readiness(),
     TextSignals(),
+    Recency(),
     Units(),
     Conversion(),
 )
@@ -51,10 +55,17 @@ OBSERVATION_PRIORS = ("inv_sqrt_dispersion",)
 OBSERVATION_STORED = ("inv_sqrt_dispersion", "dispersion")
 
 PRIOR_NAMES: tuple[str, ...] = (*(n for t in TERMS for n in t.priors), *OBSERVATION_PRIORS)
+PER_DRAW_INPUTS: frozenset[str] = frozenset(n for t in TERMS for n in t.per_draw_inputs)
 STORED: tuple[str, ...] = (*(n for t in TERMS for n in t.stored), *OBSERVATION_STORED)
 OPTIONAL: dict[str, tuple[str, ...]] = {k: v for t in TERMS for k, v in t.optional.items()}
 SWITCHABLE: tuple[str, ...] = tuple(t.switch for t in TERMS if t.switch)
 CHECKED: tuple[str, ...] = (*(n for t in TERMS for n in t.checked), "inv_sqrt_dispersion")
+
+
+def required_priors(config: Any) -> tuple[str, ...]:
+    """The priors a model with these settings needs: those of every term the settings may turn on
+    (a file fitted before a term existed carries no prior for it, and needs none)."""
+    return (*(n for t in TERMS if t.wanted(config) for n in t.priors), *OBSERVATION_PRIORS)
 
 
 def presence(design: Any, config: Any) -> dict[str, bool]:
@@ -111,6 +122,22 @@ def fitted_inputs(params: Mapping[str, Any], design: Any) -> dict[str, Any]:
     return out
 
 
+def draw(
+    rng: np.random.Generator,
+    log_mu: np.ndarray,
+    params: Mapping[str, Any],
+    inputs: Inputs,
+    dispersion: Any,
+    zero_inflation: Any = None,
+) -> np.ndarray:
+    """Counts about ``log_mu``: all at once (:func:`bayes.observation.draw_counts`), or year by year
+    where a term reads the counts themselves (recency)."""
+    for term in TERMS:
+        if term.feeds_back(params, inputs):
+            return term.draw_sequential(rng, log_mu, params, inputs, dispersion, zero_inflation)
+    return draw_counts(rng, log_mu, dispersion, zero_inflation)
+
+
 def future_inputs(ctx: FutureContext, rng: np.random.Generator) -> dict[str, Any]:
     """What the terms read on forecast years, drawn in :data:`TERMS` order from ``rng``."""
     out: dict[str, Any] = {}
@@ -123,6 +150,7 @@ __all__ = [
     "CHECKED",
     "OBSERVATION_PRIORS",
     "OPTIONAL",
+    "PER_DRAW_INPUTS",
     "PRIOR_NAMES",
     "STORED",
     "SWITCHABLE",
@@ -133,10 +161,12 @@ __all__ = [
     "FutureContext",
     "Term",
     "build",
+    "draw",
     "fitted_inputs",
     "future_inputs",
     "gated_names",
     "log_rate",
     "presence",
+    "required_priors",
     "stored_names",
 ]

@@ -123,6 +123,7 @@ class FutureContext:
     config: ModelConfig
     present: Mapping[str, bool]
     trend_damping: float
+    history: np.ndarray | None = None  # the fitted counts (partner, family, year), for terms that read them
 
 
 class Term:
@@ -141,7 +142,9 @@ class Term:
     - :meth:`build`: its random variables, parameters and inputs in the PyMC graph;
     - :meth:`rate`: its addends to log mu, for the fit and every numpy evaluation;
     - :meth:`fitted_inputs` / :meth:`future_inputs`: what :meth:`rate` reads on the fitted years and
-      on forecast years.
+      on forecast years;
+    - :meth:`feeds_back` / :meth:`draw_sequential`: for a term that reads the counts themselves, how
+      forecast years are drawn one after another.
     """
 
     name: ClassVar[str]
@@ -151,6 +154,11 @@ class Term:
     optional: ClassVar[dict[str, tuple[str, ...]]] = {}
     constant_without: ClassVar[tuple[str, ...]] = ()
     checked: ClassVar[tuple[str, ...]] = ()
+    per_draw_inputs: ClassVar[tuple[str, ...]] = ()  # forecast inputs with a leading sample axis
+
+    def wanted(self, config: ModelConfig) -> bool:
+        """Whether the settings may turn the term on (its priors are required only then)."""
+        return True
 
     def presence(self, design: Design, config: ModelConfig) -> dict[str, bool]:
         return {}
@@ -171,3 +179,18 @@ class Term:
 
     def future_inputs(self, ctx: FutureContext, rng: np.random.Generator) -> dict[str, Any]:
         return {}
+
+    def feeds_back(self, params: Mapping[str, Any], inputs: Inputs) -> bool:
+        """Whether forecast counts must be drawn year by year because the term reads them."""
+        return False
+
+    @staticmethod
+    def draw_sequential(
+        rng: np.random.Generator,
+        log_mu: np.ndarray,
+        params: Mapping[str, Any],
+        inputs: Inputs,
+        dispersion: Any,
+        zero_inflation: Any = None,
+    ) -> np.ndarray:
+        raise NotImplementedError

@@ -30,6 +30,7 @@ class FamilyPaths(Term):
     priors = ("sigma_family_dynamic", "rho_family_dynamic")
     stored = (*priors, "family_dynamic")
     optional: ClassVar[dict[str, tuple[str, ...]]] = {"family_dynamics": stored}
+    per_draw_inputs = ("family_dynamic",)
 
     def presence(self, design, config) -> dict[str, bool]:
         on = config.family_path in ("ar1", "trend_ar1") and config.switched_on("family_dynamics")

@@ -22,6 +22,7 @@ class PartnerDynamics(Term):
     stored = (*priors, "partner_dynamic")
     optional: ClassVar[dict[str, tuple[str, ...]]] = {"dynamics": stored}
     checked = priors
+    per_draw_inputs = ("partner_dynamic",)
 
     def presence(self, design, config) -> dict[str, bool]:
         return {"dynamics": config.switched_on("dynamics")}
