@@ -14,10 +14,15 @@ rounds, by early stopping); the model is then refitted on every year with that m
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import xarray as xr
 
 from validation.baselines import _moment_dispersion, _nb_sample
+
+if TYPE_CHECKING:
+    from lightgbm import Booster
 
 LAGS = (1, 2, 3)
 WINDOWS = (3, 5, 10)
@@ -148,7 +153,7 @@ def _booster(
     seed: int,
     rounds: int,
     valid: tuple[np.ndarray, np.ndarray] | None = None,
-):
+) -> Booster:
     import lightgbm as lgb
 
     params = {**PARAMS, "seed": seed}
