@@ -6,6 +6,9 @@ counts it carries everything the model reads, so the model never re-reads record
 - the hierarchy (partner region and alliance memberships, family category) as coords;
 - the readiness proxy as known at the start of each year (fleet as of the end of the year before);
 - the NLP signal (mentions per partner × family × year) and the years the text corpus covers;
+- each partner's military budget and U.S. channel volumes (FMS, DCS, notifications) as known at the start
+  of each year, i.e. the figures of the year before (``partner_budget``, ``partner_channel``), and the
+  last year's figures (``*_latest``), which forecasts start from; NaN where unknown;
 - one row per realised LOR (dim ``lor``) with its quantity, for the units-per-LOR model;
 - withdrawn requests per family, for the pending-LOR conversion model;
 - the open book (dim ``open_lor``): firm and pending requests after the history, plus requests still
@@ -25,12 +28,17 @@ import xarray as xr
 
 from evidence.loaders import Dataset
 from evidence.records import (
+    MILEX_CONSTANT_USD_M,
+    MILEX_SHARE_GDP_PCT,
     NLP_MENTION,
     READINESS_FLEET_MEAN_AGE,
     READINESS_FLEET_UNITS,
     REPORTED_FLEET_MEAN_AGE,
     REPORTED_FLEET_UNITS,
     REPORTED_MISSION_CAPABLE,
+    US_DCS_AUTHORIZATIONS_USD_M,
+    US_FMS_AGREEMENTS_USD_M,
+    US_FMS_NOTIFICATIONS_USD_M,
     LORStatus,
 )
 
@@ -40,6 +48,16 @@ REALISED = (LORStatus.EXECUTED.value, LORStatus.FIRM.value)
 OPEN = (LORStatus.FIRM.value, LORStatus.PENDING.value)
 # An alliance becomes a partner-level predictor when it has at least this many member partners.
 MIN_ALLIANCE_MEMBERS = 3
+# The measures of the partner-level yearly figures (coords of the budget_measure / channel_measure dims).
+BUDGET_MEASURES = ("milex_log", "milex_growth", "milex_share_gdp")
+CHANNEL_MEASURES = ("fms_log", "dcs_log", "notified_log")
+# channel measure → the evidence kind it reads (evidence.sam)
+CHANNEL_KINDS = {
+    "fms_log": US_FMS_AGREEMENTS_USD_M,
+    "dcs_log": US_DCS_AUTHORIZATIONS_USD_M,
+    "notified_log": US_FMS_NOTIFICATIONS_USD_M,
+}
+PARTNER_YEAR_KINDS = (MILEX_CONSTANT_USD_M, MILEX_SHARE_GDP_PCT, *CHANNEL_KINDS.values())
 
 
 def _default_last_year(lors: pd.DataFrame, year: pd.Series, source: str) -> int:
@@ -136,6 +154,11 @@ def build_panel(
     panel = panel.merge(_lor_table(realised, first_year))
     panel = panel.merge(_readiness(dataset.evidence, p_index, f_index, years))
     panel = panel.merge(_nlp(dataset.evidence, p_index, f_index, years))
+    # one pass over the (large) evidence table for the few partner-level yearly rows both read
+    ev = dataset.evidence
+    yearly = ev[ev["kind"].isin(PARTNER_YEAR_KINDS) & ev["partner"].isin(p_index)]
+    panel = panel.merge(_budgets(yearly, p_index, years))
+    panel = panel.merge(_channels(yearly, p_index, years))
     withdrawn = lors[in_window & state & (lors["status"] == LORStatus.WITHDRAWN.value)]
     withdrawn = withdrawn[withdrawn["partner"].isin(partner_ids) & withdrawn["family"].isin(family_ids)]
     panel["withdrawn_lors"] = ("family", withdrawn.groupby("family").size().reindex(family_ids, fill_value=0))
@@ -282,6 +305,83 @@ def _nlp(evidence: pd.DataFrame, p_index: pd.Index, f_index: pd.Index, years: np
         "1 where the text corpus covers the year; else the signal is masked"
     )
     return ds
+
+
+def _partner_years(evidence: pd.DataFrame, kind: str, p_index: pd.Index, years: np.ndarray) -> np.ndarray:
+    """Each partner's ``kind`` figure for each of ``years`` (partner × year; NaN where none).
+
+    A partner-level figure describes the year of its date (sources date it 31 Dec of that year); of two
+    rows for one partner and year, the later-dated wins (a revision), then the later row. Nothing is
+    carried forward: a year without a figure is unknown, not last year's figure."""
+    out = np.full((len(p_index), len(years)), np.nan)
+    rows = evidence[(evidence["kind"] == kind) & evidence["partner"].isin(p_index)]
+    if rows.empty:
+        return out
+    date = pd.to_datetime(rows["date"])
+    rows = rows.assign(_date=date, _year=date.dt.year).sort_values("_date", kind="stable")
+    rows = rows[rows["_year"].between(years[0], years[-1])]
+    latest = rows.groupby(["partner", "_year"], sort=False)["value"].last().reset_index()
+    pi, ti = p_index.get_indexer(latest["partner"]), latest["_year"].to_numpy() - years[0]
+    out[pi, ti] = latest["value"].to_numpy(dtype=float)
+    return out
+
+
+def _as_known_at_start(
+    figures: np.ndarray, dim: str, measures: tuple[str, ...], description: str
+) -> xr.Dataset:
+    """Split (measure, partner, first_year - 1 .. last_year) figures into the panel variable, whose year t
+    holds the figure of t - 1 (what was known when year t began), and its ``_latest`` (the last year's)."""
+    name = f"partner_{dim.removesuffix('_measure')}"
+    ds = xr.Dataset(
+        {
+            name: ((dim, "partner", "year"), figures[:, :, :-1]),
+            f"{name}_latest": ((dim, "partner"), figures[:, :, -1]),
+        },
+        coords={dim: list(measures)},
+    )
+    ds[name].attrs["description"] = description
+    ds[f"{name}_latest"].attrs["description"] = (
+        f"as {name}, from the figures of the panel's last year (what forecasts of the next year know)"
+    )
+    return ds
+
+
+def _budgets(evidence: pd.DataFrame, p_index: pd.Index, years: np.ndarray) -> xr.Dataset:
+    """Military expenditure known at the start of each year (evidence.milex): log of constant-2023 US$
+    million, its log change over the year before, and the share of GDP (%).
+
+    Figures are SIPRI's April 2025 release: dated by year, so a panel as of an origin sees no later
+    year, but the figures carry SIPRI's later revisions of earlier years (the vintage caveat)."""
+    # t - 2 .. last_year: the growth of year t needs the figures of t - 1 and t - 2
+    span = np.arange(years[0] - 2, years[-1] + 1)
+    usd = _partner_years(evidence, MILEX_CONSTANT_USD_M, p_index, span)
+    log_usd = np.log(np.where(usd > 0, usd, np.nan))  # a zero or negative budget has no log: unknown
+    share = _partner_years(evidence, MILEX_SHARE_GDP_PCT, p_index, span)
+    figures = np.stack([log_usd[:, 1:], np.diff(log_usd, axis=1), share[:, 1:]])
+    return _as_known_at_start(
+        figures,
+        "budget_measure",
+        BUDGET_MEASURES,
+        "partner's military expenditure as of the start of the year (the year before's figure; NaN: "
+        "unknown): milex_log = log(constant-2023 US$ m), milex_growth = its log change from two years "
+        "before to the year before, milex_share_gdp = % of GDP",
+    )
+
+
+def _channels(evidence: pd.DataFrame, p_index: pd.Index, years: np.ndarray) -> xr.Dataset:
+    """U.S. sales channels known at the start of each year (evidence.sam), as log1p(current US$ m)."""
+    span = np.arange(years[0] - 1, years[-1] + 1)
+    figures = np.stack([_partner_years(evidence, CHANNEL_KINDS[m], p_index, span) for m in CHANNEL_MEASURES])
+    # bounds keep sources non-negative; log1p keeps a real zero at 0 and a missing figure NaN
+    figures = np.log1p(np.where(figures >= 0, figures, np.nan))
+    return _as_known_at_start(
+        figures,
+        "channel_measure",
+        CHANNEL_MEASURES,
+        "partner's U.S. arms-sales channels in the (fiscal) year before, log1p(current US$ m): fms_log = "
+        "FMS agreements, dcs_log = DCS licences authorized, notified_log = FMS 36(b) notifications; 0: "
+        "the source reports zero, NaN: missing or outside its coverage",
+    )
 
 
 def _open_book(open_book: pd.DataFrame, year: pd.Series, last_year: int) -> xr.Dataset:

@@ -17,7 +17,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from evidence.loaders import Dataset, LoadError, check_references, first_row_number, load_dataset, load_table
+from evidence.loaders import (
+    Dataset,
+    LoadError,
+    check_references,
+    evidence_part_files,
+    first_row_number,
+    load_dataset,
+    load_table,
+)
 from evidence.records import EVIDENCE
 from evidence.sipri import write_evidence
 from evidence.writers import write_table
@@ -56,6 +64,15 @@ def add_evidence(source: Path, rows: pd.DataFrame, out: Path, dataset: Dataset |
     # rows already stored (the same file added twice) are skipped; the stored table stays as it was
     known = set(map(tuple, stored.astype(str).to_numpy()))
     fresh = rows[[tuple(r) not in known for r in rows.astype(str).to_numpy()]]
+    # The evidence parts (evidence-<name>.csv) are copied as they are below, so their rows stay out of the
+    # rewritten evidence table: stored there too, every such row would load twice.
+    in_parts: set[tuple[str, ...]] = set()
+    for part in evidence_part_files(Path(source)):
+        part_rows = load_table(part, EVIDENCE)
+        part_rows = part_rows.assign(date=pd.to_datetime(part_rows["date"]).dt.date)[stored.columns]
+        in_parts |= set(map(tuple, part_rows.astype(str).to_numpy()))
+    if in_parts:
+        stored = stored[[tuple(r) not in in_parts for r in stored.astype(str).to_numpy()]]
     combined = pd.concat([stored, fresh], ignore_index=True)
     added = len(fresh)
     out = out.resolve()

@@ -39,6 +39,10 @@ from evidence.records import (
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".csv", ".parquet", ".json", ".jsonl")
+# Besides its ``evidence`` table, a dataset directory may hold evidence in parts named
+# ``evidence-<name>.<suffix>``: derived tables rebuilt on their own (the shipped ``evidence-milex.csv`` and
+# ``evidence-sam.csv``), so a rebuild of one source never rewrites another's rows.
+EVIDENCE_PART_PREFIX = "evidence-"
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
 _MAX_REPORTED = 20
@@ -301,6 +305,15 @@ def find_table_file(directory: Path, table: Table) -> Path | None:
     return matches[0] if matches else None
 
 
+def evidence_part_files(directory: Path) -> list[Path]:
+    """The evidence parts of a dataset directory (``evidence-<name>.<suffix>``), in name order."""
+    return sorted(
+        p
+        for p in Path(directory).iterdir()
+        if p.is_file() and p.name.startswith(EVIDENCE_PART_PREFIX) and p.suffix.lower() in SUFFIXES
+    )
+
+
 @dataclass(frozen=True)
 class Dataset:
     """Every table of one world (real or simulated), validated and cross-checked."""
@@ -353,7 +366,10 @@ def check_references(
 
 
 def load_dataset(directory: Path | str) -> Dataset:
-    """Load a dataset directory: partners and families are required, the other tables optional."""
+    """Load a dataset directory: partners and families are required, the other tables optional.
+
+    The evidence is the ``evidence`` table followed by each evidence part (``evidence-<name>.<suffix>``,
+    in name order), every part validated and reference-checked like the table itself."""
     directory = Path(directory)
     if not directory.is_dir():
         raise LoadError([Problem(str(directory), None, None, None, "dataset directory not found")])
@@ -380,6 +396,12 @@ def load_dataset(directory: Path | str) -> Dataset:
             frames[table.name] = load_table(path, table)
         except LoadError as exc:
             problems.extend(exc.problems)
+    parts: dict[Path, pd.DataFrame] = {}
+    for path in evidence_part_files(directory):
+        try:
+            parts[path] = load_table(path, EVIDENCE)
+        except LoadError as exc:
+            problems.extend(exc.problems)
     if problems:
         raise LoadError(problems)
     partners, families = frames["partners"]["id"], frames["families"]["id"]
@@ -388,6 +410,19 @@ def load_dataset(directory: Path | str) -> Dataset:
     problems += check_references("lors", frames["lors"], "family", families, "family", src)
     problems += check_references("evidence", frames["evidence"], "partner", partners, "partner", src)
     problems += check_references("evidence", frames["evidence"], "family", families, "family", src, True)
+    for path, part in parts.items():
+        first = first_row_number(path)
+        problems += check_references(
+            "evidence", part, "partner", partners, "partner", src, file=str(path), first_row=first
+        )
+        problems += check_references(
+            "evidence", part, "family", families, "family", src, True, str(path), first
+        )
+    if parts:
+        # concat warns on (and mistypes) empty frames: join only those with rows
+        pieces = [f for f in (frames["evidence"], *parts.values()) if len(f)]
+        if pieces:
+            frames["evidence"] = pd.concat(pieces, ignore_index=True)
     problems += check_references(
         "domestic_plans", frames["domestic_plans"], "family", families, "family", src
     )
@@ -397,12 +432,14 @@ def load_dataset(directory: Path | str) -> Dataset:
     if problems:
         raise LoadError(problems)
     log.info(
-        "loaded %s: %d partners, %d families, %d LORs, %d evidence rows",
+        "loaded %s: %d partners, %d families, %d LORs, %d evidence rows (%d from %d parts)",
         directory,
         len(partners),
         len(families),
         len(frames["lors"]),
         len(frames["evidence"]),
+        sum(map(len, parts.values())),
+        len(parts),
     )
     return Dataset(source=src, **frames)
 

@@ -159,8 +159,21 @@ REPORTED_FLEET_MEAN_AGE = "reported_fleet_mean_age"
 REPORTED_MISSION_CAPABLE = "reported_mission_capable_rate"
 # The evidence kind the panel reads as the NLP signal (text mentions and notifications, evidence.signals).
 NLP_MENTION = "nlp_mention"
+# Partner-level yearly figures (family blank), one row per partner and year, dated 31 Dec of the year they
+# describe. Military expenditure (evidence.milex): SIPRI's constant-2023 US$ million and share of GDP (%).
+MILEX_CONSTANT_USD_M = "milex_constant_2023_usd_m"
+MILEX_SHARE_GDP_PCT = "milex_share_gdp_pct"
+# U.S. arms-sales channels (evidence.sam), current US$ million per U.S. fiscal year: FMS agreements, DCS
+# licences authorized, and the Congressional notifications of each channel (FMS 36(b), DCS 36(c)).
+US_FMS_AGREEMENTS_USD_M = "us_fms_agreements_usd_m"
+US_DCS_AUTHORIZATIONS_USD_M = "us_dcs_authorizations_usd_m"
+US_FMS_NOTIFICATIONS_USD_M = "us_fms_notifications_usd_m"
+US_DCS_NOTIFICATIONS_USD_M = "us_dcs_notifications_usd_m"
 
 MAX_FLEET_AGE = 80.0  # years: older than any fleet in service
+# US$ million a year: over ten times the largest military budget (the U.S., about $0.9 trillion), so the
+# bound refuses a large figure (any above $10 billion) given in dollars rather than millions.
+MAX_USD_M = 1e7
 # Value bounds of the evidence kinds the model reads (any other kind: EVIDENCE's value bounds).
 EVIDENCE_BOUNDS: dict[str, tuple[float, float]] = {
     READINESS_FLEET_UNITS: (0.0, float(MAX_QUANTITY)),
@@ -169,6 +182,12 @@ EVIDENCE_BOUNDS: dict[str, tuple[float, float]] = {
     REPORTED_FLEET_MEAN_AGE: (0.0, MAX_FLEET_AGE),
     REPORTED_MISSION_CAPABLE: (0.0, 1.0),
     NLP_MENTION: (0.0, 1e6),  # the model reads log(1 + mentions)
+    MILEX_CONSTANT_USD_M: (0.0, MAX_USD_M),
+    MILEX_SHARE_GDP_PCT: (0.0, 1000.0),  # war years pass 100: Kuwait 1991 spent 117% of its GDP
+    US_FMS_AGREEMENTS_USD_M: (0.0, MAX_USD_M),
+    US_DCS_AUTHORIZATIONS_USD_M: (0.0, MAX_USD_M),
+    US_FMS_NOTIFICATIONS_USD_M: (0.0, MAX_USD_M),
+    US_DCS_NOTIFICATIONS_USD_M: (0.0, MAX_USD_M),
 }
 
 
