@@ -827,7 +827,10 @@ def backtest(
         str,
         typer.Option(
             help="Comma-separated: ours (or its variants) and baselines: climatology, naive, pooled, "
-            "unpooled_glm, croston, tsb, adida, lightgbm, autoets, autoarima."
+            "unpooled_glm, croston, tsb, adida, lightgbm, autoets, autoarima; and stacks of any of them, "
+            "stacked[ours,lightgbm,tsb,autoets]: a mixture whose weights at each origin minimise the "
+            "parts' family-year CRPS on earlier origins' forecasts of years already observed (equal at "
+            "the first); parts not named on their own are added."
         ),
     ] = "ours,climatology,naive,pooled,unpooled_glm",
     first_year: int = 1990,
@@ -842,17 +845,33 @@ def backtest(
         Path | None, typer.Option(help="Prediction cache directory [default: OUT/cache].")
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Refit everything; cache nothing.")] = False,
+    parts_from: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--parts-from",
+            help="Another backtest's cache directory (repeatable): a contender's prediction found there "
+            "by name, origin, horizon, samples and seed is read instead of fitted (e.g. ours from a run "
+            "of another commit, for a stack). Caches of older runs need "
+            "scripts/index_backtest_cache.py first.",
+        ),
+    ] = None,
 ) -> None:
     """Rolling-origin backtest with proper scores against baselines (each origin sees only its past)."""
     from evidence.loaders import load_dataset
     from validation.backtest import best_baseline_table, contender_for, run_backtest, score_table
+    from validation.stacking import split_top_level, stack_parts
 
     if panel is not None and register is not None:
         console.print("[bold red]error:[/] give --panel or --register, not both")
         raise typer.Exit(code=2)
-    names = [m.strip() for m in models.split(",") if m.strip()]
+    names = split_top_level(models)  # commas inside stacked[...] separate its parts, not contenders
     sampler = {k: v for k, v in (("draws", draws), ("tune", tune)) if v is not None}
     try:
+        stacks = {name: parts for name in names if (parts := stack_parts(name)) is not None}
+        # a stack's parts run (and are scored) as contenders of their own, before the stacks
+        names = [n for n in names if n not in stacks]
+        names += [p for parts in stacks.values() for p in parts if p not in names]
+        names = list(dict.fromkeys(names)) + list(stacks)
         contenders = {name: contender_for(name, first_year, sampler) for name in names}
     except ValueError as exc:
         known = "ours, ours-without-<component>, ours[family_path=ar1]"
@@ -873,10 +892,11 @@ def backtest(
         out_dir,
         first_year,
         samples,
-        check_lookahead=tuple(n for n in names if not n.startswith("ours")),
+        check_lookahead=tuple(n for n in names if not n.startswith("ours") and n not in stacks),
         workers=workers,
         cluster=cluster,
         cache_dir=None if no_cache else (cache or out_dir / "cache"),
+        parts_from=parts_from or (),
     )
     table = score_table(result)
     for level in ("cell", "family_year", "partner_year", "partner_family_horizon"):
@@ -885,14 +905,35 @@ def backtest(
     best = best_baseline_table(result)
     if not best.empty:
         out.print("\nbest baseline per level and score; skill = 1 - score / best baseline's (>0: better)")
-        out.print(best.round(4).to_string())
+        out.print(escape(best.round(4).to_string()))  # a stack's name is in brackets: not markup
+    _print_stacks(result)
+    borrowed = len(result.get("read_from_other_caches", {}))
     out.print(
         f"\nwall time {result['wall_seconds']:.1f} s "
-        f"({result['fits']} fits run, {result['cached']} read from the cache)"
+        f"({result['fits']} fits run, {result['cached']} read from the cache"
+        + (f", {borrowed} from other caches" if borrowed else "")
+        + ")"
     )
     failed = {k: v for k, v in result["gates"].items() if v not in ("passed", "n/a")}
     if failed:
         console.print(f"[bold yellow]fits that failed their gates (scored, labelled):[/] {failed}")
+
+
+def _print_stacks(result: dict) -> None:
+    """Each stack's weights per origin, and its pooled scores beside its parts'."""
+    import pandas as pd
+
+    for name, weights in result.get("stacking_weights", {}).items():
+        out.print(escape(f"\n{name}: weights per origin (learned on earlier origins' family-year CRPS)"))
+        out.print(escape(pd.DataFrame(weights).T.round(3).to_string()))
+        rows = [
+            {"level": r["level"], "metric": r["metric"], "stacked": r["stacked"], **r["parts"]}
+            | {"beats every part": r["beats_every_part"]}
+            for r in result["stacking"][name]["versus_parts"]
+        ]
+        if rows:
+            out.print(escape(f"{name} against its parts (pooled; lower is better)"))
+            out.print(escape(pd.DataFrame(rows).set_index(["level", "metric"]).round(4).to_string()))
 
 
 @app.command("backtest-systems")

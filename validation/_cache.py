@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from evidence.writers import atomic_write_bytes
+from evidence.writers import atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +58,19 @@ def cache_key(token: dict[str, Any], data_hash: str) -> str:
 
 
 class PredictionCache:
-    """Predictions as compressed ``.npz`` files under one directory."""
+    """Predictions as compressed ``.npz`` files under one directory, each with a ``.json`` beside it that
+    names what it holds (contender, origin, horizon, samples, seed): keys are hashes, and another
+    backtest reads entries by name (:class:`CacheIndex`), which a hash cannot tell it."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
     def _path(self, key: str) -> Path:
         return self.directory / f"{key}.npz"
+
+    def path(self, key: str) -> Path:
+        """Where the entry of ``key`` lies (whether or not it is there yet)."""
+        return self._path(key)
 
     def get(self, key: str) -> dict[str, np.ndarray] | None:
         path = self._path(key)
@@ -77,8 +83,51 @@ class PredictionCache:
             log.warning("ignoring unreadable cache entry %s: %s", path, exc)
             return None
 
-    def put(self, key: str, arrays: dict[str, np.ndarray]) -> None:
+    def put(self, key: str, arrays: dict[str, np.ndarray], about: dict[str, Any] | None = None) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **arrays)
         atomic_write_bytes(self._path(key), buffer.getvalue())
+        if about is not None:  # after the entry: an index line never names a missing file
+            atomic_write_text(self.directory / f"{key}.json", json.dumps(about, sort_keys=True))
+
+
+# what an index entry must say to be matched by name; anything else in it is kept but not matched on
+INDEX_FIELDS = ("contender", "origin", "horizon", "samples", "seed")
+
+
+class CacheIndex:
+    """Predictions of other backtests, found by contender name and task instead of by key.
+
+    Each directory holds ``<anything>.json`` records with :data:`INDEX_FIELDS` and optionally ``file``,
+    the ``.npz`` they describe (relative to the directory, or absolute; default: the record's own name
+    with ``.npz``). :class:`PredictionCache` writes such a record beside every entry it stores; for a
+    cache written before it did, ``scripts/index_backtest_cache.py`` writes them, from that backtest's
+    own code (keys hash the code, so only it can say which key is which contender).
+    """
+
+    def __init__(self, directories: list[Path]) -> None:
+        self.entries: dict[tuple, Path] = {}
+        for directory in directories:
+            records = sorted(directory.glob("*.json"))
+            if not records:
+                raise FileNotFoundError(f"{directory}: no index records (*.json) to read predictions by")
+            for record in records:
+                about = json.loads(record.read_text())
+                if not all(f in about for f in INDEX_FIELDS):
+                    continue  # not an index record
+                path = directory / about.get("file", f"{record.stem}.npz")
+                if path.is_file():  # the first directory that has an entry wins
+                    self.entries.setdefault(self._match(about), path)
+
+    @staticmethod
+    def _match(about: dict[str, Any]) -> tuple:
+        return tuple(about[f] for f in INDEX_FIELDS)
+
+    def find(self, contender: str, origin: int, horizon: int, samples: int, seed: int) -> Path | None:
+        return self.entries.get((contender, origin, horizon, samples, seed))
+
+    @staticmethod
+    def read(path: Path) -> dict[str, np.ndarray]:
+        with np.load(path, allow_pickle=False) as stored:
+            return {name: stored[name] for name in stored.files}

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from bayes.panel import build_panel
 from evidence.loaders import Dataset
 from evidence.writers import atomic_write_bytes, atomic_write_text
-from validation._cache import PredictionCache, cache_key
+from validation._cache import CacheIndex, PredictionCache, cache_key
 from validation._runner import Task, execute
 from validation.baselines import BASELINES, PanelBaseline
 from validation.scores import METRICS, score
@@ -172,9 +172,17 @@ def _variant_choices(name: str, text: str) -> dict[str, str]:
 
 def contender_for(name: str, first_year: int, sampler_config: dict | None = None) -> Contender:
     """``ours``, ``ours-without-<component>[+<component>...]`` (an ablation), either with model choices
-    in brackets (``ours[family_path=ar1]``), or a baseline's name."""
+    in brackets (``ours[family_path=ar1]``), a baseline's name, or ``stacked[<part>,<part>,...]``, a
+    mixture of other contenders (:mod:`validation.stacking`; it is not called like the others, and
+    :func:`run_backtest` needs its parts among its contenders)."""
     from bayes.model import SWITCHABLE
+    from validation.stacking import stack_parts, stacked_contender
 
+    parts = stack_parts(name)
+    if parts is not None:
+        for part in parts:  # a part's name is checked as the part would be
+            contender_for(part, first_year, sampler_config)
+        return stacked_contender(parts)  # type: ignore[return-value]
     m = _VARIANT.match(name)
     base, bracket = (m.group("base"), m.group("choices")) if m else (name, None)
     if base == "ours" or base.startswith("ours-without-"):
@@ -349,62 +357,104 @@ def run_backtest(
     workers: int = 1,
     cluster: str | None = None,
     cache_dir: Path | None = None,
+    parts_from: Sequence[Path] = (),
 ) -> dict:
     """Backtest every contender at every origin; write scores.json, scores.nc, forecasts.csv, report.html.
 
     Fits run in ``workers`` spawned processes or on the Dask scheduler at ``cluster``; with
     ``cache_dir`` a prediction whose inputs (training data, priors, code, settings) are unchanged is
-    read back instead of refitted. Contenders named in ``check_lookahead`` are held to
+    read back instead of refitted. A prediction not in that cache but in one of the caches
+    ``parts_from`` (another backtest's, found by contender name, origin, horizon, samples and seed:
+    :class:`~validation._cache.CacheIndex`) is read from there, as that backtest's code made it, and
+    listed in ``read_from_other_caches``. Contenders named in ``check_lookahead`` are held to
     :func:`check_no_lookahead` at the earliest origin. Each prediction is scored as it arrives and
     its draws dropped, so memory holds one prediction at a time, not all of them; rows come out in
     (origin, contender) order however the fits ran.
+
+    A stacked contender (:mod:`validation.stacking`) is formed after every other prediction is in,
+    origin by origin, from its parts' predictions kept on disk (the cache, or a temporary directory
+    without one); its weights per origin are in ``stacking_weights``.
     """
+    from validation.stacking import PartStore, StackedContender, stack_backtest
+
     started = time.perf_counter()
     truth_panel = build_panel(dataset, first_year=first_year, last_year=max(origins) + horizon)
     counts = truth_panel["lor_count"].transpose("partner", "family", "year")
     categories = dict(zip(truth_panel["family"].values, truth_panel["family_category"].values, strict=True))
     cache = PredictionCache(cache_dir) if cache_dir is not None else None
+    others = CacheIndex([Path(d) for d in parts_from]) if parts_from else None
+    stacks = {n: c for n, c in contenders.items() if isinstance(c, StackedContender)}
+    fitted = [n for n in contenders if n not in stacks]
+    for name, stack in stacks.items():
+        missing = [p for p in stack.parts if p not in fitted]
+        if missing:
+            raise ValueError(f"{name}: its part(s) {missing} are not contenders of this backtest")
+    # parts' draws go to disk as they arrive: the stack needs them after every fit is in
+    store = PartStore({p for s in stacks.values() for p in s.parts}) if stacks else None
     order = [(origin, name) for origin in origins for name in contenders]
     scored: dict[tuple[int, str], _Scored] = {}
     keys: dict[tuple[int, str], str] = {}
+    about: dict[tuple[int, str], dict] = {}  # what each cache entry holds, written beside it
+    borrowed: dict[str, str] = {}  # "name@origin" -> the other cache's file it was read from
 
     def checked(origin: int, name: str) -> bool:
         # at the earliest origin, where the most future is there to peek at: a second run per
         # origin would double every baseline's cost for a check that the first origin already makes
         return name in check_lookahead and origin == min(origins)
 
-    def take(pair: tuple[int, str], pred: Prediction) -> None:
+    def take(pair: tuple[int, str], pred: Prediction, path: Path | None = None) -> None:
         scored[pair] = _score_prediction(pred, counts, categories, pair[0], pair[1], seed)
+        if store is not None:
+            store.keep(pair[0], pair[1], pred, path)
 
     if cache is not None:
         for origin in origins:
             data_hash = str(training_panel(dataset, origin, first_year).attrs["data_hash"])
-            for name, contender in contenders.items():
-                token = getattr(contender, "token", None)
+            for name in fitted:
+                token = getattr(contenders[name], "token", None)
                 if token is None:  # an ad-hoc contender has no stable identity: always run
                     continue
                 task = {"origin": origin, "horizon": horizon, "samples": samples, "seed": seed + origin}
                 task["lookahead_checked"] = checked(origin, name)
                 keys[origin, name] = cache_key({**token(), **task}, data_hash)
+                about[origin, name] = {"contender": name, **token(), **task}
                 stored = cache.get(keys[origin, name])
                 if stored is not None:
-                    take((origin, name), _prediction(stored))
+                    take((origin, name), _prediction(stored), cache.path(keys[origin, name]))
                     log.info("origin %d: %s read from the cache", origin, name)
-    pending = [pair for pair in order if pair not in scored]
+    if others is not None:
+        for origin in origins:
+            for name in fitted:
+                if (origin, name) in scored:  # this backtest's own cache comes first
+                    continue
+                path = others.find(name, origin, horizon, samples, seed + origin)
+                if path is not None:
+                    take((origin, name), _prediction(others.read(path)), path)
+                    borrowed[f"{name}@{origin}"] = str(path)
+                    log.info("origin %d: %s read from %s", origin, name, path)
+    pending = [pair for pair in order if pair not in scored and pair[1] in fitted]
     tasks = [
         Task(_predict, (contenders[n], n, o, horizon, samples, seed + o, checked(o, n))) for o, n in pending
     ]
-    bar = tqdm(
-        total=len(order), initial=len(order) - len(pending), desc="backtest", unit="fit", disable=not progress
-    )
+    to_fit = len(origins) * len(fitted)
+    bar = tqdm(total=to_fit, initial=to_fit - len(pending), desc="backtest", unit="fit", disable=not progress)
     with bar:
         for index, pred in execute(tasks, dataset, workers, cluster):
             pair = pending[index]
+            path = None
             if pair in keys:
-                cache.put(keys[pair], _arrays(pred))  # type: ignore[union-attr]
+                cache.put(keys[pair], _arrays(pred), about[pair])  # type: ignore[union-attr]
+                path = cache.path(keys[pair])  # type: ignore[union-attr]
             log.info("origin %d: %s fitted (gates: %s)", pair[0], pair[1], pred.gates)
-            take(pair, pred)
+            take(pair, pred, path)
             bar.update()
+    stacking: dict[str, dict] = {}
+    if store is not None:
+        with store:
+            for (origin, name), pred in stack_backtest(
+                stacks, store, dataset, origins, first_year, seed, stacking
+            ):
+                take((origin, name), pred)
     fit_seconds = time.perf_counter() - started  # fits and their scoring, which runs as each arrives
 
     rows, forecast_rows, gates = [], [], {}
@@ -444,7 +494,7 @@ def run_backtest(
         "origins": list(origins),
         "pit_histograms": histograms,
         "fits": len(pending),
-        "cached": len(order) - len(pending),
+        "cached": to_fit - len(pending) - len(borrowed),
         "fit_and_score_seconds": round(fit_seconds, 1),
         "wall_seconds": round(time.perf_counter() - started, 1),
         "coverage_if_calibrated": calibrated,
@@ -452,6 +502,15 @@ def run_backtest(
             m: {f: float(np.mean(v)) for f, v in fams.items()} for m, fams in family_crps.items()
         },
     }
+    if borrowed:
+        result["read_from_other_caches"] = borrowed
+    if stacks:
+        from validation.stacking import versus_parts
+
+        result["stacking_weights"] = {n: s.pop("weights") for n, s in stacking.items()}
+        for name, stack in stacks.items():
+            stacking[name]["versus_parts"] = versus_parts(result, name, stack.parts, LEVELS, SKILL_METRICS)
+        result["stacking"] = stacking
     result["best_baseline"] = best_baselines(result)
     atomic_write_text(out / "scores.json", json.dumps(result, indent=1))
     columns = [

@@ -154,6 +154,28 @@ def _best_baselines(result: dict) -> str:
     return table.round(4).to_html() if not table.empty else ""
 
 
+def _stacking(result: dict) -> str:
+    """Per stack, its weights per origin (learned leave-future-out) and its pooled scores beside its
+    parts': a stack is worth keeping only where it beats every one of them."""
+    sections = []
+    for name, weights in result.get("stacking_weights", {}).items():
+        about = result.get("stacking", {}).get(name, {})
+        table = pd.DataFrame(weights).T.rename_axis("origin")
+        table["targets"] = pd.Series(about.get("targets", {})).reindex(table.index)
+        rows = [
+            {"level": r["level"], "metric": r["metric"], "stacked": r["stacked"], **r["parts"]}
+            | {"beats every part": r["beats_every_part"]}
+            for r in about.get("versus_parts", [])
+        ]
+        versus = pd.DataFrame(rows).set_index(["level", "metric"]).round(4).to_html() if rows else ""
+        sections.append(
+            f"<h3>{html.escape(name)}: weights per origin (objective: "
+            f"{html.escape(str(about.get('objective', '')))}; targets: family-years it was learned on)</h3>"
+            f"{table.round(3).to_html()}<h3>{html.escape(name)} against its parts, pooled</h3>{versus}"
+        )
+    return "<h2>Stacking</h2>" + "".join(sections) if sections else ""
+
+
 def write_report(result: dict, forecasts: pd.DataFrame, path) -> None:
     rows = pd.DataFrame(result["rows"]).assign(origin=lambda d: d["origin"].astype(str))
     pooled = rows[rows["origin"] == "all"].pivot_table(
@@ -183,6 +205,7 @@ def write_report(result: dict, forecasts: pd.DataFrame, path) -> None:
         f"{_best_baselines(result)}"
         "<h2>Coverage: empirical and what calibrated intervals of these counts would cover</h2>"
         f"{_calibrated_coverage(rows, result.get('coverage_if_calibrated', {}))}"
+        f"{_stacking(result)}"
         f"<h2>Fits and their gates</h2><ul>{gates}</ul>{body}"
     )
     atomic_write_text(path, page)
