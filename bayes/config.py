@@ -20,6 +20,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "future_fleet_age": ("ageing", "held"),
     "family_path": ("ar1", "trend", "trend_ar1"),
     "recency": ("off", "own"),
+    "budgets": ("off", "on"),
+    "channels": ("off", "on"),
 }
 LIKELIHOODS = ("sparse", "reference")
 # Parametrisation per block, measured: on the real panel centred partner and family levels took half
@@ -38,6 +40,8 @@ KEYS = (
     "centred",
     "zero_inflation",
     "recency",
+    "budgets",
+    "channels",
 )
 
 
@@ -64,6 +68,8 @@ class ModelConfig:
     future_fleet_age: str = "ageing"
     family_path: str = "trend"
     recency: str = "off"
+    budgets: str = "off"
+    channels: str = "off"
     components: Mapping[str, bool] = field(default_factory=dict)  # switches off, for ablations
     centred: Mapping[str, bool] = field(default_factory=lambda: dict(DEFAULT_CENTRED))
     zero_inflation: bool = False
@@ -81,7 +87,8 @@ class ModelConfig:
         unknown = sorted(set(config) - set(KEYS))
         if unknown:
             raise ModelConfigError(f"model_config: unknown key(s) {unknown}; known: {list(KEYS)}")
-        if problems := invalid_choices({"recency": "off", **config}):
+        # settings added after files were stored: such a file has them off
+        if problems := invalid_choices({"recency": "off", "budgets": "off", "channels": "off", **config}):
             raise ModelConfigError("; ".join(problems))
         likelihood = config.get("likelihood", "sparse")
         if likelihood not in LIKELIHOODS:
@@ -113,6 +120,8 @@ class ModelConfig:
             future_fleet_age=str(config["future_fleet_age"]),
             family_path=str(config["family_path"]),
             recency=str(config.get("recency", "off")),
+            budgets=str(config.get("budgets", "off")),
+            channels=str(config.get("channels", "off")),
             components=MappingProxyType({str(k): bool(v) for k, v in switches.items()}),
             centred=MappingProxyType({k: bool(v) for k, v in centred.items()}),
             zero_inflation=bool(zero_inflation),

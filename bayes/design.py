@@ -1,8 +1,7 @@
 """What the model reads from a panel: group indices, standardised covariates and their scales.
 
-The same :func:`log_rate` serves the PyMC graph (pytensor tensors, no sample axis) and every numpy
-consumer -- log-likelihood, predictive draws, forecasts -- (arrays with leading sample axes), so the
-linear predictor is written exactly once.
+The terms (:mod:`bayes.terms`) read these; their log rate serves the PyMC graph and every numpy
+consumer alike, so the linear predictor is written exactly once.
 
 Covariates, all known at the start of the year they predict:
 
@@ -21,7 +20,6 @@ Covariates, all known at the start of the year they predict:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,6 +113,34 @@ def nlp_lagged(signal: np.ndarray, covered: np.ndarray, scale: Scale, lags: int 
     return out
 
 
+def partner_standardised(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Scale]]:
+    """(measure, partner, year) figures, NaN where unknown, as the model reads them: per measure
+    standardised over known partner-years, then taken within each partner (minus its mean over its
+    known years), 0 where unknown. A partner's level is its own effect's job (a rich partner does
+    not buy more every year); the slopes say how demand moves as its budget or U.S. channel moves.
+    Returns (covariate, the partners' means (measure, partner), the scales)."""
+    scales = [scale_of(m.ravel()) for m in raw]
+    z = np.stack([sc.apply(m) for sc, m in zip(scales, raw, strict=True)]) if len(raw) else raw
+    known = np.isfinite(z)
+    counted = known.sum(axis=-1)
+    mean = np.where(counted > 0, np.nansum(np.where(known, z, 0.0), axis=-1) / np.maximum(counted, 1), 0.0)
+    return np.where(known, z - mean[..., None], 0.0), mean, scales
+
+
+def partner_future(latest: np.ndarray, scales: list, mean: np.ndarray, horizon: int) -> np.ndarray:
+    """(measure, partner, horizon): the last known figures (``latest``, raw) standardised as in the fit
+    and held over the horizon, 0 (the partner's mean) where unknown: no later figure is known."""
+    z = np.stack([Scale(*sc).apply(m) for sc, m in zip(scales, latest, strict=True)]) - mean
+    return np.repeat(np.where(np.isfinite(z), z, 0.0)[..., None], horizon, axis=-1)
+
+
+def _partner_variable(panel: xr.Dataset, name: str, n_p: int, n_t: int) -> np.ndarray:
+    """A panel's partner-level yearly variable (measure, partner, year), empty for panels without it."""
+    if name not in panel:
+        return np.zeros((0, n_p, n_t))
+    return panel[name].transpose(..., "partner", "year").values.astype(float)
+
+
 @dataclass(frozen=True)
 class Design:
     counts: np.ndarray  # (P, F, T) realised LORs
@@ -143,6 +169,21 @@ class Design:
     realised: np.ndarray  # (F,) realised LORs per family
     withdrawn: np.ndarray  # (F,)
     alliance_mean: np.ndarray  # (A,) membership share, subtracted from ``alliance``
+    # partner-level yearly covariates (measure, partner, year), within-partner, 0 where unknown
+    budget: np.ndarray
+    budget_partner_mean: np.ndarray  # (measure, partner)
+    budget_scales: list
+    channel: np.ndarray
+    channel_partner_mean: np.ndarray
+    channel_scales: list
+
+    @property
+    def budgets(self) -> bool:
+        return bool(self.budget.any())
+
+    @property
+    def channels(self) -> bool:
+        return bool(self.channel.any())
 
     def scales(self) -> dict[str, Any]:
         """JSON-ready constants a forecast needs to rebuild covariates for future years."""
@@ -151,6 +192,8 @@ class Design:
             "age": [self.age_scale.mean, self.age_scale.sd],
             "nlp": [self.nlp_scale.mean, self.nlp_scale.sd],
             "alliance_mean": self.alliance_mean.tolist(),
+            "budget": [[sc.mean, sc.sd] for sc in self.budget_scales],
+            "channel": [[sc.mean, sc.sd] for sc in self.channel_scales],
         }
 
 
@@ -184,6 +227,13 @@ def build_design(panel: xr.Dataset) -> Design:
         & np.isin(panel["lor_family"].values.astype(str), list(f_lookup))
     )
     counts = panel["lor_count"].values.astype(np.int64)
+    n_p, _, n_t = counts.shape
+    budget, budget_mean, budget_scales = partner_standardised(
+        _partner_variable(panel, "partner_budget", n_p, n_t)
+    )
+    channel, channel_mean, channel_scales = partner_standardised(
+        _partner_variable(panel, "partner_channel", n_p, n_t)
+    )
     return Design(
         counts=counts,
         years=years,
@@ -213,56 +263,10 @@ def build_design(panel: xr.Dataset) -> Design:
         realised=counts.sum(axis=(0, 2)),
         withdrawn=panel["withdrawn_lors"].values.astype(np.int64),
         alliance_mean=alliance_mean,
+        budget=budget,
+        budget_partner_mean=budget_mean,
+        budget_scales=budget_scales,
+        channel=channel,
+        channel_partner_mean=channel_mean,
+        channel_scales=channel_scales,
     )
-
-
-# The parameters a log rate is computed from (``partner_dynamic`` goes to :func:`log_rate` as
-# ``dynamic``; the last five exist only where the model has them).
-RATE_PARAMETERS = (
-    "intercept",
-    "partner_effect",
-    "family_effect",
-    "partner_family_effect",
-    "family_trend",
-    "partner_dynamic",
-    "family_dynamic",
-    "fleet_size_slope",
-    "fleet_age_slope",
-    "nlp_lag",
-)
-
-
-def log_rate(
-    params: Mapping[str, Any],
-    decade: Any,
-    dynamic: Any = None,
-    fleet_size: Any = None,
-    fleet_age: Any = None,
-    nlp_lags: Any = None,
-):
-    """log mu over (..., partner, family, year) from effects with optional leading sample axes.
-
-    Works unchanged on pytensor tensors (inside the PyMC model) and numpy arrays (forecasts):
-    ``params`` holds ``intercept``, ``partner_effect``, ``family_effect``, ``partner_family_effect``,
-    ``family_trend`` and, where the model has them, ``fleet_size_slope``, ``fleet_age_slope``,
-    ``nlp_lag`` and ``family_dynamic`` (family × year, over the same years as ``decade``);
-    ``dynamic`` is the partner × year latent.
-    """
-    out = (
-        params["intercept"][..., None, None, None]
-        + params["partner_effect"][..., :, None, None]
-        + params["family_effect"][..., None, :, None]
-        + params["partner_family_effect"][..., :, :, None]
-        + params["family_trend"][..., None, :, None] * decade
-    )
-    if dynamic is not None:
-        out = out + dynamic[..., :, None, :]
-    if "family_dynamic" in params:
-        out = out + params["family_dynamic"][..., None, :, :]
-    if fleet_size is not None:
-        out = out + params["fleet_size_slope"][..., None, :, None] * fleet_size
-        out = out + params["fleet_age_slope"][..., None, :, None] * fleet_age
-    if nlp_lags is not None:
-        for lag in range(nlp_lags.shape[0]):
-            out = out + params["nlp_lag"][..., lag, None, None, None] * nlp_lags[lag]
-    return out

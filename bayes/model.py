@@ -83,6 +83,11 @@ def default_sampler_config() -> dict[str, Any]:
         "parallel_chains": None,
         "ppc_draws": 500,
         "warm_tune": 200,
+        # A fit whose chains have not mixed enough (R-hat or ESS short of the gates, no divergences)
+        # is continued from where its chains ended, this many rounds at most, each as long as the
+        # first: two of nine backtest fits missed a gate by a hair (R-hat 1.011, tail ESS 257), which
+        # more draws of the same chains settle. Divergences are not fixed by more draws and stop it.
+        "extend_rounds": 2,
     }
 
 
@@ -114,6 +119,10 @@ def default_model_config(priors: PriorSet | None = None) -> dict[str, Any]:
         # A self-exciting term on each partner x family's own decayed history (bayes.terms.recency):
         # "off" or "own". Off until the backtest shows it helps.
         "recency": "off",
+        # Partners' military budgets (SIPRI) and last year's U.S. sales by channel (SAM) on their rates
+        # (bayes.terms.budgets, bayes.terms.channels): "off" or "on". Off until the backtest shows they help.
+        "budgets": "off",
+        "channels": "off",
     }
 
 
@@ -135,6 +144,21 @@ def sample_prior(model, draws: int, seed: int, names: list[str]) -> xr.DataTree:
         return pm.sample_prior_predictive(
             draws=draws, var_names=names, random_seed=seed, compile_kwargs={"mode": "FAST_COMPILE"}
         )
+
+
+def _as_stored(ds: xr.Dataset) -> xr.Dataset:
+    """Sampling ran in float32; storing float64 would double the file for no information."""
+    return ds.astype({v: np.float32 for v, da in ds.data_vars.items() if da.dtype.kind == "f"})
+
+
+def _appended(first: xr.Dataset, more: xr.Dataset) -> xr.Dataset:
+    """Draws of the same chains, ``more`` after ``first``, numbered on."""
+    more = more.assign_coords(draw=more["draw"].values + first.sizes["draw"])
+    out = xr.concat([first, more], dim="draw", data_vars="all", coords="minimal", compat="override")
+    out.attrs = dict(first.attrs)
+    if "sampling_time" in first.attrs:
+        out.attrs["sampling_time"] = first.attrs["sampling_time"] + more.attrs.get("sampling_time", 0.0)
+    return out
 
 
 class ModelFileError(ValueError):
@@ -169,7 +193,7 @@ class PosteriorDraws:
     """Draws flattened over (chain, draw) into one leading ``sample`` axis, as float64 numpy arrays.
 
     Attribute access reads a variable (``draws.intercept``); :meth:`params` gives the mapping
-    :func:`bayes.design.log_rate` takes.
+    :func:`bayes.terms.log_rate` takes.
     """
 
     def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
@@ -354,8 +378,11 @@ class DemandModel:
 
         started = time.perf_counter()
         model, posterior, stats, state = self.sample(panel, progressbar, warm_start)
-        sampled = time.perf_counter() - started
         design = self.design
+        posterior, stats, state, extended, diag = self._extend_until_mixed(
+            model, design, posterior, stats, state
+        )
+        sampled = time.perf_counter() - started
         prior = None
         if analysis_groups:
             with pytensor.config.change_flags(floatX=self.float_x):
@@ -363,10 +390,11 @@ class DemandModel:
                     model, 500, int(self.sampler_config["random_seed"]) + 1, self.stored_names(design)
                 )
         idata = xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats})
-        idata = self._assemble(idata, prior, panel, design, time.perf_counter() - started)
+        idata = self._assemble(idata, prior, panel, design, time.perf_counter() - started, diag)
         idata["sampler_state"] = xr.DataTree(state.to_dataset())
         idata.attrs["sampling_seconds"] = round(sampled, 2)
         idata.attrs["warm_start"] = int(warm_start is not None)
+        idata.attrs["extended_rounds"] = extended
         self.idata = idata
         self._draws = None
         diag = self.diagnostics
@@ -379,6 +407,57 @@ class DemandModel:
                 diag.max_tree_depth,
             )
         return idata
+
+    def _extend_until_mixed(
+        self, model: Any, design: Design, posterior: xr.Dataset, stats: xr.Dataset, state: SamplerState
+    ) -> tuple[xr.Dataset, xr.Dataset, SamplerState, int, Diagnostics]:
+        """Continue the chains from where they ended while only mixing gates fail (R-hat, ESS), at most
+        ``extend_rounds`` times, each round as many draws as the first; the draws are appended.
+
+        A continuation keeps the chains' last positions and runs without warm-up at the chains'
+        median step size and mass matrix: every kernel leaves the posterior invariant, so the
+        appended draws are draws of the same chains. Returns the draws, the chains' final state, the
+        rounds run and the diagnostics of the draws returned (the gates' verdict)."""
+        import pytensor
+
+        cfg = self.sampler_config
+        names, gated = self.stored_names(design), self.gated_names(design)
+        rounds = int(cfg.get("extend_rounds", 0))
+        for round_ in range(rounds + 1):
+            tree = xr.DataTree.from_dict({"posterior": _as_stored(posterior), "sample_stats": stats})
+            diag = diagnose(tree, gated, self.model_config.get("gates"))
+            if round_ == rounds:
+                break
+            mixing = [f for f in diag.failures if f.startswith(("R-hat", "bulk ESS", "tail ESS"))]
+            if not mixing or len(mixing) < len(diag.failures):
+                return posterior, stats, state, round_, diag
+            # only a near miss: ESS grows about in proportion to the draws, so a fit far short of the
+            # gates (a quick test fit) would not reach them in the rounds left and is not continued
+            gates = {**DEFAULT_GATES, **(self.model_config.get("gates") or {})}
+            reach = 1.0 + (rounds - round_) * int(cfg["draws"]) / posterior.sizes["draw"]
+            if min(
+                diag.ess_bulk_min / gates["ess_bulk_min"], diag.ess_tail_min / gates["ess_tail_min"]
+            ) * reach < 1.0 or diag.r_hat_max > max(1.05, gates["r_hat_max"]):
+                return posterior, stats, state, round_, diag
+            log.info("gates missed (%s): continuing the chains, round %d", "; ".join(mixing), round_ + 1)
+            with pytensor.config.change_flags(floatX=self.float_x), model, warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Explicitly requested dtype", UserWarning)
+                more, more_stats, state = run_nuts(
+                    model,
+                    names,
+                    draws=int(cfg["draws"]),
+                    tune=0,
+                    chains=int(cfg["chains"]),
+                    target_accept=float(cfg["target_accept"]),
+                    seed=int(cfg["random_seed"]) + 1000 * (round_ + 1),
+                    chain_method=cfg["chain_method"],
+                    progressbar=False,
+                    warm=state,
+                    parallel_chains=cfg.get("parallel_chains"),
+                    max_tree_depth=int(cfg.get("max_tree_depth", 10)),
+                )
+            posterior, stats = _appended(posterior, more), _appended(stats, more_stats)
+        return posterior, stats, state, rounds, diag
 
     @property
     def sampler_state(self) -> SamplerState | None:
@@ -395,8 +474,10 @@ class DemandModel:
         panel: xr.Dataset,
         design: Design,
         elapsed: float,
+        diag: Diagnostics,
     ) -> xr.DataTree:
-        """The stored groups, attributes and gates; with ``prior`` None, no analysis groups."""
+        """The stored groups and attributes, with the gates' verdict ``diag`` on the posterior; with
+        ``prior`` None, no analysis groups."""
         started = time.perf_counter()
         reference_year = int(panel["year"].values.max())
         children = {name: idata[name].to_dataset() for name in ("posterior", "sample_stats")}
@@ -417,15 +498,10 @@ class DemandModel:
                 draws, panel, design, chains, n_draws
             )
         for name in ("posterior", "prior", "log_likelihood", "posterior_predictive"):
-            if name not in children:
-                continue
-            # Sampling ran in float32; storing float64 would double the file for no information.
-            children[name] = children[name].astype(
-                {v: np.float32 for v, da in children[name].data_vars.items() if da.dtype.kind == "f"}
-            )
+            if name in children:
+                children[name] = _as_stored(children[name])
         tree = xr.DataTree.from_dict(children)
         self.idata = tree
-        diag = diagnose(tree, self.gated_names(design), self.model_config.get("gates"))
         tree.attrs.update(
             {
                 "totaldemand_model": MODEL_NAME,
@@ -466,6 +542,7 @@ class DemandModel:
             "fleet_mean_age_latest": (("partner", "family"), panel["fleet_mean_age_latest"].values),
             "fleet_size_cell_mean": (("partner", "family"), design.fleet_size_cell_mean),
             "fleet_age_cell_mean": (("partner", "family"), design.fleet_age_cell_mean),
+            **DemandModel._partner_level(panel, design),
             "nlp_signal_recent": (
                 ("partner", "family", "recent_year"),
                 panel["nlp_signal"].values[:, :, -lags:],
@@ -488,6 +565,21 @@ class DemandModel:
                 "open_lor": panel["open_lor"].values.astype(str),
             },
         )
+
+    @staticmethod
+    def _partner_level(panel: xr.Dataset, design: Design) -> dict[str, Any]:
+        """The partner-level covariates' last known figures and the partners' means, for forecasts."""
+        out: dict[str, Any] = {}
+        for variable in ("budget", "channel"):
+            latest = f"partner_{variable}_latest"
+            if latest in panel:
+                dim = panel[latest].dims[0]
+                out[latest] = ((dim, "partner"), panel[latest].transpose(dim, "partner").values)
+                out[f"{variable}_partner_mean"] = (
+                    (dim, "partner"),
+                    getattr(design, f"{variable}_partner_mean"),
+                )
+        return out
 
     @staticmethod
     def _log_likelihood(

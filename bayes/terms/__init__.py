@@ -1,7 +1,7 @@
 """The model's terms, each in its own module, and the functions that put them together.
 
     log mu[p, f, t] = levels + trend + partner dynamics + family paths + readiness + text signals
-                      + recency (off by default)
+                      + recency + budgets + U.S. channels (each off by default)
     lor_count[p, f, t] ~ NegativeBinomial(mu, dispersion)                     (bayes.observation)
     alongside: units per request, the conversion of requests
 
@@ -28,6 +28,8 @@ import numpy as np
 
 from bayes.observation import draw_counts
 from bayes.terms._term import BuildContext, Cells, Dense, FutureContext, Inputs, Place, Term
+from bayes.terms.budgets import Budgets
+from bayes.terms.channels import Channels
 from bayes.terms.conversion import Conversion
 from bayes.terms.family_paths import FamilyPaths
 from bayes.terms.levels import Levels
@@ -47,6 +49,8 @@ TERMS: tuple[Term, ...] = (
     Readiness(),
     TextSignals(),
     Recency(),
+    Budgets(),
+    Channels(),
     Units(),
     Conversion(),
 )
