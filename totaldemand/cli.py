@@ -829,8 +829,9 @@ def backtest(
             help="Comma-separated: ours (or its variants) and baselines: climatology, naive, pooled, "
             "unpooled_glm, croston, tsb, adida, lightgbm, autoets, autoarima; and stacks of any of them, "
             "stacked[ours,lightgbm,tsb,autoets]: a mixture whose weights at each origin minimise the "
-            "parts' family-year CRPS on earlier origins' forecasts of years already observed (equal at "
-            "the first); parts not named on their own are added."
+            "family-year CRPS of earlier origins' forecasts of years already observed (equal at the "
+            "first), or with objective=partner_family_horizon_brier among the parts the Brier of "
+            "P(>= 1 LOR within the horizon) per partner x family; parts not named on their own are added."
         ),
     ] = "ours,climatology,naive,pooled,unpooled_glm",
     first_year: int = 1990,
@@ -924,7 +925,8 @@ def _print_stacks(result: dict) -> None:
     import pandas as pd
 
     for name, weights in result.get("stacking_weights", {}).items():
-        out.print(escape(f"\n{name}: weights per origin (learned on earlier origins' family-year CRPS)"))
+        objective = result["stacking"][name]["objective"]
+        out.print(escape(f"\n{name}: weights per origin (learned on earlier origins' {objective})"))
         out.print(escape(pd.DataFrame(weights).T.round(3).to_string()))
         rows = [
             {"level": r["level"], "metric": r["metric"], "stacked": r["stacked"], **r["parts"]}

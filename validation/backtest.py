@@ -176,13 +176,13 @@ def contender_for(name: str, first_year: int, sampler_config: dict | None = None
     mixture of other contenders (:mod:`validation.stacking`; it is not called like the others, and
     :func:`run_backtest` needs its parts among its contenders)."""
     from bayes.model import SWITCHABLE
-    from validation.stacking import stack_parts, stacked_contender
+    from validation.stacking import stacked_contender
 
-    parts = stack_parts(name)
-    if parts is not None:
-        for part in parts:  # a part's name is checked as the part would be
+    stack = stacked_contender(name)
+    if stack is not None:
+        for part in stack.parts:  # a part's name is checked as the part would be
             contender_for(part, first_year, sampler_config)
-        return stacked_contender(parts)  # type: ignore[return-value]
+        return stack  # type: ignore[return-value]
     m = _VARIANT.match(name)
     base, bracket = (m.group("base"), m.group("choices")) if m else (name, None)
     if base == "ours" or base.startswith("ours-without-"):

@@ -7,19 +7,23 @@ scoreable at ``o``), scored against the LOR counts as known at the end of ``o`` 
 ``o``, not the backtest's truth, so a late-received LOR does not leak in). With no such forecast (the
 first origin) the weights are equal.
 
-The objective is the mean CRPS of the mixture over family-year targets, minimised over the simplex.
-Why this one: family-year CRPS is the headline target of the backtests, and it is where the parts
-differ most (at cell level 98% of targets are zeros and every sensible contender is within 3%). One
-set of weights must serve every level -- the mixture is formed draw by draw so that all levels stay
-sums of the same draws -- so they have to be chosen at one. The CRPS of a mixture is exactly a convex
-quadratic form in its weights, ``CRPS(sum_k w_k F_k, y) = w' G w`` with
+The default objective, ``family_year_crps``, is the mean CRPS of the mixture over family-year targets,
+minimised over the simplex. Why: family-year CRPS is the headline target of the backtests, and it is
+where the parts differ most (at cell level 98% of targets are zeros and every sensible contender is
+within 3%). One set of weights must serve every level -- the mixture is formed draw by draw so that all
+levels stay sums of the same draws -- so they have to be chosen at one. The CRPS of a mixture is exactly
+a convex quadratic form in its weights, ``CRPS(sum_k w_k F_k, y) = w' G w`` with
 ``G_jk = integral (F_j - 1{y <= x}) (F_k - 1{y <= x}) dx`` (the integrand is a product of two step
 functions, so the integral is an exact finite sum over the draws' values), hence the weights are the
-solution of a small quadratic programme (SLSQP), deterministic and without sampling the mixture. The
-partner x family Brier of P(>= 1 LOR within the horizon) is the second target, but it is scoreable only
-once a whole horizon has passed (``o' + H <= o``), which leaves the stack no data until origin ``H``
-after the first and fewer targets after; the log score of a mixture of draws is dominated by the floor
-given to values no draw hit. The Brier of the mixture is reported beside the parts' like every score.
+solution of a small quadratic programme (SLSQP), deterministic and without sampling the mixture.
+
+The second target, the partner x family Brier of P(>= 1 LOR within the horizon), is the other objective
+(``stacked[a,b,objective=partner_family_horizon_brier]``): the mixture's probability is ``sum_k w_k p_k``,
+so its mean Brier is again ``w' G w``, ``G_jk = mean (p_j - o)(p_k - o)``. It has thousands of targets per
+origin where family-years have tens, so its weights are steadier, but a target is scoreable only once its
+whole horizon has passed (``o' + H <= o``): the weights stay equal until ``H`` years after the first origin.
+The log score of a mixture of draws is no candidate: it is dominated by the floor given to values no
+draw hit.
 
 The stacked prediction is a mixture of draws: for each draw index ``s``, one part ``k`` is picked with
 probability ``w_k`` (seeded by the origin) and the stacked forecast's draw ``s`` is part ``k``'s draw
@@ -29,8 +33,9 @@ drew.
 
 The backtest scores each prediction as it arrives and drops its draws; the stack needs its parts'
 draws at ``o`` only once every part is in, so a :class:`PartStore` keeps them on disk (the prediction
-cache's own files where there is one, a temporary directory otherwise) and in memory only their
-family-year sums, which are all the weights need (families x horizon x samples per part and origin).
+cache's own files where there is one, a temporary directory otherwise) and in memory only what the
+weights read: their family-year sums (families x horizon x samples per part and origin) and their
+P(>= 1 LOR within the horizon) per partner x family.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ if TYPE_CHECKING:
     from evidence.loaders import Dataset
     from validation.backtest import Prediction
 
-OBJECTIVE = "family_year_crps"
+OBJECTIVES = ("family_year_crps", "partner_family_horizon_brier")
 _STACK = re.compile(r"^stacked\[(?P<parts>.*)\]$")
 
 
@@ -69,45 +74,68 @@ def split_top_level(text: str, sep: str = ",") -> list[str]:
     return [item.strip() for item in items if item.strip()]
 
 
-def stack_parts(name: str) -> tuple[str, ...] | None:
-    """The parts of ``stacked[a,b,...]``, or None if ``name`` is no stack."""
-    m = _STACK.match(name.strip())
-    if m is None:
-        return None
-    parts = tuple(split_top_level(m.group("parts")))
-    if len(parts) < 2 or len(set(parts)) != len(parts):
-        raise ValueError(f"{name}: a stack needs two or more different parts")
-    if any(stack_parts(p) is not None for p in parts):
-        raise ValueError(f"{name}: a stack of stacks is not supported")
-    return parts
-
-
 @dataclass(frozen=True)
 class StackedContender:
     """A mixture of ``parts`` (other contenders of the same backtest), weighted per origin."""
 
     parts: tuple[str, ...]
+    objective: str = OBJECTIVES[0]
 
     @property
     def name(self) -> str:
-        return f"stacked[{','.join(self.parts)}]"
+        option = [] if self.objective == OBJECTIVES[0] else [f"objective={self.objective}"]
+        return f"stacked[{','.join([*self.parts, *option])}]"
 
 
-def stacked_contender(parts: Sequence[str]) -> StackedContender:
-    return StackedContender(tuple(parts))
+def stacked_contender(name: str) -> StackedContender | None:
+    """``stacked[a,b,...]`` (and optionally ``objective=<one of OBJECTIVES>`` among the items), or None
+    if ``name`` is no stack."""
+    m = _STACK.match(name.strip())
+    if m is None:
+        return None
+    items = split_top_level(m.group("parts"))
+    # an option is key=value outside any brackets; a part's own choices sit inside its brackets
+    options = dict(i.split("=", 1) for i in items if "=" in i.split("[", 1)[0])
+    parts = tuple(i for i in items if "=" not in i.split("[", 1)[0])
+    unknown = set(options) - {"objective"}
+    if unknown:
+        raise ValueError(f"{name}: unknown stack option(s) {sorted(unknown)}; known: objective")
+    objective = options.get("objective", OBJECTIVES[0]).strip()
+    if objective not in OBJECTIVES:
+        raise ValueError(f"{name}: objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
+    if len(parts) < 2 or len(set(parts)) != len(parts):
+        raise ValueError(f"{name}: a stack needs two or more different parts")
+    if any(stacked_contender(p) is not None for p in parts):
+        raise ValueError(f"{name}: a stack of stacks is not supported")
+    return StackedContender(parts, objective)
+
+
+def stack_parts(name: str) -> tuple[str, ...] | None:
+    """The parts of ``stacked[a,b,...]``, or None if ``name`` is no stack."""
+    stack = stacked_contender(name)
+    return None if stack is None else stack.parts
 
 
 @dataclass(frozen=True)
-class FamilyYear:
-    """A part's forecast summed over partners: draws (family, year, sample)."""
+class Summary:
+    """What the weights read of a part's forecast: its draws summed over partners (family, year,
+    sample), and per partner x family its P(>= 1 LOR within the horizon) (partner, family)."""
 
+    partners: np.ndarray
     families: np.ndarray
     years: np.ndarray
-    draws: np.ndarray
+    family_year: np.ndarray
+    p_any: np.ndarray
 
 
-def family_year(pred: Prediction) -> FamilyYear:
-    return FamilyYear(np.asarray(pred.families), np.asarray(pred.years), pred.draws.sum(axis=0))
+def summarise(pred: Prediction) -> Summary:
+    return Summary(
+        np.asarray(pred.partners),
+        np.asarray(pred.families),
+        np.asarray(pred.years),
+        pred.draws.sum(axis=0),
+        (pred.draws.sum(axis=2) > 0).mean(axis=-1),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -162,14 +190,16 @@ def simplex_weights(gram: np.ndarray) -> np.ndarray:
 def learn_weights(
     parts: Sequence[str],
     origin: int,
-    history: Mapping[tuple[int, str], FamilyYear],
+    history: Mapping[tuple[int, str], Summary],
     observed: xr.DataArray,
+    objective: str = OBJECTIVES[0],
 ) -> tuple[np.ndarray, int]:
-    """Weights of ``parts`` at ``origin`` and the number of family-year targets they were learned from.
+    """Weights of ``parts`` at ``origin`` and the number of targets they were learned from.
 
-    ``history``: the parts' family-year forecasts by (origin, part); only those made before ``origin``
-    and only their years up to ``origin`` are read. ``observed``: LOR counts (family, year) as known at
-    ``origin``; its years after ``origin`` are not read. No target: equal weights."""
+    ``history``: the parts' forecast summaries by (origin, part); only those made before ``origin``
+    and only their years up to ``origin`` are read (for ``partner_family_horizon_brier``, only those
+    whose whole horizon is). ``observed``: LOR counts (partner, family, year) as known at ``origin``;
+    its years after ``origin`` are not read. No target: equal weights."""
     earlier = sorted({o for o, _ in history if o < origin})
     blocks, truth = [], []
     for o in earlier:
@@ -177,26 +207,44 @@ def learn_weights(
             continue
         first = history[o, parts[0]]
         seen = first.years <= origin  # forecast years already observed at the origin
+        if objective == "partner_family_horizon_brier" and not seen.all():
+            continue  # "within the horizon" is not known until the horizon's last year is
         if not seen.any():
             continue
         fams, years = first.families, first.years[seen]
-        stacked = []
-        for p in parts:
-            fy = history[o, p]
-            rows = _positions(fy.families, fams, f"{p} at {o}")
-            cols = _positions(fy.years, years, f"{p} at {o}")
-            stacked.append(fy.draws[np.ix_(rows, cols)].reshape(len(fams) * len(years), -1))
-        blocks.append(np.stack(stacked))
         # only years up to the origin are selected here: the observed counts after it are never read
-        truth.append(observed.sel(family=fams, year=years).transpose("family", "year").values.ravel())
+        # the forecast's own partners, as the backtest scores it (a partner first seen later is not in it)
+        known = observed.sel(partner=first.partners, family=fams, year=years)
+        if objective == "family_year_crps":
+            stacked = []
+            for p in parts:
+                part = history[o, p]
+                rows = _positions(part.families, fams, f"{p} at {o}")
+                cols = _positions(part.years, years, f"{p} at {o}")
+                stacked.append(part.family_year[np.ix_(rows, cols)].reshape(len(fams) * len(years), -1))
+            blocks.append(np.stack(stacked))
+            truth.append(known.sum("partner").transpose("family", "year").values.ravel())
+        else:
+            partners, probs = first.partners, []
+            for p in parts:
+                part = history[o, p]
+                rows = _positions(part.partners, partners, f"{p} at {o}")
+                cols = _positions(part.families, fams, f"{p} at {o}")
+                probs.append(part.p_any[np.ix_(rows, cols)].ravel())
+            blocks.append(np.stack(probs))
+            hit = known.sum("year").transpose("partner", "family").values > 0
+            truth.append(hit.ravel())
     k = len(parts)
     if not blocks:
         return np.full(k, 1.0 / k), 0
-    samples = {b.shape[-1] for b in blocks}
-    if len(samples) != 1:
-        raise ValueError(f"parts' forecasts have different numbers of draws: {sorted(samples)}")
-    draws, y = np.concatenate(blocks, axis=1), np.concatenate(truth)
-    return simplex_weights(crps_gram(draws, y)), len(y)
+    if objective == "family_year_crps":
+        samples = {b.shape[-1] for b in blocks}
+        if len(samples) != 1:
+            raise ValueError(f"parts' forecasts have different numbers of draws: {sorted(samples)}")
+        draws, y = np.concatenate(blocks, axis=1), np.concatenate(truth)
+        return simplex_weights(crps_gram(draws, y)), len(y)
+    gap = np.concatenate(blocks, axis=1) - np.concatenate(truth)  # (K, targets): p_k - o
+    return simplex_weights(gap @ gap.T / gap.shape[1]), gap.shape[1]
 
 
 def _positions(have: np.ndarray, want: np.ndarray, what: str) -> np.ndarray:
@@ -244,7 +292,7 @@ def mix(preds: Sequence[Prediction], weights: np.ndarray, rng: np.random.Generat
 def stack_at(
     stack: StackedContender,
     origin: int,
-    history: Mapping[tuple[int, str], FamilyYear],
+    history: Mapping[tuple[int, str], Summary],
     observed: xr.DataArray,
     load: Callable[[str], Prediction],
     seed: int,
@@ -253,7 +301,7 @@ def stack_at(
 
     ``load(part)`` gives the part's forecast made at ``origin`` -- the only full forecast read;
     ``history`` and ``observed`` are read only before / up to ``origin`` (:func:`learn_weights`)."""
-    weights, n = learn_weights(stack.parts, origin, history, observed)
+    weights, n = learn_weights(stack.parts, origin, history, observed, stack.objective)
     preds = [load(part) for part in stack.parts]
     # seeded by the origin: the same inputs give the same mixture whichever origins run around it
     pred = mix(preds, weights, np.random.default_rng([seed, origin]))
@@ -267,11 +315,11 @@ def stack_at(
 class PartStore:
     """The stacks' parts' forecasts, kept on disk until every origin's are in: the cache file a
     forecast was read from or written to, or a compressed copy in a temporary directory. In memory
-    only their family-year sums (:class:`FamilyYear`)."""
+    only the summaries the weights read (:class:`Summary`)."""
 
     def __init__(self, parts: set[str]) -> None:
         self.parts = parts
-        self.history: dict[tuple[int, str], FamilyYear] = {}
+        self.history: dict[tuple[int, str], Summary] = {}
         self.paths: dict[tuple[int, str], Path] = {}
         self._tmp: tempfile.TemporaryDirectory | None = None
 
@@ -280,7 +328,7 @@ class PartStore:
             return
         from validation.backtest import _arrays
 
-        self.history[origin, name] = family_year(pred)
+        self.history[origin, name] = summarise(pred)
         if path is None:
             if self._tmp is None:
                 self._tmp = tempfile.TemporaryDirectory(prefix="stack-parts-")
@@ -302,11 +350,12 @@ class PartStore:
             self._tmp.cleanup()
 
 
-def known_family_counts(dataset: Dataset, origin: int, first_year: int) -> xr.DataArray:
-    """LOR counts (family, year) as known at the end of ``origin``: what the stack may score against."""
+def known_counts(dataset: Dataset, origin: int, first_year: int) -> xr.DataArray:
+    """LOR counts (partner, family, year) as known at the end of ``origin``: what the stack may score
+    its parts' earlier forecasts against."""
     from validation.backtest import training_panel
 
-    return training_panel(dataset, origin, first_year)["lor_count"].sum("partner")
+    return training_panel(dataset, origin, first_year)["lor_count"]
 
 
 def stack_backtest(
@@ -321,9 +370,14 @@ def stack_backtest(
     """Each stack's forecast per origin, in origin order; weights and target counts go to ``record``
     (``{name: {"parts", "objective", "weights": {origin: {part: w}}, "targets": {origin: n}}}``)."""
     for name, stack in stacks.items():
-        record[name] = {"parts": list(stack.parts), "objective": OBJECTIVE, "weights": {}, "targets": {}}
+        record[name] = {
+            "parts": list(stack.parts),
+            "objective": stack.objective,
+            "weights": {},
+            "targets": {},
+        }
     for origin in origins:
-        observed = known_family_counts(dataset, origin, first_year)
+        observed = known_counts(dataset, origin, first_year)
         for name, stack in stacks.items():
             # the loader is bound to this origin: the stack cannot read a part's later forecast
             load = partial(store.load, origin)
