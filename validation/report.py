@@ -170,7 +170,7 @@ def _stacking(result: dict) -> str:
         versus = pd.DataFrame(rows).set_index(["level", "metric"]).round(4).to_html() if rows else ""
         sections.append(
             f"<h3>{html.escape(name)}: weights per origin (objective: "
-            f"{html.escape(str(about.get('objective', '')))}; targets: family-years it was learned on)</h3>"
+            f"{html.escape(str(about.get('objective', '')))}; targets: how many it was learned on)</h3>"
             f"{table.round(3).to_html()}<h3>{html.escape(name)} against its parts, pooled</h3>{versus}"
         )
     return "<h2>Stacking</h2>" + "".join(sections) if sections else ""
