@@ -10,8 +10,7 @@ import pytensor
 import pytest
 
 from bayes.forecast import Forecaster
-from bayes.model import DemandModel, PosteriorDraws, default_model_config
-from bayes.observation import nb_logpmf
+from bayes.model import DemandModel, default_model_config
 from bayes.panel import build_panel
 from bayes.simulate import WorldSpec, write_world
 from bayes.terms.recency import Recency, history, lag_weights
@@ -35,40 +34,6 @@ def test_history_is_the_decayed_sum_of_earlier_years() -> None:
     with pytensor.config.change_flags(floatX="float64"):
         graph = lag_weights(pt.as_tensor(0.8), 9).eval()
     np.testing.assert_allclose(graph, lag_weights(np.array(0.8), 9), rtol=1e-6)
-
-
-def test_the_fitted_rate_in_numpy_is_the_graph_s(sim_world: Path) -> None:
-    """The likelihood the sampler sees equals the NB log-pmf of the rate every numpy reader computes
-    (posterior predictive, log-likelihood, forecasts' fitted years) at the same point, with recency on."""
-    panel = build_panel(load_dataset(sim_world), first_year=2000)
-    model = DemandModel({**RECENCY, "likelihood": "reference"})
-    built = model.build_model(panel)
-    rng = np.random.default_rng(3)
-    point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in built.initial_point().items()}
-    names = model.stored_names(model.design)
-    assert {"recency_slope", "recency_decay", "recency_mean", "sigma_recency"} <= set(names)
-    kw = {"inputs": built.value_vars, "on_unused_input": "ignore"}
-    # the point's own values (the RVs themselves would compile to fresh draws)
-    outs = built.unobserved_value_vars
-    at_point = dict(zip([o.name for o in outs], built.compile_fn(outs, **kw)(point), strict=True))
-    counts_logp = float(built.compile_fn(built.logp(vars=[built["lor_count"]], sum=True), **kw)(point))
-    draws = PosteriorDraws({n: np.asarray(at_point[n], dtype=float)[None] for n in names})
-    mu = np.exp(draws.log_rate(model.design))[0]
-    brute = nb_logpmf(model.design.counts.astype(float), mu, draws.dispersion[0]).sum()
-    assert np.isclose(counts_logp, brute, rtol=1e-10), (counts_logp, brute)
-
-
-def test_sparse_likelihood_equals_the_reference_with_recency(sim_world: Path) -> None:
-    """The dense cube and the gathered non-zero cells place the recency addend alike."""
-    panel = build_panel(load_dataset(sim_world), first_year=2000)
-    sparse = DemandModel({**RECENCY, "likelihood": "sparse"}).build_model(panel)
-    reference = DemandModel({**RECENCY, "likelihood": "reference"}).build_model(panel)
-    rng = np.random.default_rng(4)
-    point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in reference.initial_point().items()}
-    with pytensor.config.change_flags(floatX="float32"):
-        a = sparse.compile_logp()({k: np.asarray(v, dtype="float32") for k, v in point.items()})
-    b = reference.compile_logp()(point)
-    assert np.isclose(float(a), float(b), rtol=1e-4), (a, b)
 
 
 def test_forecast_years_feed_their_own_draws_forward() -> None:
