@@ -264,3 +264,33 @@ def test_family_path_picks_the_trend_and_the_family_ar1(
 def test_an_unknown_family_path_is_refused() -> None:
     with pytest.raises(ValueError, match="family_path"):
         DemandModel({"family_path": "spline"})
+
+
+@pytest.mark.slow
+def test_a_near_miss_of_the_gates_continues_the_same_chains(sim_world: Path) -> None:
+    """Chains that mixed almost well enough are continued from where they ended, their first draws
+    kept as they were; a fit far from the gates is not (more of the same would not reach them)."""
+    panel = build_panel(load_dataset(sim_world), first_year=2000)
+    sampler = {"draws": 100, "tune": 200, "chains": 2, "random_seed": 8, "extend_rounds": 0}
+    first = DemandModel(sampler_config=sampler)
+    first.fit(panel, progressbar=False, analysis_groups=False)
+    ess = first.diagnostics.ess_bulk_min
+    # only the bulk ESS short, by a third: the other gates are set out of the way
+    near = {
+        "ess_bulk_min": 1.5 * ess,
+        "ess_tail_min": 1.0,
+        "r_hat_max": 2.0,
+        "divergences_max": 1e9,
+        "bfmi_min": 0.0,
+    }
+    model = DemandModel({"gates": near}, {**sampler, "extend_rounds": 1})
+    model.fit(panel, progressbar=False, analysis_groups=False)
+    assert model.idata.attrs["extended_rounds"] == 1
+    posterior = model.idata["posterior"]
+    assert posterior.sizes["draw"] == 200
+    np.testing.assert_array_equal(
+        posterior["intercept"].values[:, :100], first.idata["posterior"]["intercept"].values
+    )
+    far = DemandModel({"gates": {**near, "ess_bulk_min": 10 * ess}}, {**sampler, "extend_rounds": 1})
+    far.fit(panel, progressbar=False, analysis_groups=False)
+    assert far.idata.attrs["extended_rounds"] == 0 and far.idata["posterior"].sizes["draw"] == 100
