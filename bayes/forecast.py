@@ -566,12 +566,8 @@ class Forecaster:
         """(S, P, H): each partner's AR(1) state carried forward from ``last`` (or, with ``start_var``,
         from a start drawn with that variance in units of the stationary one); with
         ``kind="family_dynamic"``, (S, F, H) for the families' states. See :func:`bayes.terms.ar1.roll`."""
-        if f"rho_{kind}" not in self._params:
-            return np.zeros((*last.shape, self.max_horizon))
-        p = self._params
         mean_one = self.dynamic_shocks == "mean_one"
-        rho, sigma = p[f"rho_{kind}"], p[f"sigma_{kind}"]
-        return ar1.roll(rng, last, rho, sigma, self.max_horizon, mean_one, start_var)
+        return ar1.roll_on(self._params, kind, rng, last, self.max_horizon, mean_one, start_var)
 
     def _stationary_start(self, rng: np.random.Generator, kind: str, shape: tuple[int, int]) -> np.ndarray:
         """AR(1) states (S, n) drawn from the stationary law of ``rho_<kind>``, ``sigma_<kind>``."""

@@ -78,3 +78,19 @@ def roll(
         variance = stationary[..., None] * (1.0 - decay + start_var * decay)
         out -= variance / 2.0
     return out
+
+
+def roll_on(
+    params: Any,
+    kind: str,
+    rng: np.random.Generator,
+    last: np.ndarray,
+    horizon: int,
+    mean_one: bool,
+    start_var: float = 0.0,
+) -> np.ndarray:
+    """:func:`roll` with the draws of ``rho_<kind>`` and ``sigma_<kind>`` in ``params`` (kind "dynamic"
+    for partners, "family_dynamic" for families); zeros for a model without that AR(1)."""
+    if f"rho_{kind}" not in params:
+        return np.zeros((*last.shape, horizon))
+    return roll(rng, last, params[f"rho_{kind}"], params[f"sigma_{kind}"], horizon, mean_one, start_var)

@@ -65,22 +65,9 @@ class FamilyPaths(Term):
         p = ctx.params
         if "rho_family_dynamic" not in p:
             return {}
-        return {"family_dynamic": self.roll(p, rng, p["family_dynamic"][:, :, -1], ctx)}
-
-    @staticmethod
-    def roll(
-        params: Mapping[str, np.ndarray],
-        rng: np.random.Generator,
-        last: np.ndarray,
-        ctx: FutureContext,
-        start_var: float = 0.0,
-    ) -> np.ndarray:
-        return ar1.roll(
-            rng,
-            last,
-            params["rho_family_dynamic"],
-            params["sigma_family_dynamic"],
-            ctx.horizon,
-            ctx.config.dynamic_shocks == "mean_one",
-            start_var,
-        )
+        mean_one = ctx.config.dynamic_shocks == "mean_one"
+        return {
+            "family_dynamic": ar1.roll_on(
+                p, "family_dynamic", rng, p["family_dynamic"][:, :, -1], ctx.horizon, mean_one
+            )
+        }

@@ -53,22 +53,9 @@ class PartnerDynamics(Term):
         p = ctx.params
         if "rho_dynamic" not in p:
             return {}
-        return {"partner_dynamic": self.roll(p, rng, p["partner_dynamic"][:, :, -1], ctx)}
-
-    @staticmethod
-    def roll(
-        params: Mapping[str, np.ndarray],
-        rng: np.random.Generator,
-        last: np.ndarray,
-        ctx: FutureContext,
-        start_var: float = 0.0,
-    ) -> np.ndarray:
-        return ar1.roll(
-            rng,
-            last,
-            params["rho_dynamic"],
-            params["sigma_dynamic"],
-            ctx.horizon,
-            ctx.config.dynamic_shocks == "mean_one",
-            start_var,
-        )
+        mean_one = ctx.config.dynamic_shocks == "mean_one"
+        return {
+            "partner_dynamic": ar1.roll_on(
+                p, "dynamic", rng, p["partner_dynamic"][:, :, -1], ctx.horizon, mean_one
+            )
+        }
