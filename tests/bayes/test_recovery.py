@@ -40,6 +40,10 @@ def test_the_world_has_every_kind_of_evidence(fitted) -> None:
         "dynamics": True,
         "family_dynamics": False,
         "trend": True,
+        # terms the default settings leave off
+        "recency": False,
+        "budgets": False,
+        "channels": False,
     }
 
 

@@ -10,7 +10,7 @@ INVALID = Path(__file__).parent.parent / "fixtures" / "priors"
 
 
 def test_default_priors_are_complete_and_explained() -> None:
-    from bayes.model import PRIOR_NAMES
+    from bayes.terms import PRIOR_NAMES
 
     priors = load_priors()
     priors.require(PRIOR_NAMES)
