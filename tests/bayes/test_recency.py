@@ -70,9 +70,9 @@ def test_an_old_file_without_recency_priors_still_loads() -> None:
 
 @pytest.mark.slow
 @pytest.mark.xfail(
-    reason="not yet recovered: on this world the fit fails its gates (R-hat 1.53 for recency_mean, bulk ESS 7 "
-    "for recency_slope, 3 divergences): as parametrised, the term is not identified beside the partner AR(1) "
-    "and the cell levels, which is why it stays off by default",
+    reason="not yet recovered: on this world the fit fails its gates (R-hat 1.53 for recency_mean, "
+    "bulk ESS 7 for recency_slope, 3 divergences): as parametrised, the term is not identified beside "
+    "the partner AR(1) and the cell levels, which is why it stays off by default",
     strict=False,
 )
 def test_recency_is_recovered_from_a_world_that_has_it(tmp_path: Path) -> None:
