@@ -126,11 +126,6 @@ def default_model_config(priors: PriorSet | None = None) -> dict[str, Any]:
     }
 
 
-def components(design: Design, model_config: Mapping[str, Any]) -> dict[str, bool]:
-    """Which optional parts the model has (:func:`bayes.terms.presence`) for a complete model_config."""
-    return terms.presence(design, ModelConfig.from_mapping(model_config, SWITCHABLE))
-
-
 def sample_prior(model, draws: int, seed: int, names: list[str]) -> xr.DataTree:  # model: pm.Model
     """Draw the parameters and effects from the prior (inside the model's floatX context)."""
     import pymc as pm
