@@ -22,6 +22,16 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "recency": ("off", "own"),
     "budgets": ("off", "on"),
     "channels": ("off", "on"),
+    "waves": ("off", "on"),
+    "text_evidence": ("lagged", "requests"),
+}
+# Choices added after files were stored, with the value such a file has (the term it did not have off).
+LATER_DEFAULTS = {
+    "recency": "off",
+    "budgets": "off",
+    "channels": "off",
+    "waves": "off",
+    "text_evidence": "lagged",
 }
 LIKELIHOODS = ("sparse", "reference")
 # Parametrisation per block, measured: on the real panel centred partner and family levels took half
@@ -42,6 +52,8 @@ KEYS = (
     "recency",
     "budgets",
     "channels",
+    "waves",
+    "text_evidence",
 )
 
 
@@ -70,6 +82,8 @@ class ModelConfig:
     recency: str = "off"
     budgets: str = "off"
     channels: str = "off"
+    waves: str = "off"
+    text_evidence: str = "lagged"
     components: Mapping[str, bool] = field(default_factory=dict)  # switches off, for ablations
     centred: Mapping[str, bool] = field(default_factory=lambda: dict(DEFAULT_CENTRED))
     zero_inflation: bool = False
@@ -88,7 +102,7 @@ class ModelConfig:
         if unknown:
             raise ModelConfigError(f"model_config: unknown key(s) {unknown}; known: {list(KEYS)}")
         # settings added after files were stored: such a file has them off
-        if problems := invalid_choices({"recency": "off", "budgets": "off", "channels": "off", **config}):
+        if problems := invalid_choices({**LATER_DEFAULTS, **config}):
             raise ModelConfigError("; ".join(problems))
         likelihood = config.get("likelihood", "sparse")
         if likelihood not in LIKELIHOODS:
@@ -119,9 +133,7 @@ class ModelConfig:
             dynamic_shocks=str(config["dynamic_shocks"]),
             future_fleet_age=str(config["future_fleet_age"]),
             family_path=str(config["family_path"]),
-            recency=str(config.get("recency", "off")),
-            budgets=str(config.get("budgets", "off")),
-            channels=str(config.get("channels", "off")),
+            **{key: str(config.get(key, default)) for key, default in LATER_DEFAULTS.items()},
             components=MappingProxyType({str(k): bool(v) for k, v in switches.items()}),
             centred=MappingProxyType({k: bool(v) for k, v in centred.items()}),
             zero_inflation=bool(zero_inflation),

@@ -104,13 +104,23 @@ def nlp_covariate(signal: np.ndarray, scale: Scale) -> np.ndarray:
     return scale.apply(nlp_strength(signal))
 
 
+def lagged(x: np.ndarray, lags: int = NLP_LAGS) -> np.ndarray:
+    """(lag, partner, family, year): ``x`` (partner, family, year) of year t - lag, 0 before the first."""
+    out = np.zeros((lags, *x.shape))
+    for lag in range(lags):
+        out[lag, :, :, lag:] = x[:, :, : x.shape[2] - lag]
+    return out
+
+
 def nlp_lagged(signal: np.ndarray, covered: np.ndarray, scale: Scale, lags: int = NLP_LAGS) -> np.ndarray:
     """(lag, partner, family, year): the covariate of year t - lag, 0 where not covered."""
-    x = np.where(covered[None, None, :] > 0, nlp_covariate(signal, scale), 0.0)
-    out = np.zeros((lags, *signal.shape))
-    for lag in range(lags):
-        out[lag, :, :, lag:] = x[:, :, : signal.shape[2] - lag]
-    return out
+    return lagged(np.where(covered[None, None, :] > 0, nlp_covariate(signal, scale), 0.0), lags)
+
+
+def notices_lagged(signal: np.ndarray, covered: np.ndarray, lags: int = NLP_LAGS) -> np.ndarray:
+    """(lag, partner, family, year): the mentions (requests noticed) of year t - lag, as counts, 0
+    where not covered: a request nobody could have noticed is not on the book."""
+    return lagged(np.where(covered[None, None, :] > 0, np.nan_to_num(signal), 0.0), lags)
 
 
 def partner_standardised(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Scale]]:
@@ -163,6 +173,7 @@ class Design:
     nlp: bool
     nlp_scale: Scale
     nlp_lags: np.ndarray  # (L, P, F, T)
+    notice_lags: np.ndarray  # (L, P, F, T) mentions as counts
     lor_partner: np.ndarray  # (N,) index of each realised LOR with a known quantity
     lor_family: np.ndarray
     log_units: np.ndarray  # (N,)
@@ -255,6 +266,7 @@ def build_design(panel: xr.Dataset) -> Design:
         nlp=nlp,
         nlp_scale=nlp_scale,
         nlp_lags=nlp_lagged(signal, covered, nlp_scale),
+        notice_lags=notices_lagged(signal, covered),
         lor_partner=np.array(
             [p_lookup[p] for p in panel["lor_partner"].values.astype(str)[known]], dtype=int
         ),

@@ -123,6 +123,13 @@ def default_model_config(priors: PriorSet | None = None) -> dict[str, Any]:
         # (bayes.terms.budgets, bayes.terms.channels): "off" or "on". Off until the backtest shows they help.
         "budgets": "off",
         "channels": "off",
+        # Region x family AR(1) paths, so a surge in one country moves its neighbours' rates
+        # (bayes.terms.waves): "off" or "on".
+        "waves": "off",
+        # Text mentions (DSCA notifications) as a distributed-lag covariate on the log rate ("lagged",
+        # bayes.terms.text_signals), or as requests on the book that become orders with a learned
+        # probability and delay ("requests", bayes.terms.notices).
+        "text_evidence": "lagged",
     }
 
 

@@ -30,11 +30,13 @@ from bayes.design import (
     group_index,
     nlp_lagged,
     nlp_scale_of,
+    notices_lagged,
     scale_of,
     within,
 )
 from bayes.observation import draw_counts
 from bayes.terms import ar1
+from bayes.terms.family_paths import detrender
 from bayes.terms.levels import condition_zero_sum
 from evidence.records import NLP_MENTION, READINESS_FLEET_MEAN_AGE, READINESS_FLEET_UNITS
 from evidence.writers import atomic_write_text, write_table
@@ -105,6 +107,14 @@ class WorldSpec:
     recency_mean: float = 0.0
     sigma_recency: float = 0.0
     recency_decay: float = 0.5
+    # 0: no regional waves (the default model's world); > 0: a stationary AR(1) per region x family,
+    # taken, as the model reads it, as departures from its mean and trend over the fitted years
+    sigma_wave: float = 0.0
+    rho_wave: float = 0.6
+    # 0: mentions are no requests (the default model's world); > 0: each mention becomes an order with
+    # this probability, w_l proportional to notice_delay^l years later (l = 0..3)
+    notice_conversion: float = 0.0
+    notice_delay: float = 0.4
     current_year_share: float = 0.4  # how much of the current year's demand is already on the book
     pending_share: float = 0.5  # of the current year's requests, the share still pending
     horizon: int = 5
@@ -212,6 +222,10 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
     mentions = mentions * covered[None, None, :]
     nlp_scale = nlp_scale_of(mentions.astype(float), covered)
     nlp_x = nlp_lagged(mentions.astype(float), covered, nlp_scale, len(spec.nlp_lag))
+    wave = np.zeros((len(region_names), n_f, n_t))
+    if spec.sigma_wave > 0:  # drawn only then, so the default world's draws are unchanged
+        raw = ar1.simulate(rng, len(region_names) * n_f, n_t, spec.rho_wave, spec.sigma_wave)
+        wave = (raw @ detrender(decade)).reshape(len(region_names), n_f, n_t)
 
     truth_params = {
         "intercept": np.asarray(spec.intercept),
@@ -223,6 +237,11 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
         "fleet_age_slope": age_slope,
         "nlp_lag": np.asarray(spec.nlp_lag, dtype=float),
     }
+    if spec.notice_conversion > 0:
+        truth_params |= {
+            "notice_conversion": np.asarray(spec.notice_conversion),
+            "notice_delay": np.asarray(spec.notice_delay),
+        }
     inputs = {
         "decade": decade,
         "partner_dynamic": dynamic[:, :n_t],
@@ -230,6 +249,8 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
         "fleet_size": fleet_size_x,
         "fleet_age": fleet_age_x,
         "nlp_lags": nlp_x,
+        "notice_lags": notices_lagged(mentions.astype(float), covered, len(spec.nlp_lag)),
+        **({"wave": wave, "region_index": region_idx} if spec.sigma_wave > 0 else {}),
     }
     log_mu = terms.log_rate(truth_params, inputs)
     mu = np.exp(log_mu)
@@ -384,6 +405,17 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
         "fleet_age_slope": by(family_ids, age_slope),
         "nlp_lag": list(spec.nlp_lag),
         "recency_slope": by(family_ids, recency_slope),
+        **(
+            {
+                "wave": {
+                    f"{region}|{family}": np.round(wave[r, f, :], 6).tolist()
+                    for r, region in enumerate(region_names)
+                    for f, family in enumerate(family_ids)
+                }
+            }
+            if spec.sigma_wave > 0
+            else {}
+        ),
         "units_family": by(family_ids, units_family),
         "units_partner": by(partner_ids, units_partner),
         "conversion": by(family_ids, conversion),

@@ -1,7 +1,8 @@
 """The model's terms, each in its own module, and the functions that put them together.
 
-    log mu[p, f, t] = levels + trend + partner dynamics + family paths + readiness + text signals
-                      + recency + budgets + U.S. channels (each off by default)
+    log mu[p, f, t] = levels + trend + partner dynamics + family paths + regional waves + readiness
+                      + text signals + recency + budgets + U.S. channels (the last five off by default)
+    mu[p, f, t]    += orders expected from requests on the book (notices; off by default)
     lor_count[p, f, t] ~ NegativeBinomial(mu, dispersion)                     (bayes.observation)
     alongside: units per request, the conversion of requests
 
@@ -33,12 +34,14 @@ from bayes.terms.channels import Channels
 from bayes.terms.conversion import Conversion
 from bayes.terms.family_paths import FamilyPaths
 from bayes.terms.levels import Levels
+from bayes.terms.notices import Notices
 from bayes.terms.partner_dynamics import PartnerDynamics
 from bayes.terms.readiness import Readiness
 from bayes.terms.recency import Recency
 from bayes.terms.text_signals import TextSignals
 from bayes.terms.trend import Trend
 from bayes.terms.units import Units
+from bayes.terms.waves import Waves
 
 # The order is the order of the addends in log mu and of the random numbers forecasts draw.
 TERMS: tuple[Term, ...] = (
@@ -46,8 +49,10 @@ TERMS: tuple[Term, ...] = (
     Trend(),
     PartnerDynamics(),
     FamilyPaths(),
+    Waves(),
     Readiness(),
     TextSignals(),
+    Notices(),
     Recency(),
     Budgets(),
     Channels(),
@@ -110,12 +115,32 @@ def log_rate(params: Mapping[str, Any], inputs: Inputs, at: Place | None = None)
     Works unchanged on pytensor tensors (the fit) and numpy arrays with leading sample axes (fitted
     years, forecasts, the simulator); addends are summed in :data:`TERMS` order."""
     at = at or Dense()
-    out = None
+    out, added = None, None
     for term in TERMS:
         if term.active(params, inputs):
             for addend in term.rate(params, inputs, at):
                 out = addend if out is None else out + addend
-    return out
+            more = term.added_rate(params, inputs, at)
+            if more is not None:
+                added = more if added is None else added + more
+    return out if added is None else _plus_counts(out, added)
+
+
+def _plus_counts(log_mu: Any, added: Any) -> Any:
+    """log(mu + added): exact on arrays (log 0 is -inf, and logaddexp takes it); in the graph as
+    log mu + log1p(added / mu), whose gradient stays finite where nothing is added, with mu floored
+    at e^-60 so that 1 / mu cannot overflow float32 in a far corner of the warm-up."""
+    kind = type(log_mu).__module__
+    if kind.startswith("pytensor"):
+        import pytensor.tensor as pt
+
+        return log_mu + pt.log1p(added * pt.exp(-pt.maximum(log_mu, -60.0)))
+    if kind.startswith("jax"):  # the pointwise log-likelihood runs the numpy form under jax.jit
+        import jax.numpy as jnp
+
+        return jnp.logaddexp(log_mu, jnp.log(added))
+    with np.errstate(divide="ignore"):
+        return np.logaddexp(log_mu, np.log(added))
 
 
 def fitted_inputs(params: Mapping[str, Any], design: Any) -> dict[str, Any]:

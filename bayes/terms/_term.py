@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 
 # What a term's rate contribution reads besides its parameters, keyed by name: ``decade`` (year,),
 # ``partner_dynamic`` (..., partner, year), ``family_dynamic`` (..., family, year), ``fleet_size`` and
-# ``fleet_age`` (partner, family, year), ``nlp_lags`` (lag, partner, family, year). The fit's inputs
-# cover the fitted years; a forecast's the forecast years.
+# ``fleet_age`` (partner, family, year), ``nlp_lags`` and ``notice_lags`` (lag, partner, family, year),
+# ``wave`` (..., region, family, year) with ``region_index`` (partner,). The fit's inputs cover the
+# fitted years; a forecast's the forecast years.
 Inputs = Mapping[str, Any]
 
 
@@ -49,6 +50,10 @@ class Dense:
 
     def year(self, x: Any) -> Any:
         return x
+
+    def group_family_year(self, x: Any, group_index: np.ndarray) -> Any:
+        """(..., group, family, year) effects on each partner through its group (its region)."""
+        return x[..., group_index, :, :]
 
     def cell(self, x: np.ndarray) -> Any:
         return x.astype(self.cast) if self.cast else x
@@ -85,6 +90,9 @@ class Cells:
 
     def year(self, x: Any) -> Any:
         return x[self.ti]
+
+    def group_family_year(self, x: Any, group_index: np.ndarray) -> Any:
+        return x[np.asarray(group_index)[self.idx[0]], self.fi, self.ti]
 
     def cell(self, x: np.ndarray) -> Any:
         return x[self.idx].astype(self.cast)
@@ -141,6 +149,7 @@ class Term:
       and its switch leaves it on (stored in the posterior file as ``components``);
     - :meth:`build`: its random variables, parameters and inputs in the PyMC graph;
     - :meth:`rate`: its addends to log mu, for the fit and every numpy evaluation;
+    - :meth:`added_rate`: expected counts it adds to mu itself (requests on the book);
     - :meth:`fitted_inputs` / :meth:`future_inputs`: what :meth:`rate` reads on the fitted years and
       on forecast years;
     - :meth:`feeds_back` / :meth:`draw_sequential`: for a term that reads the counts themselves, how
@@ -169,6 +178,11 @@ class Term:
     def rate(self, params: Mapping[str, Any], inputs: Inputs, at: Place) -> Iterator[Any]:
         """Addends of log mu placed by ``at``; none for terms outside the rate (units, conversion)."""
         return iter(())
+
+    def added_rate(self, params: Mapping[str, Any], inputs: Inputs, at: Place) -> Any | None:
+        """Expected counts added to mu itself rather than to log mu (orders from requests already on
+        the book arrive on top of the rate), placed by ``at``; None for a term without any."""
+        return None
 
     def active(self, params: Mapping[str, Any], inputs: Inputs) -> bool:
         """Whether this evaluation includes the term: its parameters (and inputs) are there."""

@@ -1,7 +1,8 @@
 """Text signals: a distributed lag on the NLP covariate (log(1 + mentions) of year t - l, l = 0..3,
 centred over covered years, unscaled; see :mod:`bayes.design`). Years the corpus does not cover are
 masked to 0, never read as "no mention"; forecast years read the last fitted years' signal at their
-lags, and a year not yet observed is masked likewise."""
+lags, and a year not yet observed is masked likewise. With ``model_config['text_evidence']``
+"requests" the mentions are requests on the book instead (:mod:`bayes.terms.notices`)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ class TextSignals(Term):
     optional: ClassVar[dict[str, tuple[str, ...]]] = {"nlp": priors}
 
     def presence(self, design, config) -> dict[str, bool]:
-        return {"nlp": design.nlp and config.switched_on("nlp")}
+        lagged = config.text_evidence == "lagged"  # "requests": bayes.terms.notices reads them instead
+        return {"nlp": design.nlp and lagged and config.switched_on("nlp")}
 
     def build(self, ctx: BuildContext) -> None:
         if not ctx.present["nlp"]:

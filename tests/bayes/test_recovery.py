@@ -44,6 +44,8 @@ def test_the_world_has_every_kind_of_evidence(fitted) -> None:
         "recency": False,
         "budgets": False,
         "channels": False,
+        "waves": False,
+        "notices": False,
     }
 
 

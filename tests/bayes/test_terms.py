@@ -17,8 +17,20 @@ from bayes.observation import nb_logpmf
 from bayes.panel import build_panel
 from evidence.loaders import load_dataset
 
-# the optional terms, each on (the default model's own agreement is tested in test_model.py)
-CONFIGS = [{"recency": "own"}, {"budgets": "on", "channels": "on"}]
+# the optional terms, each on, and the parts they make present (the default model's own agreement is
+# tested in test_model.py)
+CONFIGS = [
+    {"recency": "own"},
+    {"budgets": "on", "channels": "on"},
+    {"waves": "on"},
+    {"text_evidence": "requests"},
+]
+PARTS = {
+    "recency": ["recency"],
+    "budgets": ["budgets", "channels"],
+    "waves": ["waves"],
+    "text_evidence": ["notices"],
+}
 
 
 def _with_partner_figures(panel: xr.Dataset, seed: int = 0) -> xr.Dataset:
@@ -44,9 +56,7 @@ def test_the_fitted_rate_in_numpy_is_the_graph_s(panel: xr.Dataset, config: dict
     model = DemandModel({**config, "likelihood": "reference"})
     built = model.build_model(panel)
     present = terms.presence(model.design, model.config)
-    assert all(
-        present[k] for k in ({"recency": ["recency"]}.get(next(iter(config)), ["budgets", "channels"]))
-    )
+    assert all(present[k] for k in PARTS[next(iter(config))])
     rng = np.random.default_rng(3)
     point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in built.initial_point().items()}
     kw = {"inputs": built.value_vars, "on_unused_input": "ignore"}
