@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bayes.terms._term import BuildContext, FutureContext, Inputs, Place, Term
+from bayes.terms.text_signals import mentions_at_lags
 
 
 def delay_weights(delay: Any, lags: int) -> list[Any]:
@@ -67,15 +68,5 @@ class Notices(Term):
     def future_inputs(self, ctx: FutureContext, rng: np.random.Generator) -> dict[str, Any]:
         if not ctx.present.get("notices"):
             return {}
-        cd = ctx.constant_data
-        recent = np.nan_to_num(cd["nlp_signal_recent"].values)
-        covered = cd["nlp_covered_recent"].values
-        recent_years = cd["recent_year"].values
-        lags = recent.shape[2]
-        x = np.zeros((lags, *recent.shape[:2], ctx.horizon))
-        for lag in range(lags):
-            for k, year in enumerate(ctx.years):
-                source = np.flatnonzero(recent_years == year - lag)
-                if source.size and covered[source[0]]:
-                    x[lag, :, :, k] = recent[:, :, source[0]]
-        return {"notice_lags": x}
+        lags = ctx.constant_data.sizes["recent_year"]
+        return {"notice_lags": mentions_at_lags(ctx, lags, np.nan_to_num)}

@@ -6,7 +6,7 @@ lags, and a year not yet observed is masked likewise. With ``model_config['text_
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -46,16 +46,24 @@ class TextSignals(Term):
     def future_inputs(self, ctx: FutureContext, rng: np.random.Generator) -> dict[str, Any]:
         if not ctx.present.get("nlp"):
             return {}
-        cd = ctx.constant_data
         scale = Scale(*ctx.scales["nlp"])
-        recent = cd["nlp_signal_recent"].values
-        covered = cd["nlp_covered_recent"].values
-        recent_years = cd["recent_year"].values
         lags = ctx.params["nlp_lag"].shape[1]
-        x = np.zeros((lags, *recent.shape[:2], ctx.horizon))
-        for lag in range(lags):
-            for k, year in enumerate(ctx.years):
-                source = np.flatnonzero(recent_years == year - lag)
-                if source.size and covered[source[0]]:
-                    x[lag, :, :, k] = nlp_covariate(recent[:, :, source[0]], scale)
-        return {"nlp_lags": x}
+        return {"nlp_lags": mentions_at_lags(ctx, lags, lambda m: nlp_covariate(m, scale))}
+
+
+def mentions_at_lags(
+    ctx: FutureContext, lags: int, transform: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """(lag, partner, family, forecast year): ``transform`` of the mentions of year t - lag, from the
+    last fitted years; 0 where that year is a forecast year (not read yet) or the corpus did not cover it."""
+    cd = ctx.constant_data
+    recent = cd["nlp_signal_recent"].values
+    covered = cd["nlp_covered_recent"].values
+    recent_years = cd["recent_year"].values
+    x = np.zeros((lags, *recent.shape[:2], ctx.horizon))
+    for lag in range(lags):
+        for k, year in enumerate(ctx.years):
+            source = np.flatnonzero(recent_years == year - lag)
+            if source.size and covered[source[0]]:
+                x[lag, :, :, k] = transform(recent[:, :, source[0]])
+    return x

@@ -14,11 +14,10 @@ from bayes.config import ModelConfig
 from bayes.forecast import Forecaster
 from bayes.model import DemandModel, default_model_config
 from bayes.panel import build_panel
-from bayes.simulate import WorldSpec, write_world
+from bayes.simulate import WorldSpec
 from bayes.terms.notices import Notices, delay_weights
 from evidence.loaders import load_dataset
-from tests.bayes.conftest import random_levels
-from tests.conftest import SIM_SEED
+from tests.bayes.conftest import random_levels, recovered
 
 REQUESTS = {"text_evidence": "requests"}
 
@@ -106,14 +105,6 @@ def test_notices_are_recovered_from_a_world_whose_mentions_are_requests(tmp_path
     geometric delay (0.4), and the lagged signal is nil; fitted with the requests, both are recovered
     and the forecast adds the requests on the book."""
     spec = WorldSpec(notice_conversion=0.3, notice_delay=0.4, nlp_lag=(0.0, 0.0, 0.0, 0.0))
-    write_world(tmp_path / "w", spec, SIM_SEED)
-    panel = build_panel(load_dataset(tmp_path / "w"), first_year=2000)
-    model = DemandModel(REQUESTS, {"draws": 1000, "tune": 1000, "random_seed": 2, "target_accept": 0.9})
-    model.fit(panel, progressbar=False, analysis_groups=False)
-    assert model.status == "ok", model.diagnostics.failures
-    post = model.draws
-    for name, value in (("notice_conversion", 0.3), ("notice_delay", 0.4)):
-        lo, hi = np.quantile(getattr(post, name), [0.01, 0.99])
-        assert lo < value < hi, (name, value, lo, hi)
+    model, _ = recovered(tmp_path, spec, REQUESTS, {"notice_conversion": 0.3, "notice_delay": 0.4}, seed=2)
     fc = Forecaster(model, max_draws=200, max_horizon=3, seed=1)
     assert fc._inputs["notice_lags"].any()

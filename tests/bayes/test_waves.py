@@ -11,13 +11,10 @@ import xarray as xr
 from bayes import terms
 from bayes.config import ModelConfig
 from bayes.forecast import Forecaster
-from bayes.model import DemandModel, default_model_config
-from bayes.panel import build_panel
-from bayes.simulate import WorldSpec, write_world
+from bayes.model import default_model_config
+from bayes.simulate import WorldSpec
 from bayes.terms.waves import Waves
-from evidence.loaders import load_dataset
-from tests.bayes.conftest import random_levels
-from tests.conftest import SIM_SEED
+from tests.bayes.conftest import random_levels, recovered
 
 WAVES = {"waves": "on"}
 
@@ -68,15 +65,8 @@ def test_forecast_years_roll_each_region_s_state_on() -> None:
 def test_waves_are_recovered_from_a_world_that_has_them(tmp_path: Path) -> None:
     """Parameter recovery: a world with region x family waves (sigma 0.35, rho 0.6), fitted with the
     term on; the scale and persistence are recovered, the paths track the truth, forecasts roll on."""
-    truth = write_world(tmp_path / "w", WorldSpec(sigma_wave=0.35, rho_wave=0.6), SIM_SEED)
-    panel = build_panel(load_dataset(tmp_path / "w"), first_year=2000)
-    model = DemandModel(WAVES, {"draws": 1000, "tune": 1000, "random_seed": 4, "target_accept": 0.9})
-    model.fit(panel, progressbar=False, analysis_groups=False)
-    assert model.status == "ok", model.diagnostics.failures
-    post = model.draws
-    for name, value in (("sigma_wave", 0.35), ("rho_wave", 0.6)):
-        lo, hi = np.quantile(getattr(post, name), [0.01, 0.99])
-        assert lo < value < hi, (name, value, lo, hi)
+    spec = WorldSpec(sigma_wave=0.35, rho_wave=0.6)
+    model, truth = recovered(tmp_path, spec, WAVES, {"sigma_wave": 0.35, "rho_wave": 0.6}, seed=4)
     fitted = model.idata["posterior"]["wave"].mean(("chain", "draw"))
     true = np.array(
         [[truth["wave"][f"{r}|{f}"] for f in fitted["family"].values] for r in fitted["region"].values]
