@@ -23,8 +23,9 @@ def ar1_matrix(rho: Any, n: int) -> Any:
     return powers * scale
 
 
-def graph_paths(innovation: str, sigma: Any, rho: Any, dims: tuple[str, str], n_t: int) -> Any:
-    """Stationary AR(1) paths in the PyMC graph, one per row of ``dims``, from unit innovations."""
+def graph_paths(innovation: str, sigma: Any, rho: Any, dims: tuple[str, ...], n_t: int) -> Any:
+    """Stationary AR(1) paths in the PyMC graph along the last of ``dims`` (the years), one per entry
+    of the others, from unit innovations."""
     import pymc as pm
     import pytensor.tensor as pt
 

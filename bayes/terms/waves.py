@@ -45,14 +45,11 @@ class Waves(Term):
             model.add_coord("region", d.regions)
         sigma = ctx.priors["sigma_wave"].create()
         rho = ctx.priors["rho_wave"].create()
-        n_r, n_f, n_t = len(d.regions), d.counts.shape[1], d.counts.shape[2]
-        # one path per region x family: the AR(1) helper takes a matrix of rows, so flatten and back
-        z = pm.Normal("wave_innovation", 0.0, 1.0, dims=("region", "family", "year"))
-        path = sigma * pt.dot(z.reshape((n_r * n_f, n_t)), ar1.ar1_matrix(rho, n_t).T)
-        flat = pt.dot(path, detrender(d.decade, ctx.present["trend"]).astype(ctx.float_x))
-        ctx.inputs["wave"] = pm.Deterministic(
-            "wave", flat.reshape((n_r, n_f, n_t)), dims=("region", "family", "year")
-        )
+        dims = ("region", "family", "year")
+        # one path per region x family (pt.dot contracts the year axis of the 3-D innovations)
+        path = ar1.graph_paths("wave_innovation", sigma, rho, dims, d.counts.shape[2])
+        detrended = pt.dot(path, detrender(d.decade, ctx.present["trend"]).astype(ctx.float_x))
+        ctx.inputs["wave"] = pm.Deterministic("wave", detrended, dims=dims)
         ctx.inputs["region_index"] = d.region_index
 
     def active(self, params: Mapping[str, Any], inputs: Inputs) -> bool:
