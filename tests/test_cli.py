@@ -200,6 +200,7 @@ def test_backtest_of_baselines_and_its_bad_input(sim_world: Path, tmp_path: Path
     bad = cli.invoke(app, [*args, str(tmp_path), "--models", "oracle"])
     assert bad.exit_code == 2 and "oracle" in bad.output
     assert cli.invoke(app, [*args, str(tmp_path), "--origins", "soon"]).exit_code == 2
+    assert cli.invoke(app, [*args, str(tmp_path), "--parallel-chains", "0"]).exit_code == 2
 
 
 def _release(title: str, summary: str, request: str, date: str) -> str:

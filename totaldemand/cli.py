@@ -838,6 +838,10 @@ def backtest(
     samples: Annotated[int, typer.Option(min=50, help="Predictive draws per target.")] = 1000,
     draws: Annotated[int | None, typer.Option(help="Our model: draws per chain.")] = None,
     tune: Annotated[int | None, typer.Option(help="Our model: tuning steps per chain.")] = None,
+    parallel_chains: Annotated[
+        int | None,
+        typer.Option(min=1, help="Our model: chains sampled at once (fewer: flat memory, a little slower)."),
+    ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Fits run in this many processes.")] = 1,
     cluster: Annotated[
         str | None, typer.Option(help="Dask scheduler address (tcp://host:8786): fits run there.")
@@ -866,7 +870,8 @@ def backtest(
         console.print("[bold red]error:[/] give --panel or --register, not both")
         raise typer.Exit(code=2)
     names = split_top_level(models)  # commas inside stacked[...] separate its parts, not contenders
-    sampler = {k: v for k, v in (("draws", draws), ("tune", tune)) if v is not None}
+    overrides = (("draws", draws), ("tune", tune), ("parallel_chains", parallel_chains))
+    sampler = {k: v for k, v in overrides if v is not None}
     try:
         stacks = {name: parts for name in names if (parts := stack_parts(name)) is not None}
         # a stack's parts run (and are scored) as contenders of their own, before the stacks
