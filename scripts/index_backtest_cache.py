@@ -85,7 +85,7 @@ def main() -> int:
                 key = cache_key(token, data_hash)
                 entry = (args.cache / f"{key}.npz").resolve()
                 if entry.is_file():
-                    record = {"contender": name, **token, "file": str(entry)}
+                    record = {**token, "contender": name, "file": str(entry)}
                     (out / f"{key}.json").write_text(json.dumps(record, sort_keys=True))
                     found += 1
                     break

@@ -116,6 +116,10 @@ class CacheIndex:
                 about = json.loads(record.read_text())
                 if not all(f in about for f in INDEX_FIELDS):
                     continue  # not an index record
+                if about["contender"] == "ours" and (about.get("choices") or about.get("without")):
+                    # written before records kept the variant's name: a variant of ours, not ours
+                    log.warning("%s: a variant of ours recorded as 'ours'; skipped (re-index it)", record)
+                    continue
                 path = directory / about.get("file", f"{record.stem}.npz")
                 if path.is_file():  # the first directory that has an entry wins
                     self.entries.setdefault(self._match(about), path)

@@ -417,7 +417,8 @@ def run_backtest(
                 task = {"origin": origin, "horizon": horizon, "samples": samples, "seed": seed + origin}
                 task["lookahead_checked"] = checked(origin, name)
                 keys[origin, name] = cache_key({**token(), **task}, data_hash)
-                about[origin, name] = {"contender": name, **token(), **task}
+                # the name as given: a variant's token says "ours" (its choices apart), the record must not
+                about[origin, name] = {**token(), **task, "contender": name}
                 stored = cache.get(keys[origin, name])
                 if stored is not None:
                     take((origin, name), _prediction(stored), cache.path(keys[origin, name]))
