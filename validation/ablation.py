@@ -15,7 +15,6 @@ backtest's own pooled figure (origin ``all``, weighted by targets) is printed be
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -39,11 +38,8 @@ def read_scores(runs: list[Path], level: str, metric: str) -> dict[tuple[str, st
             if level not in ds.level.values or metric not in ds.metric.values:
                 raise AblationError(f"{path}: no level {level!r} or metric {metric!r}")
             table = ds.score.sel(level=level, metric=metric).load()
-        for model in table.model.values:
-            for origin in table.origin.values:
-                value = float(table.sel(model=model, origin=origin))
-                if not math.isnan(value):
-                    out.setdefault((str(model), str(origin)), value)
+        for (model, origin), value in table.to_series().dropna().items():
+            out.setdefault((str(model), str(origin)), float(value))
     return out
 
 

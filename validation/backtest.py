@@ -416,9 +416,10 @@ def run_backtest(
                     continue
                 task = {"origin": origin, "horizon": horizon, "samples": samples, "seed": seed + origin}
                 task["lookahead_checked"] = checked(origin, name)
-                keys[origin, name] = cache_key({**token(), **task}, data_hash)
+                identity = {**token(), **task}
+                keys[origin, name] = cache_key(identity, data_hash)
                 # the name as given: a variant's token says "ours" (its choices apart), the record must not
-                about[origin, name] = {**token(), **task, "contender": name}
+                about[origin, name] = {**identity, "contender": name}
                 stored = cache.get(keys[origin, name])
                 if stored is not None:
                     take((origin, name), _prediction(stored), cache.path(keys[origin, name]))
