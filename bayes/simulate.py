@@ -257,10 +257,10 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
     recency_slope = np.zeros(n_f)
     if spec.recency_mean or spec.sigma_recency:  # drawn only then, so the default world is unchanged
         recency_slope = rng.normal(spec.recency_mean, spec.sigma_recency, n_f)
-        # The model centres each cell's history on its mean over the fitted years; that centre is part
-        # of the cell's interaction, so the world draws from the raw history.
+        # The model centres the history on its family's mean over cells and fitted years; that centre
+        # is part of the family's level, so the world draws from the raw history.
         truth_params |= {"recency_slope": recency_slope, "recency_decay": np.asarray(spec.recency_decay)}
-        start = {"recency_state": np.zeros((n_p, n_f)), "recency_cell_mean": np.zeros((n_p, n_f))}
+        start = {"recency_state": np.zeros((n_p, n_f)), "recency_centre": np.zeros((n_p, n_f))}
         counts = terms.draw(rng, log_mu, truth_params, start, spec.dispersion)
     else:
         counts = draw_counts(rng, log_mu, spec.dispersion)

@@ -1,12 +1,21 @@
 """Recency: a partner that ordered a family recently may follow on, or may be saturated.
 
     recency[p, f, t] = log(1 + sum_{s < t} decay^(t-1-s) lor_count[p, f, s])        (own history)
-    log mu += recency_slope[f] * (recency[p, f, t] - its mean over the cell's fitted years)
+    log mu += recency_slope[f] * (recency[p, f, t] - its mean over the family's cells and fitted years)
 
 A self-exciting term on each partner × family's own decayed history, with one decay and a slope per
 family, partially pooled (non-centred) about a common mean that may be positive (follow-on orders) or
-negative (a partner that just bought is served for a while). Taken within each cell, like readiness:
-the cell's level is the interaction's job, and a raw count history would trade off with it.
+negative (a partner that just bought is served for a while).
+
+The history is centred on its family's mean, not within each cell. Centred within the cell (as
+readiness is), the term read only each cell's rise after its first order, which a decay near one turns
+into a step that the cell's level and the trend also explain. On a simulated world with a known slope
+the chains then split between that mode and a short memory, and even the short-memory mode read the
+slope at under half its truth: the within-cell mean of a lagged count carries the cell's later orders
+(the dynamic-panel bias). Centred on the family, a cell with a long record is compared with cells
+without one as well as with its own earlier years, and the slope and decay are recovered
+(``tests/bayes/test_recency.py``); the cell's random level, shrunk towards its family, keeps a busy
+cell's level from being read as follow-on.
 
 It is off unless ``model_config['recency']`` is "own". Because the term reads the counts themselves,
 forecasts draw year by year (:meth:`Recency.draw_sequential`): each forecast year's draws enter the
@@ -53,7 +62,7 @@ class Recency(Term):
     priors = ("recency_decay", "recency_mean", "sigma_recency")
     stored = (*priors, "recency_slope")
     optional: ClassVar[dict[str, tuple[str, ...]]] = {"recency": stored}
-    per_draw_inputs = ("recency_state", "recency_cell_mean")
+    per_draw_inputs = ("recency_state", "recency_centre")
 
     def wanted(self, config) -> bool:
         return config.recency != "off"
@@ -76,7 +85,7 @@ class Recency(Term):
         n_p, n_f, n_t = d.counts.shape
         flat = d.counts.reshape(n_p * n_f, n_t).astype(fx)
         x = pt.log1p(pt.dot(flat, lag_weights(decay, n_t).T)).reshape((n_p, n_f, n_t))
-        ctx.inputs["recency"] = x - x.mean(axis=-1, keepdims=True)
+        ctx.inputs["recency"] = x - x.mean(axis=(0, 2), keepdims=True)
 
     def active(self, params: Mapping[str, Any], inputs: Inputs) -> bool:
         return "recency_slope" in params and inputs.get("recency") is not None
@@ -89,7 +98,7 @@ class Recency(Term):
             return {}
         decay = np.asarray(params["recency_decay"], dtype=float)
         x = history(design.counts, decay)
-        x = x - x.mean(axis=-1, keepdims=True)
+        x = x - x.mean(axis=(-3, -1), keepdims=True)
         return {"recency": x if decay.ndim else x[0]}
 
     def future_inputs(self, ctx: FutureContext, rng: np.random.Generator) -> dict[str, Any]:
@@ -99,13 +108,15 @@ class Recency(Term):
         counts = ctx.history.astype(float)
         n_t = counts.shape[-1]
         decay = p["recency_decay"]
-        # the decayed sum through the last fitted year, and each cell's mean covariate over the fitted
-        # years (its centre in the fit), per draw; in chunks, as the full (S, P, F, T) is gigabytes
+        # the decayed sum through the last fitted year, and each family's mean covariate over its cells
+        # and the fitted years (its centre in the fit), per draw; in chunks, as the full (S, P, F, T) is
+        # gigabytes
         state = np.einsum("pft,kt->kpf", counts, decay[:, None] ** (n_t - 1 - np.arange(n_t)))
-        cell_mean = np.empty_like(state)
+        centre = np.empty((len(decay), 1, counts.shape[1]))
         for start in range(0, len(decay), 50):
-            cell_mean[start : start + 50] = history(counts, decay[start : start + 50]).mean(axis=-1)
-        return {"recency_state": state, "recency_cell_mean": cell_mean}
+            chunk = history(counts, decay[start : start + 50])
+            centre[start : start + 50] = chunk.mean(axis=(1, 3))[:, None, :]
+        return {"recency_state": state, "recency_centre": centre}
 
     def feeds_back(self, params: Mapping[str, Any], inputs: Inputs) -> bool:
         return "recency_slope" in params and inputs.get("recency_state") is not None
@@ -130,7 +141,7 @@ class Recency(Term):
         slope = np.asarray(params["recency_slope"])[..., None, :]
         decay = np.asarray(params["recency_decay"])[..., None, None]
         state = np.asarray(inputs["recency_state"], dtype=float)
-        centre = np.asarray(inputs["recency_cell_mean"], dtype=float)
+        centre = np.asarray(inputs["recency_centre"], dtype=float)
         counts = np.empty(log_mu.shape, dtype=np.int64)
         for h in range(log_mu.shape[-1]):
             x = np.log1p(state) - centre
