@@ -63,7 +63,7 @@ def main() -> int:
     # that backtest's code, not this checkout's: the keys hash it
     sys.path.insert(0, str(args.code_root.resolve()))
     from evidence.loaders import default_dataset_path, load_dataset
-    from validation._cache import cache_key, code_fingerprint
+    from validation._cache import cache_key, cache_record, code_fingerprint
     from validation.backtest import contender_for, training_panel
 
     print(f"code: {args.code_root.resolve()} (fingerprint {code_fingerprint()[:12]})")
@@ -85,7 +85,7 @@ def main() -> int:
                 key = cache_key(token, data_hash)
                 entry = (args.cache / f"{key}.npz").resolve()
                 if entry.is_file():
-                    record = {**token, "contender": name, "file": str(entry)}
+                    record = {**cache_record(token, name), "file": str(entry)}
                     (out / f"{key}.json").write_text(json.dumps(record, sort_keys=True))
                     found += 1
                     break

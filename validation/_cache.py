@@ -57,6 +57,13 @@ def cache_key(token: dict[str, Any], data_hash: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
+def cache_record(identity: dict[str, Any], name: str) -> dict[str, Any]:
+    """What the record beside an entry says it holds: its identity under the contender's name as given.
+    A variant's token says "ours" (its choices apart), so the name must win or a later run reads
+    ``ours[waves=on]`` as ours."""
+    return {**identity, "contender": name}
+
+
 class PredictionCache:
     """Predictions as compressed ``.npz`` files under one directory, each with a ``.json`` beside it that
     names what it holds (contender, origin, horizon, samples, seed): keys are hashes, and another

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from bayes.panel import build_panel
 from evidence.loaders import Dataset
 from evidence.writers import atomic_write_bytes, atomic_write_text
-from validation._cache import CacheIndex, PredictionCache, cache_key
+from validation._cache import CacheIndex, PredictionCache, cache_key, cache_record
 from validation._runner import Task, execute
 from validation.baselines import BASELINES, PanelBaseline
 from validation.scores import METRICS, score
@@ -418,8 +418,7 @@ def run_backtest(
                 task["lookahead_checked"] = checked(origin, name)
                 identity = {**token(), **task}
                 keys[origin, name] = cache_key(identity, data_hash)
-                # the name as given: a variant's token says "ours" (its choices apart), the record must not
-                about[origin, name] = {**identity, "contender": name}
+                about[origin, name] = cache_record(identity, name)
                 stored = cache.get(keys[origin, name])
                 if stored is not None:
                     take((origin, name), _prediction(stored), cache.path(keys[origin, name]))

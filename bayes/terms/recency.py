@@ -56,6 +56,12 @@ def history(counts: np.ndarray, decay: np.ndarray) -> np.ndarray:
     return np.log1p(np.einsum("pfs,kts->kpft", counts.astype(float), w))
 
 
+def family_centre(x: Any) -> Any:
+    """Each family's mean of the history ``x`` (..., P, F, T) over its partners and years, kept as
+    (..., 1, F, 1): the term's centre in the graph (pytensor) and in numpy alike."""
+    return x.mean(axis=(-3, -1), keepdims=True)
+
+
 class Recency(Term):
     name = "recency"
     switch = "recency"
@@ -85,7 +91,7 @@ class Recency(Term):
         n_p, n_f, n_t = d.counts.shape
         flat = d.counts.reshape(n_p * n_f, n_t).astype(fx)
         x = pt.log1p(pt.dot(flat, lag_weights(decay, n_t).T)).reshape((n_p, n_f, n_t))
-        ctx.inputs["recency"] = x - x.mean(axis=(0, 2), keepdims=True)
+        ctx.inputs["recency"] = x - family_centre(x)
 
     def active(self, params: Mapping[str, Any], inputs: Inputs) -> bool:
         return "recency_slope" in params and inputs.get("recency") is not None
@@ -98,7 +104,7 @@ class Recency(Term):
             return {}
         decay = np.asarray(params["recency_decay"], dtype=float)
         x = history(design.counts, decay)
-        x = x - x.mean(axis=(-3, -1), keepdims=True)
+        x = x - family_centre(x)
         return {"recency": x if decay.ndim else x[0]}
 
     def future_inputs(self, ctx: FutureContext, rng: np.random.Generator) -> dict[str, Any]:
@@ -114,8 +120,7 @@ class Recency(Term):
         state = np.einsum("pft,kt->kpf", counts, decay[:, None] ** (n_t - 1 - np.arange(n_t)))
         centre = np.empty((len(decay), 1, counts.shape[1]))
         for start in range(0, len(decay), 50):
-            chunk = history(counts, decay[start : start + 50])
-            centre[start : start + 50] = chunk.mean(axis=(1, 3))[:, None, :]
+            centre[start : start + 50] = family_centre(history(counts, decay[start : start + 50]))[..., 0]
         return {"recency_state": state, "recency_centre": centre}
 
     def feeds_back(self, params: Mapping[str, Any], inputs: Inputs) -> bool:
