@@ -124,8 +124,10 @@ def default_model_config(priors: PriorSet | None = None) -> dict[str, Any]:
         "budgets": "off",
         "channels": "off",
         # Region x family AR(1) paths, so a surge in one country moves its neighbours' rates
-        # (bayes.terms.waves): "off" or "on".
-        "waves": "off",
+        # (bayes.terms.waves): "off" or "on". Backtest of the real panel, origins 2010-2018, horizon 3,
+        # on / off: family-year CRPS 1.140 / 1.162, yearly totals 10.45 / 11.17, pf-horizon Brier
+        # 0.0490 / 0.0492; worse at 2012-2014 (+2% to +4%), better from 2015 (-4% to -8%).
+        "waves": "on",
         # Text mentions (DSCA notifications) as a distributed-lag covariate on the log rate ("lagged",
         # bayes.terms.text_signals), or as requests on the book that become orders with a learned
         # probability and delay ("requests", bayes.terms.notices).
@@ -628,9 +630,12 @@ class DemandModel:
             for start in range(0, draws.n, step):
                 idx = np.minimum(np.arange(start, start + step), draws.n - 1)  # one compiled shape
                 params = {n: np.asarray(getattr(draws, n)[idx], dtype=np.float32) for n in names}
-                # the terms' inputs (covariates, paths) in numpy, in float32 as the sampler ran
+                # the terms' inputs (covariates, paths) in float32 as the sampler ran; indices
+                # (a partner's region) stay integers, which JAX requires of an indexer
                 inputs = {
                     k: np.asarray(v, dtype=np.float32)
+                    if np.issubdtype(np.asarray(v).dtype, np.floating)
+                    else v
                     for k, v in terms.fitted_inputs(params, design).items()
                     if v is not None
                 }

@@ -66,6 +66,8 @@ HYPERPARAMETERS = (
     "units_sigma",
     "conversion_mean",
     "conversion_concentration",
+    "sigma_wave",
+    "rho_wave",
 )
 
 
@@ -107,9 +109,9 @@ class WorldSpec:
     recency_mean: float = 0.0
     sigma_recency: float = 0.0
     recency_decay: float = 0.5
-    # 0: no regional waves (the default model's world); > 0: a stationary AR(1) per region x family,
-    # taken, as the model reads it, as departures from its mean and trend over the fitted years
-    sigma_wave: float = 0.0
+    # > 0 (the default model's world): a stationary AR(1) per region x family, taken, as the model reads
+    # it, as departures from its mean and trend over the fitted years; 0: no regional waves
+    sigma_wave: float = 0.35
     rho_wave: float = 0.6
     # 0: mentions are no requests (the default model's world); > 0: each mention becomes an order with
     # this probability, w_l proportional to notice_delay^l years later (l = 0..3)
@@ -223,8 +225,11 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
     nlp_scale = nlp_scale_of(mentions.astype(float), covered)
     nlp_x = nlp_lagged(mentions.astype(float), covered, nlp_scale, len(spec.nlp_lag))
     wave = np.zeros((len(region_names), n_f, n_t))
-    if spec.sigma_wave > 0:  # drawn only then, so the default world's draws are unchanged
-        raw = ar1.simulate(rng, len(region_names) * n_f, n_t, spec.rho_wave, spec.sigma_wave)
+    if spec.sigma_wave > 0:
+        # from a stream of their own, so that a world with waves differs from one without in its waves
+        # (and the counts they move) only
+        wave_rng = np.random.default_rng([seed, 1])
+        raw = ar1.simulate(wave_rng, len(region_names) * n_f, n_t, spec.rho_wave, spec.sigma_wave)
         wave = (raw @ detrender(decade)).reshape(len(region_names), n_f, n_t)
 
     truth_params = {

@@ -2,7 +2,7 @@
 
 Usage:
     PYTHONPATH=. python benchmarks/fit_speed.py [--reference-tune 100] [--reference-draws 100]
-        [--reference-cores N] [--only ours|reference] [--quick] [--json PATH]
+        [--reference-cores N] [--only ours|reference] [--set KEY=VALUE ...] [--quick] [--json PATH]
 
 Both paths fit the real panel -- every U.S. partner × system family × year from 1990 -- and are
 measured the same way: wall time, minimum bulk ESS over the gated variables
@@ -163,12 +163,12 @@ def _sampling_time(idata) -> float | None:
     return None if value is None else float(value)
 
 
-def run_ours(quick: bool) -> dict[str, Any]:
+def run_ours(quick: bool, choices: dict[str, str]) -> dict[str, Any]:
     from bayes.model import DemandModel
 
     panel = load_panel(quick)
     sampler_config = {"draws": QUICK_ITERATIONS, "tune": QUICK_ITERATIONS} if quick else {}
-    model = DemandModel(sampler_config=sampler_config)
+    model = DemandModel(choices, sampler_config=sampler_config)
     cfg = model.sampler_config
     started = time.perf_counter()
     model.fit(panel, progressbar=False)
@@ -183,6 +183,7 @@ def run_ours(quick: bool) -> dict[str, Any]:
             f"{cfg['nuts_sampler']} NUTS, {cfg['chains']} chains x {cfg['draws']} draws, "
             f"tune {cfg['tune']}, target_accept {cfg['target_accept']}, "
             f"chain_method {cfg['chain_method']}, seed {cfg['random_seed']}"
+            + "".join(f", {k} {v}" for k, v in choices.items())
         ),
         "short": f"{cfg['chains']}x{cfg['draws']} (tune {cfg['tune']})",
         "wall_s": wall,
@@ -244,7 +245,7 @@ def child_main(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     with PeakRSS() as peak:
         if args.child == "ours":
-            result = run_ours(args.quick)
+            result = run_ours(args.quick, args.choices)
         else:
             result = run_reference(
                 args.quick, args.reference_tune, args.reference_draws, args.reference_cores
@@ -275,6 +276,8 @@ def run_child(path: str, args: argparse.Namespace) -> dict[str, Any]:
         ]
         if args.quick:
             cmd.append("--quick")
+        for setting in args.set:
+            cmd += ["--set", setting]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
         print(f"[fit_speed] running {path} ...", file=sys.stderr, flush=True)
@@ -406,10 +409,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--only", choices=("ours", "reference"), help="run one path only")
     parser.add_argument("--quick", action="store_true", help="small panel, few iterations: a smoke test")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a model_config choice for ours, e.g. waves=off (repeatable)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
     parser.add_argument("--child", choices=("ours", "reference"), help=argparse.SUPPRESS)
     parser.add_argument("--result-file", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    args.choices = {}
+    for setting in args.set:
+        key, sep, value = setting.partition("=")
+        if not sep or not key:
+            parser.error(f"--set {setting!r}: expected KEY=VALUE")
+        args.choices[key] = value
     default_iterations = QUICK_ITERATIONS if args.quick else 100
     if args.reference_tune is None:
         args.reference_tune = default_iterations

@@ -138,6 +138,19 @@ def test_partner_year_log_likelihood_equals_brute_force(fitted, sim_world: Path)
     brute = np.where(y > 0, np.log(0.7) + nb, np.log(0.3 + 0.7 * np.exp(nb0))).sum(axis=2)
     np.testing.assert_allclose(fast, brute, rtol=2e-5)
 
+    # a term whose input carries an index (waves: each partner's region) is gathered, not cast
+    calm = posterior.drop_vars(["zero_inflation", "wave"], errors="ignore")
+    mu_calm = np.exp(PosteriorDraws.from_posterior(calm).log_rate(design))
+    shape = (1, 3, len(design.regions), *y.shape[2:])
+    wave = np.random.default_rng(2).normal(0.0, 0.5, shape)
+    waved = PosteriorDraws.from_posterior(
+        calm.assign(wave=(("chain", "draw", "region", "family", "year"), wave))
+    )
+    fast = DemandModel._log_likelihood(waved, panel, design, 1, 3)["lor_count"].values[0]
+    mu_wave = mu_calm * np.exp(wave[0][:, design.region_index])
+    nb = nb_logpmf(y, mu_wave, draws.dispersion[:, None, None, None])
+    np.testing.assert_allclose(fast, nb.sum(axis=2), rtol=2e-5)
+
 
 def test_sparse_zero_inflated_likelihood_equals_brute_force() -> None:
     import pytensor.tensor as pt

@@ -1,8 +1,8 @@
-"""Waves: a stationary AR(1) per region x family, reaching every partner of the region."""
+"""Waves: a stationary AR(1) per region x family, reaching every partner of the region.
+
+The default world has waves, so their recovery is in ``test_recovery``."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,11 +10,9 @@ import xarray as xr
 
 from bayes import terms
 from bayes.config import ModelConfig
-from bayes.forecast import Forecaster
 from bayes.model import default_model_config
-from bayes.simulate import WorldSpec
 from bayes.terms.waves import Waves
-from tests.bayes.conftest import random_levels, recovered
+from tests.bayes.conftest import random_levels
 
 WAVES = {"waves": "on"}
 
@@ -59,20 +57,3 @@ def test_forecast_years_roll_each_region_s_state_on() -> None:
     assert mean[0, 0, 0] == pytest.approx(0.6 - 0.02, abs=0.02)
     assert mean[0, 0, 2] < mean[0, 0, 1] < mean[0, 0, 0]
     assert abs(mean[1, 0, 0] + 0.02) < 0.02  # a calm region stays calm
-
-
-@pytest.mark.slow
-def test_waves_are_recovered_from_a_world_that_has_them(tmp_path: Path) -> None:
-    """Parameter recovery: a world with region x family waves (sigma 0.35, rho 0.6), fitted with the
-    term on; the scale and persistence are recovered, the paths track the truth, forecasts roll on."""
-    spec = WorldSpec(sigma_wave=0.35, rho_wave=0.6)
-    model, truth = recovered(tmp_path, spec, WAVES, {"sigma_wave": 0.35, "rho_wave": 0.6}, seed=4)
-    fitted = model.idata["posterior"]["wave"].mean(("chain", "draw"))
-    true = np.array(
-        [[truth["wave"][f"{r}|{f}"] for f in fitted["family"].values] for r in fitted["region"].values]
-    )
-    # each path is read from a handful of partners' sparse counts, so it is recovered only roughly (0.41
-    # measured); no wave at all would give 0
-    assert np.corrcoef(fitted.values.ravel(), true.ravel())[0, 1] > 0.3
-    fc = Forecaster(model, max_draws=200, max_horizon=3, seed=1)
-    assert fc.cube.shape[-1] == 200
