@@ -11,7 +11,7 @@ import io
 import logging
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from importlib.resources import files
 from pathlib import Path
@@ -30,6 +30,7 @@ from evidence.records import (
     LINE_CAPACITIES,
     LORS,
     PARTNERS,
+    SUPPLIER_ORDERS,
     Column,
     LORStatus,
     Table,
@@ -325,11 +326,15 @@ class Dataset:
     domestic_plans: pd.DataFrame
     line_capacities: pd.DataFrame
     source: str
+    # every supplier's orders (evidence.suppliers); empty where the dataset has none
+    supplier_orders: pd.DataFrame = field(default_factory=lambda: empty_table(SUPPLIER_ORDERS))
 
     def restrict_to(self, as_of_year: int) -> Dataset:
-        """What was known at the end of ``as_of_year``: LORs received and evidence dated up to then."""
+        """What was known at the end of ``as_of_year``: LORs received, evidence dated and orders from
+        every supplier placed up to then."""
         lors = self.lors[pd.to_datetime(self.lors["received"]).dt.year <= as_of_year]
         evidence = self.evidence[pd.to_datetime(self.evidence["date"]).dt.year <= as_of_year]
+        orders = self.supplier_orders[self.supplier_orders["year"] <= as_of_year]
         return Dataset(
             self.partners,
             self.families,
@@ -338,6 +343,7 @@ class Dataset:
             self.domestic_plans,
             self.line_capacities,
             f"{self.source} as of {as_of_year}",
+            orders.reset_index(drop=True),
         )
 
 
@@ -365,6 +371,11 @@ def check_references(
     ]
 
 
+def empty_table(table: Table) -> pd.DataFrame:
+    """A table with no rows, its columns typed as loading would type them."""
+    return validate_frame(pd.DataFrame(columns=[c.name for c in table.columns]), table, "")
+
+
 def load_dataset(directory: Path | str) -> Dataset:
     """Load a dataset directory: partners and families are required, the other tables optional.
 
@@ -375,7 +386,7 @@ def load_dataset(directory: Path | str) -> Dataset:
         raise LoadError([Problem(str(directory), None, None, None, "dataset directory not found")])
     frames: dict[str, pd.DataFrame] = {}
     problems: list[Problem] = []
-    for table in (PARTNERS, FAMILIES, LORS, EVIDENCE, DOMESTIC_PLANS, LINE_CAPACITIES):
+    for table in (PARTNERS, FAMILIES, LORS, EVIDENCE, DOMESTIC_PLANS, LINE_CAPACITIES, SUPPLIER_ORDERS):
         path = find_table_file(directory, table)
         if path is None:
             if table in (PARTNERS, FAMILIES):
@@ -388,9 +399,7 @@ def load_dataset(directory: Path | str) -> Dataset:
                         f"missing table '{table.name}' (one of {[table.name + s for s in SUFFIXES]})",
                     )
                 )
-            frames[table.name] = validate_frame(
-                pd.DataFrame(columns=[c.name for c in table.columns]), table, ""
-            )
+            frames[table.name] = empty_table(table)
             continue
         try:
             frames[table.name] = load_table(path, table)
@@ -429,6 +438,9 @@ def load_dataset(directory: Path | str) -> Dataset:
     problems += check_references(
         "line_capacities", frames["line_capacities"], "family", families, "family", src
     )
+    orders = frames["supplier_orders"]
+    problems += check_references("supplier_orders", orders, "partner", partners, "partner", src)
+    problems += check_references("supplier_orders", orders, "family", families, "family", src)
     if problems:
         raise LoadError(problems)
     log.info(

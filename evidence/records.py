@@ -84,6 +84,20 @@ class DomesticPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class SupplierOrders:
+    """A partner's orders in one family and year from one supplier: SIPRI's register, every supplier,
+    so that a partner turning to another supplier is told from a partner whose demand fell."""
+
+    partner: str
+    family: str
+    year: int
+    supplier: str
+    orders: int
+    units: int | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class LineCapacity:
     family: str
     min_sustaining_rate: float
@@ -303,6 +317,21 @@ LINE_CAPACITIES = Table(
     key=("family",),
 )
 
+SUPPLIER_ORDERS = Table(
+    "supplier_orders",
+    SupplierOrders,
+    (
+        _id("partner"),
+        _id("family"),
+        _number("year", "int", EARLIEST_DATE.year, LATEST_DATE.year, description="year of order"),
+        _id("supplier", description="the supplying state's id, in the partners' id scheme ('united_states')"),
+        _number("orders", "int", 1, MAX_QUANTITY, description="orders (register rows) in the year"),
+        _number("units", "int", 0, MAX_QUANTITY, False, "units ordered; blank if one is unknown"),
+        _text("source"),
+    ),
+    key=("partner", "family", "year", "supplier"),
+)
+
 TABLES: dict[str, Table] = {
-    t.name: t for t in (PARTNERS, FAMILIES, LORS, EVIDENCE, DOMESTIC_PLANS, LINE_CAPACITIES)
+    t.name: t for t in (PARTNERS, FAMILIES, LORS, EVIDENCE, DOMESTIC_PLANS, LINE_CAPACITIES, SUPPLIER_ORDERS)
 }

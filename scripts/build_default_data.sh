@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Rebuild the embedded default dataset (evidence/default_data/sipri_us/) from SIPRI's ORIGINAL export
-# (latin-1, with its preamble), so the bundled data is reproducible from the raw file as SIPRI ships it;
-# then add domestic plans and line capacities from the DoD P-1 line items, partners' military expenditure
-# (SIPRI milex → evidence-milex.csv) and U.S. sales channels (SAM → evidence-sam.csv); each of these three
-# steps is skipped, with a message, if its source file is absent.
+# (latin-1, with its preamble), so the bundled data is reproducible from the raw file as SIPRI ships it,
+# with every supplier's orders to the same partners beside the U.S. ones; then add domestic plans and line
+# capacities from the DoD P-1 line items, partners' military expenditure (SIPRI milex → evidence-milex.csv)
+# and U.S. sales channels (SAM → evidence-sam.csv); each of these three steps is skipped, with a message,
+# if its source file is absent.
 #
 # Usage: scripts/build_default_data.sh [REGISTER] [OUT] [BUDGET] [MILEX] [SAM]
 #   REGISTER  default: ../shared/data/raw/sipri_trade_register/trade-register_generated-2026-05-18.original_cut2021.csv
@@ -32,7 +33,11 @@ fi
 PYTHONPATH="$repo_root${PYTHONPATH:+:$PYTHONPATH}" "$python" -m evidence.sipri \
     --register "$register" --out "$out" --supplier "United States"
 
-# The SIPRI build rewrites SOURCE.md whole; this step adds its own section back.
+# Every supplier's orders to the same partners (supplier_orders.csv). The SIPRI build rewrites SOURCE.md
+# whole; this step and the ones below add their own sections back.
+PYTHONPATH="$repo_root${PYTHONPATH:+:$PYTHONPATH}" "$python" -m evidence.suppliers \
+    --register "$register" --dataset "$out"
+
 if [[ -f "$budget" ]]; then
     PYTHONPATH="$repo_root${PYTHONPATH:+:$PYTHONPATH}" "$python" -m evidence.dod_budget \
         --budget "$budget" --lors "$out/lors.csv" --out "$out"

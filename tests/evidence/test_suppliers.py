@@ -1,0 +1,98 @@
+"""Orders from every supplier (evidence.suppliers): the table, its agreement with the U.S. build, loading."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evidence import suppliers
+from evidence.loaders import LoadError, load_dataset
+from evidence.sipri import build_dataset
+from tests.evidence.test_sipri import DEFAULT_DATASET, ORIGINAL_2026
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sipri_all")
+    build_dataset(ORIGINAL_2026, out)
+    suppliers.build(ORIGINAL_2026, out)
+    return out
+
+
+def _us_cells_from_lors(lors: pd.DataFrame) -> pd.Series:
+    years = pd.to_datetime(lors["received"]).dt.year.astype(int).rename("year")
+    return lors.groupby([lors["partner"], lors["family"], years]).size().sort_index()
+
+
+def _us_cells(table: pd.DataFrame) -> pd.Series:
+    us = table[table["supplier"] == "united_states"].astype({"year": int})
+    return us.set_index(["partner", "family", "year"])["orders"].sort_index()
+
+
+def test_a_partner_s_orders_from_each_supplier(built: Path) -> None:
+    # Norway's transport helicopters in the fixture: 12 Bell-412 from the U.S. (1986), 2 Sea King from
+    # the U.K. (1993), 8 NH-90 TTH from Italy (2001)
+    table = load_dataset(built).supplier_orders
+    norway = table[(table["partner"] == "norway") & (table["family"] == "transport_helicopter")]
+    got = {(int(r.year), r.supplier): (int(r.orders), int(r.units)) for r in norway.itertuples()}
+    assert got == {(1986, "united_states"): (1, 12), (1993, "united_kingdom"): (1, 2), (2001, "italy"): (1, 8)}
+
+
+def test_units_are_blank_where_a_number_is_unknown(built: Path) -> None:
+    table = load_dataset(built).supplier_orders
+    cell = table[(table["partner"] == "norway") & (table["family"] == "sam") & (table["year"] == 2018)]
+    assert len(cell) == 1 and pd.isna(cell["units"].iloc[0])
+
+
+def test_us_rows_equal_the_lors_of_the_same_register(built: Path) -> None:
+    data = load_dataset(built)
+    pd.testing.assert_series_equal(
+        _us_cells(data.supplier_orders), _us_cells_from_lors(data.lors), check_names=False, check_dtype=False
+    )
+    assert set(data.supplier_orders["supplier"]) > {"united_states"}
+
+
+def test_restricting_to_an_origin_drops_later_orders(built: Path) -> None:
+    data = load_dataset(built)
+    assert data.supplier_orders["year"].max() > 2010
+    known = data.restrict_to(2010).supplier_orders
+    assert len(known) and known["year"].max() <= 2010
+    assert len(known) == int((data.supplier_orders["year"] <= 2010).sum())
+
+
+def test_an_unknown_partner_is_refused_naming_the_row(built: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "data"
+    shutil.copytree(built, copy)
+    table = pd.read_csv(copy / "supplier_orders.csv", dtype=str, keep_default_na=False)
+    table.loc[2, "partner"] = "atlantis"
+    table.to_csv(copy / "supplier_orders.csv", index=False)
+    with pytest.raises(LoadError) as info:
+        load_dataset(copy)
+    problem = info.value.problems[0]
+    assert (problem.row, problem.column, problem.value) == (3, "partner", "atlantis")
+    assert "supplier_orders" in problem.file
+
+
+def test_a_dataset_without_the_table_loads_with_it_empty(built: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "data"
+    shutil.copytree(built, copy)
+    (copy / "supplier_orders.csv").unlink()
+    data = load_dataset(copy)
+    assert data.supplier_orders.empty and list(data.supplier_orders.columns)[:4] == [
+        "partner",
+        "family",
+        "year",
+        "supplier",
+    ]
+
+
+def test_the_embedded_dataset_ships_every_supplier_and_agrees_with_its_lors() -> None:
+    data = load_dataset(DEFAULT_DATASET)
+    pd.testing.assert_series_equal(
+        _us_cells(data.supplier_orders), _us_cells_from_lors(data.lors), check_names=False, check_dtype=False
+    )
+    top = data.supplier_orders.groupby("supplier")["orders"].sum()
+    assert {"russia", "france", "germany", "china"} <= set(top.nlargest(8).index)
