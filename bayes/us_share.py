@@ -1,0 +1,387 @@
+"""Which supplier a partner's order goes to: a hierarchical binomial-logit model of the U.S. share.
+
+Partners weigh U.S. systems against others, so a partner's U.S. orders are its orders from every
+supplier thinned by the chance that each comes to the U.S. For partner p in region r, family f and year
+t, an order (from any supplier) is a U.S. order with probability
+
+    logit P(U.S.) = intercept + region[r] + partner[p] + family[f] + trend[r] * (t - centre) / 10
+                    + incumbency * log(1 + U.S. orders of p in f in the previous ``memory`` years)
+                    + competition * log(1 + other suppliers' orders of p in f in those years)
+
+Partner, family and region effects are non-centred with scales of their own (a partner with few orders
+borrows its region's share); each region's trend is pooled toward a common one (sovereignty policies
+move a region's buyers together). The two history terms are the competitor events: a partner that
+bought a family from France last year has a French fleet to support and is less likely to turn to the
+U.S. for the next one (``competition`` < 0), and a U.S. incumbent the other way. Orders come from SIPRI's
+register with every supplier (:mod:`evidence.suppliers`); in each cell with orders,
+
+    U.S. orders ~ Binomial(orders from every supplier, P(U.S.)).
+
+Cells without orders say nothing about the share. The model only splits: U.S. demand is a partner's
+demand from every supplier times P(U.S.), draw by draw.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayes._nuts import run_nuts
+from bayes.diagnostics import DEFAULT_GATES, Diagnostics, diagnose, from_dict
+
+log = logging.getLogger(__name__)
+
+US = "united_states"
+GROUP = "us_share"
+_SCALARS = ("intercept", "sigma_region", "sigma_partner", "sigma_family", "trend_mean", "sigma_trend")
+_SLOPES = ("incumbency", "competition")
+_EFFECTS = ("region_raw", "partner_raw", "family_raw", "trend_raw")
+_NAMES = (*_SCALARS, *_SLOPES, *_EFFECTS)
+
+
+def default_share_config() -> dict[str, Any]:
+    return {
+        "memory": 5,  # years of a partner's own orders in a family that the history terms read
+        "intercept_sd": 1.5,  # logit scale: a share anywhere from 5% to 95% before data
+        "effect_sd": 1.0,  # half-normal scale of the region, partner and family scales
+        "trend_sd": 0.5,  # of the common trend and of the regions' spread about it, logit per decade
+        "slope_sd": 1.0,  # of the incumbency and competition slopes, logit per log order
+        "gates": dict(DEFAULT_GATES),
+    }
+
+
+def default_share_sampler() -> dict[str, Any]:
+    return {
+        "draws": 1000,
+        "tune": 500,
+        "chains": 4,
+        "target_accept": 0.9,
+        "random_seed": 20261206,
+        "chain_method": "parallel",
+    }
+
+
+class ShareError(ValueError):
+    """A share panel or model that cannot be built, fitted or read; the message names the field."""
+
+
+def _history(counts: np.ndarray, before: np.ndarray, memory: int) -> np.ndarray:
+    """log(1 + orders in the ``memory`` years before each year): ``counts`` (P, F, T) on the panel's
+    years, ``before`` (P, F, memory) the years just before the first, oldest first."""
+    padded = np.concatenate([before, counts], axis=2).astype(float)
+    cumulative = np.concatenate([np.zeros((*padded.shape[:2], 1)), np.cumsum(padded, axis=2)], axis=2)
+    n_t = counts.shape[2]
+    # orders in [t - memory, t - 1] = cumulative[t + memory] - cumulative[t] on the padded axis
+    window = cumulative[:, :, memory : memory + n_t] - cumulative[:, :, :n_t]
+    return np.log1p(window)
+
+
+def share_panel(
+    supplier_orders: pd.DataFrame,
+    partners: pd.DataFrame,
+    first_year: int,
+    last_year: int,
+    partner_ids: Sequence[str] | None = None,
+    family_ids: Sequence[str] | None = None,
+    memory: int = 5,
+) -> xr.Dataset:
+    """Orders from every supplier and from the U.S. per partner × family × year, with each cell's
+    history: log(1 + U.S. and other suppliers' orders in the ``memory`` years before).
+
+    ``partner_ids`` and ``family_ids`` fix the axes (the demand panel's); by default the state partners
+    and the families with orders in the window. Orders before ``first_year`` count as history only.
+    """
+    if last_year < first_year:
+        raise ShareError(f"last_year {last_year} is before first_year {first_year}")
+    if memory < 1:
+        raise ShareError(f"memory: {memory!r} must be at least one year")
+    orders = supplier_orders[supplier_orders["year"].between(first_year - memory, last_year)]
+    if partner_ids is None:
+        states = set(partners.loc[partners["is_state"].astype(bool), "id"])
+        in_window = orders[orders["year"] >= first_year]
+        partner_ids = sorted(set(in_window["partner"]) & states)
+    if family_ids is None:
+        family_ids = sorted(set(orders.loc[orders["year"] >= first_year, "family"]))
+    if not len(partner_ids) or not len(family_ids):
+        raise ShareError(f"supplier_orders: no orders between {first_year} and {last_year}")
+    p_index, f_index = pd.Index(partner_ids), pd.Index(family_ids)
+    orders = orders[orders["partner"].isin(p_index) & orders["family"].isin(f_index)]
+    start = first_year - memory
+    span = last_year - start + 1
+    every = np.zeros((len(p_index), len(f_index), span), dtype=np.int64)
+    us = np.zeros_like(every)
+    at = (
+        p_index.get_indexer(orders["partner"]),
+        f_index.get_indexer(orders["family"]),
+        orders["year"] - start,
+    )
+    np.add.at(every, at, orders["orders"].to_numpy(dtype=np.int64))
+    is_us = (orders["supplier"] == US).to_numpy()
+    np.add.at(us, tuple(a[is_us] for a in at), orders["orders"].to_numpy(dtype=np.int64)[is_us])
+    region = partners.set_index("id")["region"].reindex(p_index).fillna("unknown").astype(str)
+    return _panel(
+        every, us, memory, list(p_index), list(f_index), np.arange(first_year, last_year + 1), region
+    )
+
+
+def _panel(
+    every: np.ndarray,
+    us: np.ndarray,
+    memory: int,
+    partners: list[str],
+    families: list[str],
+    years: np.ndarray,
+    regions: Sequence[str],
+) -> xr.Dataset:
+    """The share panel from counts (P, F, memory + T) whose first ``memory`` years are history only."""
+    other = every - us
+    dims = ("partner", "family", "year")
+    panel = xr.Dataset(
+        {
+            "all_count": (dims, every[:, :, memory:]),
+            "us_count": (dims, us[:, :, memory:]),
+            "us_history": (dims, _history(us[:, :, memory:], us[:, :, :memory], memory)),
+            "other_history": (dims, _history(other[:, :, memory:], other[:, :, :memory], memory)),
+        },
+        coords={
+            "partner": partners,
+            "family": families,
+            "year": years,
+            "partner_region": ("partner", np.asarray(regions, dtype=str)),
+        },
+        attrs={"first_year": int(years[0]), "last_year": int(years[-1]), "memory": memory},
+    )
+    panel["all_count"].attrs["description"] = "orders from every supplier (SIPRI register rows)"
+    panel["us_count"].attrs["description"] = "of those, orders from the United States"
+    panel["us_history"].attrs["description"] = f"log(1 + U.S. orders in the {memory} years before)"
+    panel["other_history"].attrs["description"] = (
+        f"log(1 + other suppliers' orders in the {memory} years before)"
+    )
+    return panel
+
+
+def _regions(panel: xr.Dataset) -> tuple[np.ndarray, list[str]]:
+    names = sorted(set(panel["partner_region"].values.astype(str)))
+    lookup = {n: i for i, n in enumerate(names)}
+    return np.array([lookup[r] for r in panel["partner_region"].values.astype(str)]), names
+
+
+def centre_year(panel: xr.Dataset) -> float:
+    return float(panel["year"].values.mean())
+
+
+def simulate_share_panel(
+    n_partners: int, n_families: int, years: np.ndarray, seed: int, orders_rate: float = 0.6
+) -> tuple[xr.Dataset, dict[str, Any]]:
+    """A panel drawn from the model with known parameters (for parameter recovery): Poisson orders
+    from every supplier per cell, split year by year, so each year's history is what earlier years drew."""
+    rng = np.random.default_rng(seed)
+    n_regions = 8
+    region_index = np.arange(n_partners) % n_regions
+    truth: dict[str, Any] = {
+        "intercept": -0.6,
+        "sigma_region": 0.6,
+        "sigma_partner": 0.8,
+        "sigma_family": 0.5,
+        "trend_mean": -0.2,
+        "sigma_trend": 0.3,
+        "incumbency": 0.5,
+        "competition": -0.6,
+    }
+    region = rng.normal(0.0, truth["sigma_region"], n_regions)
+    partner = rng.normal(0.0, truth["sigma_partner"], n_partners)
+    family = rng.normal(0.0, truth["sigma_family"], n_families)
+    trend = rng.normal(truth["trend_mean"], truth["sigma_trend"], n_regions)
+    truth |= {"region": region, "partner": partner, "family": family, "trend": trend}
+    memory = 5
+    n_t = len(years)
+    size = rng.gamma(2.0, 0.5, (n_partners, n_families))  # some cells order often, most rarely
+    every = rng.poisson(orders_rate * size[:, :, None], (n_partners, n_families, n_t + memory))
+    us = np.zeros_like(every)
+    us[:, :, :memory] = rng.binomial(every[:, :, :memory], 0.35)
+    centre = float(np.mean(years))
+    base = truth["intercept"] + region[region_index][:, None] + partner[:, None] + family[None, :]
+    for t in range(n_t):
+        k = t + memory
+        us_h = np.log1p(us[:, :, k - memory : k].sum(axis=2))
+        other_h = np.log1p((every - us)[:, :, k - memory : k].sum(axis=2))
+        x = (years[t] - centre) / 10.0
+        logit = (
+            base
+            + trend[region_index][:, None] * x
+            + truth["incumbency"] * us_h
+            + truth["competition"] * other_h
+        )
+        us[:, :, k] = rng.binomial(every[:, :, k], 1.0 / (1.0 + np.exp(-logit)))
+    partners = [f"p{i:02d}" for i in range(n_partners)]
+    families = [f"f{i}" for i in range(n_families)]
+    panel = _panel(every, us, memory, partners, families, np.asarray(years), [f"r{i}" for i in region_index])
+    return panel, truth
+
+
+class USShareModel:
+    """Build, fit and read the U.S. share model (configs explicit, as :class:`bayes.model.DemandModel`)."""
+
+    def __init__(
+        self, model_config: Mapping[str, Any] | None = None, sampler_config: Mapping[str, Any] | None = None
+    ) -> None:
+        self.model_config = {**default_share_config(), **(model_config or {})}
+        self.sampler_config = {**default_share_sampler(), **(sampler_config or {})}
+        for name in ("intercept_sd", "effect_sd", "trend_sd", "slope_sd"):
+            value = self.model_config[name]
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise ShareError(f"model_config[{name!r}]: {value!r} is not a positive number")
+        memory = self.model_config["memory"]
+        if isinstance(memory, bool) or not isinstance(memory, int) or memory < 1:
+            raise ShareError(f"model_config['memory']: {memory!r} is not a whole number of years >= 1")
+        self.idata: xr.DataTree | None = None
+
+    def build_model(self, panel: xr.Dataset):  # -> pm.Model
+        import pymc as pm
+
+        cfg = self.model_config
+        every = panel["all_count"].values
+        rows = np.argwhere(every > 0)  # the cells with orders: the only ones that speak of the share
+        if not len(rows):
+            raise ShareError("all_count: no orders in the panel, so there is nothing to learn a share from")
+        p, f, t = rows.T
+        region_index, regions = _regions(panel)
+        x = (panel["year"].values[t] - centre_year(panel)) / 10.0
+        us_h = panel["us_history"].values[p, f, t]
+        other_h = panel["other_history"].values[p, f, t]
+        coords = {"region": regions, "partner": panel["partner"].values, "family": panel["family"].values}
+        with pm.Model(coords=coords) as model:
+            intercept = pm.Normal("intercept", 0.0, float(cfg["intercept_sd"]))
+            scales = {
+                name: pm.HalfNormal(f"sigma_{name}", float(cfg["effect_sd"]))
+                for name in ("region", "partner", "family")
+            }
+            raw = {name: pm.Normal(f"{name}_raw", 0.0, 1.0, dims=name) for name in scales}
+            trend_mean = pm.Normal("trend_mean", 0.0, float(cfg["trend_sd"]))
+            sigma_trend = pm.HalfNormal("sigma_trend", float(cfg["trend_sd"]))
+            trend_raw = pm.Normal("trend_raw", 0.0, 1.0, dims="region")
+            incumbency = pm.Normal("incumbency", 0.0, float(cfg["slope_sd"]))
+            competition = pm.Normal("competition", 0.0, float(cfg["slope_sd"]))
+            trend = trend_mean + sigma_trend * trend_raw
+            logit = (
+                intercept
+                + (scales["region"] * raw["region"])[region_index[p]]
+                + (scales["partner"] * raw["partner"])[p]
+                + (scales["family"] * raw["family"])[f]
+                + trend[region_index[p]] * x
+                + incumbency * us_h
+                + competition * other_h
+            )
+            pm.Binomial(
+                "us_orders", n=every[p, f, t], logit_p=logit, observed=panel["us_count"].values[p, f, t]
+            )
+        return model
+
+    def fit(self, panel: xr.Dataset, progressbar: bool = True) -> xr.DataTree:
+        import pytensor
+
+        started = time.perf_counter()
+        cfg = self.sampler_config
+        model = self.build_model(panel)
+        with pytensor.config.change_flags(floatX="float64"), model, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Explicitly requested dtype", UserWarning)
+            posterior, stats, _ = run_nuts(
+                model,
+                list(_NAMES),
+                draws=int(cfg["draws"]),
+                tune=int(cfg["tune"]),
+                chains=int(cfg["chains"]),
+                target_accept=float(cfg["target_accept"]),
+                seed=int(cfg["random_seed"]),
+                chain_method=str(cfg["chain_method"]),
+                progressbar=progressbar,
+            )
+        tree = xr.DataTree.from_dict(
+            {"posterior": posterior, "sample_stats": stats, "constant_data": panel.drop_attrs()}
+        )
+        diag = diagnose(tree, list(_NAMES), self.model_config.get("gates"))
+        tree.attrs.update(
+            {
+                "model_config": json.dumps(self.model_config),
+                "sampler_config": json.dumps(self.sampler_config),
+                "first_year": int(panel.attrs["first_year"]),
+                "last_year": int(panel.attrs["last_year"]),
+                "centre_year": centre_year(panel),
+                "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "fit_seconds": round(time.perf_counter() - started, 2),
+                "diagnostics": json.dumps(diag.as_dict()),
+                "status": "ok" if diag.passed else "failed",
+            }
+        )
+        self.idata = tree
+        log.info("U.S. share fitted in %.1fs; %s", tree.attrs["fit_seconds"], "; ".join(diag.lines()))
+        return tree
+
+    def effects(self) -> dict[str, np.ndarray]:
+        """Per-draw region, partner and family effects and region trends (draws first), on the logit scale."""
+        if self.idata is None:
+            raise ShareError("the share model is not fitted")
+        post = self.idata["posterior"].to_dataset().stack(sample=("chain", "draw"))
+
+        def values(name: str) -> np.ndarray:
+            return np.moveaxis(post[name].values, -1, 0)
+
+        out = {name: values(name) for name in (*_SCALARS, *_SLOPES)}
+        for name in ("region", "partner", "family"):
+            out[name] = values(f"sigma_{name}")[:, None] * values(f"{name}_raw")
+        out["trend"] = out["trend_mean"][:, None] + out["sigma_trend"][:, None] * values("trend_raw")
+        return out
+
+    def probabilities(self, panel: xr.Dataset, years: np.ndarray) -> np.ndarray:
+        """P(U.S.) per draw for each partner × family of the fitted panel in ``years`` (draws, P, F, Y).
+
+        Every forecast year reads the history as of the first one (the panel's last ``memory`` years):
+        orders not yet placed are not history, and drawing them here would need the partner's demand."""
+        fx = self.effects()
+        region_index, _ = _regions(panel)
+        x = (np.asarray(years, dtype=float) - float(self.idata.attrs["centre_year"])) / 10.0
+        recent = panel.isel(year=slice(-int(panel.attrs["memory"]), None)).sum("year")
+        us_h = np.log1p(recent["us_count"].values)
+        other_h = np.log1p(recent["all_count"].values - recent["us_count"].values)
+        logit = (
+            fx["intercept"][:, None, None, None]
+            + fx["region"][:, region_index, None, None]
+            + fx["partner"][:, :, None, None]
+            + fx["family"][:, None, :, None]
+            + fx["trend"][:, region_index, None, None] * x[None, None, None, :]
+            + fx["incumbency"][:, None, None, None] * us_h[None, :, :, None]
+            + fx["competition"][:, None, None, None] * other_h[None, :, :, None]
+        )
+        return 1.0 / (1.0 + np.exp(-logit))
+
+    @property
+    def diagnostics(self) -> Diagnostics:
+        if self.idata is None:
+            raise ShareError("the share model is not fitted")
+        return from_dict(json.loads(self.idata.attrs["diagnostics"]))
+
+    @property
+    def status(self) -> str:
+        return "failed" if self.idata is None else str(self.idata.attrs["status"])
+
+
+__all__ = [
+    "GROUP",
+    "US",
+    "ShareError",
+    "USShareModel",
+    "centre_year",
+    "default_share_config",
+    "default_share_sampler",
+    "share_panel",
+    "simulate_share_panel",
+]
