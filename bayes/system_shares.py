@@ -19,30 +19,23 @@ It is fitted next to the demand model and stored as the ``system_shares`` group 
 from __future__ import annotations
 
 import json
-import logging
 import math
-import time
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes._nuts import run_nuts
-from bayes.diagnostics import DEFAULT_GATES, Diagnostics, diagnose, from_dict
+from bayes._small_fit import fit_small, tree_diagnostics, tree_status
+from bayes.diagnostics import DEFAULT_GATES, Diagnostics
 from evidence.systems import Catalogue
-
-log = logging.getLogger(__name__)
 
 OTHER = "other"
 GROUP = "system_shares"
 _PAD = -1.0e4  # logit of a padding slot: exp() is 0 and 0 * _PAD is 0, so no NaN reaches the gradient
 _NAMES = ("alpha", "trend_sigma", "trend_raw", "region_sigma", "region_raw")
-_GATED = ("alpha", "trend_sigma", "trend_raw", "region_sigma", "region_raw")
 
 
 @dataclass(frozen=True)
@@ -256,44 +249,18 @@ class SystemShareModel:
         return model
 
     def fit(self, panel: xr.Dataset, progressbar: bool = True) -> xr.DataTree:
-        import pytensor
-
-        started = time.perf_counter()
-        cfg = self.sampler_config
         model = self.build_model(panel)
-        with pytensor.config.change_flags(floatX="float64"), model, warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Explicitly requested dtype", UserWarning)
-            posterior, stats, _ = run_nuts(
-                model,
-                list(_NAMES),
-                draws=int(cfg["draws"]),
-                tune=int(cfg["tune"]),
-                chains=int(cfg["chains"]),
-                target_accept=float(cfg["target_accept"]),
-                seed=int(cfg["random_seed"]),
-                chain_method=str(cfg["chain_method"]),
-                progressbar=progressbar,
-            )
-        tree = xr.DataTree.from_dict(
-            {"posterior": posterior, "sample_stats": stats, "constant_data": panel.drop_attrs()}
+        self.idata = fit_small(
+            model,
+            list(_NAMES),
+            panel,
+            self.model_config,
+            self.sampler_config,
+            "system shares",
+            progressbar,
+            centre_year=self.centre_year(panel),
         )
-        diag = diagnose(tree, list(_GATED), self.model_config.get("gates"))
-        tree.attrs.update(
-            {
-                "model_config": json.dumps(self.model_config),
-                "sampler_config": json.dumps(self.sampler_config),
-                "first_year": int(panel.attrs["first_year"]),
-                "last_year": int(panel.attrs["last_year"]),
-                "centre_year": self.centre_year(panel),
-                "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "fit_seconds": round(time.perf_counter() - started, 2),
-                "diagnostics": json.dumps(diag.as_dict()),
-                "status": "ok" if diag.passed else "failed",
-            }
-        )
-        self.idata = tree
-        log.info("system shares fitted in %.1fs; %s", tree.attrs["fit_seconds"], "; ".join(diag.lines()))
-        return tree
+        return self.idata
 
     @classmethod
     def from_tree(cls, tree: xr.DataTree) -> SystemShareModel:
@@ -306,13 +273,11 @@ class SystemShareModel:
 
     @property
     def diagnostics(self) -> Diagnostics:
-        if self.idata is None:
-            raise SharesError("the share model is not fitted")
-        return from_dict(json.loads(self.idata.attrs["diagnostics"]))
+        return tree_diagnostics(self.idata, SharesError, "the share model")
 
     @property
     def status(self) -> str:
-        return "failed" if self.idata is None else str(self.idata.attrs["status"])
+        return tree_status(self.idata)
 
 
 class SystemShares:

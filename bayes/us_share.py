@@ -23,22 +23,15 @@ demand from every supplier times P(U.S.), draw by draw.
 
 from __future__ import annotations
 
-import json
-import logging
-import time
-import warnings
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes._nuts import run_nuts
-from bayes.diagnostics import DEFAULT_GATES, Diagnostics, diagnose, from_dict
-
-log = logging.getLogger(__name__)
+from bayes._small_fit import fit_small, tree_diagnostics, tree_status
+from bayes.diagnostics import DEFAULT_GATES, Diagnostics
 
 US = "united_states"
 GROUP = "us_share"
@@ -287,44 +280,18 @@ class USShareModel:
         return model
 
     def fit(self, panel: xr.Dataset, progressbar: bool = True) -> xr.DataTree:
-        import pytensor
-
-        started = time.perf_counter()
-        cfg = self.sampler_config
         model = self.build_model(panel)
-        with pytensor.config.change_flags(floatX="float64"), model, warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Explicitly requested dtype", UserWarning)
-            posterior, stats, _ = run_nuts(
-                model,
-                list(_NAMES),
-                draws=int(cfg["draws"]),
-                tune=int(cfg["tune"]),
-                chains=int(cfg["chains"]),
-                target_accept=float(cfg["target_accept"]),
-                seed=int(cfg["random_seed"]),
-                chain_method=str(cfg["chain_method"]),
-                progressbar=progressbar,
-            )
-        tree = xr.DataTree.from_dict(
-            {"posterior": posterior, "sample_stats": stats, "constant_data": panel.drop_attrs()}
+        self.idata = fit_small(
+            model,
+            list(_NAMES),
+            panel,
+            self.model_config,
+            self.sampler_config,
+            "U.S. share",
+            progressbar,
+            centre_year=centre_year(panel),
         )
-        diag = diagnose(tree, list(_NAMES), self.model_config.get("gates"))
-        tree.attrs.update(
-            {
-                "model_config": json.dumps(self.model_config),
-                "sampler_config": json.dumps(self.sampler_config),
-                "first_year": int(panel.attrs["first_year"]),
-                "last_year": int(panel.attrs["last_year"]),
-                "centre_year": centre_year(panel),
-                "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "fit_seconds": round(time.perf_counter() - started, 2),
-                "diagnostics": json.dumps(diag.as_dict()),
-                "status": "ok" if diag.passed else "failed",
-            }
-        )
-        self.idata = tree
-        log.info("U.S. share fitted in %.1fs; %s", tree.attrs["fit_seconds"], "; ".join(diag.lines()))
-        return tree
+        return self.idata
 
     def effects(self) -> dict[str, np.ndarray]:
         """Per-draw region, partner and family effects and region trends (draws first), on the logit scale."""
@@ -365,13 +332,11 @@ class USShareModel:
 
     @property
     def diagnostics(self) -> Diagnostics:
-        if self.idata is None:
-            raise ShareError("the share model is not fitted")
-        return from_dict(json.loads(self.idata.attrs["diagnostics"]))
+        return tree_diagnostics(self.idata, ShareError, "the U.S. share model")
 
     @property
     def status(self) -> str:
-        return "failed" if self.idata is None else str(self.idata.attrs["status"])
+        return tree_status(self.idata)
 
 
 __all__ = [

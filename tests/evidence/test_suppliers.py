@@ -38,7 +38,8 @@ def test_a_partner_s_orders_from_each_supplier(built: Path) -> None:
     table = load_dataset(built).supplier_orders
     norway = table[(table["partner"] == "norway") & (table["family"] == "transport_helicopter")]
     got = {(int(r.year), r.supplier): (int(r.orders), int(r.units)) for r in norway.itertuples()}
-    assert got == {(1986, "united_states"): (1, 12), (1993, "united_kingdom"): (1, 2), (2001, "italy"): (1, 8)}
+    expected = {(1986, "united_states"): (1, 12), (1993, "united_kingdom"): (1, 2), (2001, "italy"): (1, 8)}
+    assert got == expected
 
 
 def test_units_are_blank_where_a_number_is_unknown(built: Path) -> None:

@@ -1,0 +1,85 @@
+"""Fitting a small side model (the share models): sample, gate, and keep the settings with the draws.
+
+The demand model has its own fit (continuation rounds, float32, a sparse likelihood); the share models are
+small float64 PyMC models that need none of that, and share this one path so that their files carry the
+same attributes and their gates are read the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import warnings
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import xarray as xr
+
+from bayes._nuts import run_nuts
+from bayes.diagnostics import Diagnostics, diagnose, from_dict
+
+log = logging.getLogger(__name__)
+
+
+def fit_small(
+    model,  # pm.Model
+    names: list[str],
+    panel: xr.Dataset,
+    model_config: Mapping[str, Any],
+    sampler_config: Mapping[str, Any],
+    label: str,
+    progressbar: bool = True,
+    **attrs: Any,
+) -> xr.DataTree:
+    """Sample ``names`` of ``model`` with NumPyro NUTS in float64 and return the posterior, the sampler's
+    statistics and the panel as one tree, its attributes holding both configs, the gates' verdict
+    (``diagnostics``, ``status``), the panel's years, the fit time and ``attrs``."""
+    import pytensor
+
+    started = time.perf_counter()
+    cfg = sampler_config
+    with pytensor.config.change_flags(floatX="float64"), model, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Explicitly requested dtype", UserWarning)
+        posterior, stats, _ = run_nuts(
+            model,
+            names,
+            draws=int(cfg["draws"]),
+            tune=int(cfg["tune"]),
+            chains=int(cfg["chains"]),
+            target_accept=float(cfg["target_accept"]),
+            seed=int(cfg["random_seed"]),
+            chain_method=str(cfg["chain_method"]),
+            progressbar=progressbar,
+        )
+    tree = xr.DataTree.from_dict(
+        {"posterior": posterior, "sample_stats": stats, "constant_data": panel.drop_attrs()}
+    )
+    diag = diagnose(tree, names, model_config.get("gates"))
+    tree.attrs.update(
+        {
+            "model_config": json.dumps(dict(model_config)),
+            "sampler_config": json.dumps(dict(sampler_config)),
+            "first_year": int(panel.attrs["first_year"]),
+            "last_year": int(panel.attrs["last_year"]),
+            **attrs,
+            "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "fit_seconds": round(time.perf_counter() - started, 2),
+            "diagnostics": json.dumps(diag.as_dict()),
+            "status": "ok" if diag.passed else "failed",
+        }
+    )
+    log.info("%s fitted in %.1fs; %s", label, tree.attrs["fit_seconds"], "; ".join(diag.lines()))
+    return tree
+
+
+def tree_diagnostics(tree: xr.DataTree | None, error: type[Exception], what: str) -> Diagnostics:
+    """The gates' verdict stored with a fitted tree; ``error`` names ``what`` when there is none."""
+    if tree is None:
+        raise error(f"{what} is not fitted")
+    return from_dict(json.loads(tree.attrs["diagnostics"]))
+
+
+def tree_status(tree: xr.DataTree | None) -> str:
+    return "failed" if tree is None else str(tree.attrs["status"])
