@@ -4,7 +4,7 @@ Every release of 2008-2012 is extracted (:mod:`evidence.extraction`) and becomes
 evidence row per notification × family (:func:`evidence.signals.notification_evidence`: value 1, dated on
 the release, the release pk as provenance). Rows for a partner or family the embedded dataset does not
 model are left out and counted. ``totaldemand data add-evidence --evidence <this file> --out DIR`` adds
-them to a dataset; the README's text-evidence ablation runs on that.
+them to a dataset; the text-evidence ablation in docs/backtests.md runs on that.
 
 Usage (from the repository root, next to ``../shared``)::
 

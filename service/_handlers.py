@@ -650,7 +650,7 @@ class _FileOperation(Operation):
 
 _INGEST_DOC = (
     'JSON (a list of objects, or {{"rows": [...]}}) or CSV (content-type text/csv) with the columns of the '
-    "dataset's {table} table (README). Every row is validated; all rows are stored or none, and a 400 "
+    "dataset's {table} table (docs/data.md). Every row is validated; all rows are stored or none, and a 400 "
     "lists each bad row, field and reason."
 )
 

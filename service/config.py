@@ -1,7 +1,7 @@
 """Service settings: defaults, overridden by a TOML config file, overridden by environment variables.
 
 Every setting has an environment variable ``TOTALDEMAND_<NAME>`` (upper case) and a key of the same
-name (lower case) in the ``[service]`` table of the file named by ``TOTALDEMAND_CONFIG``. The README
+name (lower case) in the ``[service]`` table of the file named by ``TOTALDEMAND_CONFIG``. docs/cli.md
 lists them; :data:`FIELDS` is the one place they are defined.
 """
 

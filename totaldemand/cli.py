@@ -1042,7 +1042,7 @@ def serve(
     """Serve the HTTP API (Litestar under uvicorn) on the database in $TOTALDEMAND_HOME.
 
     Settings come from TOTALDEMAND_* environment variables and the file in $TOTALDEMAND_CONFIG
-    (README). SIGTERM or Ctrl-C shuts down gracefully: requests in flight finish, fit workers stop
+    (docs/cli.md). SIGTERM or Ctrl-C shuts down gracefully: requests in flight finish, fit workers stop
     and their jobs are marked failed. Bad arguments or settings (a model file that is not a posterior,
     a database that cannot be opened, a port in use) end with a message and exit code 2."""
     import uvicorn

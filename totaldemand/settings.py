@@ -1,4 +1,4 @@
-"""Where things live, from environment variables (documented in the README)."""
+"""Where things live, from environment variables (documented in docs/cli.md)."""
 
 from __future__ import annotations
 
