@@ -339,6 +339,16 @@ class USShareModel:
         return tree_status(self.idata)
 
 
+def us_demand(total: np.ndarray, p_us: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """U.S. orders from draws of a partner's orders from every supplier: each order comes to the U.S.
+    with that draw's P(U.S.), so U.S. demand is Binomial(total, P(U.S.)) draw by draw and never exceeds
+    the whole."""
+    total = np.asarray(total)
+    if (total < 0).any() or not np.all(np.mod(total, 1) == 0):
+        raise ShareError("total: orders must be whole numbers >= 0")
+    return rng.binomial(total.astype(np.int64), np.broadcast_to(p_us, total.shape))
+
+
 __all__ = [
     "GROUP",
     "US",
@@ -349,4 +359,5 @@ __all__ = [
     "default_share_sampler",
     "share_panel",
     "simulate_share_panel",
+    "us_demand",
 ]

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes.us_share import ShareError, USShareModel, share_panel, simulate_share_panel
+from bayes.us_share import ShareError, USShareModel, share_panel, simulate_share_panel, us_demand
 
 PARTNERS = pd.DataFrame(
     {
@@ -91,3 +91,14 @@ def test_the_share_model_is_recovered_from_a_world_drawn_from_it() -> None:
     assert np.corrcoef(fx["partner"].mean(axis=0), truth["partner"])[0, 1] > 0.7
     p = model.probabilities(panel, np.arange(2020, 2023))
     assert p.shape == (4000, 40, 10, 3) and ((p > 0) & (p < 1)).all()
+
+
+def test_us_demand_thins_each_draw_of_the_whole() -> None:
+    rng = np.random.default_rng(0)
+    total = rng.poisson(3.0, (4000, 2, 3))
+    p_us = np.array([0.1, 0.6])[None, :, None]
+    us = us_demand(total, p_us, np.random.default_rng(1))
+    assert (us <= total).all() and (us >= 0).all()
+    np.testing.assert_allclose(us.mean(axis=(0, 2)), 3.0 * np.array([0.1, 0.6]), rtol=0.06)
+    with pytest.raises(ShareError, match="whole numbers"):
+        us_demand(np.array([1.5]), 0.5, rng)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from bayes.panel import build_panel
 from evidence import suppliers
 from evidence.loaders import LoadError, load_dataset
 from evidence.sipri import build_dataset
@@ -97,3 +99,39 @@ def test_the_embedded_dataset_ships_every_supplier_and_agrees_with_its_lors() ->
     )
     top = data.supplier_orders.groupby("supplier")["orders"].sum()
     assert {"russia", "france", "germany", "china"} <= set(top.nlargest(8).index)
+
+
+def test_every_supplier_gives_one_executed_request_per_order(built: Path) -> None:
+    data = load_dataset(built)
+    whole = suppliers.every_supplier(data)
+    assert len(whole.lors) == int(data.supplier_orders["orders"].sum())
+    assert set(whole.lors["status"]) == {"executed"} and whole.lors["id"].is_unique
+    panel = build_panel(whole, first_year=1990)
+    orders = data.supplier_orders
+    window = orders[orders["year"].between(1990, int(panel.attrs["last_year"]))]
+    window = window[window["partner"].isin(panel["partner"].values)]
+    assert int(panel["lor_count"].sum()) == int(window["orders"].sum())
+    # every supplier's deals outnumber the U.S. ones the U.S. panel counts
+    assert int(panel["lor_count"].sum()) > int(build_panel(data, first_year=1990)["lor_count"].sum())
+
+
+def test_a_cell_s_units_are_spread_over_its_orders() -> None:
+    from evidence.loaders import empty_table
+    from evidence.records import SUPPLIER_ORDERS
+
+    table = pd.DataFrame(
+        {
+            "partner": ["chad", "chad"],
+            "family": ["apc", "apc"],
+            "year": [2001, 2002],
+            "supplier": ["france", "china"],
+            "orders": [3, 2],
+            "units": pd.array([7, None], dtype="Int64"),
+            "source": ["t", "t"],
+        }
+    )
+    base = load_dataset(DEFAULT_DATASET)
+    data = replace(base, supplier_orders=pd.concat([empty_table(SUPPLIER_ORDERS), table], ignore_index=True))
+    lors = suppliers.every_supplier(data).lors
+    assert lors["quantity"].iloc[:3].tolist() == [3, 2, 2]
+    assert lors["quantity"].iloc[3:].isna().all() and len(lors) == 5
