@@ -10,6 +10,7 @@ copy whose later records are removed and demanding the same forecast.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import re
@@ -131,6 +132,71 @@ class ModelContender:
         }
 
 
+@dataclass(frozen=True)
+class DecomposedContender:
+    """Our model fitted to every supplier's orders, thinned by the U.S. share model: U.S. demand =
+    Binomial(whole demand, P(U.S.)), draw by draw (:mod:`bayes.us_share`). Scored, like every contender,
+    against U.S. orders, on the U.S. panel's partners and families."""
+
+    first_year: int
+    sampler_config: tuple[tuple[str, object], ...] = ()
+    choices: tuple[tuple[str, str], ...] = ()
+
+    def __call__(self, dataset: Dataset, origin: int, horizon: int, samples: int, seed: int) -> Prediction:
+        from bayes.forecast import Forecaster
+        from bayes.model import DemandModel, default_model_config
+        from bayes.us_share import USShareModel, share_panel, us_demand
+        from evidence.suppliers import every_supplier
+
+        known = dataset.restrict_to(origin)
+        us_panel = build_panel(known, first_year=self.first_year, last_year=origin)
+        panel = build_panel(every_supplier(known), first_year=self.first_year, last_year=origin)
+        model = DemandModel(
+            default_model_config() | dict(self.choices), {"random_seed": seed, **dict(self.sampler_config)}
+        )
+        model.fit(panel, progressbar=False, analysis_groups=False)
+        axes = list(panel["partner"].values), list(panel["family"].values)
+        shares = share_panel(known.supplier_orders, known.partners, self.first_year, origin, *axes)
+        share_model = USShareModel(sampler_config={"random_seed": seed})
+        share_model.fit(shares, progressbar=False)
+        failures = [f"whole demand: {f}" for f in model.diagnostics.failures] + [
+            f"U.S. share: {f}" for f in share_model.diagnostics.failures
+        ]
+        forecaster = Forecaster(model, max_draws=samples, max_horizon=horizon, seed=seed, allow_failed=True)
+        whole = forecaster.forecast(horizon, (0.5,)).draws.transpose("partner", "family", "year", "sample")
+        years = whole["year"].values
+        p_us = share_model.probabilities(shares, years)  # (share draws, P, F, Y)
+        pick = np.random.default_rng(seed).choice(p_us.shape[0], whole.sizes["sample"])
+        us = us_demand(whole.values, np.moveaxis(p_us[pick], 0, -1), np.random.default_rng(seed + 1))
+        # the U.S. panel's partners and families: each has U.S. orders, so it is in the whole panel too
+        draws = xr.DataArray(us, coords=whole.coords, dims=whole.dims).sel(
+            partner=us_panel["partner"].values, family=us_panel["family"].values
+        )
+        return Prediction(
+            draws["partner"].values,
+            draws["family"].values,
+            years,
+            draws.values,
+            "passed" if not failures else "; ".join(failures),
+        )
+
+    def extra_data_hash(self, dataset: Dataset, origin: int) -> str:
+        """What this contender reads beyond the U.S. panel (every supplier's orders up to the origin),
+        hashed, so that a cached forecast is not reused after that table changes."""
+        orders = dataset.restrict_to(origin).supplier_orders
+        return hashlib.sha256(
+            pd.util.hash_pandas_object(orders, index=False).to_numpy().tobytes()
+        ).hexdigest()[:16]
+
+    def token(self) -> dict:
+        return {
+            "contender": "ours-suppliers",
+            "first_year": self.first_year,
+            "sampler": dict(self.sampler_config),
+            **({"choices": dict(self.choices)} if self.choices else {}),
+        }
+
+
 def baseline_contender(name: str, first_year: int) -> BaselineContender:
     if name not in BASELINES:
         raise ValueError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
@@ -172,7 +238,8 @@ def _variant_choices(name: str, text: str) -> dict[str, str]:
 
 def contender_for(name: str, first_year: int, sampler_config: dict | None = None) -> Contender:
     """``ours``, ``ours-without-<component>[+<component>...]`` (an ablation), either with model choices
-    in brackets (``ours[family_path=ar1]``), a baseline's name, or ``stacked[<part>,<part>,...]``, a
+    in brackets (``ours[family_path=ar1]``), ``ours-suppliers`` (every supplier's demand times the U.S.
+    share, :class:`DecomposedContender`), a baseline's name, or ``stacked[<part>,<part>,...]``, a
     mixture of other contenders (:mod:`validation.stacking`; it is not called like the others, and
     :func:`run_backtest` needs its parts among its contenders)."""
     from bayes.model import SWITCHABLE
@@ -185,6 +252,11 @@ def contender_for(name: str, first_year: int, sampler_config: dict | None = None
         return stack  # type: ignore[return-value]
     m = _VARIANT.match(name)
     base, bracket = (m.group("base"), m.group("choices")) if m else (name, None)
+    if base == "ours-suppliers":
+        choices = _variant_choices(name, bracket or "")
+        return DecomposedContender(
+            first_year, tuple(sorted((sampler_config or {}).items())), tuple(sorted(choices.items()))
+        )
     if base == "ours" or base.startswith("ours-without-"):
         choices = _variant_choices(name, bracket or "")
         parts = base.removeprefix("ours-without-").split("+") if base != "ours" else []
@@ -417,7 +489,9 @@ def run_backtest(
                 task = {"origin": origin, "horizon": horizon, "samples": samples, "seed": seed + origin}
                 task["lookahead_checked"] = checked(origin, name)
                 identity = {**token(), **task}
-                keys[origin, name] = cache_key(identity, data_hash)
+                extra = getattr(contenders[name], "extra_data_hash", None)
+                hashed = data_hash if extra is None else f"{data_hash}+{extra(dataset, origin)}"
+                keys[origin, name] = cache_key(identity, hashed)
                 about[origin, name] = cache_record(identity, name)
                 stored = cache.get(keys[origin, name])
                 if stored is not None:

@@ -224,3 +224,31 @@ def test_model_variants_are_named_by_their_choices_and_cached_apart() -> None:
     assert cache_key(variant.token(), "d") != cache_key(ablation.token(), "d")
     with pytest.raises(ValueError, match="spline"):
         contender_for("ours[family_path=spline]", 2000)
+
+
+@pytest.mark.slow
+def test_every_supplier_times_the_us_share_is_backtested_against_us_orders(tmp_path: Path) -> None:
+    """The decomposition on a small real excerpt (every supplier's orders to nine recipients): forecasts
+    of U.S. orders on the U.S. panel's partners and families, scored, with both fits' gates labelled."""
+    from evidence import suppliers
+    from evidence.sipri import build_dataset
+    from tests.evidence.test_sipri import ORIGINAL_2026
+    from validation.backtest import DecomposedContender
+
+    build_dataset(ORIGINAL_2026, tmp_path / "data")
+    suppliers.build(ORIGINAL_2026, tmp_path / "data")
+    data = load_dataset(tmp_path / "data")
+    assert isinstance(contender_for("ours-suppliers", 2000), DecomposedContender)
+    tiny = {"draws": 50, "tune": 50, "chains": 2}
+    contender = contender_for("ours-suppliers", 2000, tiny)
+    pred = check_no_lookahead(contender, data, 2016, 2, "ours-suppliers", samples=100)
+    us_panel = training_panel(data, 2016, 2000)
+    assert list(pred.partners) == list(us_panel["partner"].values)
+    assert list(pred.families) == list(us_panel["family"].values)
+    assert pred.draws.shape == (us_panel.sizes["partner"], us_panel.sizes["family"], 2, 100)
+    assert pred.draws.min() >= 0 and "whole demand" in pred.gates  # 50 draws cannot pass the gates
+    body = run_backtest(
+        data, [2016], 2, {"ours-suppliers": contender}, tmp_path / "bt", first_year=2000, samples=100
+    )
+    cell = {r["metric"]: r["value"] for r in body["rows"] if r["level"] == "cell" and r["origin"] == "all"}
+    assert np.isfinite(cell["crps"])
