@@ -23,6 +23,18 @@ from bayes.diagnostics import Diagnostics, diagnose, from_dict
 log = logging.getLogger(__name__)
 
 
+def small_sampler(random_seed: int, target_accept: float = 0.8) -> dict[str, Any]:
+    """The side models' sampler defaults: 4 chains of 1000 draws after 500 tuning steps, all at once."""
+    return {
+        "draws": 1000,
+        "tune": 500,
+        "chains": 4,
+        "target_accept": target_accept,
+        "random_seed": random_seed,
+        "chain_method": "parallel",
+    }
+
+
 def fit_small(
     model,  # pm.Model
     names: list[str],

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes._small_fit import fit_small, tree_diagnostics, tree_status
+from bayes._small_fit import fit_small, small_sampler, tree_diagnostics, tree_status
 from bayes.diagnostics import DEFAULT_GATES, Diagnostics
 from evidence.systems import Catalogue
 
@@ -60,14 +60,7 @@ def default_share_config() -> dict[str, Any]:
 
 
 def default_share_sampler() -> dict[str, Any]:
-    return {
-        "draws": 1000,
-        "tune": 500,
-        "chains": 4,
-        "target_accept": 0.8,
-        "random_seed": 20261205,
-        "chain_method": "parallel",
-    }
+    return small_sampler(20261205)
 
 
 class SharesError(ValueError):
