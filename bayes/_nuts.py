@@ -114,8 +114,17 @@ def _in_model_precision(fn: Callable) -> Callable:
         import jax
         import pytensor
 
-        with jax.enable_x64(pytensor.config.floatX == "float64"):
-            return fn(*args, **kwargs)
+        want = pytensor.config.floatX == "float64"
+        # The global flag too, not only the context's: NumPyro's progress bar runs its callback on
+        # another thread, which reads the global flag, and answered int64 to a 32-bit program after a
+        # float64 fit in the same process (JaxRuntimeError: "Expected: int32, Actual: int64").
+        before = bool(jax.config.jax_enable_x64)
+        jax.config.update("jax_enable_x64", want)
+        try:
+            with jax.enable_x64(want):
+                return fn(*args, **kwargs)
+        finally:
+            jax.config.update("jax_enable_x64", before)
 
     return wrapper
 

@@ -13,7 +13,7 @@ import time
 import warnings
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import xarray as xr
 
@@ -86,12 +86,47 @@ def fit_small(
     return tree
 
 
-def tree_diagnostics(tree: xr.DataTree | None, error: type[Exception], what: str) -> Diagnostics:
-    """The gates' verdict stored with a fitted tree; ``error`` names ``what`` when there is none."""
-    if tree is None:
-        raise error(f"{what} is not fitted")
-    return from_dict(json.loads(tree.attrs["diagnostics"]))
+def centre_year(panel: xr.Dataset) -> float:
+    """The mean of the panel's years: trends are read per decade from it."""
+    return float(panel["year"].values.mean())
 
 
-def tree_status(tree: xr.DataTree | None) -> str:
-    return "failed" if tree is None else str(tree.attrs["status"])
+class SmallModel:
+    """A side model with explicit ``model_config`` and ``sampler_config``, as
+    :class:`bayes.model.DemandModel` has: a subclass names its sampled variables, its error class and a
+    label for the log, and builds its PyMC model; fitting, the gates' verdict and the status are the same
+    for every side model."""
+
+    label: ClassVar[str]
+    names: ClassVar[tuple[str, ...]]
+    error: ClassVar[type[Exception]]
+    model_config: dict[str, Any]
+    sampler_config: dict[str, Any]
+    idata: xr.DataTree | None
+
+    def build_model(self, panel: xr.Dataset):  # -> pm.Model
+        raise NotImplementedError
+
+    def fit(self, panel: xr.Dataset, progressbar: bool = True) -> xr.DataTree:
+        model = self.build_model(panel)
+        self.idata = fit_small(
+            model,
+            list(self.names),
+            panel,
+            self.model_config,
+            self.sampler_config,
+            self.label,
+            progressbar,
+            centre_year=centre_year(panel),
+        )
+        return self.idata
+
+    @property
+    def diagnostics(self) -> Diagnostics:
+        if self.idata is None:
+            raise self.error(f"the {self.label} model is not fitted")
+        return from_dict(json.loads(self.idata.attrs["diagnostics"]))
+
+    @property
+    def status(self) -> str:
+        return "failed" if self.idata is None else str(self.idata.attrs["status"])

@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes._small_fit import fit_small, small_sampler, tree_diagnostics, tree_status
-from bayes.diagnostics import DEFAULT_GATES, Diagnostics
+from bayes._small_fit import SmallModel, centre_year, small_sampler
+from bayes.diagnostics import DEFAULT_GATES
 from evidence.systems import Catalogue
 
 OTHER = "other"
@@ -169,8 +169,12 @@ def named_systems(panel: xr.Dataset) -> int:
     return int(((labels != "") & (np.arange(labels.shape[1])[None, :] > 0)).sum())
 
 
-class SystemShareModel:
+class SystemShareModel(SmallModel):
     """Build, fit, store and read the share model (configs explicit, as :class:`bayes.model.DemandModel`)."""
+
+    label = "system share"
+    names = _NAMES
+    error = SharesError
 
     def __init__(
         self, model_config: Mapping[str, Any] | None = None, sampler_config: Mapping[str, Any] | None = None
@@ -195,10 +199,6 @@ class SystemShareModel:
         index[named] = np.arange(1, int(named.sum()) + 1)
         return index
 
-    @staticmethod
-    def centre_year(panel: xr.Dataset) -> float:
-        return float(panel["year"].values.mean())
-
     def build_model(self, panel: xr.Dataset):  # -> pm.Model
         import pymc as pm
         import pytensor.tensor as pt
@@ -213,7 +213,7 @@ class SystemShareModel:
         if not len(rows):
             raise SharesError("count: no requests in the panel, so there is nothing to learn shares from")
         y = counts[rows[:, 0], rows[:, 1], rows[:, 2]].astype("float64")
-        x = (panel["year"].values[rows[:, 2]] - self.centre_year(panel)) / 10.0
+        x = (panel["year"].values[rows[:, 2]] - centre_year(panel)) / 10.0
         pad = panel["system"].values.astype(str) == ""
         seen = np.zeros(n_named + 1, dtype=bool)
         np.logical_or.at(seen, index.ravel(), counts.sum(axis=(1, 2)).ravel() > 0)
@@ -241,20 +241,6 @@ class SystemShareModel:
             pm.Potential("requests", (y * log_p).sum())
         return model
 
-    def fit(self, panel: xr.Dataset, progressbar: bool = True) -> xr.DataTree:
-        model = self.build_model(panel)
-        self.idata = fit_small(
-            model,
-            list(_NAMES),
-            panel,
-            self.model_config,
-            self.sampler_config,
-            "system shares",
-            progressbar,
-            centre_year=self.centre_year(panel),
-        )
-        return self.idata
-
     @classmethod
     def from_tree(cls, tree: xr.DataTree) -> SystemShareModel:
         try:
@@ -263,14 +249,6 @@ class SystemShareModel:
             raise SharesError(f"the {GROUP} group's settings cannot be read ({exc})") from None
         model.idata = tree
         return model
-
-    @property
-    def diagnostics(self) -> Diagnostics:
-        return tree_diagnostics(self.idata, SharesError, "the share model")
-
-    @property
-    def status(self) -> str:
-        return tree_status(self.idata)
 
 
 class SystemShares:

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes._small_fit import fit_small, small_sampler, tree_diagnostics, tree_status
-from bayes.diagnostics import DEFAULT_GATES, Diagnostics
+from bayes._small_fit import SmallModel, centre_year, small_sampler
+from bayes.diagnostics import DEFAULT_GATES
 
 US = "united_states"
 GROUP = "us_share"
@@ -163,10 +163,6 @@ def _regions(panel: xr.Dataset) -> tuple[np.ndarray, list[str]]:
     return np.array([lookup[r] for r in panel["partner_region"].values.astype(str)]), names
 
 
-def centre_year(panel: xr.Dataset) -> float:
-    return float(panel["year"].values.mean())
-
-
 def simulate_share_panel(
     n_partners: int, n_families: int, years: np.ndarray, seed: int, orders_rate: float = 0.6
 ) -> tuple[xr.Dataset, dict[str, Any]]:
@@ -216,8 +212,12 @@ def simulate_share_panel(
     return panel, truth
 
 
-class USShareModel:
+class USShareModel(SmallModel):
     """Build, fit and read the U.S. share model (configs explicit, as :class:`bayes.model.DemandModel`)."""
+
+    label = "U.S. share"
+    names = _NAMES
+    error = ShareError
 
     def __init__(
         self, model_config: Mapping[str, Any] | None = None, sampler_config: Mapping[str, Any] | None = None
@@ -274,20 +274,6 @@ class USShareModel:
             )
         return model
 
-    def fit(self, panel: xr.Dataset, progressbar: bool = True) -> xr.DataTree:
-        model = self.build_model(panel)
-        self.idata = fit_small(
-            model,
-            list(_NAMES),
-            panel,
-            self.model_config,
-            self.sampler_config,
-            "U.S. share",
-            progressbar,
-            centre_year=centre_year(panel),
-        )
-        return self.idata
-
     def effects(self) -> dict[str, np.ndarray]:
         """Per-draw region, partner and family effects and region trends (draws first), on the logit scale."""
         if self.idata is None:
@@ -325,14 +311,6 @@ class USShareModel:
         )
         return 1.0 / (1.0 + np.exp(-logit))
 
-    @property
-    def diagnostics(self) -> Diagnostics:
-        return tree_diagnostics(self.idata, ShareError, "the U.S. share model")
-
-    @property
-    def status(self) -> str:
-        return tree_status(self.idata)
-
 
 def us_demand(total: np.ndarray, p_us: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """U.S. orders from draws of a partner's orders from every supplier: each order comes to the U.S.
@@ -349,7 +327,6 @@ __all__ = [
     "US",
     "ShareError",
     "USShareModel",
-    "centre_year",
     "default_share_config",
     "default_share_sampler",
     "share_panel",
