@@ -11,6 +11,7 @@ import json
 import logging
 import time
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -91,7 +92,7 @@ def centre_year(panel: xr.Dataset) -> float:
     return float(panel["year"].values.mean())
 
 
-class SmallModel:
+class SmallModel(ABC):
     """A side model with explicit ``model_config`` and ``sampler_config``, as
     :class:`bayes.model.DemandModel` has: a subclass names its sampled variables, its error class and a
     label for the log, and builds its PyMC model; fitting, the gates' verdict and the status are the same
@@ -104,8 +105,9 @@ class SmallModel:
     sampler_config: dict[str, Any]
     idata: xr.DataTree | None
 
+    @abstractmethod
     def build_model(self, panel: xr.Dataset):  # -> pm.Model
-        raise NotImplementedError
+        """The PyMC model of ``panel``; every subclass writes its own."""
 
     def fit(self, panel: xr.Dataset, progressbar: bool = True) -> xr.DataTree:
         model = self.build_model(panel)

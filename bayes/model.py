@@ -632,12 +632,11 @@ class DemandModel:
                 params = {n: np.asarray(getattr(draws, n)[idx], dtype=np.float32) for n in names}
                 # the terms' inputs (covariates, paths) in float32 as the sampler ran; indices
                 # (a partner's region) stay integers, which JAX requires of an indexer
+                fitted = terms.fitted_inputs(params, design)
+                arrays = {k: np.asarray(v) for k, v in fitted.items() if v is not None}
                 inputs = {
-                    k: np.asarray(v, dtype=np.float32)
-                    if np.issubdtype(np.asarray(v).dtype, np.floating)
-                    else v
-                    for k, v in terms.fitted_inputs(params, design).items()
-                    if v is not None
+                    k: v.astype(np.float32) if np.issubdtype(v.dtype, np.floating) else v
+                    for k, v in arrays.items()
                 }
                 keep = min(step, draws.n - start)
                 out[start : start + keep] = np.asarray(chunk(params, inputs))[:keep]

@@ -149,7 +149,7 @@ class DecomposedContender:
         from evidence.suppliers import every_supplier
 
         known = dataset.restrict_to(origin)
-        us_panel = build_panel(known, first_year=self.first_year, last_year=origin)
+        us_panel = training_panel(known, origin, self.first_year)
         panel = build_panel(every_supplier(known), first_year=self.first_year, last_year=origin)
         model = DemandModel(
             default_model_config() | dict(self.choices), {"random_seed": seed, **dict(self.sampler_config)}
@@ -183,7 +183,8 @@ class DecomposedContender:
     def extra_data_hash(self, dataset: Dataset, origin: int) -> str:
         """What this contender reads beyond the U.S. panel (every supplier's orders up to the origin),
         hashed, so that a cached forecast is not reused after that table changes."""
-        orders = dataset.restrict_to(origin).supplier_orders
+        # the table alone: restricting the whole dataset would copy its large evidence table too
+        orders = dataset.supplier_orders[dataset.supplier_orders["year"] <= origin]
         return hashlib.sha256(
             pd.util.hash_pandas_object(orders, index=False).to_numpy().tobytes()
         ).hexdigest()[:16]
