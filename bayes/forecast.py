@@ -53,6 +53,8 @@ from bayes.system_split import FamilySplit, split_family
 from bayes.terms import ar1
 from bayes.terms.units import draw_units
 from bayes.timing import ArrivalProfile, add_months
+from bayes.us_share import GROUP as US_SHARE_GROUP
+from bayes.us_share import ShareError, USShares
 from evidence.lags import lag_shares
 from evidence.lines import load_lines
 from evidence.systems import Catalogue, load_catalogue
@@ -546,6 +548,7 @@ class Forecaster:
             self._refresh_family(f)
         tree = model.idata
         self.shares = SystemShares(tree[SHARES_GROUP], s) if SHARES_GROUP in tree.children else None
+        self.us_shares = USShares(tree[US_SHARE_GROUP], s) if US_SHARE_GROUP in tree.children else None
         self._allow_failed = allow_failed
         self.lines = lines if lines is not None else load_lines()
         self.catalogue = catalogue or load_catalogue()
@@ -1221,6 +1224,36 @@ class Forecaster:
         pi, fi = self.select_partners(partners), self._f_index[family]
         term = np.einsum("sl,lph->sph", self._params["nlp_lag"], lags[:, pi, fi, :])
         return np.exp(term).mean(axis=0)
+
+    # -- suppliers ------------------------------------------------------------------------------------
+    def supplier_outlook(
+        self,
+        partners: Sequence[str],
+        families: Sequence[str],
+        horizon: int,
+        levels: Sequence[float] = (0.8,),
+        top: int = 3,
+    ) -> list[dict]:
+        """Per partner × family: P(the next order goes to the U.S.), the expected U.S. share per year and
+        its trend, and the competing suppliers from history (:mod:`bayes.supplier_outlook`)."""
+        from bayes.supplier_outlook import supplier_outlook
+
+        shares = self.us_shares
+        if shares is None:
+            raise ForecastError(
+                "suppliers: this model file has no U.S. share model (its dataset had no orders from other "
+                "suppliers); refit it on a dataset with a supplier_orders table to answer about suppliers"
+            )
+        if shares.status != "ok" and not self._allow_failed:
+            failures = "; ".join(shares.diagnostics.get("failures", []))
+            raise ForecastError(
+                f"suppliers: the U.S. share model failed its gates ({failures}), so it is not served"
+            )
+        levels = self._check(horizon, levels)
+        try:
+            return supplier_outlook(shares, partners, families, horizon, levels, top)
+        except ShareError as exc:
+            raise ForecastError(str(exc)) from None
 
     # -- named systems ------------------------------------------------------------------------------
     def _require_shares(self) -> SystemShares:

@@ -23,6 +23,7 @@ demand from every supplier times P(U.S.), draw by draw.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -294,22 +295,100 @@ class USShareModel(SmallModel):
 
         Every forecast year reads the history as of the first one (the panel's last ``memory`` years):
         orders not yet placed are not history, and drawing them here would need the partner's demand."""
-        fx = self.effects()
-        region_index, _ = _regions(panel)
-        x = (np.asarray(years, dtype=float) - float(self.idata.attrs["centre_year"])) / 10.0
-        recent = panel.isel(year=slice(-int(panel.attrs["memory"]), None)).sum("year")
-        us_h = np.log1p(recent["us_count"].values)
-        other_h = np.log1p(recent["all_count"].values - recent["us_count"].values)
-        logit = (
-            fx["intercept"][:, None, None, None]
-            + fx["region"][:, region_index, None, None]
-            + fx["partner"][:, :, None, None]
-            + fx["family"][:, None, :, None]
-            + fx["trend"][:, region_index, None, None] * x[None, None, None, :]
-            + fx["incumbency"][:, None, None, None] * us_h[None, :, :, None]
-            + fx["competition"][:, None, None, None] * other_h[None, :, :, None]
+        if self.idata is None:
+            raise ShareError("the share model is not fitted")
+        return _probabilities(self.effects(), float(self.idata.attrs["centre_year"]), panel, years)
+
+
+def _probabilities(
+    fx: Mapping[str, np.ndarray],
+    centre: float,
+    panel: xr.Dataset,
+    years: np.ndarray,
+    pi: np.ndarray | None = None,
+    fi: np.ndarray | None = None,
+) -> np.ndarray:
+    """(draws, P, F, Y) P(U.S.); ``pi`` and ``fi`` pick partners and families (default: all)."""
+    region_index, _ = _regions(panel)
+    pi = np.arange(panel.sizes["partner"]) if pi is None else np.asarray(pi)
+    fi = np.arange(panel.sizes["family"]) if fi is None else np.asarray(fi)
+    region_index = region_index[pi]
+    x = (np.asarray(years, dtype=float) - centre) / 10.0
+    recent = panel.isel(year=slice(-int(panel.attrs["memory"]), None), partner=pi, family=fi).sum("year")
+    us_h = np.log1p(recent["us_count"].values)
+    other_h = np.log1p(recent["all_count"].values - recent["us_count"].values)
+    logit = (
+        fx["intercept"][:, None, None, None]
+        + fx["region"][:, region_index, None, None]
+        + fx["partner"][:, pi, None, None]
+        + fx["family"][:, None, fi, None]
+        + fx["trend"][:, region_index, None, None] * x[None, None, None, :]
+        + fx["incumbency"][:, None, None, None] * us_h[None, :, :, None]
+        + fx["competition"][:, None, None, None] * other_h[None, :, :, None]
+    )
+    return 1.0 / (1.0 + np.exp(-logit))
+
+
+def with_supplier_history(panel: xr.Dataset, supplier_orders: pd.DataFrame) -> xr.Dataset:
+    """``panel`` with each partner × family's orders per supplier over the panel's years
+    (``supplier_orders``) and the year of the latest (``last_order``, 0 where none): what the answers
+    about competing suppliers read, stored with the fit so the file answers on its own."""
+    first, last = int(panel.attrs["first_year"]), int(panel.attrs["last_year"])
+    rows = supplier_orders[
+        supplier_orders["year"].between(first, last)
+        & supplier_orders["partner"].isin(panel["partner"].values)
+        & supplier_orders["family"].isin(panel["family"].values)
+    ]
+    suppliers = sorted(set(rows["supplier"]) | {US})
+    p_index, f_index = pd.Index(panel["partner"].values), pd.Index(panel["family"].values)
+    s_index = pd.Index(suppliers)
+    shape = (len(p_index), len(f_index), len(s_index))
+    counts = np.zeros(shape, dtype=np.int32)
+    latest = np.zeros(shape, dtype=np.int32)
+    at = (
+        p_index.get_indexer(rows["partner"]),
+        f_index.get_indexer(rows["family"]),
+        s_index.get_indexer(rows["supplier"]),
+    )
+    np.add.at(counts, at, rows["orders"].to_numpy(dtype=np.int32))
+    np.maximum.at(latest, at, rows["year"].to_numpy(dtype=np.int32))
+    dims = ("partner", "family", "supplier")
+    out = panel.assign(supplier_orders=(dims, counts), last_order=(dims, latest))
+    out = out.assign_coords(supplier=suppliers)
+    out["supplier_orders"].attrs["description"] = f"orders per supplier, {first}-{last}"
+    out["last_order"].attrs["description"] = "year of the latest order from the supplier (0: none)"
+    return out
+
+
+class USShares:
+    """A fitted U.S. share model as a demand model's file holds it (group ``us_share``), read for answers:
+    P(U.S.) per draw for the fitted partners and families, and their history with every supplier."""
+
+    def __init__(self, tree: xr.DataTree, take: int = 1000) -> None:
+        self.panel = tree["constant_data"].to_dataset()
+        self.status = str(tree.attrs["status"])
+        self.diagnostics = json.loads(tree.attrs["diagnostics"])
+        self.centre_year = float(tree.attrs["centre_year"])
+        self.last_year = int(tree.attrs["last_year"])
+        self.memory = int(self.panel.attrs.get("memory", json.loads(tree.attrs["model_config"])["memory"]))
+        self.panel.attrs.update(
+            first_year=int(tree.attrs["first_year"]), last_year=self.last_year, memory=self.memory
         )
-        return 1.0 / (1.0 + np.exp(-logit))
+        reader = USShareModel()
+        reader.idata = tree
+        fx = reader.effects()
+        n = fx["intercept"].shape[0]
+        pick = np.linspace(0, n - 1, take).astype(int) if take <= n else np.arange(take) % n
+        self._fx = {k: v[pick] for k, v in fx.items()}
+        self.partners = [str(p) for p in self.panel["partner"].values]
+        self.families = [str(f) for f in self.panel["family"].values]
+
+    def probabilities(
+        self, years: np.ndarray, pi: np.ndarray | None = None, fi: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(draws, P, F, Y) P(U.S.) with the history as of the last fitted year, for the partners ``pi``
+        and families ``fi`` (positions; default: all)."""
+        return _probabilities(self._fx, self.centre_year, self.panel, years, pi, fi)
 
 
 def us_demand(total: np.ndarray, p_us: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -327,9 +406,11 @@ __all__ = [
     "US",
     "ShareError",
     "USShareModel",
+    "USShares",
     "default_share_config",
     "default_share_sampler",
     "share_panel",
     "simulate_share_panel",
     "us_demand",
+    "with_supplier_history",
 ]

@@ -28,7 +28,7 @@ from sqlalchemy import text
 
 from bayes.forecast import LINE_SOURCES, ForecastError, NewFamily, NewPartner, combined_records, records
 from evidence.loaders import LoadError, Problem
-from evidence.records import DOMESTIC_PLANS, EVIDENCE, LORS, Column, LORStatus, Table
+from evidence.records import DOMESTIC_PLANS, EVIDENCE, LORS, SUPPLIER_ORDERS, Column, LORStatus, Table
 from service import _replay, audit, auth, registry, scope, store
 from service._cache import GZIP_MIN_BYTES, accepts_gzip, gzipped
 from service.app import Served, Services
@@ -60,6 +60,8 @@ from service.schemas import (
     QuestionRequest,
     ServedModel,
     Stored,
+    SupplierOutlook,
+    SupplierOutlookRequest,
     SystemForecast,
     SystemForecastRequest,
     SystemInfo,
@@ -469,6 +471,29 @@ async def create_system_forecast(
     return await _answer(request, served, key, compute, len(chosen.partners) * data.horizon)
 
 
+@_forecast_post("/v1/supplier-outlook")
+async def create_supplier_outlook(
+    state: State, request: Request, data: Annotated[SupplierOutlookRequest, JSON_BODY]
+) -> Response[SupplierOutlook]:
+    """Per partner × family: P(the next order goes to the U.S.), the expected U.S. share per year and
+    how it moves (the region's trend), and the other suppliers the partner bought the family from, from
+    the U.S. share model fitted to every supplier's orders (docs/suppliers.md)."""
+    served = _served(_services(state))
+    chosen = scope.select(_caller(request), served.forecaster, data.partners, data.families, data.regions)
+    families = [str(f) for f in (chosen.families or served.forecaster.families)]
+
+    def compute() -> bytes:
+        rows = served.forecaster.supplier_outlook(
+            chosen.partners, families, data.horizon, data.levels, data.top
+        )
+        return msgspec.json.encode(
+            {"model": _served_model(served), "horizon": data.horizon, "levels": data.levels, "rows": rows}
+        )
+
+    key = ("supplier-outlook", data.horizon, tuple(data.levels), data.top, chosen)
+    return await _answer(request, served, key, compute, _cells(served, chosen, data.horizon))
+
+
 def line_risk_body(served: Served, ds) -> dict[str, Any]:
     """A line's risk (Forecaster.line_risk) as the LineRisk body."""
     levels = [float(v) for v in ds["level"].values]
@@ -683,6 +708,12 @@ ingest_plans = _ingest_handler(
     "plans",
     DOMESTIC_PLANS,
     "Store domestic plans; a plan for a family and fiscal year already stored is replaced.",
+)
+ingest_supplier_orders = _ingest_handler(
+    "supplier-orders",
+    SUPPLIER_ORDERS,
+    "Store orders from any supplier per partner, family, year and supplier (the U.S. share model's "
+    "data); a count already stored for the same four is replaced.",
 )
 
 
@@ -991,10 +1022,12 @@ HANDLERS = [
     create_block_buy,
     ask_question,
     create_system_forecast,
+    create_supplier_outlook,
     ingest_lors,
     set_lor_status,
     ingest_evidence,
     ingest_plans,
+    ingest_supplier_orders,
     ingest_texts,
     start_fit,
     get_job,

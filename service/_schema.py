@@ -28,7 +28,7 @@ batches = Table(
     "batches",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("kind", String(32), nullable=False),  # lors | evidence | plans | seed
+    Column("kind", String(32), nullable=False),  # lors | evidence | plans | supplier-orders | seed
     Column("rows", Integer, nullable=False),
     Column("key_id", String(32)),
     Column("created_at", String(32), nullable=False),
@@ -132,6 +132,21 @@ line_capacities = Table(
     Column("seq", Integer, nullable=False),
 )
 
+supplier_orders = Table(  # every supplier's orders (evidence.suppliers), for the U.S. share model
+    "supplier_orders",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("partner", String(64), ForeignKey("partners.id"), nullable=False, index=True),
+    Column("family", String(64), ForeignKey("families.id"), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("supplier", String(64), nullable=False),
+    Column("orders", Integer, nullable=False),
+    Column("units", Integer),
+    Column("source", Text, nullable=False, default=""),
+    Column("batch", Integer, ForeignKey("batches.id"), nullable=False),
+    UniqueConstraint("partner", "family", "year", "supplier", name="uq_supplier_orders_cell"),
+)
+
 models = Table(
     "models",
     metadata,
@@ -204,4 +219,5 @@ RECORD_TABLES = {
     "evidence": evidence,
     "domestic_plans": domestic_plans,
     "line_capacities": line_capacities,
+    "supplier_orders": supplier_orders,
 }

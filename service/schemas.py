@@ -257,6 +257,65 @@ class SystemForecast(msgspec.Struct):
     rows: list[SystemYear]
 
 
+class SupplierOutlookRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Which supplier the selected partners' next orders are likely to go to, per partner × family
+    (left out: every partner the key may see, every family)."""
+
+    partners: Filter | None = None
+    families: Filter | None = None
+    regions: Filter | None = None
+    horizon: Annotated[int, msgspec.Meta(ge=1, le=10)] = 3
+    levels: Levels = msgspec.field(default_factory=lambda: [0.8])
+    top: Annotated[int, msgspec.Meta(ge=0, le=20)] = 3
+
+
+class Probability(msgspec.Struct):
+    mean: float
+    intervals: list[Interval]
+
+
+class ShareYear(msgspec.Struct):
+    year: int
+    mean: float
+    intervals: list[Interval]
+
+
+class SupplierHistory(msgspec.Struct):
+    first_year: int
+    last_year: int
+    orders: int
+    us_orders: int
+    recent_years: int
+    recent_orders: int
+    recent_us_orders: int
+
+
+class Competitor(msgspec.Struct):
+    supplier: str
+    orders: int
+    share: float
+    last_year: int
+
+
+class SupplierCell(msgspec.Struct):
+    partner: str
+    family: str
+    region: str
+    basis: str
+    p_next_us: Probability
+    shares: list[ShareYear]
+    change_per_decade: Probability
+    history: SupplierHistory
+    competitors: list[Competitor]
+
+
+class SupplierOutlook(msgspec.Struct):
+    model: ServedModel
+    horizon: int
+    levels: list[float]
+    rows: list[SupplierCell]
+
+
 class LineRiskRequest(msgspec.Struct, forbid_unknown_fields=True):
     """A production line's load per production year (GET /v1/lines), from the selected partners' demand
     (left out: every partner the key may see) plus the DoD's own quantity."""

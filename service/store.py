@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, tuple_,
 
 from evidence import strict_json
 from evidence.loaders import LoadError, Problem, json_rows, load_dataset, read_csv_text, validate_frame
-from evidence.records import DOMESTIC_PLANS, EVIDENCE, LORS, TABLES, LORStatus, Table
+from evidence.records import DOMESTIC_PLANS, EVIDENCE, LORS, SUPPLIER_ORDERS, TABLES, LORStatus, Table
 from evidence.writers import atomic_write_text, write_table
 from service import _schema as s
 from service import audit, scope
@@ -28,7 +28,12 @@ from service.db import now
 log = logging.getLogger(__name__)
 
 # What an upload may hold: the endpoint's name → the dataset table layout it is validated against.
-INGESTS = {"lors": LORS, "evidence": EVIDENCE, "plans": DOMESTIC_PLANS}
+INGESTS = {"lors": LORS, "evidence": EVIDENCE, "plans": DOMESTIC_PLANS, "supplier-orders": SUPPLIER_ORDERS}
+# Uploads that replace stored rows with the same key (a revised plan, a revised count of orders).
+_REPLACES = {
+    "plans": (s.domestic_plans, ("family", "fiscal_year")),
+    "supplier-orders": (s.supplier_orders, ("partner", "family", "year", "supplier")),
+}
 _INSERT_CHUNK = 5_000
 
 
@@ -37,7 +42,7 @@ class Stored:
     batch: int
     kind: str
     rows: int
-    replaced: int = 0  # plans: rows for the same family and fiscal year that the upload superseded
+    replaced: int = 0  # plans, supplier orders: rows with the same key that the upload superseded
 
 
 def parse_upload(
@@ -160,14 +165,15 @@ def seed(engine: Engine, dataset: Path) -> bool:
         return False
     data = load_dataset(dataset)
     with engine.begin() as conn:
-        total = sum(len(f) for f in (data.lors, data.evidence, data.domestic_plans))
+        batched = ("lors", "evidence", "domestic_plans", "supplier_orders")
+        total = sum(len(getattr(data, name)) for name in batched)
         batch = _new_batch(conn, "seed", total, None, str(dataset))
         for name in ("partners", "families", "line_capacities"):
             rows = _records(getattr(data, name))
             for i, row in enumerate(rows):
                 row["seq"] = i
             _insert(conn, s.RECORD_TABLES[name], rows)
-        for name in ("lors", "evidence", "domestic_plans"):
+        for name in batched:
             rows = _records(getattr(data, name))
             for row in rows:
                 row["batch"] = batch
@@ -214,7 +220,8 @@ def ingest(
     beyond ``writer``'s partner scope are refused before anything else is checked.
 
     LOR ids must be new; a domestic plan for a family and fiscal year already stored replaces it
-    (plans are revised each budget cycle; the batch records which upload did it)."""
+    (plans are revised each budget cycle; the batch records which upload did it), and so does a count
+    of orders for a partner, family, year and supplier (SIPRI revises its register between releases)."""
     with engine.begin() as conn:
         stored = _ingest_in(conn, kind, raw, source, key_id, offset, writer)
     log.info(
@@ -310,14 +317,15 @@ def _ingest_in(
     for row in rows:
         row["batch"] = batch
     replaced = 0
-    if kind == "plans":
-        keys = list(zip(typed["family"], typed["fiscal_year"].astype(int), strict=True))
-        result = conn.execute(
-            delete(s.domestic_plans).where(
-                tuple_(s.domestic_plans.c.family, s.domestic_plans.c.fiscal_year).in_(keys)
+    if kind in _REPLACES:
+        stored_table, columns = _REPLACES[kind]
+        keys = list(zip(*(typed[c].tolist() for c in columns), strict=True))
+        for start in range(0, len(keys), _INSERT_CHUNK):
+            chunk = keys[start : start + _INSERT_CHUNK]
+            result = conn.execute(
+                delete(stored_table).where(tuple_(*(stored_table.c[c] for c in columns)).in_(chunk))
             )
-        )
-        replaced = int(result.rowcount or 0)
+            replaced += int(result.rowcount or 0)
     _insert(conn, s.RECORD_TABLES[table.name], rows)
     audit.record(conn, key_id, f"ingest.{kind}", source, batch=batch, rows=len(rows), replaced=replaced)
     return Stored(batch, kind, len(rows), replaced)

@@ -77,6 +77,7 @@ def systems_path(fitted_path: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
     from bayes.model import DemandModel
     from bayes.system_shares import GROUP, SystemShareModel, simulate_shares
+    from bayes.us_share import GROUP as US_GROUP
 
     model = DemandModel.load(fitted_path)
     coords = model.coords
@@ -87,7 +88,37 @@ def systems_path(fitted_path: Path, tmp_path_factory: pytest.TempPathFactory) ->
     panel, _ = simulate_shares(systems, regions, years, requests_per_cell=10, seed=2)
     sampler = {"draws": 600, "tune": 500, "chains": 4, "random_seed": 3}
     model.idata[GROUP] = SystemShareModel(sampler_config=sampler).fit(panel, progressbar=False)
+    model.idata[US_GROUP] = _us_share_group(model)
     return model.save(tmp_path_factory.mktemp("systems") / "systems.nc")
+
+
+def _us_share_group(model):
+    """A U.S. share model fitted to orders from every supplier drawn from the share model with known truth
+    (bayes.us_share.simulate_share_panel) on the fit's partners and families; the orders that
+    did not go to the U.S. are spread over three rivals, France the likeliest."""
+    import numpy as np
+    import pandas as pd
+
+    from bayes.us_share import US, USShareModel, simulate_share_panel, with_supplier_history
+
+    coords = model.coords
+    partners, families = list(coords["partner"].values), list(coords["family"].values)
+    years = np.arange(model.reference_year - 14, model.reference_year + 1)
+    panel, _ = simulate_share_panel(len(partners), len(families), years, seed=4, orders_rate=1.0)
+    # the simulated panel's eight regions stay: the world's four give the region scale a funnel
+    panel = panel.assign_coords(partner=partners, family=families)
+    rng = np.random.default_rng(4)
+    rows = []
+    for (p, f, y), n in np.ndenumerate(panel["all_count"].values):
+        us = int(panel["us_count"].values[p, f, y])
+        rivals = rng.multinomial(n - us, [0.6, 0.25, 0.15])
+        split = dict(zip(["france", "israel", "korea_south"], rivals, strict=True))
+        for supplier, orders in {US: us, **split}.items():
+            if orders:
+                rows.append((partners[p], families[f], int(years[y]), supplier, int(orders)))
+    orders = pd.DataFrame(rows, columns=["partner", "family", "year", "supplier", "orders"])
+    model = USShareModel(sampler_config={"random_seed": 5})
+    return model.fit(with_supplier_history(panel, orders), progressbar=False)
 
 
 @pytest.fixture(scope="session")

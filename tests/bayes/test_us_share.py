@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes.us_share import ShareError, USShareModel, share_panel, simulate_share_panel, us_demand
+from bayes.us_share import (
+    ShareError,
+    USShareModel,
+    share_panel,
+    simulate_share_panel,
+    us_demand,
+    with_supplier_history,
+)
 
 PARTNERS = pd.DataFrame(
     {
@@ -45,6 +52,27 @@ def test_a_cell_s_history_counts_the_years_before_it_only() -> None:
     assert other_history[1998] == pytest.approx(np.log(2)) and other_history[1999] == 0
     assert other_history[2002] == pytest.approx(np.log(3)) and us_history[2002] == pytest.approx(np.log(2))
     assert str(panel["partner_region"].sel(partner="chad").values) == "Sub-Saharan Africa"
+
+
+def test_supplier_history_counts_each_supplier_in_the_panel_s_years_only() -> None:
+    orders = _orders(
+        [
+            ("norway", "helo", 1986, "united_kingdom", 4),  # before the panel: history terms only
+            ("norway", "helo", 1993, "united_kingdom", 1),
+            ("norway", "helo", 2001, "italy", 2),
+            ("norway", "helo", 2002, "italy", 1),
+            ("norway", "helo", 2001, "united_states", 1),
+            ("chad", "apc", 1995, "france", 1),
+        ]
+    )
+    panel = with_supplier_history(share_panel(orders, PARTNERS, 1990, 2003), orders)
+    helo = panel.sel(partner="norway", family="helo")
+    counts = dict(zip(panel["supplier"].values, helo["supplier_orders"].values.tolist(), strict=True))
+    latest = dict(zip(panel["supplier"].values, helo["last_order"].values.tolist(), strict=True))
+    assert counts == {"france": 0, "italy": 3, "united_kingdom": 1, "united_states": 1}
+    assert latest == {"france": 0, "italy": 2002, "united_kingdom": 1993, "united_states": 2001}
+    # every supplier's orders in the panel's years add up to the panel's own count
+    assert int(panel["supplier_orders"].sum()) == int(panel["all_count"].sum())
 
 
 def test_history_matches_a_brute_force_window() -> None:

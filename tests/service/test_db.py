@@ -21,7 +21,7 @@ def test_migrated_database_matches_the_schema(tmp_path: Path) -> None:
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
         journal = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
     assert diff == []
-    assert version == "0002" and journal == "wal"
+    assert version == "0003" and journal == "wal"
     assert {"lors", "evidence", "models", "jobs", "api_keys", "audit"} <= set(
         inspect(engine).get_table_names()
     )
