@@ -25,10 +25,11 @@ log = logging.getLogger(__name__)
 
 
 def small_sampler(random_seed: int, target_accept: float = 0.8) -> dict[str, Any]:
-    """The side models' sampler defaults: 4 chains of 1000 draws after 500 tuning steps, all at once."""
+    """The side models' sampler defaults: 4 chains of 1000 draws after 1000 tuning steps, all at once
+    (500 left the U.S. share model's intercept at an R-hat of 1.0101 on the real panel at 2015)."""
     return {
         "draws": 1000,
-        "tune": 500,
+        "tune": 1000,
         "chains": 4,
         "target_accept": target_accept,
         "random_seed": random_seed,

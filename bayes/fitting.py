@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import xarray as xr
 
+from bayes._small_fit import SmallModel
+from bayes.channel_share import GROUP as CHANNEL_GROUP
+from bayes.channel_share import ChannelError, ChannelModel, channel_panel
 from bayes.model import MODEL_VERSION, DemandModel, default_model_config
 from bayes.panel import build_panel, describe, panel_hash
 from bayes.system_shares import GROUP, SystemShareModel, default_share_sampler, named_systems, system_panel
@@ -21,6 +25,30 @@ from priors import load_priors
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class SideData:
+    """The side models' data for a demand panel (:func:`side_data_for`); each one present is fitted into
+    the demand model's file as a group of its own, and one left out leaves the file without its answers:
+
+    - ``systems``: requests per named system (group ``system_shares``; without it, per family only);
+    - ``us_shares``: every supplier's orders (group ``us_share``; without it, no answers about suppliers);
+    - ``channels``: FMS and DCS dollars per partner and year (group ``channel_share``; without it, no
+      answer about which channel demand uses)."""
+
+    systems: xr.Dataset | None = None
+    us_shares: xr.Dataset | None = None
+    channels: xr.Dataset | None = None
+
+    def parts(self) -> list[tuple[str, str, xr.Dataset, Callable[..., Any]]]:
+        """(group, the attribute holding its data's hash, data, fit) for each side model with data."""
+        every = [
+            (GROUP, "systems_hash", self.systems, fit_shares),
+            (US_GROUP, "shares_hash", self.us_shares, fit_us_share),
+            (CHANNEL_GROUP, "channels_hash", self.channels, fit_channels),
+        ]
+        return [part for part in every if part[2] is not None]
+
+
 def fit_panel(
     panel: xr.Dataset,
     out: Path,
@@ -29,16 +57,11 @@ def fit_panel(
     progressbar: bool = True,
     warm_start: Path | None = None,
     model_config: Mapping[str, Any] | None = None,
-    systems: xr.Dataset | None = None,
-    us_shares: xr.Dataset | None = None,
+    side: SideData | None = None,
 ) -> DemandModel:
     """Fit and save; a fit that fails its gates is saved too, marked ``status = failed``.
 
-    ``systems`` (:func:`systems_for`): the requests per named system, to fit the system-share model
-    into the same file (group ``system_shares``); without it the file answers per family only.
-    ``us_shares`` (:func:`us_shares_for`): every supplier's orders, to fit the U.S. share model into
-    the file (group ``us_share``); without it the file answers no questions about suppliers.
-
+    ``side`` (:func:`side_data_for`): the side models' data, each fitted into the same file.
     ``warm_start``: a stored posterior file whose sampler state (positions, step size, mass
     matrix) the chains start from -- the refit after new LORs arrive. ``model_config`` entries
     (``zero_inflation``, ``components``) override the defaults."""
@@ -54,12 +77,15 @@ def fit_panel(
             )
     model = DemandModel({**default_model_config(load_priors(priors)), **(model_config or {})}, sampler_config)
     model.fit(panel, progressbar=progressbar, warm_start=state)
-    if systems is not None:
-        fit_shares(model, systems, progressbar)
-    if us_shares is not None:
-        fit_us_share(model, us_shares, progressbar)
+    for _, _, data, fit in (side or SideData()).parts():
+        fit(model, data, progressbar)
     model.save(out)
     return model
+
+
+def side_data_for(dataset: Dataset, panel: xr.Dataset) -> SideData:
+    """Every side model's data for a demand panel: the same partners, families and years."""
+    return SideData(systems_for(dataset, panel), us_shares_for(dataset, panel), channels_for(dataset, panel))
 
 
 def systems_for(dataset: Dataset, panel: xr.Dataset) -> xr.Dataset:
@@ -92,12 +118,23 @@ def us_shares_for(dataset: Dataset, panel: xr.Dataset) -> xr.Dataset | None:
     return with_supplier_history(shares, dataset.supplier_orders)
 
 
+def channels_for(dataset: Dataset, panel: xr.Dataset) -> xr.Dataset | None:
+    """The channel model's data for a demand panel's partners; None where the dataset has no FMS and
+    DCS figures (a simulated world) or none for these partners."""
+    try:
+        return channel_panel(dataset.evidence, dataset.partners, [str(p) for p in panel["partner"].values])
+    except ChannelError as exc:
+        log.info("no channel model: %s", exc)
+        return None
+
+
 def _side_sampler(model: DemandModel, base: Mapping[str, Any]) -> dict[str, Any]:
-    """A side model's sampler: no more draws, tuning steps or chains than the demand model used (a quick
-    test fit stays quick; its gates say what that cost)."""
+    """A side model's sampler: no more draws or chains than the demand model used, and no more tuning
+    steps than its whole run (a quick test fit stays quick; its gates say what that cost)."""
     cfg = model.sampler_config
     return {
-        **{k: min(int(cfg[k]), int(base[k])) for k in ("draws", "tune", "chains")},
+        **{k: min(int(cfg[k]), int(base[k])) for k in ("draws", "chains")},
+        "tune": min(int(cfg["tune"]) + int(cfg["draws"]), int(base["tune"])),
         "chain_method": cfg["chain_method"],
     }
 
@@ -115,14 +152,24 @@ def fit_shares(model: DemandModel, systems: xr.Dataset, progressbar: bool = True
     return shares
 
 
+def _fit_side(
+    model: DemandModel, side: SmallModel, data: xr.Dataset, group: str, key: str, progressbar: bool
+) -> Any:
+    side.sampler_config |= _side_sampler(model, side.sampler_config)
+    tree = side.fit(data, progressbar)
+    tree.attrs[key] = panel_hash(data)
+    model.idata[group] = tree
+    return side
+
+
 def fit_us_share(model: DemandModel, shares: xr.Dataset, progressbar: bool = True) -> USShareModel:
     """Fit the U.S. share model into ``model``'s tree (group ``us_share``)."""
-    share_model = USShareModel()
-    share_model.sampler_config |= _side_sampler(model, share_model.sampler_config)
-    tree = share_model.fit(shares, progressbar)
-    tree.attrs["shares_hash"] = panel_hash(shares)
-    model.idata[US_GROUP] = tree
-    return share_model
+    return _fit_side(model, USShareModel(), shares, US_GROUP, "shares_hash", progressbar)
+
+
+def fit_channels(model: DemandModel, channels: xr.Dataset, progressbar: bool = True) -> ChannelModel:
+    """Fit the channel model into ``model``'s tree (group ``channel_share``)."""
+    return _fit_side(model, ChannelModel(), channels, CHANNEL_GROUP, "channels_hash", progressbar)
 
 
 def fit_dataset(
@@ -137,17 +184,8 @@ def fit_dataset(
 ) -> DemandModel:
     dataset = load_dataset(data)
     panel = build_panel(dataset, first_year=first_year)
-    return fit_panel(
-        panel,
-        out,
-        priors,
-        sampler_config,
-        progressbar,
-        warm_start,
-        model_config,
-        systems_for(dataset, panel),
-        us_shares_for(dataset, panel),
-    )
+    side = side_data_for(dataset, panel)
+    return fit_panel(panel, out, priors, sampler_config, progressbar, warm_start, model_config, side)
 
 
 def stored_fit_is_current(path: Path, panel: xr.Dataset) -> DemandModel | None:
@@ -178,17 +216,13 @@ def stored_fit_is_current(path: Path, panel: xr.Dataset) -> DemandModel | None:
 def ensure_default_model(data: Path, path: Path, first_year: int = 1990) -> DemandModel:
     dataset = load_dataset(data)
     panel = build_panel(dataset, first_year=first_year)
-    systems = systems_for(dataset, panel)
-    us_shares = us_shares_for(dataset, panel)
+    side = side_data_for(dataset, panel)
     model = stored_fit_is_current(path, panel)
     if model is not None:
         log.info("using stored model %s (fitted %s)", path, model.idata.attrs.get("fitted_at"))
         # The demand fit still holds; only a side model whose data changed (or is missing) is refitted.
-        side = [(GROUP, "systems_hash", systems, fit_shares)]
-        if us_shares is not None:
-            side.append((US_GROUP, "shares_hash", us_shares, fit_us_share))
         changed = False
-        for group, key, data, fit in side:
+        for group, key, data, fit in side.parts():
             stored = model.idata[group].attrs.get(key) if group in model.idata.children else None
             if stored != panel_hash(data):
                 log.info("fitting the %s model into %s (%s)", group, path, "stale" if stored else "missing")
@@ -198,7 +232,7 @@ def ensure_default_model(data: Path, path: Path, first_year: int = 1990) -> Dema
             model.save(path)
         return model
     log.info("fitting the default model; this takes a few minutes on 2 cores")
-    model = fit_panel(panel, path, systems=systems, us_shares=us_shares)
+    model = fit_panel(panel, path, side=side)
     if model.status != "ok":
         raise RuntimeError(f"the default fit failed its gates: {'; '.join(model.diagnostics.failures)}")
     return model

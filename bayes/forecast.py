@@ -41,6 +41,8 @@ import pandas as pd
 import xarray as xr
 
 from bayes import terms
+from bayes.channel_share import GROUP as CHANNEL_GROUP
+from bayes.channel_share import ChannelShares
 from bayes.line_load import SOURCES as LINE_SOURCES
 from bayes.line_load import book_by_system, carried_plan, place
 from bayes.model import DemandModel, PosteriorDraws
@@ -549,6 +551,7 @@ class Forecaster:
         tree = model.idata
         self.shares = SystemShares(tree[SHARES_GROUP], s) if SHARES_GROUP in tree.children else None
         self.us_shares = USShares(tree[US_SHARE_GROUP], s) if US_SHARE_GROUP in tree.children else None
+        self.channels = ChannelShares(tree[CHANNEL_GROUP], s) if CHANNEL_GROUP in tree.children else None
         self._allow_failed = allow_failed
         self.lines = lines if lines is not None else load_lines()
         self.catalogue = catalogue or load_catalogue()
@@ -1238,22 +1241,40 @@ class Forecaster:
         its trend, and the competing suppliers from history (:mod:`bayes.supplier_outlook`)."""
         from bayes.supplier_outlook import supplier_outlook
 
-        shares = self.us_shares
-        if shares is None:
-            raise ForecastError(
-                "suppliers: this model file has no U.S. share model (its dataset had no orders from other "
-                "suppliers); refit it on a dataset with a supplier_orders table to answer about suppliers"
-            )
-        if shares.status != "ok" and not self._allow_failed:
-            failures = "; ".join(shares.diagnostics.get("failures", []))
-            raise ForecastError(
-                f"suppliers: the U.S. share model failed its gates ({failures}), so it is not served"
-            )
+        shares = self._served_side(self.us_shares, "U.S. share", "orders from other suppliers")
         levels = self._check(horizon, levels)
         try:
             return supplier_outlook(shares, partners, families, horizon, levels, top)
         except ShareError as exc:
             raise ForecastError(str(exc)) from None
+
+    def channel_outlook(
+        self, partners: Sequence[str], horizon: int, levels: Sequence[float] = (0.8,)
+    ) -> list[dict]:
+        """Per partner: P(its U.S. orders use FMS rather than DCS) in each forecast year
+        (:func:`bayes.supplier_outlook.channel_outlook`)."""
+        from bayes.supplier_outlook import channel_outlook
+
+        channels = self._served_side(self.channels, "channel", "FMS and DCS figures")
+        levels = self._check(horizon, levels)
+        try:
+            return channel_outlook(channels, partners, self.years[:horizon], levels)
+        except ShareError as exc:
+            raise ForecastError(str(exc)) from None
+
+    def _served_side(self, side, label: str, missing: str):
+        """A side model the file holds and whose gates passed, or a ForecastError saying why not."""
+        if side is None:
+            raise ForecastError(
+                f"suppliers: this model file has no {label} model (its dataset had no {missing}); "
+                "refit it on a dataset with them to answer this"
+            )
+        if side.status != "ok" and not self._allow_failed:
+            failures = "; ".join(side.diagnostics.get("failures", []))
+            raise ForecastError(
+                f"suppliers: the {label} model failed its gates ({failures}), so it is not served"
+            )
+        return side
 
     # -- named systems ------------------------------------------------------------------------------
     def _require_shares(self) -> SystemShares:

@@ -1,4 +1,5 @@
-"""Answers about suppliers for partner × family cells, read off a fitted U.S. share model.
+"""Answers about suppliers for partner × family cells, read off a fitted U.S. share model, and about the
+channel (FMS or DCS) each partner's U.S. purchases use, read off the channel model.
 
 For each cell: P(its next order goes to the U.S.) in the first forecast year, the expected U.S. share in
 each forecast year, how the share moves (the region's trend), and the suppliers the partner has bought
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from bayes.channel_share import ChannelShares
 from bayes.us_share import US, ShareError, USShares
 
 DECADE = 10
@@ -124,4 +126,52 @@ def _competitors(panel, a: int, b: int, total: int, top: int) -> list[dict]:
     ]
 
 
-__all__ = ["supplier_outlook"]
+CHANNEL_NOTE = (
+    "Forecast demand counts U.S. orders whatever their channel (SIPRI does not tell FMS from DCS). p_fms is "
+    "the expected FMS share of the partner's U.S. purchases by value (Security Assistance Monitor): the "
+    "chance a forecast order arrives as an LOR (an FMS case, hybrid cases included); the rest is DCS "
+    "demand, which reaches industry as commercial contracts under export licences, with no LOR."
+)
+
+
+def channel_outlook(
+    channels: ChannelShares, partners: Sequence[str], years: np.ndarray, levels: Sequence[float] = (0.8,)
+) -> list[dict]:
+    """One answer per partner: P(FMS) per year in ``years``, with what it rests on (the years SAM
+    reports both channels for the partner, or none: the common share and its region's trend)."""
+    index = {p: i for i, p in enumerate(channels.partners)}
+    unknown = [p for p in partners if p not in index]
+    if unknown:
+        raise ShareError(f"partners: {unknown[:5]} not in the channel model's panel")
+    pi = np.array([index[p] for p in partners], dtype=int)
+    mean, bounds = _summaries(channels.probabilities(years, pi), levels)  # (P, Y)
+    panel = channels.panel
+    out = []
+    for a, partner in enumerate(partners):
+        n = int(channels.reported_years[pi[a]])
+        seen = np.flatnonzero(panel["observed"].values[pi[a]])
+        last = None
+        if len(seen):
+            t = seen[-1]
+            last = {
+                "year": int(panel["year"].values[t]),
+                "fms_usd_m": float(panel["fms_usd_m"].values[pi[a], t]),
+                "dcs_usd_m": float(panel["dcs_usd_m"].values[pi[a], t]),
+            }
+        out.append(
+            {
+                "partner": partner,
+                "basis": f"history: {n} years with both channels reported, {channels.first_reported}-"
+                f"{channels.last_reported}; later years take {channels.last_reported}'s share"
+                if n
+                else "no year with both channels reported: the common share and the region's trend",
+                "p_fms": [
+                    {"year": int(y), **_summary(mean, bounds, levels, a, k)} for k, y in enumerate(years)
+                ],
+                "last_reported": last,
+            }
+        )
+    return out
+
+
+__all__ = ["CHANNEL_NOTE", "channel_outlook", "supplier_outlook"]

@@ -32,6 +32,7 @@ from evidence.records import (
     PARTNERS,
     SUPPLIER_ORDERS,
     Column,
+    LORChannel,
     LORStatus,
     Table,
     number_text,
@@ -206,8 +207,8 @@ def _parse_column(raw: pd.Series, col: Column) -> tuple[pd.Series, Checks]:
             (bad, "not an ISO date (YYYY-MM-DD)"),
             (outside, f"must be {col.bounds}"),
         ]
-    if col.kind == "status":
-        allowed = {s.value for s in LORStatus}
+    if col.kind in ("status", "channel"):
+        allowed = {s.value for s in (LORStatus if col.kind == "status" else LORChannel)}
         lowered = text.str.lower()
         bad = (~blank) & ~lowered.isin(allowed).to_numpy()
         return lowered, [(bad, f"not one of {sorted(allowed)}")]

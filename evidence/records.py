@@ -25,6 +25,15 @@ class LORStatus(StrEnum):
     EXECUTED = "executed"
 
 
+class LORChannel(StrEnum):
+    """How a request is to be met. An LOR opens a Foreign Military Sales case by definition; ``hybrid``
+    marks one whose case is paired with commercial (DCS) contracts or co-production. Blank: not stated,
+    as for SIPRI's historical orders, which stand in for requests of either channel."""
+
+    FMS = "fms"
+    HYBRID = "hybrid"
+
+
 @dataclass(frozen=True, slots=True)
 class Partner:
     id: str
@@ -57,6 +66,7 @@ class LOR:
     source: str = ""
     year_uncertain: bool = False
     quantity_uncertain: bool = False
+    channel: str = ""  # a LORChannel value, or "" where not stated
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +277,13 @@ LORS = Table(
         _text("source"),
         Column("year_uncertain", "bool", required=False),
         Column("quantity_uncertain", "bool", required=False),
+        Column(
+            "channel",
+            "channel",
+            required=False,
+            description="'fms', or 'hybrid' for an FMS case paired with commercial contracts or "
+            "co-production; blank where not stated (historical orders)",
+        ),
     ),
     key=("id",),
 )

@@ -474,7 +474,8 @@ def build_dataset(register: Path, out: Path, supplier: str = "United States") ->
     out.mkdir(parents=True, exist_ok=True)
     write_table(partners[[c.name for c in PARTNERS.columns]], out / "partners.csv")
     write_table(families[[c.name for c in FAMILIES.columns]], out / "families.csv")
-    write_table(lors[[c.name for c in LORS.columns]], out / "lors.csv")
+    # no channel column: SIPRI does not say whether an order came through FMS or DCS
+    write_table(lors[[c.name for c in LORS.columns if c.name != "channel"]], out / "lors.csv")
     write_evidence(evidence[[c.name for c in EVIDENCE.columns]], out / "evidence.parquet")
 
     summary = BuildSummary(

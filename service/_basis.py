@@ -50,6 +50,7 @@ def _requests(rows: pd.DataFrame, system: str | None, f) -> list[dict]:
                 "quantity": None if pd.isna(r.quantity) else int(r.quantity),
                 "designation": str(r.designation or ""),
                 "source": str(r.source or ""),
+                "channel": str(getattr(r, "channel", "") or ""),
             }
         )
     return sorted(out, key=lambda x: x["received"], reverse=True)

@@ -27,8 +27,18 @@ from litestar.response import File, Response
 from sqlalchemy import text
 
 from bayes.forecast import LINE_SOURCES, ForecastError, NewFamily, NewPartner, combined_records, records
+from bayes.supplier_outlook import CHANNEL_NOTE
 from evidence.loaders import LoadError, Problem
-from evidence.records import DOMESTIC_PLANS, EVIDENCE, LORS, SUPPLIER_ORDERS, Column, LORStatus, Table
+from evidence.records import (
+    DOMESTIC_PLANS,
+    EVIDENCE,
+    LORS,
+    SUPPLIER_ORDERS,
+    Column,
+    LORChannel,
+    LORStatus,
+    Table,
+)
 from service import _replay, audit, auth, registry, scope, store
 from service._cache import GZIP_MIN_BYTES, accepts_gzip, gzipped
 from service.app import Served, Services
@@ -477,18 +487,22 @@ async def create_supplier_outlook(
 ) -> Response[SupplierOutlook]:
     """Per partner × family: P(the next order goes to the U.S.), the expected U.S. share per year and
     how it moves (the region's trend), and the other suppliers the partner bought the family from, from
-    the U.S. share model fitted to every supplier's orders (docs/suppliers.md)."""
+    the U.S. share model fitted to every supplier's orders; per partner, P(its U.S. orders use FMS rather
+    than DCS) per year, from the channel model (docs/suppliers.md)."""
     served = _served(_services(state))
     chosen = scope.select(_caller(request), served.forecaster, data.partners, data.families, data.regions)
     families = [str(f) for f in (chosen.families or served.forecaster.families)]
 
     def compute() -> bytes:
-        rows = served.forecaster.supplier_outlook(
-            chosen.partners, families, data.horizon, data.levels, data.top
-        )
-        return msgspec.json.encode(
-            {"model": _served_model(served), "horizon": data.horizon, "levels": data.levels, "rows": rows}
-        )
+        forecaster = served.forecaster
+        rows = forecaster.supplier_outlook(chosen.partners, families, data.horizon, data.levels, data.top)
+        channels, note = [], CHANNEL_NOTE
+        if forecaster.channels is not None and forecaster.channels.status == "ok":
+            channels = forecaster.channel_outlook(chosen.partners, data.horizon, data.levels)
+        elif forecaster.channels is not None:
+            note += " The channel model failed its gates, so no P(FMS) is given."
+        body = {"model": _served_model(served), "horizon": data.horizon, "levels": data.levels, "rows": rows}
+        return msgspec.json.encode(body | {"channels": channels, "channel_note": note})
 
     key = ("supplier-outlook", data.horizon, tuple(data.levels), data.top, chosen)
     return await _answer(request, served, key, compute, _cells(served, chosen, data.horizon))
@@ -617,6 +631,8 @@ def _column_schema(column: Column) -> Schema:
     words = [w for w in (column.description, column.bounds) if w]
     if column.kind == "status":
         words.append(f"one of {[s.value for s in LORStatus]}")
+    if column.kind == "channel":
+        words.append(f"one of {[s.value for s in LORChannel]}, or blank")
     return Schema(
         type=kind if column.required else [kind, OpenAPIType.NULL],
         format="date" if column.kind == "date" else None,

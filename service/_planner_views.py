@@ -2,9 +2,10 @@
 and one partner, each with fan charts, and scenario toggles on the system and line views.
 
 Every view reads the same forecaster methods the API does (``system_forecast``, ``system_block_buy``,
-``line_risk``, ``question``, ``forecast``), through the key's scope: a scoped key names only its
-partners, in the view's filters and in every toggle alike. Toggles are plain GET parameters, so a
-scenario is a link a planner can share; the baseline and the scenario come from the same draws.
+``line_risk``, ``question``, ``forecast``, ``supplier_outlook``), through the key's scope: a scoped key
+names only its partners, in the view's filters and in every toggle alike. Toggles are plain GET
+parameters, so a scenario is a link a planner can share; the baseline and the scenario come from the same
+draws.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 from litestar import Request, get
 from litestar.response import Response
 
-from bayes.forecast import LINE_SOURCES, Forecaster
+from bayes.forecast import LINE_SOURCES, Forecaster, ForecastError
 from bayes.scenario import Scenario
 from service import auth, scope
 from service._charts import fan_chart
@@ -30,6 +31,8 @@ from service.schemas import WhatIf
 FAN_LEVELS = (0.5, 0.8, 0.95)
 PLAN_CUTS = (1.0, 0.9, 0.7, 0.5, 0.0)  # the toggle's choices: the plan times this
 TOP_PARTNERS = 25
+SUPPLIER_LEVEL = 0.8  # the partner page's supplier intervals
+TOP_SUPPLIERS = 3  # competitors named per family
 
 Params = dict[str, list[str]]
 
@@ -354,6 +357,10 @@ def partner_view(served: Served, caller: auth.Caller, params: Params) -> str:
             }
         )
     rows.sort(key=lambda r: -r["p_within"])
+    suppliers, suppliers_note = supplier_rows(f, pid, rows, horizon)
+    channel = None
+    if f.channels is not None and f.channels.status == "ok":
+        channel = f.channel_outlook([pid], horizon, (SUPPLIER_LEVEL,))[0]
     return html(
         "partner.html",
         **_context(served, caller),
@@ -364,7 +371,44 @@ def partner_view(served: Served, caller: auth.Caller, params: Params) -> str:
         fan=fan,
         rows=rows,
         forecast_years=list(map(int, totals["year"].values)),
+        suppliers=suppliers,
+        suppliers_note=suppliers_note,
+        channel=channel,
+        supplier_level=SUPPLIER_LEVEL,
     )
+
+
+def supplier_rows(
+    f: Forecaster, partner: str, family_rows: list[dict], horizon: int
+) -> tuple[list[dict], str | None]:
+    """The partner's supplier outlook, one row per family of ``family_rows`` (the page's rows, whose names
+    it keeps), the families with orders on record first, most first; or no rows and the reason.
+
+    A model without a U.S. share model, or with one that failed its gates, still draws the rest of the
+    page: the reason stands in for the table."""
+    try:
+        outlook = f.supplier_outlook(
+            [partner], [r["family"] for r in family_rows], horizon, (SUPPLIER_LEVEL,), TOP_SUPPLIERS
+        )
+    except ForecastError as exc:
+        return [], str(exc).removeprefix("suppliers: ").rstrip(".") + "."
+    names = {r["family"]: r["name"] for r in family_rows}
+    rows = [
+        {
+            **o,
+            "name": names[o["family"]],
+            "p_next": o["p_next_us"]["mean"],
+            "p_next_lower": o["p_next_us"]["intervals"][0]["lower"],
+            "p_next_upper": o["p_next_us"]["intervals"][0]["upper"],
+            "first_share": o["shares"][0],
+            "last_share": o["shares"][-1],
+            "change": o["change_per_decade"]["mean"],
+        }
+        for o in outlook
+    ]
+    # stable: families without orders keep the page's order (most likely to ask first)
+    rows.sort(key=lambda r: -r["history"]["orders"])
+    return rows, None
 
 
 # ---- handlers ---------------------------------------------------------------------------------------
@@ -390,7 +434,7 @@ async def question_page(request: Request) -> Response:
 
 @get(f"{PATH}/partner", include_in_schema=False)
 async def partner_page(request: Request) -> Response:
-    """One partner: its new requests per year as a fan, and per family."""
+    """One partner: its new requests per year as a fan, per family, and whom it buys each family from."""
     return await respond(request, "planner-partner", partner_view)
 
 

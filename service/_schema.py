@@ -72,6 +72,7 @@ lors = Table(
     Column("year_uncertain", Boolean, nullable=False, default=False),
     Column("quantity_uncertain", Boolean, nullable=False, default=False),
     Column("batch", Integer, ForeignKey("batches.id"), nullable=False),
+    Column("channel", String(16), nullable=False, default="", server_default=""),  # fms | hybrid | ""
 )
 
 evidence = Table(

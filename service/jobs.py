@@ -212,7 +212,7 @@ def run_job(job_id: str, settings_dict: dict[str, Any]) -> None:
             )
         registry.update_job(engine, job_id, model_id=model_id, pid=os.getpid())
         params = job.params
-        from bayes.fitting import fit_panel, systems_for, us_shares_for
+        from bayes.fitting import fit_panel, side_data_for
         from bayes.panel import build_panel
         from evidence.loaders import load_dataset
         from service.store import export
@@ -236,8 +236,7 @@ def run_job(job_id: str, settings_dict: dict[str, Any]) -> None:
                 "zero_inflation": bool(params.get("zero_inflated", False)),
                 "components": {name: False for name in params.get("without", [])},
             },
-            systems=systems_for(dataset, panel),
-            us_shares=us_shares_for(dataset, panel),
+            side=side_data_for(dataset, panel),
         )
         _stage(engine, job_id, "saving")
         record = registry.register_file(engine, out, job_id=job_id, model_id=model_id)

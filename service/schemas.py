@@ -309,11 +309,26 @@ class SupplierCell(msgspec.Struct):
     competitors: list[Competitor]
 
 
+class ChannelReported(msgspec.Struct):
+    year: int
+    fms_usd_m: float
+    dcs_usd_m: float
+
+
+class ChannelPartner(msgspec.Struct):
+    partner: str
+    basis: str
+    p_fms: list[ShareYear]
+    last_reported: ChannelReported | None
+
+
 class SupplierOutlook(msgspec.Struct):
     model: ServedModel
     horizon: int
     levels: list[float]
     rows: list[SupplierCell]
+    channels: list[ChannelPartner]  # empty where the served file has no channel model
+    channel_note: str
 
 
 class LineRiskRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -494,6 +509,7 @@ class BookRequest(msgspec.Struct):
     quantity: int | None
     designation: str
     source: str
+    channel: str  # fms | hybrid | "" (not stated)
 
 
 class Span(msgspec.Struct):

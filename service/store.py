@@ -96,6 +96,7 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "bool": (bool,),
     "date": (str,),
     "status": (str,),
+    "channel": (str,),
 }
 _JSON_NAMES = {str: "string", bool: "boolean", int: "number", float: "number", list: "array", dict: "object"}
 

@@ -75,6 +75,7 @@ def systems_path(fitted_path: Path, tmp_path_factory: pytest.TempPathFactory) ->
     over sys_c (shares drawn from the share model with known truth: bayes.system_shares)."""
     import numpy as np
 
+    from bayes.channel_share import GROUP as CHANNEL_GROUP
     from bayes.model import DemandModel
     from bayes.system_shares import GROUP, SystemShareModel, simulate_shares
     from bayes.us_share import GROUP as US_GROUP
@@ -89,7 +90,22 @@ def systems_path(fitted_path: Path, tmp_path_factory: pytest.TempPathFactory) ->
     sampler = {"draws": 600, "tune": 500, "chains": 4, "random_seed": 3}
     model.idata[GROUP] = SystemShareModel(sampler_config=sampler).fit(panel, progressbar=False)
     model.idata[US_GROUP] = _us_share_group(model)
+    model.idata[CHANNEL_GROUP] = _channel_group(model)
     return model.save(tmp_path_factory.mktemp("systems") / "systems.nc")
+
+
+def _channel_group(model):
+    """A channel model fitted to FMS and DCS dollars drawn from it with known truth
+    (bayes.channel_share.simulate_channel_panel) for the fit's partners; the last has no reported year."""
+    import numpy as np
+
+    from bayes.channel_share import ChannelModel, simulate_channel_panel
+
+    partners = list(model.coords["partner"].values)
+    panel, _ = simulate_channel_panel(len(partners), np.arange(2001, 2017), seed=6)
+    panel = panel.assign_coords(partner=partners)
+    panel["observed"][-1] = False
+    return ChannelModel(sampler_config={"random_seed": 6}).fit(panel, progressbar=False)
 
 
 def _us_share_group(model):

@@ -8,6 +8,10 @@ from collections.abc import Iterator
 import pytest
 from litestar.testing import TestClient
 
+from service import auth
+from service._handlers import _served
+from service._planner_views import partner_view
+
 
 @pytest.fixture(scope="module")
 def views(systems_client) -> Iterator[tuple[TestClient, str, str]]:
@@ -72,6 +76,109 @@ def test_the_partner_view_drills_into_one_partner(views) -> None:
     browser, admin, _ = views
     r = signed_in(browser, admin).get("/planner/partner", params={"partner": "P02"})
     assert r.status_code == 200 and 'id="partner-fan"' in r.text and 'id="partner-families"' in r.text
+
+
+def _pct(v: float) -> str:
+    """The page's pct macro, as the HTML writes it."""
+    if 0 < v < 0.005:
+        return "&lt;1%"
+    if 0.995 <= v < 1:
+        return "&gt;99%"
+    return f"{v:.0%}"
+
+
+def _table(page: str, table_id: str) -> list[tuple[str, list[str]]]:
+    """(family, the text of each cell) per row of the table ``table_id``."""
+    table = page[page.index(f'id="{table_id}"') :]
+    table = table[: table.index("</table>")]
+    return [
+        (
+            family,
+            [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)],
+        )
+        for family, row in re.findall(r'<tr data-family="([^"]+)">(.*?)</tr>', table, re.S)
+    ]
+
+
+def _supplier_cells(row: dict) -> list[str]:
+    """What the partner page's supplier table shows for one row of POST /v1/supplier-outlook."""
+    p, shares, history = row["p_next_us"], row["shares"], row["history"]
+    change = row["change_per_decade"]["mean"] * 100
+    if history["orders"] == 0:
+        others = row["basis"]
+    elif not row["competitors"]:
+        others = "U.S. only"
+    else:
+        others = "; ".join(
+            f"{c['supplier'].replace('_', ' ')} {c['orders']} ({_pct(c['share'])}), last {c['last_year']}"
+            for c in row["competitors"]
+        )
+    return [
+        _pct(p["mean"]),
+        f"{_pct(p['intervals'][0]['lower'])}-{_pct(p['intervals'][0]['upper'])}",
+        _pct(shares[0]["mean"]),
+        *([_pct(shares[-1]["mean"])] if len(shares) > 1 else []),
+        ("±0" if abs(change) < 0.05 else f"{change:+.1f}") + " pts",
+        f"{history['orders']} / {history['us_orders']}",
+        others,
+    ]
+
+
+@pytest.mark.parametrize("horizon", [1, 3])
+def test_the_partner_view_shows_the_suppliers_the_api_gives(views, systems_client, horizon: int) -> None:
+    api, _ = systems_client
+    browser, admin, _ = views
+    r = signed_in(browser, admin).get("/planner/partner", params={"partner": "p02", "horizon": horizon})
+    assert r.status_code == 200, r.text
+    names = {family: cells[0] for family, cells in _table(r.text, "partner-families")}
+    shown = _table(r.text, "partner-suppliers")
+    body = {"partners": ["p02"], "families": list(names), "horizon": horizon, "levels": [0.8], "top": 3}
+    answer = api.post("/v1/supplier-outlook", json=body)
+    assert answer.status_code == 200, answer.text
+    rows = {row["family"]: row for row in answer.json()["rows"]}
+    # a row per family, named as the page names it, those with orders first (most first), the rest as above
+    assert [family for family, _ in shown] == sorted(names, key=lambda f: -rows[f]["history"]["orders"])
+    assert any(rows[f]["history"]["orders"] for f in names)  # the simulated history orders something
+    for family, cells in shown:
+        assert cells == [names[family], *_supplier_cells(rows[family])], family
+    history = next(iter(rows.values()))["history"]
+    basis = re.search(r'id="partner-suppliers-basis">(.*?)</p>', r.text, re.S)[1]
+    assert "SIPRI orders from every supplier" in basis
+    assert f"{history['first_year']}-{history['last_year']}" in basis
+    years = [s["year"] for s in next(iter(rows.values()))["shares"]]
+    assert f"U.S. share {years[0]} (exp.)" in r.text and f"U.S. share {years[-1]} (exp.)" in r.text
+    assert 'id="partner-suppliers-note"' not in r.text
+    channel = answer.json()["channels"][0]["p_fms"][0]
+    line = re.search(r'id="partner-channel">(.*?)</p>', r.text, re.S)[1]
+    assert f"P(an order in {channel['year']} uses FMS, an LOR)\n{_pct(channel['mean'])}" in line
+
+
+def test_the_partner_view_without_a_share_model_says_so(client: TestClient, keys) -> None:
+    with TestClient(app=client.app) as browser:
+        r = signed_in(browser, keys.admin).get("/planner/partner", params={"partner": "p01"})
+    assert r.status_code == 200, r.text
+    assert 'id="partner-families"' in r.text and 'id="partner-suppliers"' not in r.text
+    note = re.search(r'id="partner-suppliers-note">(.*?)</p>', r.text, re.S)[1]
+    assert "no U.S. share model" in note
+
+
+def test_the_partner_view_with_a_failed_share_model_says_so(views, monkeypatch) -> None:
+    browser, _, _ = views
+    served = _served(browser.app.state.services)
+    monkeypatch.setattr(served.forecaster.us_shares, "status", "failed")
+    admin = auth.Caller("k", "admin", "admin", None)
+    page = partner_view(served, admin, {"partner": ["p01"]})
+    assert 'id="partner-families"' in page and 'id="partner-suppliers"' not in page
+    assert "failed its gates" in re.search(r'id="partner-suppliers-note">(.*?)</p>', page, re.S)[1]
+
+
+def test_a_scoped_key_sees_the_suppliers_of_its_partners_alone(views) -> None:
+    browser, _, scoped = views
+    b = signed_in(browser, scoped)
+    mine = b.get("/planner/partner", params={"partner": "p01"})
+    assert mine.status_code == 200 and 'id="partner-suppliers"' in mine.text
+    other = b.get("/planner/partner", params={"partner": "p03"})
+    assert other.status_code == 403 and "partner-suppliers" not in other.text
 
 
 @pytest.mark.parametrize(

@@ -125,3 +125,24 @@ def test_uploads_over_the_size_limit_are_413(client: TestClient) -> None:
     limit = client.app.state.services.settings.max_body_bytes
     body = LOR_HEADER + "x" * (limit + 10)
     assert client.post("/v1/lors", content=body, headers={"content-type": "text/csv"}).status_code == 413
+
+
+def test_a_hybrid_lor_is_stored_and_a_bad_channel_is_refused(client: TestClient) -> None:
+    lor = {
+        "id": "hybrid-1",
+        "partner": "p01",
+        "family": "f00",
+        "received": "2031-02-01",
+        "status": "pending",
+        "quantity": 4,
+        "channel": " Hybrid ",
+    }
+    bad = client.post("/v1/lors", json=[{**lor, "id": "hybrid-2", "channel": "dcs"}])
+    assert bad.status_code == 400 and "channel" in bad.text and "hybrid" in bad.text, bad.text
+    assert client.post("/v1/lors", json=[lor]).status_code == 201
+    unstated = client.post("/v1/lors", json=[{**lor, "id": "hybrid-3", "channel": None}])
+    assert unstated.status_code == 201, unstated.text
+    engine = client.app.state.services.engine
+    with engine.connect() as conn:
+        lors = store.read_table(conn, "lors").set_index("id")
+    assert lors.loc["hybrid-1", "channel"] == "hybrid" and lors.loc["hybrid-3", "channel"] == ""

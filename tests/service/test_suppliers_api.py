@@ -105,3 +105,26 @@ def test_a_scoped_key_may_not_store_orders_of_another_partner(client: TestClient
     row = {"partner": "p05", "family": "f00", "year": 2019, "supplier": "france", "orders": 1}
     r = client.post("/v1/supplier-orders", json=[row], headers=bearer(keys.scoped))
     assert r.status_code == 403, r.text
+
+
+def test_the_outlook_says_which_channel_each_partner_s_orders_use(systems_client) -> None:
+    client, _ = systems_client
+    last = client.get("/v1/partners").json()[-1]["id"]  # its channel figures are all unreported
+    r = client.post("/v1/supplier-outlook", json={"partners": ["p01", last], "horizon": 2})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert "LOR" in out["channel_note"] and "DCS" in out["channel_note"]
+    by_partner = {c["partner"]: c for c in out["channels"]}
+    assert set(by_partner) == {"p01", last}
+    first_year = out["rows"][0]["shares"][0]["year"]
+    for channel in by_partner.values():
+        assert [y["year"] for y in channel["p_fms"]] == [first_year, first_year + 1]
+        for year in channel["p_fms"]:
+            (interval,) = year["intervals"]
+            assert 0 < interval["lower"] <= year["mean"] <= interval["upper"] < 1
+    assert by_partner["p01"]["basis"].startswith("history") and by_partner["p01"]["last_reported"]
+    # no reported year: the common share, with the partners' spread as its uncertainty
+    assert by_partner[last]["last_reported"] is None and "no year" in by_partner[last]["basis"]
+    wide = by_partner[last]["p_fms"][0]["intervals"][0]
+    narrow = by_partner["p01"]["p_fms"][0]["intervals"][0]
+    assert wide["upper"] - wide["lower"] > narrow["upper"] - narrow["lower"]

@@ -1,4 +1,5 @@
-"""Every supplier's orders per partner × family × year × supplier, which the U.S. share model reads.
+"""Every supplier's orders per partner × family × year × supplier, which the U.S. share model reads, and
+each LOR's channel (fms, hybrid, or blank where not stated).
 
 Revision ID: 0003
 Revises: 0002
@@ -34,9 +35,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("supplier_orders", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_supplier_orders_partner"), ["partner"], unique=False)
+    with op.batch_alter_table("lors", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("channel", sa.String(length=16), nullable=False, server_default=""))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("lors", schema=None) as batch_op:
+        batch_op.drop_column("channel")
     with op.batch_alter_table("supplier_orders", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_supplier_orders_partner"))
     op.drop_table("supplier_orders")
