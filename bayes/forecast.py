@@ -996,6 +996,12 @@ class Forecaster:
             )
         return levels
 
+    def partner_alliances(self) -> list[tuple[str, ...]]:
+        """Each fitted partner's alliance memberships, in partner order: the alliances the model reads
+        (those with enough members to be a predictor; NATO and the EU on the real panel)."""
+        membership = np.asarray(self._cd["partner_alliance"].values, dtype=bool)
+        return [tuple(self.alliances[row]) for row in membership]
+
     def select_partners(
         self, partners: Sequence[str] | None, regions: Sequence[str] | None = None
     ) -> np.ndarray:

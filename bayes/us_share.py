@@ -40,7 +40,7 @@ US = "united_states"
 GROUP = "us_share"
 _SCALARS = ("intercept", "sigma_region", "sigma_partner", "sigma_family", "trend_mean", "sigma_trend")
 _SLOPES = ("incumbency", "competition")
-_EFFECTS = ("region_effect", "partner_raw", "family_effect", "trend_raw")
+_EFFECTS = ("region_raw", "partner_raw", "family_raw", "trend_raw")
 _NAMES = (*_SCALARS, *_SLOPES, *_EFFECTS)
 
 
@@ -256,12 +256,12 @@ class USShareModel(SmallModel):
                 name: pm.HalfNormal(f"sigma_{name}", float(cfg["effect_sd"]))
                 for name in ("region", "partner", "family")
             }
-            # regions and families each summing to zero: a shift of every region or family against the
-            # intercept leaves the likelihood as it is, and their scales alone could not hold it (R-hat
-            # 1.016 non-centred and 1.03 centred on the real panel)
-            region = pm.ZeroSumNormal("region_effect", sigma=scales["region"], dims="region")
+            # non-centred, regions and families each summing to zero: a shift of every region or family
+            # against the intercept leaves the likelihood as it is, and their scales alone could not hold
+            # it (R-hat 1.016 on the real panel); centred, the simulated world's eight regions diverged
+            region = scales["region"] * pm.ZeroSumNormal("region_raw", sigma=1.0, dims="region")
             partner_raw = pm.Normal("partner_raw", 0.0, 1.0, dims="partner")
-            family = pm.ZeroSumNormal("family_effect", sigma=scales["family"], dims="family")
+            family = scales["family"] * pm.ZeroSumNormal("family_raw", sigma=1.0, dims="family")
             trend_mean = pm.Normal("trend_mean", 0.0, float(cfg["trend_sd"]))
             sigma_trend = pm.HalfNormal("sigma_trend", float(cfg["trend_sd"]))
             trend_raw = pm.Normal("trend_raw", 0.0, 1.0, dims="region")
@@ -292,9 +292,8 @@ class USShareModel(SmallModel):
             return np.moveaxis(post[name].values, -1, 0)
 
         out = {name: values(name) for name in (*_SCALARS, *_SLOPES)}
-        out["region"] = values("region_effect")
-        out["partner"] = values("sigma_partner")[:, None] * values("partner_raw")
-        out["family"] = values("family_effect")
+        for name in ("region", "partner", "family"):  # non-centred; regions and families sum to zero
+            out[name] = values(f"sigma_{name}")[:, None] * values(f"{name}_raw")
         out["trend"] = out["trend_mean"][:, None] + out["sigma_trend"][:, None] * values("trend_raw")
         return out
 

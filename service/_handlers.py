@@ -29,6 +29,7 @@ from sqlalchemy import text
 from bayes.forecast import LINE_SOURCES, ForecastError, NewFamily, NewPartner, combined_records, records
 from bayes.supplier_outlook import CHANNEL_NOTE
 from evidence.loaders import LoadError, Problem
+from evidence.organisations import ORGANISATIONS
 from evidence.records import (
     DOMESTIC_PLANS,
     EVIDENCE,
@@ -65,6 +66,7 @@ from service.schemas import (
     ModelSummary,
     NewFamilySpec,
     NewPartnerSpec,
+    OrganisationInfo,
     Partner,
     QuestionAnswer,
     QuestionRequest,
@@ -80,6 +82,10 @@ from service.schemas import (
 )
 
 SECURITY = [{"apiKey": []}]
+ORGANISATION_RULE = (
+    "pools the members the model knows (the organisation's own rare orders are not forecast); a key limited "
+    "to some partners sees the pooled totals only when it sees every one of these members"
+)
 _REASONS = {
     400: "invalid input: the body, a field or a row (each named)",
     401: "missing, unknown or revoked API key",
@@ -297,6 +303,21 @@ def list_partners(state: State, request: Request) -> list[Partner]:
     ]
 
 
+@_listing("/v1/organisations")
+def list_organisations(state: State, request: Request) -> list[OrganisationInfo]:
+    """Multinational buyers a block buy can pool through, with their members that the served model knows.
+    A scoped key lists only those whose members it sees, every one (the rule it is held to)."""
+    forecaster = _served(_services(state)).forecaster
+    caller = _caller(request)
+    out = []
+    for org in ORGANISATIONS.values():
+        known = scope.organisation_members(forecaster, org)
+        if not known or not scope.may_pool(caller, known):
+            continue
+        out.append(OrganisationInfo(org.id, org.name, known, ORGANISATION_RULE))
+    return out
+
+
 @_listing("/v1/families")
 def list_families(state: State) -> list[Family]:
     c = _served(_services(state)).model.coords
@@ -358,9 +379,18 @@ async def create_forecast(
 async def create_block_buy(
     state: State, request: Request, data: Annotated[BlockBuyRequest, JSON_BODY]
 ) -> Response[BlockBuyResponse]:
-    """Quantiles of cumulative LORs and units of a set of partners over a window (multinational pooling)."""
+    """Quantiles of cumulative LORs and units of a set of partners over a window (multinational pooling);
+    ``organisation`` pools its members the model knows (a scoped key: only when it sees all of them)."""
     served = _served(_services(state))
-    chosen = scope.select(_caller(request), served.forecaster, data.partners, data.families, data.regions)
+    org = None
+    if data.organisation is not None:
+        if data.partners is not None:
+            raise ForecastError("partners: name partners or an organisation, not both")
+        org, chosen = scope.select_organisation(
+            _caller(request), served.forecaster, data.organisation, data.families, data.regions
+        )
+    else:
+        chosen = scope.select(_caller(request), served.forecaster, data.partners, data.families, data.regions)
 
     def compute() -> bytes:
         ds = served.forecaster.block_buy(
@@ -377,6 +407,7 @@ async def create_block_buy(
             row["combined"] = combined
         return msgspec.json.encode(
             {
+                "organisation": None if org is None else org.id,
                 "partners": list(ds.attrs["partners"]),
                 "first_year": int(ds.attrs["first_year"]),
                 "last_year": int(ds.attrs["last_year"]),
@@ -386,7 +417,15 @@ async def create_block_buy(
             }
         )
 
-    key = ("block-buy", data.first_year, data.last_year, tuple(data.levels), data.at_least, chosen)
+    key = (
+        "block-buy",
+        org and org.id,
+        data.first_year,
+        data.last_year,
+        tuple(data.levels),
+        data.at_least,
+        chosen,
+    )
     f = served.forecaster
     years = int((data.last_year or f.years[-1]) - (data.first_year or f.years[0]) + 1)
     every = len(chosen.partners) == len(f.partners)  # every partner: sums taken at start-up, cheap
@@ -1031,6 +1070,7 @@ HANDLERS = [
     metrics,
     list_partners,
     list_families,
+    list_organisations,
     list_systems,
     list_lines,
     create_line_risk,

@@ -74,9 +74,11 @@ class ForecastRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class BlockBuyRequest(msgspec.Struct, forbid_unknown_fields=True):
-    """Cumulative demand of a set of partners over a window of forecast years."""
+    """Cumulative demand of a set of partners over a window of forecast years; ``organisation`` (GET
+    /v1/organisations) pools its members instead of naming partners."""
 
     partners: Filter | None = None
+    organisation: Label | None = None
     families: Filter | None = None
     regions: Filter | None = None
     first_year: Year | None = None
@@ -203,6 +205,7 @@ class BlockBuyRow(msgspec.Struct):
 
 
 class BlockBuyResponse(msgspec.Struct):
+    organisation: str | None
     partners: list[str]
     first_year: int
     last_year: int
@@ -643,6 +646,13 @@ class QuestionAnswer(msgspec.Struct):
     partners: list[str]
     window: QuestionWindow
     rests_on: QuestionBasis
+
+
+class OrganisationInfo(msgspec.Struct):
+    id: str
+    name: str
+    members: list[str]  # those the served model knows
+    rule: str
 
 
 class Partner(msgspec.Struct):

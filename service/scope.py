@@ -13,6 +13,10 @@ checked with :func:`check_rows` or :func:`require_unscoped`. The rules:
 - For a scoped key any partner id outside its scope is a 403, whether or not such a partner exists,
   so the answer says nothing about partners it may not see. New (hypothetical) partners may not carry a
   known partner's id in any spelling; their draws come from the population, not from any partner.
+- An organisation (a multinational buyer: NATO, the EU, the African Union, ...) pools its members that the
+  served model knows. A scoped key sees an organisation's pooled totals only when its scope holds every one
+  of those members; otherwise the request is a 403 that names neither the members nor their number, since
+  a pool over members it may not see would show their demand.
 - A scoped key writes only rows of its own partners (LORs, evidence, texts). What belongs to no partner
   (domestic plans, fits, activation, keys, whole posterior files) needs a key without a scope, and an
   admin key never has one.
@@ -25,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bayes.forecast import Forecaster, ForecastError, NewFamily, NewPartner
+from evidence.organisations import Organisation, OrganisationError, members, organisation
 from service.auth import Caller
 
 
@@ -191,3 +196,36 @@ def check_rows(caller: Caller, table: str, partners: Iterable[str] | None) -> No
 
 
 __all__ = ["ScopeError", "Selection", "check_rows", "require_unscoped", "select", "visible_partners"]
+
+
+def organisation_members(forecaster: Forecaster, org: Organisation) -> list[str]:
+    """The organisation's members that the served model knows."""
+    return members(org, list(forecaster.partners), forecaster.partner_alliances())
+
+
+def may_pool(caller: Caller, members: Sequence[str]) -> bool:
+    """Whether ``caller`` may see a pool over these members: every one of them within its scope."""
+    return caller.partners is None or all(p in caller.partners for p in members)
+
+
+def select_organisation(
+    caller: Caller,
+    forecaster: Forecaster,
+    name: str,
+    families: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+) -> tuple[Organisation, Selection]:
+    """The members an organisation pools (module docstring: the rule for scoped keys), as a selection."""
+    try:
+        org = organisation(name)
+    except OrganisationError as exc:
+        raise ForecastError(str(exc)) from None
+    known = organisation_members(forecaster, org)
+    if not may_pool(caller, known):
+        raise ScopeError(
+            f"organisation: {org.id}'s pooled totals are shown only to a key that sees every one of its "
+            "members the model knows"
+        )
+    if not known:
+        raise ForecastError(f"organisation: the served model knows none of {org.name}'s members")
+    return org, select(caller, forecaster, known, families, regions)
