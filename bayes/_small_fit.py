@@ -106,6 +106,23 @@ class SmallModel(ABC):
     sampler_config: dict[str, Any]
     idata: xr.DataTree | None
 
+    def _configure(
+        self,
+        defaults: Mapping[str, Any],
+        sampler_defaults: Mapping[str, Any],
+        model_config: Mapping[str, Any] | None,
+        sampler_config: Mapping[str, Any] | None,
+        positive: tuple[str, ...] = (),
+    ) -> None:
+        """Both configs over their defaults, each of ``positive`` checked to be a positive number."""
+        self.model_config = {**defaults, **(model_config or {})}
+        self.sampler_config = {**sampler_defaults, **(sampler_config or {})}
+        for name in positive:
+            value = self.model_config[name]
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise self.error(f"model_config[{name!r}]: {value!r} is not a positive number")
+        self.idata = None
+
     @abstractmethod
     def build_model(self, panel: xr.Dataset):  # -> pm.Model
         """The PyMC model of ``panel``; every subclass writes its own."""

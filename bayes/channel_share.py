@@ -168,16 +168,12 @@ class ChannelModel(SmallModel):
     def __init__(
         self, model_config: Mapping[str, Any] | None = None, sampler_config: Mapping[str, Any] | None = None
     ) -> None:
-        self.model_config = {**default_channel_config(), **(model_config or {})}
-        self.sampler_config = {**default_channel_sampler(), **(sampler_config or {})}
-        for name in ("intercept_sd", "effect_sd", "trend_sd"):
-            value = self.model_config[name]
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ChannelError(f"model_config[{name!r}]: {value!r} is not a positive number")
+        positive = ("intercept_sd", "effect_sd", "trend_sd")
+        defaults = default_channel_config(), default_channel_sampler()
+        self._configure(*defaults, model_config, sampler_config, positive)
         value = self.model_config["min_total_usd_m"]
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise ChannelError(f"model_config['min_total_usd_m']: {value!r} is not a number >= 0")
-        self.idata: xr.DataTree | None = None
 
     def build_model(self, panel: xr.Dataset):  # -> pm.Model
         import pymc as pm

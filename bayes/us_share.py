@@ -225,16 +225,12 @@ class USShareModel(SmallModel):
     def __init__(
         self, model_config: Mapping[str, Any] | None = None, sampler_config: Mapping[str, Any] | None = None
     ) -> None:
-        self.model_config = {**default_share_config(), **(model_config or {})}
-        self.sampler_config = {**default_share_sampler(), **(sampler_config or {})}
-        for name in ("intercept_sd", "effect_sd", "trend_sd", "slope_sd"):
-            value = self.model_config[name]
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ShareError(f"model_config[{name!r}]: {value!r} is not a positive number")
+        positive = ("intercept_sd", "effect_sd", "trend_sd", "slope_sd")
+        defaults = default_share_config(), default_share_sampler()
+        self._configure(*defaults, model_config, sampler_config, positive)
         memory = self.model_config["memory"]
         if isinstance(memory, bool) or not isinstance(memory, int) or memory < 1:
             raise ShareError(f"model_config['memory']: {memory!r} is not a whole number of years >= 1")
-        self.idata: xr.DataTree | None = None
 
     def build_model(self, panel: xr.Dataset):  # -> pm.Model
         import pymc as pm
