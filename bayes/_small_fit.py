@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+import numpy as np
 import xarray as xr
 
 from bayes._nuts import run_nuts
@@ -86,6 +87,19 @@ def fit_small(
     )
     log.info("%s fitted in %.1fs; %s", label, tree.attrs["fit_seconds"], "; ".join(diag.lines()))
     return tree
+
+
+def regions_of(panel: xr.Dataset) -> tuple[np.ndarray, list[str]]:
+    """Each partner's position among the panel's regions (sorted), and the regions."""
+    regions = panel["partner_region"].values.astype(str)
+    names = sorted(set(regions))
+    lookup = {n: i for i, n in enumerate(names)}
+    return np.array([lookup[r] for r in regions], dtype=int), names
+
+
+def pick_draws(n: int, take: int) -> np.ndarray:
+    """``take`` of ``n`` posterior draws, evenly spaced (cycled when more are asked for than there are)."""
+    return np.linspace(0, n - 1, take).astype(int) if take <= n else np.arange(take) % n
 
 
 def centre_year(panel: xr.Dataset) -> float:

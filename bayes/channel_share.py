@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes._small_fit import SmallModel, centre_year, small_sampler
+from bayes._small_fit import SmallModel, centre_year, pick_draws, regions_of, small_sampler
 from bayes.diagnostics import DEFAULT_GATES
 from evidence.records import US_DCS_AUTHORIZATIONS_USD_M, US_FMS_AGREEMENTS_USD_M
 
@@ -106,12 +106,6 @@ def channel_panel(
     panel["dcs_usd_m"].attrs["description"] = "DCS licences, current US$ million (NaN: not reported)"
     panel["observed"].attrs["description"] = f"both reported, together at least US${min_total_usd_m:g}M"
     return panel
-
-
-def _regions(panel: xr.Dataset) -> tuple[np.ndarray, list[str]]:
-    names = sorted(set(panel["partner_region"].values.astype(str)))
-    lookup = {n: i for i, n in enumerate(names)}
-    return np.array([lookup[r] for r in panel["partner_region"].values.astype(str)]), names
 
 
 def _squeezed(fraction: np.ndarray) -> np.ndarray:
@@ -185,7 +179,7 @@ class ChannelModel(SmallModel):
         p, t = rows.T
         fms, dcs = panel["fms_usd_m"].values[p, t], panel["dcs_usd_m"].values[p, t]
         y = _squeezed(fms / (fms + dcs))
-        region_index, regions = _regions(panel)
+        region_index, regions = regions_of(panel)
         x = (panel["year"].values[t] - centre_year(panel)) / 10.0
         coords = {"region": regions, "partner": panel["partner"].values}
         with pm.Model(coords=coords) as model:
@@ -217,8 +211,8 @@ class ChannelShares:
         post = tree["posterior"].to_dataset()
         stacked = {k: post[k].values.reshape(-1, *post[k].shape[2:]) for k in _NAMES}
         n = stacked["intercept"].shape[0]
-        pick = np.linspace(0, n - 1, take).astype(int) if take <= n else np.arange(take) % n
-        region_index, _ = _regions(self.panel)
+        pick = pick_draws(n, take)
+        region_index, _ = regions_of(self.panel)
         s = {k: v[pick] for k, v in stacked.items()}
         self._base = s["partner_level"]
         self._trend = (s["trend_mean"][:, None] + s["sigma_trend"][:, None] * s["trend_raw"])[:, region_index]

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes._small_fit import SmallModel, centre_year, small_sampler
+from bayes._small_fit import SmallModel, centre_year, pick_draws, small_sampler
 from bayes.diagnostics import DEFAULT_GATES
 from evidence.systems import Catalogue
 
@@ -259,7 +259,7 @@ class SystemShares:
         post = tree["posterior"].to_dataset()
         stacked = {k: post[k].values.reshape(-1, *post[k].shape[2:]) for k in _NAMES}
         n = stacked["alpha"].shape[0]
-        pick = np.linspace(0, n - 1, take).astype(int) if take <= n else np.arange(take) % n
+        pick = pick_draws(n, take)
         self.status = str(tree.attrs["status"])
         self.diagnostics = json.loads(tree.attrs["diagnostics"])
         self.centre_year = float(tree.attrs["centre_year"])

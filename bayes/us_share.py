@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes._small_fit import SmallModel, centre_year, small_sampler
+from bayes._small_fit import SmallModel, centre_year, pick_draws, regions_of, small_sampler
 from bayes.diagnostics import DEFAULT_GATES
 
 US = "united_states"
@@ -161,12 +161,6 @@ def _panel(
     return panel
 
 
-def _regions(panel: xr.Dataset) -> tuple[np.ndarray, list[str]]:
-    names = sorted(set(panel["partner_region"].values.astype(str)))
-    lookup = {n: i for i, n in enumerate(names)}
-    return np.array([lookup[r] for r in panel["partner_region"].values.astype(str)]), names
-
-
 def simulate_share_panel(
     n_partners: int, n_families: int, years: np.ndarray, seed: int, orders_rate: float = 0.6
 ) -> tuple[xr.Dataset, dict[str, Any]]:
@@ -242,7 +236,7 @@ class USShareModel(SmallModel):
         if not len(rows):
             raise ShareError("all_count: no orders in the panel, so there is nothing to learn a share from")
         p, f, t = rows.T
-        region_index, regions = _regions(panel)
+        region_index, regions = regions_of(panel)
         x = (panel["year"].values[t] - centre_year(panel)) / 10.0
         us_h = panel["us_history"].values[p, f, t]
         other_h = panel["other_history"].values[p, f, t]
@@ -313,7 +307,7 @@ def _probabilities(
     fi: np.ndarray | None = None,
 ) -> np.ndarray:
     """(draws, P, F, Y) P(U.S.); ``pi`` and ``fi`` pick partners and families (default: all)."""
-    region_index, _ = _regions(panel)
+    region_index, _ = regions_of(panel)
     pi = np.arange(panel.sizes["partner"]) if pi is None else np.asarray(pi)
     fi = np.arange(panel.sizes["family"]) if fi is None else np.asarray(fi)
     region_index = region_index[pi]
@@ -374,7 +368,9 @@ class USShares:
         self.diagnostics = json.loads(tree.attrs["diagnostics"])
         self.centre_year = float(tree.attrs["centre_year"])
         self.last_year = int(tree.attrs["last_year"])
-        self.memory = int(self.panel.attrs.get("memory", json.loads(tree.attrs["model_config"])["memory"]))
+        self.memory = int(
+            json.loads(tree.attrs["model_config"])["memory"]
+        )  # the panel's attrs are not stored
         self.panel.attrs.update(
             first_year=int(tree.attrs["first_year"]), last_year=self.last_year, memory=self.memory
         )
@@ -382,7 +378,7 @@ class USShares:
         reader.idata = tree
         fx = reader.effects()
         n = fx["intercept"].shape[0]
-        pick = np.linspace(0, n - 1, take).astype(int) if take <= n else np.arange(take) % n
+        pick = pick_draws(n, take)
         self._fx = {k: v[pick] for k, v in fx.items()}
         self.partners = [str(p) for p in self.panel["partner"].values]
         self.families = [str(f) for f in self.panel["family"].values]
