@@ -258,6 +258,19 @@ def validate_frame(frame: pd.DataFrame, table: Table, source: str, row_offset: i
                     "max_rate is below min_sustaining_rate",
                 )
             )
+    if table is SUPPLIER_ORDERS and not problems:
+        # a supplier is no reference to a stored row, so only its spelling keeps "France" from being a
+        # second supplier beside "france"
+        for i in np.flatnonzero(~typed["supplier"].str.fullmatch(r"[a-z0-9_]+").to_numpy(dtype=bool)):
+            problems.append(
+                Problem(
+                    source,
+                    int(i) + row_offset,
+                    "supplier",
+                    frame["supplier"].iloc[i],
+                    "not an id in the partners' scheme (lowercase letters, digits and _, e.g. 'france')",
+                )
+            )
     if table is EVIDENCE and not problems:
         for kind, (low, high) in EVIDENCE_BOUNDS.items():
             outside = (typed["kind"] == kind) & ~typed["value"].between(low, high)

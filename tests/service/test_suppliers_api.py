@@ -93,6 +93,7 @@ def test_supplier_orders_are_stored_and_a_revised_count_replaces_the_old(client:
         ({"partner": "atlantis"}, "unknown partner id"),
         ({"year": 1200}, "year"),
         ({"supplier": ""}, "supplier"),
+        ({"supplier": "FRANCE"}, "partners' scheme"),
     ],
 )
 def test_bad_supplier_orders_are_refused_naming_the_field(client: TestClient, row: dict, needle: str) -> None:
