@@ -38,22 +38,15 @@ def small_sampler(random_seed: int, target_accept: float = 0.8) -> dict[str, Any
     }
 
 
-def fit_small(
+def sample_small(
     model,  # pm.Model
     names: list[str],
-    panel: xr.Dataset,
-    model_config: Mapping[str, Any],
     sampler_config: Mapping[str, Any],
-    label: str,
     progressbar: bool = True,
-    **attrs: Any,
-) -> xr.DataTree:
-    """Sample ``names`` of ``model`` with NumPyro NUTS in float64 and return the posterior, the sampler's
-    statistics and the panel as one tree, its attributes holding both configs, the gates' verdict
-    (``diagnostics``, ``status``), the panel's years, the fit time and ``attrs``."""
+) -> tuple[xr.Dataset, xr.Dataset]:
+    """Sample ``names`` of ``model`` with NumPyro NUTS in float64: (posterior, sampler statistics)."""
     import pytensor
 
-    started = time.perf_counter()
     cfg = sampler_config
     with pytensor.config.change_flags(floatX="float64"), model, warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Explicitly requested dtype", UserWarning)
@@ -68,6 +61,24 @@ def fit_small(
             chain_method=str(cfg["chain_method"]),
             progressbar=progressbar,
         )
+    return posterior, stats
+
+
+def fit_small(
+    model,  # pm.Model
+    names: list[str],
+    panel: xr.Dataset,
+    model_config: Mapping[str, Any],
+    sampler_config: Mapping[str, Any],
+    label: str,
+    progressbar: bool = True,
+    **attrs: Any,
+) -> xr.DataTree:
+    """Sample ``names`` of ``model`` (:func:`sample_small`) and return the posterior, the sampler's
+    statistics and the panel as one tree, its attributes holding both configs, the gates' verdict
+    (``diagnostics``, ``status``), the panel's years, the fit time and ``attrs``."""
+    started = time.perf_counter()
+    posterior, stats = sample_small(model, names, sampler_config, progressbar)
     tree = xr.DataTree.from_dict(
         {"posterior": posterior, "sample_stats": stats, "constant_data": panel.drop_attrs()}
     )
@@ -115,6 +126,8 @@ class SmallModel(ABC):
 
     label: ClassVar[str]
     names: ClassVar[tuple[str, ...]]
+    scalars: ClassVar[tuple[str, ...]]  # the hyper-parameters simulation-based calibration ranks
+    observed_name: ClassVar[str]  # the likelihood's variable
     error: ClassVar[type[Exception]]
     model_config: dict[str, Any]
     sampler_config: dict[str, Any]
@@ -138,8 +151,10 @@ class SmallModel(ABC):
         self.idata = None
 
     @abstractmethod
-    def build_model(self, panel: xr.Dataset):  # -> pm.Model
-        """The PyMC model of ``panel``; every subclass writes its own."""
+    def build_model(self, panel: xr.Dataset, observed: np.ndarray | None = None):  # -> pm.Model
+        """The PyMC model of ``panel``; every subclass writes its own. ``observed`` replaces the
+        likelihood's data (``observed_name``, in the order the model reads the panel's cells): simulated
+        values, for simulation-based calibration on the panel's design."""
 
     def fit(self, panel: xr.Dataset, progressbar: bool = True) -> xr.DataTree:
         model = self.build_model(panel)

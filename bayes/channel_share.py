@@ -157,6 +157,8 @@ class ChannelModel(SmallModel):
 
     label = "channel (FMS share)"
     names = _NAMES
+    scalars = _SCALARS
+    observed_name = "fms_fraction"
     error = ChannelError
 
     def __init__(
@@ -169,7 +171,7 @@ class ChannelModel(SmallModel):
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise ChannelError(f"model_config['min_total_usd_m']: {value!r} is not a number >= 0")
 
-    def build_model(self, panel: xr.Dataset):  # -> pm.Model
+    def build_model(self, panel: xr.Dataset, observed: np.ndarray | None = None):  # -> pm.Model
         import pymc as pm
 
         cfg = self.model_config
@@ -178,7 +180,7 @@ class ChannelModel(SmallModel):
             raise ChannelError("observed: no partner-year reports both FMS and DCS figures")
         p, t = rows.T
         fms, dcs = panel["fms_usd_m"].values[p, t], panel["dcs_usd_m"].values[p, t]
-        y = _squeezed(fms / (fms + dcs))
+        y = _squeezed(fms / (fms + dcs)) if observed is None else observed
         region_index, regions = regions_of(panel)
         x = (panel["year"].values[t] - centre_year(panel)) / 10.0
         coords = {"region": regions, "partner": panel["partner"].values}
@@ -195,7 +197,7 @@ class ChannelModel(SmallModel):
             trend = trend_mean + sigma_trend * trend_raw
             logit = level[p] + trend[region_index[p]] * x
             mu = pm.math.invlogit(logit)
-            pm.Beta("fms_fraction", alpha=mu * phi, beta=(1 - mu) * phi, observed=y)
+            pm.Beta(self.observed_name, alpha=mu * phi, beta=(1 - mu) * phi, observed=y)
         return model
 
 

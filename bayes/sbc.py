@@ -1,4 +1,5 @@
-"""Simulation-based calibration (Talts et al. 2018) of the demand model on a small configuration.
+"""Simulation-based calibration (Talts et al. 2018) of the demand model and the side models, each on a
+small configuration.
 
 Each replicate draws every parameter from the prior, simulates counts, units and withdrawals from
 them on a fixed small design (partners, families, years, readiness and text covariates), fits the
@@ -6,6 +7,10 @@ model, and records the rank of each true scalar among thinned posterior draws. I
 the model are right, every parameter's ranks are uniform; a chi-square test per parameter says
 how far they are from it, and the histograms show how (a U shape: over-confident, a hump:
 under-confident, a slope: biased).
+
+The side models (the U.S. share and the FMS channel, :func:`run_side_sbc`) are regressions on a design
+the data fix (orders per cell and their history, the years a partner reports): a replicate keeps a
+simulated panel's design and draws the scalars and the likelihood's data from the prior.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import pytensor
 import xarray as xr
 from scipy import stats
 
+from bayes._small_fit import SmallModel, pick_draws, sample_small
 from bayes.design import build_design
 from bayes.model import DemandModel, PosteriorDraws, default_model_config, sample_prior
 from bayes.observation import draw_counts
@@ -38,6 +44,8 @@ SBC_PARAMS = CHECKED
 # A replicate is a small panel written out request by request: prior draws from the tails (rates of
 # thousands a cell) would make it millions of rows, so its rates stop at e^8 (~3,000 a cell-year).
 SBC_MAX_LOG_RATE = 8.0
+# The side models with a calibration of their own (:func:`run_side_sbc`).
+SIDE_MODELS = ("us_share", "channel")
 
 
 @dataclass(frozen=True)
@@ -149,6 +157,28 @@ def run_sbc(
         )
         for i in range(replicates)
     ]
+    return _ranked(
+        _fit_ranks,
+        jobs,
+        names,
+        workers,
+        progress,
+        {"draws": draws, "chains": chains, "tune": tune, "seed": seed},
+    )
+
+
+def _ranked(
+    fit: Callable[..., dict[str, int]],
+    jobs: list[tuple],
+    names: list[str],
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+    attrs: dict[str, int | str],
+) -> SBCResult:
+    """Fit every replicate (``fit(*job)``: each parameter's rank of the truth), in ``workers``
+    processes, and test each parameter's ranks for uniformity."""
+    replicates = len(jobs)
+    thin_to = int(jobs[0][-1])
     ranks = {n: np.full(replicates, -1, dtype=int) for n in names}
     failed = 0
 
@@ -164,7 +194,7 @@ def run_sbc(
     if workers <= 1:
         for i, job in enumerate(jobs):
             try:
-                record(i, _fit_ranks(*job))
+                record(i, fit(*job))
             except Exception as exc:
                 record(i, exc)
             if progress is not None:
@@ -173,7 +203,7 @@ def run_sbc(
         # spawn, not fork: the parent has JAX's threads running, which a forked child would inherit.
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = {pool.submit(_fit_ranks, *job): i for i, job in enumerate(jobs)}
+            futures = {pool.submit(fit, *job): i for i, job in enumerate(jobs)}
             for done, future in enumerate(as_completed(futures), start=1):
                 exc = future.exception()
                 record(futures[future], exc if exc is not None else future.result())
@@ -184,17 +214,82 @@ def run_sbc(
     ds = xr.Dataset(
         {n: ("replicate", r) for n, r in ranks.items()}, coords={"replicate": np.arange(replicates)}
     )
-    ds.attrs.update(
-        {
-            "n_ranks": thin_to + 1,
-            "bins": bins,
-            "draws": draws,
-            "chains": chains,
-            "tune": tune,
-            "seed": seed,
-        }
-    )
+    ds.attrs.update({"n_ranks": thin_to + 1, "bins": bins, **attrs})
     return SBCResult(ds, thin_to + 1, p_values, failed)
+
+
+def _side_setup(kind: str, seed: int) -> tuple[SmallModel, xr.Dataset]:
+    """A side model and the small simulated panel whose design (orders per cell and their history; the
+    years each partner reports) every replicate keeps: only the likelihood's data are drawn anew."""
+    if kind == "us_share":
+        from bayes.us_share import USShareModel, simulate_share_panel
+
+        panel, _ = simulate_share_panel(16, 5, np.arange(2004, 2018), seed)
+        return USShareModel(), panel
+    if kind == "channel":
+        from bayes.channel_share import ChannelModel, simulate_channel_panel
+
+        panel, _ = simulate_channel_panel(24, np.arange(2001, 2017), seed)
+        return ChannelModel(), panel
+    raise ValueError(f"model: {kind!r} has no simulation-based calibration; known: {', '.join(SIDE_MODELS)}")
+
+
+def _side_ranks(
+    model: SmallModel,
+    panel: xr.Dataset,
+    observed: np.ndarray,
+    truth: dict[str, float],
+    sampler: dict,
+    thin_to: int,
+) -> dict[str, int]:
+    """Fit ``model`` to the replicate's data; each scalar's rank of the truth among thinned draws."""
+    posterior, _ = sample_small(model.build_model(panel, observed), list(model.names), sampler, False)
+    stacked = {n: posterior[n].values.reshape(-1) for n in truth}
+    take = pick_draws(len(next(iter(stacked.values()))), thin_to)
+    return {n: int((stacked[n][take] < value).sum()) for n, value in truth.items()}
+
+
+def run_side_sbc(
+    kind: str,
+    replicates: int = 100,
+    draws: int = 200,
+    tune: int = 300,
+    chains: int = 2,
+    thin_to: int = 49,
+    seed: int = 0,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> SBCResult:
+    """SBC of a side model (``us_share`` or ``channel``): its scalars and the likelihood's data are
+    drawn from the prior on a fixed simulated design, then fitted with the model's own settings."""
+    import pymc as pm
+
+    model, template = _side_setup(kind, seed)
+    names = list(model.scalars)
+    with pytensor.config.change_flags(floatX="float64"), model.build_model(template):
+        prior = pm.sample_prior_predictive(
+            draws=replicates, var_names=[*names, model.observed_name], random_seed=seed + 1
+        )
+    drawn = {n: prior["prior"][n].values.reshape(replicates) for n in names}
+    data = prior["prior_predictive"][model.observed_name].values.reshape(replicates, -1)
+    if kind == "channel":
+        # a Beta draw with a tiny alpha or beta rounds to exactly 0 or 1, where the density is not finite
+        data = np.clip(data, 1e-9, 1 - 1e-9)
+    sampler = model.sampler_config | {"draws": draws, "tune": tune, "chains": chains}
+    sampler["chain_method"] = "sequential"  # replicates run in parallel instead
+    jobs = [
+        (
+            model,
+            template,
+            data[i],
+            {n: float(drawn[n][i]) for n in names},
+            sampler | {"random_seed": seed + 100 + i},
+            thin_to,
+        )
+        for i in range(replicates)
+    ]
+    attrs = {"model": kind, "draws": draws, "chains": chains, "tune": tune, "seed": seed}
+    return _ranked(_side_ranks, jobs, names, workers, progress, attrs)
 
 
 def plot_ranks(result: SBCResult, path: Path) -> Path:

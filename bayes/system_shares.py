@@ -199,7 +199,7 @@ class SystemShareModel(SmallModel):
         index[named] = np.arange(1, int(named.sum()) + 1)
         return index
 
-    def build_model(self, panel: xr.Dataset):  # -> pm.Model
+    def build_model(self, panel: xr.Dataset, observed: np.ndarray | None = None):  # -> pm.Model
         import pymc as pm
         import pytensor.tensor as pt
 
@@ -212,7 +212,8 @@ class SystemShareModel(SmallModel):
         rows = np.argwhere(counts.sum(axis=-1) > 0)  # the (family, region, year) cells with requests
         if not len(rows):
             raise SharesError("count: no requests in the panel, so there is nothing to learn shares from")
-        y = counts[rows[:, 0], rows[:, 1], rows[:, 2]].astype("float64")
+        y = counts[rows[:, 0], rows[:, 1], rows[:, 2]] if observed is None else np.asarray(observed)
+        y = y.astype("float64")
         x = (panel["year"].values[rows[:, 2]] - centre_year(panel)) / 10.0
         pad = panel["system"].values.astype(str) == ""
         seen = np.zeros(n_named + 1, dtype=bool)

@@ -371,3 +371,10 @@ def test_data_add_evidence_takes_the_shipped_dsca_signal_and_names_bad_rows(tmp_
         "row 3" in refused.output and "atlantis" in refused.output and "unknown partner id" in refused.output
     )
     assert (out_dir / "evidence.parquet").read_bytes() == before  # nothing stored changed
+
+
+def test_sbc_refuses_a_model_without_a_calibration(tmp_path: Path, cli) -> None:
+    result = cli.invoke(app, ["sbc", "--out", str(tmp_path), "--model", "system_shares"])
+    assert result.exit_code == 2
+    assert "'system_shares' is not one of" in result.output and "us_share" in result.output
+    assert not any(tmp_path.iterdir())  # nothing written before the refusal

@@ -15,6 +15,7 @@ import logging
 import math
 import sys
 from collections.abc import Callable
+from enum import StrEnum
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -751,10 +752,19 @@ def compare(
     out.print(az.compare(trees).to_string())
 
 
+class SBCModel(StrEnum):
+    demand = "demand"
+    us_share = "us_share"
+    channel = "channel"
+
+
 @app.command()
 @user_errors
 def sbc(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory for ranks.nc, sbc.json and sbc.png.")],
+    model: Annotated[
+        SBCModel, typer.Option(help="The demand model, the U.S. share model or the FMS channel model.")
+    ] = SBCModel.demand,
     replicates: int = 60,
     draws: int = 200,
     tune: int = 300,
@@ -764,7 +774,7 @@ def sbc(
     """Simulation-based calibration on a small configuration: rank histograms and uniformity tests."""
     from rich.progress import Progress
 
-    from bayes.sbc import plot_ranks, run_sbc
+    from bayes.sbc import plot_ranks, run_sbc, run_side_sbc
     from evidence.writers import atomic_write_text
 
     if replicates < 5 or draws < 20:
@@ -772,20 +782,19 @@ def sbc(
         raise typer.Exit(code=2)
     out_dir.mkdir(parents=True, exist_ok=True)
     with Progress(console=console) as bar:
-        task = bar.add_task("SBC replicates", total=replicates)
-        result = run_sbc(
-            replicates,
-            draws,
-            tune,
-            seed=seed,
-            workers=workers,
-            progress=lambda i, n: bar.update(task, completed=i),
-        )
+        task = bar.add_task(f"SBC replicates ({model.value})", total=replicates)
+        settings = {"seed": seed, "workers": workers, "progress": lambda i, n: bar.update(task, completed=i)}
+        if model is SBCModel.demand:
+            result = run_sbc(replicates, draws, tune, **settings)
+        else:
+            result = run_side_sbc(model.value, replicates, draws, tune, **settings)
     result.ranks.to_netcdf(out_dir / "ranks.nc")
     summary = {"p_values": result.p_values, "failed_fits": result.failed_fits, "uniform": result.uniform()}
     atomic_write_text(out_dir / "sbc.json", json.dumps(summary, indent=2))
     plot_ranks(result, out_dir / "sbc.png")
-    table = Table(title=f"SBC: {replicates} replicates, ranks among {result.n_ranks - 1} draws")
+    table = Table(
+        title=f"SBC of {model.value}: {replicates} replicates, ranks among {result.n_ranks - 1} draws"
+    )
     for c in ("parameter", "chi-square p"):
         table.add_column(c)
     for name, p in result.p_values.items():

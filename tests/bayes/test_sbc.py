@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bayes.sbc import _bins, plot_ranks, run_sbc, uniformity_p_value
+from bayes.sbc import _bins, plot_ranks, run_sbc, run_side_sbc, uniformity_p_value
 
 
 def test_the_rank_test_sees_miscalibration() -> None:
@@ -31,3 +31,17 @@ def test_sbc_ranks_are_uniform(tmp_path: Path) -> None:
     # a miscalibrated model piles ranks at the ends; with 16 replicates only gross failures show
     assert result.uniform(alpha=0.01), result.p_values
     assert plot_ranks(result, tmp_path / "sbc.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["us_share", "channel"])
+def test_side_model_sbc_ranks_are_uniform(kind: str) -> None:
+    result = run_side_sbc(kind, replicates=16, draws=100, tune=200, thin_to=19, seed=5, workers=2)
+    assert result.failed_fits <= 1
+    assert result.ranks.attrs["model"] == kind
+    assert result.uniform(alpha=0.01), result.p_values
+
+
+def test_a_side_model_without_a_calibration_is_refused_naming_it() -> None:
+    with pytest.raises(ValueError, match="'demand_units' has no simulation-based calibration"):
+        run_side_sbc("demand_units", replicates=2)
