@@ -39,12 +39,13 @@ class SideData:
     us_shares: xr.Dataset | None = None
     channels: xr.Dataset | None = None
 
-    def parts(self) -> list[tuple[str, str, xr.Dataset, Callable[..., Any]]]:
-        """(group, the attribute holding its data's hash, data, fit) for each side model with data."""
+    def parts(self) -> list[tuple[str, str, xr.Dataset, Callable[..., Any], tuple[str, ...]]]:
+        """(group, the attribute holding its data's hash, data, fit, the variables the model samples) for
+        each side model with data."""
         every = [
-            (GROUP, "systems_hash", self.systems, fit_shares),
-            (US_GROUP, "shares_hash", self.us_shares, fit_us_share),
-            (CHANNEL_GROUP, "channels_hash", self.channels, fit_channels),
+            (GROUP, "systems_hash", self.systems, fit_shares, SystemShareModel.names),
+            (US_GROUP, "shares_hash", self.us_shares, fit_us_share, USShareModel.names),
+            (CHANNEL_GROUP, "channels_hash", self.channels, fit_channels, ChannelModel.names),
         ]
         return [part for part in every if part[2] is not None]
 
@@ -77,7 +78,7 @@ def fit_panel(
             )
     model = DemandModel({**default_model_config(load_priors(priors)), **(model_config or {})}, sampler_config)
     model.fit(panel, progressbar=progressbar, warm_start=state)
-    for _, _, data, fit in (side or SideData()).parts():
+    for _, _, data, fit, _ in (side or SideData()).parts():
         fit(model, data, progressbar)
     model.save(out)
     return model
@@ -213,6 +214,17 @@ def stored_fit_is_current(path: Path, panel: xr.Dataset) -> DemandModel | None:
     return model
 
 
+def _side_stale(tree: xr.DataTree, group: str, key: str, data: xr.Dataset, names: tuple[str, ...]) -> str:
+    """Why a stored side group must be refitted ("" where it holds): missing, fitted to other data, or
+    fitted by an earlier form of its model (a variable the model now samples is not in its posterior)."""
+    if group not in tree.children:
+        return "missing"
+    if tree[group].attrs.get(key) != panel_hash(data):
+        return "data changed"
+    sampled = set(tree[group]["posterior"].data_vars) if "posterior" in tree[group].children else set()
+    return "model changed" if not set(names) <= sampled else ""
+
+
 def ensure_default_model(data: Path, path: Path, first_year: int = 1990) -> DemandModel:
     dataset = load_dataset(data)
     panel = build_panel(dataset, first_year=first_year)
@@ -222,10 +234,10 @@ def ensure_default_model(data: Path, path: Path, first_year: int = 1990) -> Dema
         log.info("using stored model %s (fitted %s)", path, model.idata.attrs.get("fitted_at"))
         # The demand fit still holds; only a side model whose data changed (or is missing) is refitted.
         changed = False
-        for group, key, data, fit in side.parts():
-            stored = model.idata[group].attrs.get(key) if group in model.idata.children else None
-            if stored != panel_hash(data):
-                log.info("fitting the %s model into %s (%s)", group, path, "stale" if stored else "missing")
+        for group, key, data, fit, names in side.parts():
+            reason = _side_stale(model.idata, group, key, data, names)
+            if reason:
+                log.info("fitting the %s model into %s (%s)", group, path, reason)
                 fit(model, data)
                 changed = True
         if changed:

@@ -550,7 +550,7 @@ class Forecaster:
             self._refresh_family(f)
         tree = model.idata
         self.shares = SystemShares(tree[SHARES_GROUP], s) if SHARES_GROUP in tree.children else None
-        self.us_shares = USShares(tree[US_SHARE_GROUP], s) if US_SHARE_GROUP in tree.children else None
+        self.us_shares = USShares(tree[US_SHARE_GROUP], s, seed) if US_SHARE_GROUP in tree.children else None
         self.channels = ChannelShares(tree[CHANNEL_GROUP], s) if CHANNEL_GROUP in tree.children else None
         self._allow_failed = allow_failed
         self.lines = lines if lines is not None else load_lines()

@@ -47,8 +47,8 @@ def supplier_outlook(
 
     - ``p_next_us``: P(the next order goes to the U.S.) in the first forecast year, history as of the fit;
     - ``shares``: the expected U.S. share of the cell's orders per forecast year;
-    - ``change_per_decade``: the share ten years on minus the share next year, history held fixed (the
-      region's trend at this cell's share), in probability points;
+    - ``change_per_decade``: the share ten years on minus the share next year, history held fixed and
+      without the years' region shocks (the region's trend at this cell's share), in probability points;
     - ``history``: orders from every supplier and from the U.S. over the fit's years and its last
       ``memory`` years (the window the incumbency and competition terms read);
     - ``competitors``: the ``top`` other suppliers by orders over the fit's years, with their share of the
@@ -66,9 +66,11 @@ def supplier_outlook(
     fi = np.array([f_index[f] for f in families], dtype=int)
     first = shares.last_year + 1
     years = np.arange(first, first + horizon)
-    p = shares.probabilities(np.concatenate([years, [first + DECADE]]), pi, fi)  # (S, P, F, Y + 1)
-    share_mean, share_bounds = _summaries(p[..., :-1], levels)
-    change_mean, change_bounds = _summaries(p[..., -1] - p[..., 0], levels)
+    p = shares.probabilities(years, pi, fi)  # (S, P, F, Y)
+    share_mean, share_bounds = _summaries(p, levels)
+    # the trend's change, without the years' region shocks: two years' shocks would bury it in noise
+    on_trend = shares.probabilities(np.array([first, first + DECADE]), pi, fi, shocks=False)
+    change_mean, change_bounds = _summaries(on_trend[..., 1] - on_trend[..., 0], levels)
     panel = shares.panel.isel(partner=pi, family=fi)
     counts, us = panel["all_count"].values, panel["us_count"].values
     total, us_total = counts.sum(axis=2), us.sum(axis=2)

@@ -5,6 +5,7 @@ supplier thinned by the chance that each comes to the U.S. For partner p in regi
 t, an order (from any supplier) is a U.S. order with probability
 
     logit P(U.S.) = intercept + region[r] + partner[p] + family[f] + trend[r] * (t - centre) / 10
+                    + shock[r, t]
                     + incumbency * log(1 + U.S. orders of p in f in the previous ``memory`` years)
                     + competition * log(1 + other suppliers' orders of p in f in those years)
 
@@ -12,7 +13,11 @@ Partner, family and region effects have scales of their own (a partner with few 
 region's share); family and region effects each sum to zero, so the intercept is the share of an
 average family in an average region (free to shift against them, it mixed badly: R-hat 1.016 on the
 real panel); each region's trend is pooled toward a common one (sovereignty policies
-move a region's buyers together). The two history terms are the competitor events: a partner that
+move a region's buyers together); ``shock`` is a region's year off its trend (a war, an election, a
+rival's export drive), independent across years, with a scale of its own: without it, the shares of
+held-out years were too sure of themselves (the observed U.S. orders of 3 in 11 regions fell outside
+their 90% intervals at both calibration origins, docs/suppliers.md). Forecast years draw fresh shocks.
+The two history terms are the competitor events: a partner that
 bought a family from France last year has a French fleet to support and is less likely to turn to the
 U.S. for the next one (``competition`` < 0), and a U.S. incumbent the other way. Orders come from SIPRI's
 register with every supplier (:mod:`evidence.suppliers`); in each cell with orders,
@@ -38,9 +43,17 @@ from bayes.diagnostics import DEFAULT_GATES
 
 US = "united_states"
 GROUP = "us_share"
-_SCALARS = ("intercept", "sigma_region", "sigma_partner", "sigma_family", "trend_mean", "sigma_trend")
+_SCALARS = (
+    "intercept",
+    "sigma_region",
+    "sigma_partner",
+    "sigma_family",
+    "trend_mean",
+    "sigma_trend",
+    "sigma_shock",
+)
 _SLOPES = ("incumbency", "competition")
-_EFFECTS = ("region_raw", "partner_raw", "family_raw", "trend_raw")
+_EFFECTS = ("region_raw", "partner_raw", "family_raw", "trend_raw", "shock_raw")
 _NAMES = (*_SCALARS, *_SLOPES, *_EFFECTS)
 
 
@@ -50,6 +63,7 @@ def default_share_config() -> dict[str, Any]:
         "intercept_sd": 1.5,  # logit scale: a share anywhere from 5% to 95% before data
         "effect_sd": 1.0,  # half-normal scale of the region, partner and family scales
         "trend_sd": 0.5,  # of the common trend and of the regions' spread about it, logit per decade
+        "shock_sd": 0.5,  # half-normal scale of a region's year off its trend, logit
         "slope_sd": 1.0,  # of the incumbency and competition slopes, logit per log order
         "gates": dict(DEFAULT_GATES),
     }
@@ -176,6 +190,7 @@ def simulate_share_panel(
         "sigma_family": 0.5,
         "trend_mean": -0.2,
         "sigma_trend": 0.3,
+        "sigma_shock": 0.3,
         "incumbency": 0.5,
         "competition": -0.6,
     }
@@ -183,9 +198,10 @@ def simulate_share_panel(
     partner = rng.normal(0.0, truth["sigma_partner"], n_partners)
     family = rng.normal(0.0, truth["sigma_family"], n_families)
     trend = rng.normal(truth["trend_mean"], truth["sigma_trend"], n_regions)
-    truth |= {"region": region, "partner": partner, "family": family, "trend": trend}
     memory = 5
     n_t = len(years)
+    shock = rng.normal(0.0, truth["sigma_shock"], (n_regions, n_t))
+    truth |= {"region": region, "partner": partner, "family": family, "trend": trend, "shock": shock}
     size = rng.gamma(2.0, 0.5, (n_partners, n_families))  # some cells order often, most rarely
     every = rng.poisson(orders_rate * size[:, :, None], (n_partners, n_families, n_t + memory))
     us = np.zeros_like(every)
@@ -200,6 +216,7 @@ def simulate_share_panel(
         logit = (
             base
             + trend[region_index][:, None] * x
+            + shock[region_index, t][:, None]
             + truth["incumbency"] * us_h
             + truth["competition"] * other_h
         )
@@ -215,19 +232,21 @@ class USShareModel(SmallModel):
 
     label = "U.S. share"
     names = _NAMES
+    scalars = (*_SCALARS, *_SLOPES)
+    observed_name = "us_orders"
     error = ShareError
 
     def __init__(
         self, model_config: Mapping[str, Any] | None = None, sampler_config: Mapping[str, Any] | None = None
     ) -> None:
-        positive = ("intercept_sd", "effect_sd", "trend_sd", "slope_sd")
+        positive = ("intercept_sd", "effect_sd", "trend_sd", "shock_sd", "slope_sd")
         defaults = default_share_config(), default_share_sampler()
         self._configure(*defaults, model_config, sampler_config, positive)
         memory = self.model_config["memory"]
         if isinstance(memory, bool) or not isinstance(memory, int) or memory < 1:
             raise ShareError(f"model_config['memory']: {memory!r} is not a whole number of years >= 1")
 
-    def build_model(self, panel: xr.Dataset):  # -> pm.Model
+    def build_model(self, panel: xr.Dataset, observed: np.ndarray | None = None):  # -> pm.Model
         import pymc as pm
 
         cfg = self.model_config
@@ -240,7 +259,12 @@ class USShareModel(SmallModel):
         x = (panel["year"].values[t] - centre_year(panel)) / 10.0
         us_h = panel["us_history"].values[p, f, t]
         other_h = panel["other_history"].values[p, f, t]
-        coords = {"region": regions, "partner": panel["partner"].values, "family": panel["family"].values}
+        coords = {
+            "region": regions,
+            "partner": panel["partner"].values,
+            "family": panel["family"].values,
+            "year": panel["year"].values,
+        }
         with pm.Model(coords=coords) as model:
             intercept = pm.Normal("intercept", 0.0, float(cfg["intercept_sd"]))
             scales = {
@@ -256,6 +280,9 @@ class USShareModel(SmallModel):
             trend_mean = pm.Normal("trend_mean", 0.0, float(cfg["trend_sd"]))
             sigma_trend = pm.HalfNormal("sigma_trend", float(cfg["trend_sd"]))
             trend_raw = pm.Normal("trend_raw", 0.0, 1.0, dims="region")
+            sigma_shock = pm.HalfNormal("sigma_shock", float(cfg["shock_sd"]))
+            # summing to zero over years, so that a region's level stays in its region effect
+            shock_raw = pm.ZeroSumNormal("shock_raw", sigma=1.0, dims=("region", "year"))
             incumbency = pm.Normal("incumbency", 0.0, float(cfg["slope_sd"]))
             competition = pm.Normal("competition", 0.0, float(cfg["slope_sd"]))
             trend = trend_mean + sigma_trend * trend_raw
@@ -265,16 +292,17 @@ class USShareModel(SmallModel):
                 + region[region_index[p]]
                 + (scales["partner"] * partner_raw)[p]
                 + trend[region_index[p]] * x
+                + (sigma_shock * shock_raw)[region_index[p], t]
                 + incumbency * us_h
                 + competition * other_h
             )
-            pm.Binomial(
-                "us_orders", n=every[p, f, t], logit_p=logit, observed=panel["us_count"].values[p, f, t]
-            )
+            us = panel["us_count"].values[p, f, t] if observed is None else observed
+            pm.Binomial(self.observed_name, n=every[p, f, t], logit_p=logit, observed=us)
         return model
 
     def effects(self) -> dict[str, np.ndarray]:
-        """Per-draw region, partner and family effects and region trends (draws first), on the logit scale."""
+        """Per-draw region, partner and family effects, region trends and region-year shocks (draws
+        first), on the logit scale."""
         if self.idata is None:
             raise ShareError("the share model is not fitted")
         post = self.idata["posterior"].to_dataset().stack(sample=("chain", "draw"))
@@ -286,16 +314,19 @@ class USShareModel(SmallModel):
         for name in ("region", "partner", "family"):  # non-centred; regions and families sum to zero
             out[name] = values(f"sigma_{name}")[:, None] * values(f"{name}_raw")
         out["trend"] = out["trend_mean"][:, None] + out["sigma_trend"][:, None] * values("trend_raw")
+        out["shock"] = out["sigma_shock"][:, None, None] * values("shock_raw")  # (draws, region, year)
         return out
 
-    def probabilities(self, panel: xr.Dataset, years: np.ndarray) -> np.ndarray:
+    def probabilities(self, panel: xr.Dataset, years: np.ndarray, seed: int = 0) -> np.ndarray:
         """P(U.S.) per draw for each partner × family of the fitted panel in ``years`` (draws, P, F, Y).
 
         Every forecast year reads the history as of the first one (the panel's last ``memory`` years):
-        orders not yet placed are not history, and drawing them here would need the partner's demand."""
+        orders not yet placed are not history, and drawing them here would need the partner's demand.
+        A year after the panel's draws its region shocks with a generator seeded by ``seed``."""
         if self.idata is None:
             raise ShareError("the share model is not fitted")
-        return _probabilities(self.effects(), float(self.idata.attrs["centre_year"]), panel, years)
+        centre = float(self.idata.attrs["centre_year"])
+        return _probabilities(self.effects(), centre, panel, years, shock_seed=seed)
 
 
 def _probabilities(
@@ -305,26 +336,50 @@ def _probabilities(
     years: np.ndarray,
     pi: np.ndarray | None = None,
     fi: np.ndarray | None = None,
+    shock_seed: int | None = None,
 ) -> np.ndarray:
-    """(draws, P, F, Y) P(U.S.); ``pi`` and ``fi`` pick partners and families (default: all)."""
+    """(draws, P, F, Y) P(U.S.); ``pi`` and ``fi`` pick partners and families (default: all). A year in
+    the panel takes its fitted region shocks; a later one draws them, seeded by ``shock_seed`` and the
+    year (so a year's shocks are the same whichever years are asked with it), or, where that is None,
+    has none (the share on its region's trend)."""
     region_index, _ = regions_of(panel)
     pi = np.arange(panel.sizes["partner"]) if pi is None else np.asarray(pi)
     fi = np.arange(panel.sizes["family"]) if fi is None else np.asarray(fi)
     region_index = region_index[pi]
-    x = (np.asarray(years, dtype=float) - centre) / 10.0
+    years = np.asarray(years)
+    x = (years.astype(float) - centre) / 10.0
     recent = panel.isel(year=slice(-int(panel.attrs["memory"]), None), partner=pi, family=fi).sum("year")
     us_h = np.log1p(recent["us_count"].values)
     other_h = np.log1p(recent["all_count"].values - recent["us_count"].values)
+    shock = _region_year_shocks(fx, panel["year"].values, years, shock_seed)[:, region_index]  # (S, P, Y)
     logit = (
         fx["intercept"][:, None, None, None]
         + fx["region"][:, region_index, None, None]
         + fx["partner"][:, pi, None, None]
         + fx["family"][:, None, fi, None]
         + fx["trend"][:, region_index, None, None] * x[None, None, None, :]
+        + shock[:, :, None, :]
         + fx["incumbency"][:, None, None, None] * us_h[None, :, :, None]
         + fx["competition"][:, None, None, None] * other_h[None, :, :, None]
     )
     return 1.0 / (1.0 + np.exp(-logit))
+
+
+def _region_year_shocks(
+    fx: Mapping[str, np.ndarray], fitted: np.ndarray, years: np.ndarray, seed: int | None
+) -> np.ndarray:
+    """(draws, regions, years) shocks: fitted for the panel's years (``fitted``), drawn for others
+    (zero where ``seed`` is None)."""
+    n, n_regions = fx["region"].shape
+    out = np.zeros((n, n_regions, len(years)))
+    at = {int(y): k for k, y in enumerate(fitted)}
+    for k, y in enumerate(int(y) for y in years):
+        if y in at:
+            out[:, :, k] = fx["shock"][:, :, at[y]]
+        elif seed is not None:
+            z = np.random.default_rng([seed, y]).standard_normal((n, n_regions))
+            out[:, :, k] = fx["sigma_shock"][:, None] * z
+    return out
 
 
 def with_supplier_history(panel: xr.Dataset, supplier_orders: pd.DataFrame) -> xr.Dataset:
@@ -362,7 +417,8 @@ class USShares:
     """A fitted U.S. share model as a demand model's file holds it (group ``us_share``), read for answers:
     P(U.S.) per draw for the fitted partners and families, and their history with every supplier."""
 
-    def __init__(self, tree: xr.DataTree, take: int = 1000) -> None:
+    def __init__(self, tree: xr.DataTree, take: int = 1000, seed: int = 0) -> None:
+        self.seed = seed  # of the forecast years' region shocks: the same question gets the same answer
         self.panel = tree["constant_data"].to_dataset()
         self.status = str(tree.attrs["status"])
         self.diagnostics = json.loads(tree.attrs["diagnostics"])
@@ -384,11 +440,17 @@ class USShares:
         self.families = [str(f) for f in self.panel["family"].values]
 
     def probabilities(
-        self, years: np.ndarray, pi: np.ndarray | None = None, fi: np.ndarray | None = None
+        self,
+        years: np.ndarray,
+        pi: np.ndarray | None = None,
+        fi: np.ndarray | None = None,
+        shocks: bool = True,
     ) -> np.ndarray:
         """(draws, P, F, Y) P(U.S.) with the history as of the last fitted year, for the partners ``pi``
-        and families ``fi`` (positions; default: all)."""
-        return _probabilities(self._fx, self.centre_year, self.panel, years, pi, fi)
+        and families ``fi`` (positions; default: all); with ``shocks``, a forecast year draws its region's
+        shock, otherwise the share sits on the region's trend."""
+        seed = self.seed if shocks else None
+        return _probabilities(self._fx, self.centre_year, self.panel, years, pi, fi, seed)
 
 
 def us_demand(total: np.ndarray, p_us: np.ndarray, rng: np.random.Generator) -> np.ndarray:

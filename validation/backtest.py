@@ -165,7 +165,7 @@ class DecomposedContender:
         forecaster = Forecaster(model, max_draws=samples, max_horizon=horizon, seed=seed, allow_failed=True)
         whole = forecaster.forecast(horizon, (0.5,)).draws.transpose("partner", "family", "year", "sample")
         years = whole["year"].values
-        p_us = share_model.probabilities(shares, years)  # (share draws, P, F, Y)
+        p_us = share_model.probabilities(shares, years, seed)  # (share draws, P, F, Y)
         pick = np.random.default_rng(seed).choice(p_us.shape[0], whole.sizes["sample"])
         us = us_demand(whole.values, np.moveaxis(p_us[pick], 0, -1), np.random.default_rng(seed + 1))
         # the U.S. panel's partners and families: each has U.S. orders, so it is in the whole panel too

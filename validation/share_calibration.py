@@ -105,7 +105,7 @@ def calibrate(
     tree = model.fit(train, progressbar)
     held = share_panel(dataset.supplier_orders, dataset.partners, origin + 1, last_year, *axes)
     years = held["year"].values
-    p_us = model.probabilities(train, years)  # (draws, P, F, Y), history as of the origin
+    p_us = model.probabilities(train, years, seed)  # (draws, P, F, Y), history as of the origin
     every = held["all_count"].values
     rng = np.random.default_rng(seed)
     draws = rng.binomial(np.broadcast_to(every, p_us.shape), p_us)

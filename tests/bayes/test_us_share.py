@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 from bayes.us_share import (
     ShareError,
@@ -113,14 +114,68 @@ def test_the_share_model_is_recovered_from_a_world_drawn_from_it() -> None:
     model.fit(panel, progressbar=False)
     assert model.status == "ok", model.diagnostics.failures
     fx = model.effects()
-    # family and region effects sum to zero in the model: the intercept takes the drawn ones' means
-    truth = truth | {"intercept": truth["intercept"] + truth["region"].mean() + truth["family"].mean()}
-    for name in ("intercept", "incumbency", "competition", "sigma_partner", "trend_mean"):
+    # family and region effects and each region's shocks sum to zero in the model: the intercept takes
+    # the drawn ones' means
+    drawn_means = truth["region"].mean() + truth["family"].mean() + truth["shock"].mean()
+    truth = truth | {"intercept": truth["intercept"] + drawn_means}
+    for name in ("intercept", "incumbency", "competition", "sigma_partner", "trend_mean", "sigma_shock"):
         lo, hi = np.quantile(fx[name], [0.01, 0.99])
         assert lo < truth[name] < hi, (name, truth[name], lo, hi)
     assert np.corrcoef(fx["partner"].mean(axis=0), truth["partner"])[0, 1] > 0.7
     p = model.probabilities(panel, np.arange(2020, 2023))
     assert p.shape == (4000, 40, 10, 3) and ((p > 0) & (p < 1)).all()
+
+
+def _drawn_model(panel, draws: int = 400) -> USShareModel:
+    """A share model whose posterior is ``draws`` random draws of every variable (no fit): enough to
+    read probabilities from, which depend only on the draws and the panel."""
+    rng = np.random.default_rng(11)
+    shapes = {
+        "region_raw": (8,),
+        "partner_raw": (panel.sizes["partner"],),
+        "family_raw": (panel.sizes["family"],),
+        "trend_raw": (8,),
+        "shock_raw": (8, panel.sizes["year"]),
+    }
+    posterior = xr.Dataset(
+        {
+            name: (
+                ("chain", "draw", *(f"{name}_{i}" for i in range(len(shape)))),
+                rng.normal(size=(1, draws, *shape)),
+            )
+            for name, shape in {n: shapes.get(n, ()) for n in USShareModel.names}.items()
+        }
+    )
+    for name in ("sigma_region", "sigma_partner", "sigma_family", "sigma_trend", "sigma_shock"):
+        posterior[name] = np.abs(posterior[name])
+    model = USShareModel()
+    model.idata = xr.DataTree.from_dict({"posterior": posterior})
+    model.idata.attrs["centre_year"] = float(panel["year"].values.mean())
+    return model
+
+
+def test_a_forecast_year_draws_its_region_shocks_the_same_whatever_is_asked_with_it() -> None:
+    panel, _ = simulate_share_panel(16, 3, np.arange(2000, 2015), seed=3)
+    model = _drawn_model(panel)
+    alone = model.probabilities(panel, np.array([2020]), seed=7)[..., 0]
+    together = model.probabilities(panel, np.array([2014, 2018, 2020]), seed=7)
+    np.testing.assert_array_equal(alone, together[..., 2])
+    assert not np.allclose(together[..., 1], together[..., 2])  # each year its own shocks
+    assert not np.allclose(alone, model.probabilities(panel, np.array([2020]), seed=8)[..., 0])
+    # a fitted year reads its fitted shocks, whatever the seed
+    np.testing.assert_array_equal(
+        together[..., 0], model.probabilities(panel, np.array([2014]), seed=9)[..., 0]
+    )
+    # partners of one region share a year's shock: between two seeds, every cell of the region moves
+    # by the same amount on the logit scale (its partners' and families' other terms cancel)
+    other = model.probabilities(panel, np.array([2020]), seed=8)[..., 0]
+    moved = np.log(alone / (1 - alone)) - np.log(other / (1 - other))  # (draws, P, F)
+    same = panel["partner_region"].values == panel["partner_region"].values[0]
+    assert same.sum() == 2
+    np.testing.assert_allclose(
+        moved[:, same], np.broadcast_to(moved[:, :1, :1], moved[:, same].shape), atol=1e-8
+    )
+    assert np.abs(moved[:, ~same] - moved[:, :1, :1]).max() > 0.1
 
 
 def test_us_demand_thins_each_draw_of_the_whole() -> None:
