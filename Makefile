@@ -17,7 +17,7 @@ FIND_PYTHON = for p in $(PY_CANDIDATES); do \
 	    command -v "$$p"; exit 0; fi; \
 	done; exit 1
 
-.PHONY: run test test-slow install lint data clean fuzz load
+.PHONY: run test test-integration test-slow install lint data clean fuzz load
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@py="$$($(FIND_PYTHON))" || { echo "error: no Python >= 3.12 found; install one or run 'make PYTHON=/path/to/python3.12 ...'" >&2; exit 2; }; \
@@ -32,10 +32,14 @@ install: $(VENV)/.installed
 run: install
 	$(VENV)/bin/totaldemand up --host $(HOST) --port $(PORT)
 
-# The default suite leaves out the `slow` statistical checks (SBC, the second simulated world's recovery,
-# chain-round equivalence); `make test-slow` runs them, and CI runs both.
+# The default suite is the fast tier: small fits, the app in-process. `make test-integration` runs live
+# servers, worker processes, the browser, PostgreSQL, Dask, fuzzing and full fits; `make test-slow` the
+# statistical checks (SBC, the second simulated world's recovery, chain-round equivalence). CI runs all three.
 test: install
-	$(VENV)/bin/python -m pytest -q -m "not slow"
+	$(VENV)/bin/python -m pytest -q -m "not slow and not integration"
+
+test-integration: install
+	$(VENV)/bin/python -m pytest -q -m "integration and not slow"
 
 test-slow: install
 	$(VENV)/bin/python -m pytest -q -m slow

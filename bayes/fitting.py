@@ -214,7 +214,9 @@ def stored_fit_is_current(path: Path, panel: xr.Dataset) -> DemandModel | None:
     return model
 
 
-def _side_stale(tree: xr.DataTree, group: str, key: str, data: xr.Dataset, names: tuple[str, ...]) -> str:
+def stale_side_group(
+    tree: xr.DataTree, group: str, key: str, data: xr.Dataset, names: tuple[str, ...]
+) -> str:
     """Why a stored side group must be refitted ("" where it holds): missing, fitted to other data, or
     fitted by an earlier form of its model (a variable the model now samples is not in its posterior)."""
     if group not in tree.children:
@@ -235,7 +237,7 @@ def ensure_default_model(data: Path, path: Path, first_year: int = 1990) -> Dema
         # The demand fit still holds; only a side model whose data changed (or is missing) is refitted.
         changed = False
         for group, key, data, fit, names in side.parts():
-            reason = _side_stale(model.idata, group, key, data, names)
+            reason = stale_side_group(model.idata, group, key, data, names)
             if reason:
                 log.info("fitting the %s model into %s (%s)", group, path, reason)
                 fit(model, data)

@@ -222,7 +222,7 @@ def mixed_requests(
     return list(requests.values())
 
 
-def _forecast_years(url: str, headers: dict, line: str, partner: str) -> list[int]:
+def forecast_years(url: str, headers: dict, line: str, partner: str) -> list[int]:
     """The served model's forecast years, read off one line risk (levels no request of the mix asks for,
     so that it leaves none of them in the cache)."""
     body = {"line": line, "partners": [partner], "levels": [0.6]}
@@ -353,7 +353,7 @@ def main() -> None:
         if args.mix == "planner":
             systems = httpx.get(f"{server.url}/v1/systems", headers=headers).json()
             lines = [x for x in httpx.get(f"{server.url}/v1/lines", headers=headers).json() if x["systems"]]
-            years = _forecast_years(server.url, headers, lines[0]["id"], partners[0]["id"])
+            years = forecast_years(server.url, headers, lines[0]["id"], partners[0]["id"])
             requests = mixed_requests(partners, families, systems=systems, lines=lines, years=years)
         else:
             requests = mixed_requests(partners, families)

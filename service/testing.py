@@ -1,5 +1,5 @@
-"""A real server for tests and benchmarks: ``totaldemand serve`` in a subprocess on loopback, with a
-fresh data directory, that can be stopped gracefully or killed outright."""
+"""A real server for tests and benchmarks: ``totaldemand serve`` (or ``up``) in a subprocess on loopback,
+with a fresh data directory, that can be stopped gracefully or killed outright."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ class LiveServer:
     process: subprocess.Popen | None = None
     port: int = 0
     workers: int = 1  # uvicorn worker processes
+    command: str = "serve"  # or "up": the default model made current (fitted if need be), then served
 
     @property
     def url(self) -> str:
@@ -50,7 +51,7 @@ class LiveServer:
 
     def start(self, timeout: float = 120.0) -> LiveServer:
         self.port = free_port()
-        command = [sys.executable, "-m", "totaldemand.cli", "serve", "--port", str(self.port)]
+        command = [sys.executable, "-m", "totaldemand.cli", self.command, "--port", str(self.port)]
         if self.model is not None:
             command += ["--model", str(self.model)]
         if self.workers > 1:

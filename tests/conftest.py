@@ -133,7 +133,8 @@ def _us_share_group(model):
             if orders:
                 rows.append((partners[p], families[f], int(years[y]), supplier, int(orders)))
     orders = pd.DataFrame(rows, columns=["partner", "family", "year", "supplier", "orders"])
-    model = USShareModel(sampler_config={"random_seed": 5})
+    # 1,000 draws, not the default 2,000: the simulated panel is small, and its gates pass at 1,000
+    model = USShareModel(sampler_config={"draws": 1000, "random_seed": 5})
     return model.fit(with_supplier_history(panel, orders), progressbar=False)
 
 

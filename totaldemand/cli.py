@@ -41,8 +41,12 @@ log = logging.getLogger("totaldemand")
 
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+    _configure_logging(logging.DEBUG if verbose else logging.INFO)
+
+
+def _configure_logging(level: int) -> None:
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=level,
         format="%(message)s",
         handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)],
         force=True,
@@ -1121,27 +1125,44 @@ def keys_revoke(key_id: str) -> None:
         _fail(str(exc))
 
 
+def default_model_report(data: Path, path: Path, log_level: int) -> list[str]:
+    """The default model at ``path`` made current (fitted where none valid is stored), and its
+    diagnostics' lines; run in a child process by :func:`up`."""
+    from bayes.fitting import ensure_default_model
+
+    _configure_logging(log_level)
+    return ensure_default_model(data, path).diagnostics.lines()
+
+
 @app.command()
 @user_errors
 def up(host: str = "127.0.0.1", port: int = 8000) -> None:
     """The embedded default end to end: database seeded, the default model fitted if no valid one is
     stored, an admin key on first start (printed once), then serve."""
-    from bayes.fitting import ensure_default_model
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     from service import registry
     from service.auth import create_key, has_keys
 
     config = _service_settings()
     _check_listen(host, port)
     services = _services(config)
-    try:
-        model = ensure_default_model(config.seed_dataset(), settings.model_path())
-    except RuntimeError as exc:  # the default fit failed its gates: say so, serve nothing
-        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
-        raise typer.Exit(code=1) from None
+    # The fit runs in a child process: its memory (several GB on the real panel) goes back to the system
+    # when it ends, rather than staying in the server's heap for as long as it serves.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        try:
+            level = logging.getLogger().level
+            report = pool.submit(default_model_report, config.seed_dataset(), settings.model_path(), level)
+            lines = report.result()
+        except RuntimeError as exc:  # the default fit failed its gates: say so, serve nothing
+            console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            raise typer.Exit(code=1) from None
     record = registry.register_file(services.engine, settings.model_path())
     if registry.active_id(services.engine) is None:
         registry.activate(services.engine, record.id)
-    for line in model.diagnostics.lines():
+    for line in lines:
         out.print(line)
     token = None
     if not has_keys(services.engine):

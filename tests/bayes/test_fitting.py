@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bayes.fitting import stored_fit_is_current
-from bayes.panel import build_panel
+from bayes.fitting import stale_side_group, stored_fit_is_current
+from bayes.model import DemandModel
+from bayes.panel import build_panel, panel_hash
+from bayes.us_share import GROUP as US_GROUP
+from bayes.us_share import USShareModel
 from evidence.loaders import load_dataset
 
 
@@ -26,3 +29,19 @@ def test_failed_or_unreadable_fits_are_not_reused(failed_path: Path, sim_world: 
     (tmp_path / "junk.nc").write_bytes(b"not a netcdf file")
     assert stored_fit_is_current(tmp_path / "junk.nc", panel) is None
     assert stored_fit_is_current(tmp_path / "missing.nc", panel) is None
+
+
+def test_a_stored_side_group_is_refitted_when_missing_stale_or_of_an_earlier_model(
+    systems_path: Path,
+) -> None:
+    tree = DemandModel.load(systems_path).idata
+    data = tree[US_GROUP]["constant_data"].to_dataset()
+    tree[US_GROUP].attrs["shares_hash"] = panel_hash(data)
+    assert stale_side_group(tree, US_GROUP, "shares_hash", data, USShareModel.names) == ""
+    other = data.assign(all_count=data["all_count"] + 1)
+    assert stale_side_group(tree, US_GROUP, "shares_hash", other, USShareModel.names) == "data changed"
+    # a group fitted before the region-year shock: its posterior lacks a variable the model now samples
+    tree[US_GROUP]["posterior"] = tree[US_GROUP]["posterior"].to_dataset().drop_vars("shock_raw")
+    assert stale_side_group(tree, US_GROUP, "shares_hash", data, USShareModel.names) == "model changed"
+    del tree[US_GROUP]
+    assert stale_side_group(tree, US_GROUP, "shares_hash", data, USShareModel.names) == "missing"

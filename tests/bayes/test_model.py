@@ -78,6 +78,7 @@ def test_a_model_that_failed_its_gates_is_refused(fitted, tmp_path: Path) -> Non
         Forecaster(failed)
 
 
+@pytest.mark.integration  # a full fit
 def test_gates_fail_on_a_fit_that_did_not_converge(sim_world: Path) -> None:
     """Far too few draws: the gates must say so, and the status must be 'failed'. Without the
     analysis groups (a backtest's fit) the posterior, gates and forecasts are the same."""
@@ -177,6 +178,7 @@ def test_sparse_zero_inflated_likelihood_equals_brute_force() -> None:
     assert np.isclose(float(value), brute.sum(), rtol=1e-5), (value, brute.sum())
 
 
+@pytest.mark.integration  # full fits
 def test_warm_start_refit_starts_where_the_stored_fit_ended(fitted, sim_world: Path) -> None:
     state = fitted.sampler_state
     assert state is not None and state.position.shape == state.inverse_mass.shape

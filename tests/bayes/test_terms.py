@@ -73,6 +73,7 @@ def test_the_fitted_rate_in_numpy_is_the_graph_s(panel: xr.Dataset, config: dict
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "+".join(c))
+@pytest.mark.integration  # compiles two full likelihoods per configuration
 def test_sparse_likelihood_equals_the_reference(panel: xr.Dataset, config: dict) -> None:
     """The dense cube and the gathered non-zero cells place every addend alike."""
     sparse = DemandModel({**config, "likelihood": "sparse"}).build_model(panel)

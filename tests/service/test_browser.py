@@ -20,10 +20,15 @@ webdriver = pytest.importorskip(
     "selenium.webdriver", reason="selenium is not installed (pip install -e '.[dev]')"
 )
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or DRIVER is None,
-    reason="no chromium and chromium-driver on PATH: apt-get install chromium chromium-driver (.ci/run does)",
-)
+# a real server driven by a real browser
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        CHROMIUM is None or DRIVER is None,
+        reason="no chromium and chromium-driver on PATH: apt-get install chromium chromium-driver"
+        " (.ci/run does)",
+    ),
+]
 
 
 @pytest.fixture(scope="module")

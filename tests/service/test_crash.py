@@ -16,6 +16,9 @@ import pytest
 
 from tests.service.conftest import LiveServer, admin_token, bearer
 
+# live servers killed mid-write and mid-fit
+pytestmark = pytest.mark.integration
+
 
 def _db(server: LiveServer) -> sqlite3.Connection:
     return sqlite3.connect(server.home / "totaldemand.db")

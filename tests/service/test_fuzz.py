@@ -20,6 +20,9 @@ import pytest
 
 from tests.service.conftest import LiveServer, admin_token
 
+# Schemathesis against a live server
+pytestmark = pytest.mark.integration
+
 EXAMPLES = int(os.environ.get("TOTALDEMAND_FUZZ_EXAMPLES", "12"))
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 

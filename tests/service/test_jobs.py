@@ -28,6 +28,7 @@ def _child_priority(settings: Settings) -> tuple[int, int]:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the idle scheduling class is Linux's")
+@pytest.mark.integration  # a worker process
 def test_a_fit_worker_runs_at_the_niceness_and_in_the_scheduling_class_set() -> None:
     nice, policy = _child_priority(Settings(fit_nice=19, fit_idle=True))
     assert (nice, policy) == (19, os.SCHED_IDLE)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import arviz as az
+import pytest
 import xarray as xr
 from litestar.testing import TestClient
 
@@ -39,6 +40,7 @@ def test_the_active_model_is_listed_with_its_gates(client: TestClient) -> None:
     assert client.get("/v1/models/nope").status_code == 404
 
 
+@pytest.mark.integration  # a full fit in a worker process
 def test_a_fit_job_runs_in_a_worker_and_a_failed_model_is_never_activated(
     client: TestClient, keys: Keys
 ) -> None:

@@ -337,6 +337,7 @@ def test_a_bad_query_is_a_400_that_names_the_field(
     assert re.search(rf'class="bad">{field}: ', r.text), r.text
 
 
+@pytest.mark.integration  # a real server and browser
 def test_a_browser_signs_in_and_reads_the_page_from_a_real_server(
     sim_world, fitted_path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

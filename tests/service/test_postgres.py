@@ -20,6 +20,9 @@ from evidence.loaders import LoadError, load_dataset
 from service import auth, registry, store
 from service.db import engine_for, migrate
 
+# a real PostgreSQL server
+pytestmark = pytest.mark.integration
+
 
 def _free_port() -> int:
     with socket.socket() as s:

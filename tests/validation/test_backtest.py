@@ -156,6 +156,7 @@ def test_a_backtest_stops_a_peeking_contender_it_was_told_to_check(dataset, tmp_
     assert not (tmp_path / "scores.json").exists()
 
 
+@pytest.mark.integration  # full fits per origin
 def test_our_model_is_backtested_with_its_gates_labelled(dataset, tmp_path: Path) -> None:
     """Too few draws to pass the gates: scored all the same, and labelled so."""
     from validation.backtest import model_contender
@@ -171,6 +172,7 @@ def _scores(body: dict) -> list[tuple]:
     return sorted((r["model"], r["level"], str(r["origin"]), r["metric"], r["value"]) for r in body["rows"])
 
 
+@pytest.mark.integration  # a Dask cluster
 def test_parallel_and_cluster_runs_score_the_same_as_one_process(dataset, tmp_path: Path) -> None:
     """Fits farmed out to spawned processes and to a Dask cluster come back scored identically."""
     from distributed import LocalCluster
@@ -193,6 +195,7 @@ def test_parallel_and_cluster_runs_score_the_same_as_one_process(dataset, tmp_pa
     assert (tmp_path / "a" / "forecasts.csv").read_bytes() == (tmp_path / "b" / "forecasts.csv").read_bytes()
 
 
+@pytest.mark.integration  # full fits
 def test_a_rerun_fits_only_what_changed(dataset, tmp_path: Path) -> None:
     """Same inputs: everything from the cache, same scores. An LOR received in 2016 changes what the
     2016 origin knew but not what 2014 and 2015 knew: only the 2016 fits run again."""
