@@ -5,7 +5,6 @@ SHELL := /bin/bash
 VENV ?= .venv
 HOST ?= 127.0.0.1
 PORT ?= 8000
-export XLA_FLAGS ?= --xla_force_host_platform_device_count=4
 
 PY_CANDIDATES := $(PYTHON) python3.14 python3.13 python3.12 \
 	$(sort $(wildcard /root/.pyenv/versions/3.1[2-9]*/bin/python3)) \

@@ -70,11 +70,11 @@ def fit_panel(
     state = None
     if warm_start is not None:
         if not Path(warm_start).is_file():
-            raise FileNotFoundError(f"--warm-start: no posterior file at {warm_start}")
+            raise FileNotFoundError(f"warm_start: no posterior file at {warm_start}")
         state = DemandModel.load(warm_start).sampler_state
         if state is None:
             raise ValueError(
-                f"--warm-start: {warm_start} carries no sampler state (fitted by an older version)"
+                f"warm_start: {warm_start} carries no sampler state (fitted by an older version)"
             )
     model = DemandModel({**default_model_config(load_priors(priors)), **(model_config or {})}, sampler_config)
     model.fit(panel, progressbar=progressbar, warm_start=state)
@@ -267,7 +267,7 @@ def load_forecaster(model: DemandModel, data: Path | None = None, **kwargs: Any)
         kwargs.setdefault("arrival", ArrivalProfile.from_lors(dataset.lors))
         kwargs.setdefault("lors", dataset.lors)
     elif data is not None:
-        raise FileNotFoundError(f"--data: no dataset directory at {data}")
+        raise FileNotFoundError(f"data: no dataset directory at {data}")
     else:
         log.warning("dataset %s not found: forecasts carry no domestic plans or line capacities", source)
     return Forecaster(model, plans=plans, capacities=capacities, **kwargs)

@@ -482,9 +482,11 @@ class Forecaster:
         self._p_index = {p: i for i, p in enumerate(self.partners)}
         self._f_index = {f: i for i, f in enumerate(self.families)}
 
-        draws = model.draws
-        self._take = np.linspace(0, draws.n - 1, min(max_draws, draws.n)).astype(int)
-        self._params = draws.params(self._take)
+        posterior = model.idata["posterior"].to_dataset()
+        n = posterior.sizes["chain"] * posterior.sizes["draw"]
+        self._take = np.linspace(0, n - 1, min(max_draws, n)).astype(int)
+        # only the draws kept, in float64: all of them would be 2 GB on the real panel, held for nothing
+        self._params = PosteriorDraws.from_posterior(posterior, self._take).params()
         damping = trend_damping if trend_damping is not None else model.config.trend_damping
         if not 0.0 <= float(damping) <= 1.0:
             raise ForecastError(f"trend_damping must be between 0 and 1, got {damping!r}")

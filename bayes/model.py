@@ -21,7 +21,7 @@ import os
 import tempfile
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -165,14 +165,18 @@ def _appended(first: xr.Dataset, more: xr.Dataset) -> xr.Dataset:
     return out
 
 
+# What a fit stores for analysts only: forecasts and answers read none of these groups.
+ANALYSIS_GROUPS = ("prior", "log_likelihood", "posterior_predictive")
+
+
 class ModelFileError(ValueError):
     """A file that is not one of our posterior files; the message names the file and the reason."""
 
 
-def open_posterior(path: Path | str, load: bool = False) -> xr.DataTree:
+def open_posterior(path: Path | str, load: bool = False, leave_out: Sequence[str] = ()) -> xr.DataTree:
     """A posterior file as ArviZ opens it: lazily (the draws stay on disk until read; close it when
-    done), or read whole with ``load``. Raises :class:`ModelFileError` for a missing file, one that is
-    not NetCDF, or a NetCDF file that is not one of ours."""
+    done), or read whole with ``load``, less the groups ``leave_out``. Raises :class:`ModelFileError`
+    for a missing file, one that is not NetCDF, or a NetCDF file that is not one of ours."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such posterior file")
@@ -187,10 +191,24 @@ def open_posterior(path: Path | str, load: bool = False) -> xr.DataTree:
     if load:
         try:
             with tree:
-                tree = tree.load()
+                tree = tree.drop_nodes([g for g in leave_out if g in tree.children]).load()
         except Exception as exc:  # a truncated or damaged file fails only when its arrays are read
             raise ModelFileError(f"{path}: its draws cannot be read ({type(exc).__name__}: {exc})") from None
     return tree
+
+
+def compressed(tree: xr.DataTree, level: int = 4) -> dict[str, dict[str, dict[str, Any]]]:
+    """NetCDF encodings that deflate every numeric array of every group (byte-shuffled first, which
+    is what lets float draws shrink at all); every NetCDF reader, ArviZ's included, inflates them."""
+    return {
+        node.path: {
+            str(name): {"zlib": True, "complevel": level, "shuffle": True}
+            for name, da in node.dataset.data_vars.items()
+            if da.dtype.kind in "biuf" and da.ndim > 0
+        }
+        for node in tree.subtree
+        if node.has_data
+    }
 
 
 class PosteriorDraws:
@@ -204,12 +222,15 @@ class PosteriorDraws:
         self.arrays = dict(arrays)
 
     @classmethod
-    def from_posterior(cls, posterior: xr.Dataset) -> PosteriorDraws:
+    def from_posterior(cls, posterior: xr.Dataset, take: np.ndarray | None = None) -> PosteriorDraws:
+        """The draws of ``posterior``; with ``take``, only those positions on the flattened sample axis,
+        picked before the conversion to float64 (a forecaster keeps 1,000 of a fit's 6,400)."""
         arrays = {}
         for name, da in posterior.data_vars.items():
             dims = [d for d in da.dims if d not in ("chain", "draw")]
             flat = da.stack(sample=("chain", "draw")).transpose("sample", *dims)
-            arrays[str(name)] = np.ascontiguousarray(flat.values, dtype=np.float64)
+            values = flat.values if take is None else flat.values[take]
+            arrays[str(name)] = np.ascontiguousarray(values, dtype=np.float64)
         return cls(arrays)
 
     def __getattr__(self, name: str) -> np.ndarray:
@@ -734,7 +755,7 @@ class DemandModel:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
         try:
-            tree.to_netcdf(tmp, engine="h5netcdf")
+            tree.to_netcdf(tmp, engine="h5netcdf", encoding=compressed(tree))
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
@@ -750,9 +771,11 @@ class DemandModel:
         return path
 
     @classmethod
-    def load(cls, path: Path | str) -> DemandModel:
+    def load(cls, path: Path | str, analysis_groups: bool = True) -> DemandModel:
+        """The model stored at ``path``; ``analysis_groups=False`` leaves the prior, the pointwise
+        log-likelihood and the posterior predictive on disk (forecasts read none of them)."""
         path = Path(path)
-        tree = open_posterior(path, load=True)
+        tree = open_posterior(path, load=True, leave_out=() if analysis_groups else ANALYSIS_GROUPS)
         try:
             # Files from before family_path existed were all fitted with the linear trend.
             config = {"family_path": "trend", **json.loads(tree.attrs["model_config"])}

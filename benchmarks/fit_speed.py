@@ -33,14 +33,10 @@ partners and families) and a few dozen iterations on both paths; its figures mea
 
 from __future__ import annotations
 
-import os
-
-# JAX reads this once, at import (the child processes inherit it): one host device per chain.
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
-
 import argparse
 import json
 import logging
+import os
 import resource
 import subprocess
 import sys

@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
-
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
 
 from bayes.model import DemandModel, default_model_config, default_sampler_config
 from bayes.panel import build_panel

@@ -58,7 +58,7 @@ class Served:
 
     @classmethod
     def load(cls, record: registry.ModelRecord) -> Served:
-        model = DemandModel.load(record.path)
+        model = DemandModel.load(record.path, analysis_groups=False)  # answers read none of them
         return cls(record, model, load_forecaster(model, max_horizon=MAX_HORIZON))
 
 

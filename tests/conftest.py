@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 from pathlib import Path
@@ -133,8 +132,10 @@ def _us_share_group(model):
             if orders:
                 rows.append((partners[p], families[f], int(years[y]), supplier, int(orders)))
     orders = pd.DataFrame(rows, columns=["partner", "family", "year", "supplier", "orders"])
-    # 1,000 draws, not the default 2,000: the simulated panel is small, and its gates pass at 1,000
-    model = USShareModel(sampler_config={"draws": 1000, "random_seed": 5})
+    # Four partners a region: the region scale has a funnel here that the real panel (11 regions, 131
+    # partners) does not, and diverges at the default target of 0.9 (1-80 divergences in 8,000 draws,
+    # by seed, with or without the region-year shocks); at 0.99, 1,000 draws pass the gates.
+    model = USShareModel(sampler_config={"draws": 1000, "target_accept": 0.99, "random_seed": 5})
     return model.fit(with_supplier_history(panel, orders), progressbar=False)
 
 

@@ -5,11 +5,6 @@ Bad input exits with code 2 and a message naming the file, row, field or value; 
 
 from __future__ import annotations
 
-import os
-
-# JAX reads this once, at import: one host device per chain lets chains run in parallel on the CPU.
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
-
 import json
 import logging
 import math
@@ -420,7 +415,7 @@ def forecast(
         raise FileNotFoundError(f"--model: no posterior file at {path}; run `totaldemand fit` first")
     partners_new = [NewPartner(*[*x.split("@", 1), None][:2]) for x in new_partner or ()]
     families_new = [NewFamily(*[*x.split("@", 1), None][:2]) for x in new_family or ()]
-    result = load_forecaster(DemandModel.load(path), data).forecast(
+    result = load_forecaster(DemandModel.load(path, analysis_groups=False), data).forecast(
         horizon, level or [0.8, 0.95], partner, family, None, partners_new, families_new
     )
     if fmt == "json":
@@ -468,7 +463,7 @@ def ask(
         first = datetime.date.fromisoformat(start) if start else None
     except ValueError:
         raise ForecastError(f"--from: {start!r} is not a date YYYY-MM-DD") from None
-    forecaster = load_forecaster(DemandModel.load(path), data)
+    forecaster = load_forecaster(DemandModel.load(path, analysis_groups=False), data)
     system = system.strip().lower() if system else None
     answer = forecaster.question(family, at_least, within_months, first, partner, region, (level,), system)
     if fmt == "json":
@@ -512,7 +507,7 @@ def line_risk(
     path = model_path or settings.model_path()
     if not path.is_file():
         raise FileNotFoundError(f"--model: no posterior file at {path}; run `totaldemand fit` first")
-    forecaster = load_forecaster(DemandModel.load(path), data, max_horizon=years)
+    forecaster = load_forecaster(DemandModel.load(path, analysis_groups=False), data, max_horizon=years)
     ds = forecaster.line_risk(line.strip().lower(), partner, levels=(level,))
     if fmt == "json":
         out.print_json(
@@ -567,7 +562,7 @@ def block_buy(
     path = model_path or settings.model_path()
     if not path.is_file():
         raise FileNotFoundError(f"--model: no posterior file at {path}; run `totaldemand fit` first")
-    ds = load_forecaster(DemandModel.load(path), data).block_buy(
+    ds = load_forecaster(DemandModel.load(path, analysis_groups=False), data).block_buy(
         partner, family, first_year, last_year, level or [0.8], at_least=at_least
     )
     if fmt == "json":

@@ -47,7 +47,7 @@ def _on_cluster(tasks: Sequence[Task], shared: Any, address: str) -> Iterator[tu
         from distributed import Client
         from distributed import as_completed as completed
     except ImportError as exc:  # an optional extra: say how to get it
-        raise RuntimeError("--cluster needs Dask: pip install 'totaldemand[cluster]'") from exc
+        raise RuntimeError("a Dask cluster needs Dask: pip install 'totaldemand[cluster]'") from exc
     with Client(address, timeout="30s") as client:
         data = client.scatter(shared, broadcast=True)
         futures = {client.submit(t.fn, data, *t.args, pure=False): i for i, t in enumerate(tasks)}

@@ -33,7 +33,7 @@ def read_scores(runs: list[Path], level: str, metric: str) -> dict[tuple[str, st
     for run in runs:
         path = run / "scores.nc" if run.is_dir() else run
         if not path.exists():
-            raise AblationError(f"{path}: no scores.nc (is {run} a backtest's --out directory?)")
+            raise AblationError(f"{path}: no scores.nc (is {run} a backtest's output directory?)")
         with xr.open_dataset(path) as ds:
             if level not in ds.level.values or metric not in ds.metric.values:
                 raise AblationError(f"{path}: no level {level!r} or metric {metric!r}")
