@@ -173,10 +173,14 @@ class ModelFileError(ValueError):
     """A file that is not one of our posterior files; the message names the file and the reason."""
 
 
-def open_posterior(path: Path | str, load: bool = False, leave_out: Sequence[str] = ()) -> xr.DataTree:
+def open_posterior(
+    path: Path | str, load: bool = False, leave_out: Sequence[str] = (), max_draws: int | None = None
+) -> xr.DataTree:
     """A posterior file as ArviZ opens it: lazily (the draws stay on disk until read; close it when
-    done), or read whole with ``load``, less the groups ``leave_out``. Raises :class:`ModelFileError`
-    for a missing file, one that is not NetCDF, or a NetCDF file that is not one of ours."""
+    done), or read whole with ``load``, less the groups ``leave_out`` and, with ``max_draws``, with
+    only that many of the posterior's draws read (:func:`thinned_posterior`). Raises
+    :class:`ModelFileError` for a missing file, one that is not NetCDF, or a NetCDF file that is not
+    one of ours."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such posterior file")
@@ -191,10 +195,29 @@ def open_posterior(path: Path | str, load: bool = False, leave_out: Sequence[str
     if load:
         try:
             with tree:
-                tree = tree.drop_nodes([g for g in leave_out if g in tree.children]).load()
+                kept = tree.drop_nodes([g for g in leave_out if g in tree.children])
+                if max_draws is not None and "posterior" in kept.children:
+                    kept["posterior"] = xr.DataTree(
+                        thinned_posterior(kept["posterior"].to_dataset(), max_draws)
+                    )
+                tree = kept.load()
         except Exception as exc:  # a truncated or damaged file fails only when its arrays are read
             raise ModelFileError(f"{path}: its draws cannot be read ({type(exc).__name__}: {exc})") from None
     return tree
+
+
+def thinned_posterior(posterior: xr.Dataset, max_draws: int) -> xr.Dataset:
+    """``max_draws`` of the posterior's draws, evenly spaced over the draws flattened chain after chain
+    (those a :class:`bayes.forecast.Forecaster` of ``max_draws`` picks), as one chain in that order.
+    Each chain's draws are picked before they are read, so a lazily opened file reads only these."""
+    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    if max_draws >= chains * draws:
+        return posterior
+    take = np.linspace(0, chains * draws - 1, max_draws).astype(int)
+    parts = [posterior.isel(chain=c, draw=take[take // draws == c] % draws) for c in range(chains)]
+    out = xr.concat(parts, dim="draw", data_vars="all", coords="minimal", compat="override")
+    out = out.drop_vars([v for v in ("chain", "draw") if v in out.coords])
+    return out.assign_coords(draw=np.arange(len(take))).expand_dims(chain=[0]).transpose("chain", "draw", ...)
 
 
 def compressed(tree: xr.DataTree, level: int = 4) -> dict[str, dict[str, dict[str, Any]]]:
@@ -229,7 +252,7 @@ class PosteriorDraws:
         for name, da in posterior.data_vars.items():
             dims = [d for d in da.dims if d not in ("chain", "draw")]
             flat = da.stack(sample=("chain", "draw")).transpose("sample", *dims)
-            values = flat.values if take is None else flat.values[take]
+            values = (flat if take is None else flat.isel(sample=take)).values
             arrays[str(name)] = np.ascontiguousarray(values, dtype=np.float64)
         return cls(arrays)
 
@@ -771,11 +794,16 @@ class DemandModel:
         return path
 
     @classmethod
-    def load(cls, path: Path | str, analysis_groups: bool = True) -> DemandModel:
+    def load(
+        cls, path: Path | str, analysis_groups: bool = True, max_draws: int | None = None
+    ) -> DemandModel:
         """The model stored at ``path``; ``analysis_groups=False`` leaves the prior, the pointwise
-        log-likelihood and the posterior predictive on disk (forecasts read none of them)."""
+        log-likelihood and the posterior predictive on disk (forecasts read none of them), and
+        ``max_draws`` reads only the posterior draws a forecaster of that many draws uses, as one chain
+        (the gates' verdict, in the file's attributes, is that of every draw)."""
         path = Path(path)
-        tree = open_posterior(path, load=True, leave_out=() if analysis_groups else ANALYSIS_GROUPS)
+        leave_out = () if analysis_groups else ANALYSIS_GROUPS
+        tree = open_posterior(path, load=True, leave_out=leave_out, max_draws=max_draws)
         try:
             # Files from before family_path existed were all fitted with the linear trend.
             config = {"family_path": "trend", **json.loads(tree.attrs["model_config"])}

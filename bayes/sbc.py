@@ -251,7 +251,7 @@ def _side_ranks(
 
 def run_side_sbc(
     kind: str,
-    replicates: int = 100,
+    replicates: int = 60,
     draws: int = 200,
     tune: int = 300,
     chains: int = 2,

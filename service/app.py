@@ -43,6 +43,8 @@ from service.scope import ScopeError
 
 log = logging.getLogger(__name__)
 
+SERVED_DRAWS = 1000  # posterior draws each answer rests on
+
 
 @dataclass
 class Served:
@@ -58,8 +60,9 @@ class Served:
 
     @classmethod
     def load(cls, record: registry.ModelRecord) -> Served:
-        model = DemandModel.load(record.path, analysis_groups=False)  # answers read none of them
-        return cls(record, model, load_forecaster(model, max_horizon=MAX_HORIZON))
+        # only what answers read: no analysis groups, and the forecaster's draws alone (not 6,400)
+        model = DemandModel.load(record.path, analysis_groups=False, max_draws=SERVED_DRAWS)
+        return cls(record, model, load_forecaster(model, max_horizon=MAX_HORIZON, max_draws=SERVED_DRAWS))
 
 
 class ModelHolder:

@@ -68,6 +68,31 @@ def test_save_load_gives_identical_forecasts(fitted, tmp_path: Path) -> None:
     assert again.model_config == fitted.model_config and again.sampler_config == fitted.sampler_config
 
 
+def test_a_server_s_load_reads_the_forecaster_s_draws_alone_and_answers_the_same(fitted_path: Path) -> None:
+    full = DemandModel.load(fitted_path)
+    served = DemandModel.load(fitted_path, analysis_groups=False, max_draws=300)
+    assert served.idata["posterior"].sizes["chain"] == 1 and served.idata["posterior"].sizes["draw"] == 300
+    assert not {"prior", "log_likelihood", "posterior_predictive"} & set(served.idata.children)
+    assert served.status == full.status and served.diagnostics == full.diagnostics  # every draw's verdict
+    a = Forecaster(full, max_draws=300, seed=3).forecast(horizon=3)
+    b = Forecaster(served, max_draws=300, seed=3).forecast(horizon=3)
+    np.testing.assert_array_equal(a.draws.values, b.draws.values)
+    xr.testing.assert_identical(a.cells, b.cells)
+
+
+def test_a_stored_file_is_deflated_and_opens_as_is(fitted, tmp_path: Path) -> None:
+    path = fitted.save(tmp_path / "deflated.nc")
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        assert f["posterior/intercept"].compression == "gzip"
+        assert f["posterior/intercept"].shuffle
+    np.testing.assert_array_equal(
+        xr.open_datatree(path, engine="h5netcdf")["posterior"]["intercept"].values,
+        fitted.idata["posterior"]["intercept"].values,
+    )
+
+
 def test_a_model_that_failed_its_gates_is_refused(fitted, tmp_path: Path) -> None:
     failed = DemandModel.load(fitted.save(tmp_path / "failed.nc"))
     diag = json.loads(failed.idata.attrs["diagnostics"])
