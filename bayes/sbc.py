@@ -157,20 +157,15 @@ def run_sbc(
         )
         for i in range(replicates)
     ]
-    return _ranked(
-        _fit_ranks,
-        jobs,
-        names,
-        workers,
-        progress,
-        {"draws": draws, "chains": chains, "tune": tune, "seed": seed},
-    )
+    attrs = {"draws": draws, "chains": chains, "tune": tune, "seed": seed}
+    return _ranked(_fit_ranks, jobs, names, thin_to, workers, progress, attrs)
 
 
 def _ranked(
     fit: Callable[..., dict[str, int]],
     jobs: list[tuple],
     names: list[str],
+    thin_to: int,
     workers: int,
     progress: Callable[[int, int], None] | None,
     attrs: dict[str, int | str],
@@ -178,7 +173,6 @@ def _ranked(
     """Fit every replicate (``fit(*job)``: each parameter's rank of the truth), in ``workers``
     processes, and test each parameter's ranks for uniformity."""
     replicates = len(jobs)
-    thin_to = int(jobs[0][-1])
     ranks = {n: np.full(replicates, -1, dtype=int) for n in names}
     failed = 0
 
@@ -272,8 +266,7 @@ def run_side_sbc(
         )
     drawn = {n: prior["prior"][n].values.reshape(replicates) for n in names}
     data = prior["prior_predictive"][model.observed_name].values.reshape(replicates, -1)
-    if kind == "channel":
-        # a Beta draw with a tiny alpha or beta rounds to exactly 0 or 1, where the density is not finite
+    if kind == "channel":  # a Beta draw with a tiny alpha or beta rounds to exactly 0 or 1 (no density)
         data = np.clip(data, 1e-9, 1 - 1e-9)
     sampler = model.sampler_config | {"draws": draws, "tune": tune, "chains": chains}
     sampler["chain_method"] = "sequential"  # replicates run in parallel instead
@@ -289,7 +282,7 @@ def run_side_sbc(
         for i in range(replicates)
     ]
     attrs = {"model": kind, "draws": draws, "chains": chains, "tune": tune, "seed": seed}
-    return _ranked(_side_ranks, jobs, names, workers, progress, attrs)
+    return _ranked(_side_ranks, jobs, names, thin_to, workers, progress, attrs)
 
 
 def plot_ranks(result: SBCResult, path: Path) -> Path:
