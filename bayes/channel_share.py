@@ -5,7 +5,7 @@ DSCA case) or commercially, under a State Department licence (Direct Commercial 
 register, our stand-in for requests, does not say which, so the demand model forecasts both together;
 this model says how they split. From Security Assistance Monitor's yearly figures (the dataset's
 evidence kinds ``us_fms_agreements_usd_m`` and ``us_dcs_authorizations_usd_m``, see
-:mod:`evidence.sam`), the FMS fraction of partner p's dollars in year t is
+:mod:`sources.sam`), the FMS fraction of partner p's dollars in year t is
 
     y[p, t] = FMS agreements / (FMS agreements + DCS authorizations)
     y ~ Beta(mu * phi, (1 - mu) * phi)
@@ -15,7 +15,7 @@ with partner levels pooled toward a common one (centred, since SAM reports most 
 years) and the regions' trends pooled, as in the U.S. share model. Unlike
 that model it has no region level: SAM reports nearly every partner, so partners carry their own level,
 and a region scale under partner effects as large mixed badly (R-hat 1.03 on a simulated world).
-A year is used only where both figures are reported (a missing row is not a zero, see evidence.sam) and
+A year is used only where both figures are reported (a missing row is not a zero, see sources.sam) and
 the two add up to at least ``min_total_usd_m``; fractions of exactly 0 or 1 are squeezed into (0, 1)
 (Smithson & Verkuilen 2006), since a Beta has no mass there.
 

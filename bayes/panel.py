@@ -51,7 +51,7 @@ MIN_ALLIANCE_MEMBERS = 3
 # The measures of the partner-level yearly figures (coords of the budget_measure / channel_measure dims).
 BUDGET_MEASURES = ("milex_log", "milex_growth", "milex_share_gdp")
 CHANNEL_MEASURES = ("fms_log", "dcs_log", "notified_log")
-# channel measure → the evidence kind it reads (evidence.sam)
+# channel measure → the evidence kind it reads (sources.sam)
 CHANNEL_KINDS = {
     "fms_log": US_FMS_AGREEMENTS_USD_M,
     "dcs_log": US_DCS_AUTHORIZATIONS_USD_M,
@@ -347,7 +347,7 @@ def _as_known_at_start(
 
 
 def _budgets(evidence: pd.DataFrame, p_index: pd.Index, years: np.ndarray) -> xr.Dataset:
-    """Military expenditure known at the start of each year (evidence.milex): log of constant-2023 US$
+    """Military expenditure known at the start of each year (sources.milex): log of constant-2023 US$
     million, its log change over the year before, and the share of GDP (%).
 
     Figures are SIPRI's April 2025 release: dated by year, so a panel as of an origin sees no later
@@ -369,7 +369,7 @@ def _budgets(evidence: pd.DataFrame, p_index: pd.Index, years: np.ndarray) -> xr
 
 
 def _channels(evidence: pd.DataFrame, p_index: pd.Index, years: np.ndarray) -> xr.Dataset:
-    """U.S. sales channels known at the start of each year (evidence.sam), as log1p(current US$ m)."""
+    """U.S. sales channels known at the start of each year (sources.sam), as log1p(current US$ m)."""
     span = np.arange(years[0] - 1, years[-1] + 1)
     figures = np.stack([_partner_years(evidence, CHANNEL_KINDS[m], p_index, span) for m in CHANNEL_MEASURES])
     # bounds keep sources non-negative; log1p keeps a real zero at 0 and a missing figure NaN

@@ -20,7 +20,7 @@ their 90% intervals at both calibration origins, docs/suppliers.md). Forecast ye
 The two history terms are the competitor events: a partner that
 bought a family from France last year has a French fleet to support and is less likely to turn to the
 U.S. for the next one (``competition`` < 0), and a U.S. incumbent the other way. Orders come from SIPRI's
-register with every supplier (:mod:`evidence.suppliers`); in each cell with orders,
+register with every supplier (:mod:`sources.suppliers`); in each cell with orders,
 
     U.S. orders ~ Binomial(orders from every supplier, P(U.S.)).
 

@@ -340,7 +340,7 @@ class Dataset:
     domestic_plans: pd.DataFrame
     line_capacities: pd.DataFrame
     source: str
-    # every supplier's orders (evidence.suppliers); empty where the dataset has none
+    # every supplier's orders (sources.suppliers); empty where the dataset has none
     supplier_orders: pd.DataFrame = field(default_factory=lambda: empty_table(SUPPLIER_ORDERS))
 
     def restrict_to(self, as_of_year: int) -> Dataset:

@@ -1,6 +1,6 @@
 """Fleet readiness proxy: what each partner already operates in each family, as of each year.
 
-From a normalised register (see :func:`evidence.sipri.read_register`) this derives, per partner × family ×
+From a normalised register (see :func:`sources.sipri.read_register`) this derives, per partner × family ×
 year,
 
 * ``readiness_fleet_units``: units delivered to the partner by ANY supplier in the family, cumulated

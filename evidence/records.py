@@ -176,18 +176,18 @@ class Table:
 # Evidence kinds the SIPRI builder derives; the model issue reads them by these names.
 READINESS_FLEET_UNITS = "readiness_fleet_units"
 READINESS_FLEET_MEAN_AGE = "readiness_fleet_mean_age"
-# Kinds a readiness report adds (evidence.readiness_reports); where a partner × family has a report,
+# Kinds a readiness report adds (sources.readiness_reports); where a partner × family has a report,
 # it replaces the SIPRI proxy from the report's date on.
 REPORTED_FLEET_UNITS = "reported_fleet_units"
 REPORTED_FLEET_MEAN_AGE = "reported_fleet_mean_age"
 REPORTED_MISSION_CAPABLE = "reported_mission_capable_rate"
-# The evidence kind the panel reads as the NLP signal (text mentions and notifications, evidence.signals).
+# The evidence kind the panel reads as the NLP signal (text mentions and notifications, nlp.signals).
 NLP_MENTION = "nlp_mention"
 # Partner-level yearly figures (family blank), one row per partner and year, dated 31 Dec of the year they
-# describe. Military expenditure (evidence.milex): SIPRI's constant-2023 US$ million and share of GDP (%).
+# describe. Military expenditure (sources.milex): SIPRI's constant-2023 US$ million and share of GDP (%).
 MILEX_CONSTANT_USD_M = "milex_constant_2023_usd_m"
 MILEX_SHARE_GDP_PCT = "milex_share_gdp_pct"
-# U.S. arms-sales channels (evidence.sam), current US$ million per U.S. fiscal year: FMS agreements, DCS
+# U.S. arms-sales channels (sources.sam), current US$ million per U.S. fiscal year: FMS agreements, DCS
 # licences authorized, and the Congressional notifications of each channel (FMS 36(b), DCS 36(c)).
 US_FMS_AGREEMENTS_USD_M = "us_fms_agreements_usd_m"
 US_DCS_AUTHORIZATIONS_USD_M = "us_dcs_authorizations_usd_m"

@@ -30,16 +30,16 @@ if [[ ! -f "$register" ]]; then
     exit 1
 fi
 
-PYTHONPATH="$repo_root${PYTHONPATH:+:$PYTHONPATH}" "$python" -m evidence.sipri \
+PYTHONPATH="$repo_root${PYTHONPATH:+:$PYTHONPATH}" "$python" -m sources.sipri \
     --register "$register" --out "$out" --supplier "United States"
 
 # Every supplier's orders to the same partners (supplier_orders.csv). The SIPRI build rewrites SOURCE.md
 # whole; this step and the ones below add their own sections back.
-PYTHONPATH="$repo_root${PYTHONPATH:+:$PYTHONPATH}" "$python" -m evidence.suppliers \
+PYTHONPATH="$repo_root${PYTHONPATH:+:$PYTHONPATH}" "$python" -m sources.suppliers \
     --register "$register" --dataset "$out"
 
 if [[ -f "$budget" ]]; then
-    PYTHONPATH="$repo_root${PYTHONPATH:+:$PYTHONPATH}" "$python" -m evidence.dod_budget \
+    PYTHONPATH="$repo_root${PYTHONPATH:+:$PYTHONPATH}" "$python" -m sources.dod_budget \
         --budget "$budget" --lors "$out/lors.csv" --out "$out"
 else
     echo "DoD P-1 line items not found: $budget; domestic_plans.csv and line_capacities.csv left as they are, without their SOURCE.md section" >&2
@@ -48,12 +48,12 @@ fi
 # Partner-level yearly evidence, written beside the dataset's evidence table as evidence-<name>.csv (the
 # loader reads them with it) with a section each in SOURCE.md; they need partners.csv and lors.csv above.
 if [[ -f "$milex" ]]; then
-    PYTHONPATH="$repo_root${PYTHONPATH:+:$PYTHONPATH}" "$python" -m evidence.milex --milex "$milex" --dataset "$out"
+    PYTHONPATH="$repo_root${PYTHONPATH:+:$PYTHONPATH}" "$python" -m sources.milex --milex "$milex" --dataset "$out"
 else
     echo "SIPRI milex not found: $milex; evidence-milex.csv left as it is, without its SOURCE.md section" >&2
 fi
 if [[ -f "$sam" ]]; then
-    PYTHONPATH="$repo_root${PYTHONPATH:+:$PYTHONPATH}" "$python" -m evidence.sam --sam "$sam" --dataset "$out"
+    PYTHONPATH="$repo_root${PYTHONPATH:+:$PYTHONPATH}" "$python" -m sources.sam --sam "$sam" --dataset "$out"
 else
     echo "SAM arms sales not found: $sam; evidence-sam.csv left as it is, without its SOURCE.md section" >&2
 fi

@@ -24,10 +24,11 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from evidence import sipri, taxonomy  # noqa: E402
+from evidence import taxonomy  # noqa: E402
 from evidence.lags import MAX_LAG, default_lags_path  # noqa: E402
 from evidence.systems import load_catalogue  # noqa: E402
 from evidence.writers import write_table  # noqa: E402
+from sources import sipri  # noqa: E402
 
 RAW = REPO.parent / "shared/data/raw"
 DEFAULT_REGISTER = RAW / "sipri_trade_register/trade-register_generated-2026-05-18.original_cut2021.csv"

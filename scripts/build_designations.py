@@ -4,7 +4,7 @@ The table maps designation codes (``ah64d``, stem ``ah64``) and designation name
 US-supplied SIPRI orders placed since 1970 to SIPRI's weapon description and, through
 :mod:`evidence.taxonomy`, to an armament category and system family. Each key takes the majority category
 of the register rows it occurs in; keys whose rows split between categories (majority share below
-``evidence._text_designations.MIN_SHARE``) are dropped as ambiguous. Ship-class names that are not
+``nlp.designations.MIN_SHARE``) are dropped as ambiguous. Ship-class names that are not
 paired with a code anywhere (``Perry``, ``Knox``, ``Hamilton``) are dropped too: they are surnames and
 place names far more often than they are ships, and DSCA writes ship classes with the word "Class".
 
@@ -25,9 +25,10 @@ sys.path.insert(0, str(REPO))
 
 import pandas as pd  # noqa: E402
 
-from evidence import sipri, taxonomy  # noqa: E402
-from evidence._text_designations import DESIGNATIONS_CSV, MIN_SHARE, find_codes, name_phrases  # noqa: E402
+from evidence import taxonomy  # noqa: E402
 from evidence.writers import write_table  # noqa: E402
+from nlp.designations import DESIGNATIONS_CSV, MIN_SHARE, find_codes, name_phrases  # noqa: E402
+from sources import sipri  # noqa: E402
 
 DEFAULT_REGISTER = (
     REPO.parent

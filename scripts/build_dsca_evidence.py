@@ -1,7 +1,7 @@
 """Rebuild ``evidence/default_data/dsca_notifications.csv`` from the DSCA major-arms-sale releases.
 
-Every release of 2008-2012 is extracted (:mod:`evidence.extraction`) and becomes one ``nlp_mention``
-evidence row per notification × family (:func:`evidence.signals.notification_evidence`: value 1, dated on
+Every release of 2008-2012 is extracted (:mod:`nlp.extraction`) and becomes one ``nlp_mention``
+evidence row per notification × family (:func:`nlp.signals.notification_evidence`: value 1, dated on
 the release, the release pk as provenance). Rows for a partner or family the embedded dataset does not
 model are left out and counted. ``totaldemand data add-evidence --evidence <this file> --out DIR`` adds
 them to a dataset; the text-evidence ablation in docs/backtests.md runs on that.
@@ -20,10 +20,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from evidence.extraction import extract_all, read_texts  # noqa: E402
 from evidence.loaders import default_dataset_path, load_dataset  # noqa: E402
-from evidence.signals import notification_evidence  # noqa: E402
 from evidence.writers import write_table  # noqa: E402
+from nlp.extraction import extract_all, read_texts  # noqa: E402
+from nlp.signals import notification_evidence  # noqa: E402
 
 TEXTS = REPO.parent / "shared/data/raw/dsca_major_arms_sales_2008_2012/dsca_major_arms_sales_2008_2012.csv"
 OUT = REPO / "evidence/default_data/dsca_notifications.csv"

@@ -819,8 +819,8 @@ async def ingest_texts(
     """Extract from texts and store what they say: notifications become pending LORs (one per counted
     item, with the release and item as provenance) and NLP evidence; documents become NLP evidence
     (mentions per family, urgency-weighted, with their character spans). All rows or none."""
-    from evidence.signals import partner_id
-    from evidence.text_records import records_from_texts
+    from nlp.signals import partner_id
+    from nlp.text_records import records_from_texts
 
     services = _services(state)
     caller = _caller(request)

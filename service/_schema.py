@@ -133,7 +133,7 @@ line_capacities = Table(
     Column("seq", Integer, nullable=False),
 )
 
-supplier_orders = Table(  # every supplier's orders (evidence.suppliers), for the U.S. share model
+supplier_orders = Table(  # every supplier's orders (sources.suppliers), for the U.S. share model
     "supplier_orders",
     metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),

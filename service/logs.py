@@ -42,6 +42,8 @@ def log_config(log_format: str, level: str) -> dict[str, Any]:
             "service",
             "bayes",
             "evidence",
+            "sources",
+            "nlp",
             "totaldemand",
         )
     }

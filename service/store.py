@@ -245,7 +245,7 @@ def ingest_together(
     mentions: pd.DataFrame | None = None,
 ) -> list[Stored]:
     """Several uploads (e.g. the LORs and signals extracted from one set of texts) in one
-    transaction: all of them are stored, or none. ``mentions`` (evidence.text_records: what the texts
+    transaction: all of them are stored, or none. ``mentions`` (nlp.text_records: what the texts
     said and where) join the first stored part's batch in the same transaction."""
     with engine.begin() as conn:
         stored = [_ingest_in(conn, kind, raw, source, key_id, 1, writer) for kind, raw in parts if len(raw)]

@@ -58,8 +58,8 @@ def user_errors(fn: Callable) -> Callable:
         from bayes.forecast import ForecastError
         from bayes.model import ModelFileError
         from evidence.loaders import LoadError
-        from evidence.sipri import SipriFormatError
         from priors import PriorError
+        from sources.sipri import SipriFormatError
 
         errors = (LoadError, PriorError, ForecastError, SipriFormatError, FileNotFoundError, ModelFileError)
         try:
@@ -84,7 +84,7 @@ def build_sipri(
     supplier: Annotated[str, typer.Option(help="Supplier whose orders are the LORs.")] = "United States",
 ) -> None:
     """Turn a SIPRI trade-register export into a dataset of realised LORs plus a readiness proxy."""
-    from evidence.sipri import build_dataset
+    from sources.sipri import build_dataset
 
     if not register.is_file():
         raise FileNotFoundError(f"--register: {register} does not exist")
@@ -105,10 +105,10 @@ def add_texts(
 ) -> None:
     """Turn texts into NLP evidence (one row per notification or document x family, with provenance)
     and write the dataset with it added."""
-    from evidence.augment import add_evidence
-    from evidence.extraction import extract_all, read_texts
     from evidence.loaders import load_dataset
-    from evidence.signals import analyse, mention_evidence, notification_evidence, read_documents
+    from nlp.extraction import extract_all, read_texts
+    from nlp.signals import analyse, mention_evidence, notification_evidence, read_documents
+    from sources.augment import add_evidence
 
     source = data or settings.dataset_path()
     stored = load_dataset(source)
@@ -145,10 +145,10 @@ def add_readiness(
 ) -> None:
     """Validate readiness reports and write the dataset with them (they replace the SIPRI fleet proxy
     for their partner x family from their date on)."""
-    from evidence.augment import add_evidence
     from evidence.loaders import load_dataset
-    from evidence.readiness_reports import read_readiness_reports
-    from evidence.signals import system_family
+    from nlp.signals import system_family
+    from sources.augment import add_evidence
+    from sources.readiness_reports import read_readiness_reports
 
     source = data or settings.dataset_path()
     dataset = load_dataset(source)
@@ -169,8 +169,8 @@ def add_evidence_rows(
     data: DataOpt = None,
 ) -> None:
     """Validate evidence rows (e.g. the shipped DSCA notification signal) and write the dataset with them."""
-    from evidence.augment import add_evidence, read_evidence_file
     from evidence.loaders import load_dataset
+    from sources.augment import add_evidence, read_evidence_file
 
     source = data or settings.dataset_path()
     dataset = load_dataset(source)
@@ -201,9 +201,9 @@ def extract(
     errors: Annotated[bool, typer.Option(help="With --evaluate: list every release's errors.")] = False,
 ) -> None:
     """Extract sale records (country, date, cost, items, category, kind) from notification texts."""
-    from evidence.extraction import evaluate as score
-    from evidence.extraction import extract_all, format_errors, format_evaluation, labelled_parts, read_texts
     from evidence.writers import atomic_write_text
+    from nlp.extraction import evaluate as score
+    from nlp.extraction import extract_all, format_errors, format_evaluation, labelled_parts, read_texts
 
     if texts is None and evaluate is not None:
         beside = [p for p in evaluate.parent.glob("*.csv") if p != evaluate.resolve() and p != evaluate]
@@ -241,10 +241,10 @@ def signals(
     """Early signals from text per partner x family x period (or topic trends), with provenance."""
     from datetime import date
 
-    from evidence.extraction import extract_all, read_texts
-    from evidence.signals import PERIODS, aggregate, analyse, notification_signal, read_documents
-    from evidence.topics import topic_trends
     from evidence.writers import atomic_write_text
+    from nlp.extraction import extract_all, read_texts
+    from nlp.signals import PERIODS, aggregate, analyse, notification_signal, read_documents
+    from nlp.topics import topic_trends
 
     problems = []
     if period not in PERIODS:
@@ -893,7 +893,7 @@ def backtest(
         raise typer.Exit(code=2) from None
     years = _origins(origins)
     if register is not None:
-        from evidence.sipri import build_dataset
+        from sources.sipri import build_dataset
 
         panel = out_dir / "dataset"
         build_dataset(register, panel)

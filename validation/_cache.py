@@ -29,6 +29,8 @@ _CODE = (
     "bayes",
     "priors",
     "evidence",
+    "sources",
+    "nlp",
     "validation/backtest.py",
     "validation/baselines.py",
     "validation/gbm.py",

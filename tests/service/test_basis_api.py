@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evidence.text_records import records_from_texts
+from nlp.text_records import records_from_texts
 from service import store
 from tests.service.conftest import bearer
 

@@ -1,6 +1,6 @@
 """Country × year figures from sources beside the arms-transfers register, as partner-level evidence.
 
-The military-expenditure (:mod:`evidence.milex`) and U.S. arms-sales (:mod:`evidence.sam`) adapters share
+The military-expenditure (:mod:`sources.milex`) and U.S. arms-sales (:mod:`sources.sam`) adapters share
 this module's three steps:
 
 1. :func:`match_names` maps the source's country names to partner ids: first through the source's alias

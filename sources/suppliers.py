@@ -4,7 +4,7 @@ The U.S.-only panel cannot tell a partner that turned to another supplier from a
 fell. This table keeps every supplier's orders for the dataset's partners, so a model can read a
 partner's whole demand and the U.S. share of it.
 
-`supplier_orders` aggregates the register (every supplier, as `evidence.sipri.read_register` reads it)
+`supplier_orders` aggregates the register (every supplier, as `sources.sipri.read_register` reads it)
 to one row per partner × family × order year × supplier:
 
 - ``orders``: register rows (deals), the unit the U.S. LOR stand-in counts too, so the U.S. rows here
@@ -19,7 +19,7 @@ Descriptions map to families as in the U.S. build (`evidence.taxonomy`).
 
 Run as a script (``scripts/build_default_data.sh`` does)::
 
-    python -m evidence.suppliers --register PATH --dataset DIR
+    python -m sources.suppliers --register PATH --dataset DIR
 """
 
 from __future__ import annotations
@@ -35,15 +35,15 @@ import numpy as np
 import pandas as pd
 
 from evidence import gazetteer, taxonomy
-from evidence.country_years import write_source_section
 from evidence.loaders import Dataset, load_table, validate_frame
 from evidence.records import LORS, PARTNERS, SUPPLIER_ORDERS, LORStatus
-from evidence.sipri import read_register
 from evidence.writers import write_table
+from sources.country_years import write_source_section
+from sources.sipri import read_register
 
 log = logging.getLogger(__name__)
 
-MODULE = "evidence.suppliers"
+MODULE = "sources.suppliers"
 FILE = "supplier_orders.csv"
 DEFAULT_RAW = Path(
     "../shared/data/raw/sipri_trade_register/trade-register_generated-2026-05-18.original_cut2021.csv"
@@ -188,7 +188,7 @@ def build(register: Path, dataset: Path) -> SuppliersSummary:
 
 def _section(s: SuppliersSummary) -> str:
     top = ", ".join(f"{k} {v}" for k, v in s.top_suppliers.items())
-    return f"""## Orders from every supplier: `{s.path}` (`evidence.suppliers`)
+    return f"""## Orders from every supplier: `{s.path}` (`sources.suppliers`)
 
 Source: SIPRI Arms Transfers Database (c) SIPRI, register file `{s.register}`, sha256 `{s.register_sha256}`.
 

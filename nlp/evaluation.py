@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from evidence._text_classify import words
-from evidence._text_items import informative_tokens
+from nlp._classify import words
+from nlp._items import informative_tokens
 
 FIELDS: tuple[str, ...] = ("country", "date", "estimated_cost_usd", "primary_category", "kind")
 _ACRONYM_SKIP = frozenset({"and", "of", "the", "for", "with", "a", "an"})

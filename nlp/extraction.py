@@ -11,12 +11,12 @@ and five kinds of sale. A field that cannot be found is ``None``; nothing is gue
 
 Design. Everything is rule-based and transparent; no statistical model is loaded.
 
-* :mod:`evidence._text_sections` splits a release into headline, dateline, summary and request and finds
-  the estimated cost (`evidence._text_normalise` parses the money and dates).
+* :mod:`nlp._sections` splits a release into headline, dateline, summary and request and finds
+  the estimated cost (`nlp.normalise` parses the money and dates).
 * The buyer is the first country entity of the summary (spaCy EntityRuler over the partner gazetteer plus
-  DSCA aliases, :mod:`evidence._text_nlp`), mapped to the gazetteer's display name.
-* :mod:`evidence._text_items` finds every counted phrase and applies the inclusion rules, using the head
-  noun lexicon of :mod:`evidence._text_lexicon` and the designation gazetteer
+  DSCA aliases, :mod:`nlp.pipeline`), mapped to the gazetteer's display name.
+* :mod:`nlp._items` finds every counted phrase and applies the inclusion rules, using the head
+  noun lexicon of :mod:`nlp._lexicon` and the designation gazetteer
   (``default_data/designations.csv``, built from SIPRI by ``scripts/build_designations.py``).
 * Kind and primary category come from the headline's coordinated phrases (`_kind`, `_primary`): a
   headline naming munitions and equipment is ``mixed``; support words make ``support_or_services`` (or
@@ -41,8 +41,12 @@ from pathlib import Path
 from spacy.tokens import Span
 
 from evidence import gazetteer
-from evidence._text_classify import Headline, categorise, headline
-from evidence._text_eval import (
+from nlp._classify import Headline, categorise, headline
+from nlp._io import read_csv_rows
+from nlp._items import Candidate, SaleContext, find_candidates, retrofit_exception, select_items
+from nlp._lexicon import UPGRADE_CUE, UPGRADE_OF_EXISTING
+from nlp._sections import Sections, estimated_cost, sections
+from nlp.evaluation import (
     Evaluation,
     ReleaseErrors,
     evaluate,
@@ -51,11 +55,7 @@ from evidence._text_eval import (
     match_items,
     read_labels,
 )
-from evidence._text_io import read_csv_rows
-from evidence._text_items import Candidate, SaleContext, find_candidates, retrofit_exception, select_items
-from evidence._text_lexicon import UPGRADE_CUE, UPGRADE_OF_EXISTING
-from evidence._text_nlp import find_systems, pipeline
-from evidence._text_sections import Sections, estimated_cost, sections
+from nlp.pipeline import find_systems, pipeline
 
 __all__ = [
     "HOLDOUT_YEARS",

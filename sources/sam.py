@@ -39,7 +39,7 @@ but a little earlier than when the reports were public.
 
 Run as a script (``scripts/build_default_data.sh`` does)::
 
-    python -m evidence.sam --sam PATH --dataset DIR
+    python -m sources.sam --sam PATH --dataset DIR
 """
 
 from __future__ import annotations
@@ -53,7 +53,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evidence.country_years import (
+from evidence.records import (
+    US_DCS_AUTHORIZATIONS_USD_M,
+    US_DCS_NOTIFICATIONS_USD_M,
+    US_FMS_AGREEMENTS_USD_M,
+    US_FMS_NOTIFICATIONS_USD_M,
+)
+from sources.country_years import (
     NameMatch,
     PartSummary,
     evidence_rows,
@@ -62,18 +68,12 @@ from evidence.country_years import (
     write_part,
     write_source_section,
 )
-from evidence.records import (
-    US_DCS_AUTHORIZATIONS_USD_M,
-    US_DCS_NOTIFICATIONS_USD_M,
-    US_FMS_AGREEMENTS_USD_M,
-    US_FMS_NOTIFICATIONS_USD_M,
-)
 
 log = logging.getLogger(__name__)
 
 SOURCE = "SAM arms sales 2020-12"  # Security Assistance Monitor, Arms Sales database, accessed 4 Dec 2020
 PART = "sam"  # → evidence-sam.csv
-MODULE = "evidence.sam"
+MODULE = "sources.sam"
 DEFAULT_RAW = Path("../shared/data/raw/sam_us_arms_sales_1996_2020/us_arms_sales_by_country_year.csv")
 
 FMS = "Foreign Military Sales"
@@ -202,7 +202,7 @@ def build(sam: Path, dataset: Path) -> PartSummary:
 
 
 def _section(s: PartSummary, file: str, digest: str) -> str:
-    return f"""## U.S. arms-sales channels: `{s.path}` (`evidence.sam`)
+    return f"""## U.S. arms-sales channels: `{s.path}` (`sources.sam`)
 
 Source: Security Assistance Monitor (Center for International Policy), Arms Sales database, accessed
 4 Dec 2020, compiled from the U.S. government reports each record cites. File `{file}`, sha256 `{digest}`.

@@ -1,4 +1,4 @@
-"""Orders from every supplier (evidence.suppliers): the table, its agreement with the U.S. build, loading."""
+"""Orders from every supplier (sources.suppliers): the table, its agreement with the U.S. build, loading."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tests.sources.test_sipri import DEFAULT_DATASET, ORIGINAL_2026
 
 from bayes.panel import build_panel
-from evidence import suppliers
 from evidence.loaders import LoadError, load_dataset
-from evidence.sipri import build_dataset
-from tests.evidence.test_sipri import DEFAULT_DATASET, ORIGINAL_2026
+from sources import suppliers
+from sources.sipri import build_dataset
 
 
 @pytest.fixture(scope="module")

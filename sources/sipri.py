@@ -9,7 +9,7 @@ frame.
 `build_dataset` turns the orders of one supplier (default: the United States) into LOR rows and derives
 the fleet readiness proxy (:mod:`evidence.readiness`) from deliveries by all suppliers. Run as a script::
 
-    python -m evidence.sipri --register PATH --out DIR [--supplier "United States"]
+    python -m sources.sipri --register PATH --out DIR [--supplier "United States"]
 """
 
 from __future__ import annotations
@@ -535,7 +535,7 @@ Method and conventions: <https://www.sipri.org/databases/armstransfers/sources-a
 - Register file: `{s.register}`
 - sha256: `{s.register_sha256}`
 - SIPRI "Data generated": {generated}
-- Built by `evidence.sipri.build_dataset` (see `scripts/build_default_data.sh`).
+- Built by `sources.sipri.build_dataset` (see `scripts/build_default_data.sh`).
 
 ## What was derived
 - `partners.csv` — every recipient with at least one order from {s.supplier} (all order years), via

@@ -24,7 +24,7 @@ into an as-of panel, not later *revisions*; a backtest on these figures is sligh
 
 Run as a script (``scripts/build_default_data.sh`` does)::
 
-    python -m evidence.milex --milex PATH --dataset DIR
+    python -m sources.milex --milex PATH --dataset DIR
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evidence.country_years import (
+from evidence.records import MILEX_CONSTANT_USD_M, MILEX_SHARE_GDP_PCT
+from sources.country_years import (
     NameMatch,
     PartSummary,
     evidence_rows,
@@ -47,13 +48,12 @@ from evidence.country_years import (
     write_part,
     write_source_section,
 )
-from evidence.records import MILEX_CONSTANT_USD_M, MILEX_SHARE_GDP_PCT
 
 log = logging.getLogger(__name__)
 
 SOURCE = "SIPRI milex 2025"  # the evidence rows' source: SIPRI Military Expenditure Database, April 2025
 PART = "milex"  # → evidence-milex.csv
-MODULE = "evidence.milex"  # marks this module's section of the dataset's SOURCE.md
+MODULE = "sources.milex"  # marks this module's section of the dataset's SOURCE.md
 DEFAULT_RAW = Path("../shared/data/raw/sipri_milex_1949_2021/sipri_milex_1949_2021.csv")
 
 # milex `country` → trade-register `Recipient` (the SOURCE.md's table); None: no partner counterpart.
@@ -145,7 +145,7 @@ def build(milex: Path, dataset: Path) -> PartSummary:
 
 
 def _section(s: PartSummary, file: str, digest: str) -> str:
-    return f"""## Military expenditure: `{s.path}` (`evidence.milex`)
+    return f"""## Military expenditure: `{s.path}` (`sources.milex`)
 
 Source: SIPRI Military Expenditure Database, Stockholm International Peace Research Institute, April 2025
 release (inferred from its sheets; the copy stops at 2021). File `{file}`, sha256 `{digest}`.
@@ -153,7 +153,7 @@ release (inferred from its sheets; the copy stops at 2021). File `{file}`, sha25
 - One evidence row per partner × year × measure with a figure, family blank, dated 31 Dec of the year:
   `milex_constant_2023_usd_m` (US$ million, constant 2023 prices) and `milex_share_gdp_pct` (% of GDP).
 - Empty cells (SIPRI's `...` and `xxx`, and any true zero, which the extraction blanked) give no row:
-  missing, never zero. Names mapped through the SOURCE.md's table (`evidence.milex.MILEX_ALIASES`) and
+  missing, never zero. Names mapped through the SOURCE.md's table (`sources.milex.MILEX_ALIASES`) and
   the gazetteer; countries that are not partners of this dataset are left out.
 - Vintage: every figure is the 2025 release's (SIPRI revises whole series each release), so dating by
   year keeps later years out of an as-of panel, not later revisions.

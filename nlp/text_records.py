@@ -1,11 +1,11 @@
 """Texts to records: notifications become pending LORs plus NLP evidence, documents become NLP evidence.
 
 This is what ``POST /v1/evidence/texts`` stores. A notification (a DSCA-style release) is extracted
-(:mod:`evidence.extraction`); each counted item becomes a **pending** LOR of the buyer for the item's
+(:mod:`nlp.extraction`); each counted item becomes a **pending** LOR of the buyer for the item's
 family (a notified sale is a request the partner has made that has not yet become an order; the model's
 conversion model decides how much of it turns into demand), dated on the notification, with the
 release id and item as provenance. Every notification and document also yields NLP evidence rows
-(:func:`evidence.signals.notification_evidence`, :func:`evidence.signals.mention_evidence`), and
+(:func:`nlp.signals.notification_evidence`, :func:`nlp.signals.mention_evidence`), and
 **mentions** (``MENTION_COLUMNS``): each notified item or document mention with its character span in
 the text, the quoted words and their sentence, the sentence's urgency (documents) and the relation read
 from it (threat -> capability gap -> system), so an answer can cite what moved it.
@@ -19,9 +19,9 @@ from datetime import date
 
 import pandas as pd
 
-from evidence.extraction import extract
 from evidence.records import LORStatus
-from evidence.signals import (
+from nlp.extraction import extract
+from nlp.signals import (
     Document,
     analyse,
     mention_evidence,

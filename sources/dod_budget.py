@@ -5,7 +5,7 @@ extracted by 540co/dod-president-budget-procurement-rdte-data, CC0). `build` kee
 named in ``default_data/dod_line_items.csv``, turns their relative periods into fiscal years, sums them per
 system family and writes ``domestic_plans.csv`` and ``line_capacities.csv``. Run as a script::
 
-    python -m evidence.dod_budget --budget PATH --lors LORS_CSV --out DIR [--mapping CSV]
+    python -m sources.dod_budget --budget PATH --lors LORS_CSV --out DIR [--mapping CSV]
 
 Rules (the dataset's SOURCE.md repeats them):
 
@@ -43,6 +43,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from importlib.resources import files
 from pathlib import Path
 
 import pandas as pd
@@ -54,7 +55,7 @@ from evidence.writers import atomic_write_text, write_table
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAPPING = Path(__file__).resolve().parent / "default_data" / "dod_line_items.csv"
+DEFAULT_MAPPING = Path(str(files("evidence") / "default_data" / "dod_line_items.csv"))
 
 QUANTITY = "Quantity__"
 # Period → offset of its fiscal year from the budget year.
@@ -94,8 +95,8 @@ MIN_SHARE = 0.5
 MAX_FACTOR = 1.5
 SIGNIFICANT_DIGITS = 2
 
-SECTION_BEGIN = "<!-- evidence.dod_budget: begin -->"
-SECTION_END = "<!-- evidence.dod_budget: end -->"
+SECTION_BEGIN = "<!-- sources.dod_budget: begin -->"
+SECTION_END = "<!-- sources.dod_budget: end -->"
 
 
 @dataclass(frozen=True, slots=True)
@@ -560,7 +561,7 @@ Source: U.S. DoD President's Budget procurement justification books, P-1 line it
 (DoD Comptroller / Military Department J-book XML as extracted by 540.co; public repository
 `540co/dod-president-budget-procurement-rdte-data`, CC0 1.0), flattened to
 `{s.budget}` ({s.budget_rows} rows, sha256 `{s.budget_sha256}`).
-Built by `evidence.dod_budget` (see `scripts/build_default_data.sh`). U.S. own procurement, not foreign
+Built by `sources.dod_budget` (see `scripts/build_default_data.sh`). U.S. own procurement, not foreign
 demand.
 
 - **Mapping** — only line items named in `evidence/default_data/{mapping.name}` count: {s.lines_mapped}

@@ -9,7 +9,7 @@ notifications (`Document`, `read_documents`). `analyse` finds
   ``air defence``). A generic term right after a designation ("the F-16 fighter jets") is part of that
   mention, not a second one. Every mention carries its character span in the document and its sentence;
 * the **urgency** of each sentence toward a capability gap: a transparent lexicon score with negation
-  (:mod:`evidence._text_signal_lexicon` documents cues, weights and the negation window);
+  (:mod:`nlp._signal_lexicon` documents cues, weights and the negation window);
 * **threat → gap → system** relations from dependency-free patterns ("to counter the threat of X",
   "lacks the capability to X", "replace its aging Y", "creating a requirement for Y").
 
@@ -41,11 +41,11 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 
 from evidence import gazetteer, taxonomy
-from evidence._text_classify import words
-from evidence._text_io import read_csv_rows
-from evidence._text_nlp import find_systems, pipeline
-from evidence._text_normalise import parse_date
-from evidence._text_signal_lexicon import (
+from evidence.loaders import LoadError, Problem
+from evidence.records import NLP_MENTION
+from nlp._classify import words
+from nlp._io import read_csv_rows
+from nlp._signal_lexicon import (
     CLAUSE_BREAKS,
     FAMILY_SYNONYMS,
     GAP_PATTERNS,
@@ -58,8 +58,8 @@ from evidence._text_signal_lexicon import (
     URGENCY,
     URGENCY_SCALE,
 )
-from evidence.loaders import LoadError, Problem
-from evidence.records import NLP_MENTION
+from nlp.normalise import parse_date
+from nlp.pipeline import find_systems, pipeline
 
 PERIODS = ("year", "quarter", "month")
 _NO_BREAK = re.compile(r"[\w \-/]*")

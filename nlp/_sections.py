@@ -6,7 +6,7 @@ opens the *summary*; then usually ``The Government of <X> has requested a possib
 *request*, often continued by ``Also included ...`` or a one-per-line list); then boilerplate
 justification (foreign policy, military balance, contractors, offsets, readiness). Only summary and
 request describe the sale. The justification is found by its sentence openers
-(:data:`evidence._text_lexicon.JUSTIFICATION`), checked both at line starts (paragraphs without a final
+(:data:`nlp._lexicon.JUSTIFICATION`), checked both at line starts (paragraphs without a final
 full stop) and at sentence starts.
 """
 
@@ -18,9 +18,9 @@ from datetime import date
 
 from spacy.tokens import Doc
 
-from evidence._text_lexicon import JUSTIFICATION
-from evidence._text_nlp import pipeline
-from evidence._text_normalise import clean, find_dateline, find_money, flatten
+from nlp._lexicon import JUSTIFICATION
+from nlp.normalise import clean, find_dateline, find_money, flatten
+from nlp.pipeline import pipeline
 
 _REQUEST = re.compile(r"\brequested\b|\bwill request\b", re.IGNORECASE)
 _COST_CUE = re.compile(

@@ -1,7 +1,7 @@
 """Topic trends: what each partner's texts are about, period by period, and which way it is moving.
 
 A topic is a SIPRI category of the systems a document mentions (aircraft, air defence systems, ships,
-...), as found by :func:`evidence.signals.analyse`. For every partner and period, the **share** of the
+...), as found by :func:`nlp.signals.analyse`. For every partner and period, the **share** of the
 partner's documents that mention a topic (documents with at least one mention; one document may touch
 several topics), and for every partner × topic the **trend**: the least-squares slope of that share
 per year over the periods with documents from the partner, a period without one on the topic counting
@@ -20,7 +20,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from evidence.signals import PERIODS, Mention, period_of
+from nlp.signals import PERIODS, Mention, period_of
 
 TOPIC_COLUMNS = [
     "partner",
@@ -35,7 +35,7 @@ TOPIC_COLUMNS = [
 
 
 def period_start(label: str) -> float:
-    """A period label of :func:`evidence.signals.period_of` as a decimal year (2011Q2 -> 2011.25)."""
+    """A period label of :func:`nlp.signals.period_of` as a decimal year (2011Q2 -> 2011.25)."""
     if "Q" in label:
         year, quarter = label.split("Q")
         return int(year) + (int(quarter) - 1) / 4

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-from evidence._text_normalise import wordset
+from nlp.normalise import wordset
 
 DEFER = "defer"
 

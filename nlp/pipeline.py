@@ -12,7 +12,7 @@ Built once per process (`pipeline` is cached) from ``spacy.blank("en")``; no sta
   case-sensitive so ``turkey`` or ``china`` in running text are not countries; the longest match wins, so
   ``Taipei Economic and Cultural Representative Office in the United States`` is Taiwan, not the US.
 * **Systems.** `find_systems` combines a PhraseMatcher over the designation names of
-  ``default_data/designations.csv`` with the code patterns of :mod:`evidence._text_designations`.
+  ``default_data/designations.csv`` with the code patterns of :mod:`nlp.designations`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from spacy.tokens import Doc
 from spacy.util import compile_infix_regex
 
 from evidence import gazetteer
-from evidence._text_designations import Designation, find_codes, lookup_code, lookup_name, name_keys
+from nlp.designations import Designation, find_codes, lookup_code, lookup_name, name_keys
 
 # Alias → SIPRI-style name known to the gazetteer. DSCA names buyers by their government or office.
 COUNTRY_ALIASES: dict[str, str] = {

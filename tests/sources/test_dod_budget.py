@@ -1,6 +1,6 @@
-"""DoD P-1 line items → domestic plans and assumed line capacities (evidence.dod_budget).
+"""DoD P-1 line items → domestic plans and assumed line capacities (sources.dod_budget).
 
-Self-contained: tests/evidence/fixtures/dod holds a P-1 excerpt in the real 163-column layout (hand-made
+Self-contained: tests/sources/fixtures/dod holds a P-1 excerpt in the real 163-column layout (hand-made
 rows) and a small LORS table. Only `test_rebuild_from_real_file_matches_shipped` reads ../shared and skips
 without it.
 """
@@ -15,9 +15,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evidence import dod_budget, taxonomy
+from evidence import taxonomy
 from evidence.loaders import LoadError, default_dataset_path, load_dataset, load_table
 from evidence.records import DOMESTIC_PLANS, LINE_CAPACITIES
+from sources import dod_budget
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "dod"

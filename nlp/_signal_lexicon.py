@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 
-from evidence._text_normalise import wordset
+from nlp.normalise import wordset
 
 # Everyday family terms not worded like a SIPRI description (singular; plurals are added by the matcher).
 FAMILY_SYNONYMS: dict[str, str] = {

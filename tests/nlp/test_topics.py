@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from evidence.signals import Document, analyse
-from evidence.topics import TOPIC_COLUMNS, period_start, topic_trends
+from nlp.signals import Document, analyse
+from nlp.topics import TOPIC_COLUMNS, period_start, topic_trends
 
 
 def mentions(*docs: tuple[str, str, date, str]) -> list:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from evidence import extraction
-from evidence.extraction import evaluate, extract, format_evaluation, labelled_parts, match_items, read_texts
 from evidence.loaders import LoadError
+from nlp import extraction
+from nlp.extraction import evaluate, extract, format_evaluation, labelled_parts, match_items, read_texts
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "raw"
 DSCA = SHARED / "dsca_major_arms_sales_2008_2012"

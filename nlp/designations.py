@@ -24,11 +24,12 @@ import csv
 import re
 from dataclasses import dataclass
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 
-from evidence._text_normalise import wordset
+from nlp.normalise import wordset
 
-DESIGNATIONS_CSV = Path(__file__).resolve().parent / "default_data" / "designations.csv"
+DESIGNATIONS_CSV = Path(str(files("evidence") / "default_data" / "designations.csv"))
 
 # A key is kept only when at least this share of its SIPRI rows fall in one armament category.
 MIN_SHARE = 0.7
@@ -104,7 +105,7 @@ def find_codes(text: str) -> list[CodeMatch]:
 # Joint Electronics Type Designation System (MIL-STD-196): AN/<installation><type><purpose>-<number>, e.g.
 # AN/APN-241 is airborne (A), radar (P), navigation aid (N). Type and purpose letters tell what an
 # unfamiliar electronics item is, where neither its name nor SIPRI does: (type, purpose) → item class of
-# :mod:`evidence._text_lexicon` (avionics excluded by LABELS.md 3) or armament category. Missile and drone
+# :mod:`nlp._lexicon` (avionics excluded by LABELS.md 3) or armament category. Missile and drone
 # designations (AGM, BQM) share the letters' shape but always end in M, which no entry uses.
 _JETDS = re.compile(r"(?<![A-Za-z0-9])(?:AN/)?([ABDFGKMPSTUVWZ])([ACLPQRVZ])([CDEGNQRSXY])-?\s?\d")
 _JETDS_CLASS: dict[tuple[str, str], str] = {

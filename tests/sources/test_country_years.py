@@ -1,4 +1,4 @@
-"""Military expenditure (evidence.milex) and U.S. arms-sales channels (evidence.sam) as partner evidence.
+"""Military expenditure (sources.milex) and U.S. arms-sales channels (sources.sam) as partner evidence.
 
 Self-contained: tests/fixtures/country_years holds whole-line excerpts of both raw files. Only
 `test_rebuild_from_real_files_matches_shipped` reads ../shared and skips without it.
@@ -14,8 +14,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evidence import country_years, milex, sam
-from evidence.augment import add_evidence
 from evidence.loaders import LoadError, default_dataset_path, load_dataset, validate_frame
 from evidence.records import (
     EVIDENCE,
@@ -26,6 +24,8 @@ from evidence.records import (
     US_FMS_AGREEMENTS_USD_M,
     US_FMS_NOTIFICATIONS_USD_M,
 )
+from sources import country_years, milex, sam
+from sources.augment import add_evidence
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "country_years"
@@ -162,7 +162,7 @@ def test_sam_repeated_records_are_summed_or_kept_once(sam_rows) -> None:
 
 
 def test_sam_names_map_and_the_rest_are_logged(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="evidence.country_years"):
+    with caplog.at_level(logging.INFO, logger="sources.country_years"):
         rows, match = sam.sam_evidence(sam.read_sam(SAM_EXCERPT))
     assert match.ids["Congo, the Democratic Republic of the"] == "dr_congo"
     assert match.ids["Iran, Islamic Republic of"] == "iran"
@@ -211,7 +211,7 @@ def test_parts_load_with_the_dataset_and_restrict_to_drops_later_years(
 ) -> None:
     out = _dataset(tmp_path)
     rows, match = milex.milex_evidence(milex.read_milex(MILEX_EXCERPT))
-    with caplog.at_level(logging.INFO, logger="evidence.country_years"):
+    with caplog.at_level(logging.INFO, logger="sources.country_years"):
         summary = country_years.write_part(rows, out, "milex", match)
     assert summary.path == "evidence-milex.csv" and summary.partners == 2
     assert "united_states" in summary.not_partners and summary.ordering_without_figures == []
@@ -232,7 +232,7 @@ def test_a_partner_with_orders_and_no_figure_is_logged(
 ) -> None:
     out = _dataset(tmp_path)
     rows, match = milex.milex_evidence(milex.read_milex(MILEX_EXCERPT))
-    with caplog.at_level(logging.WARNING, logger="evidence.country_years"):
+    with caplog.at_level(logging.WARNING, logger="sources.country_years"):
         summary = country_years.write_part(rows[rows["partner"] != "norway"], out, "milex", match)
     assert summary.ordering_without_figures == ["norway"]
     assert any("have no figure: norway" in r.getMessage() for r in caplog.records)

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from evidence import gazetteer, readiness, sipri, taxonomy
+from evidence import gazetteer, readiness, taxonomy
 from evidence.records import (
     EVIDENCE,
     FAMILIES,
@@ -26,7 +26,8 @@ from evidence.records import (
     READINESS_FLEET_UNITS,
     LORStatus,
 )
-from evidence.sipri import SipriFormatError, build_dataset, read_register
+from sources import sipri
+from sources.sipri import SipriFormatError, build_dataset, read_register
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "sipri"

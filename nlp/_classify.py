@@ -2,14 +2,14 @@
 
 `categorise` tries, in order:
 
-1. the head noun (right-most equipment term, :data:`evidence._text_lexicon.HEADS`), refined for guns,
+1. the head noun (right-most equipment term, :data:`nlp._lexicon.HEADS`), refined for guns,
    rockets and bombs (calibre and guidance decide between naval gun and artillery, Missiles and Other);
 2. a designation code or name the gazetteer knows (``AGM-114R HELLFIRE II``, ``F-16C/D Block 50/52``);
 3. the taxonomy's keyword rules for SIPRI descriptions (:func:`evidence.taxonomy.family_by_rules`).
 
 `headline` splits a release title into coordinated phrases (``AVENGER Fire Units/STINGER Missiles``) and
 records, for each, its category and whether it names support, an upgrade or munitions; the kind and
-primary-category rules in :mod:`evidence.extraction` work from that.
+primary-category rules in :mod:`nlp.extraction` work from that.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from evidence import taxonomy
-from evidence._text_designations import find_codes, jetds, lookup_code, lookup_name
-from evidence._text_lexicon import DEFER, GUIDED, HEAD_MAX_WORDS, HEADS, RELATED, SUPPORT_NOUNS, UPGRADE_CUE
+from nlp._lexicon import DEFER, GUIDED, HEAD_MAX_WORDS, HEADS, RELATED, SUPPORT_NOUNS, UPGRADE_CUE
+from nlp.designations import find_codes, jetds, lookup_code, lookup_name
 
 _WORD_SPLIT = re.compile(r"[\s/\-(),;:\"]+")
 _CALIBRE = re.compile(r"\b(\d{2,3})\s?mm\b", re.IGNORECASE)

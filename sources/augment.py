@@ -27,8 +27,8 @@ from evidence.loaders import (
     load_table,
 )
 from evidence.records import EVIDENCE
-from evidence.sipri import write_evidence
 from evidence.writers import write_table
+from sources.sipri import write_evidence
 
 log = logging.getLogger(__name__)
 

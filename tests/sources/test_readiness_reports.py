@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from bayes.panel import build_panel
-from evidence.augment import add_evidence
 from evidence.loaders import LoadError, load_dataset
-from evidence.readiness_reports import read_readiness_reports
+from sources.augment import add_evidence
+from sources.readiness_reports import read_readiness_reports
 
 HEADER = "partner,family,system,date,fleet_size,mission_capable_rate,average_age\n"
 

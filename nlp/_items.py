@@ -16,8 +16,8 @@ to it is replaced by its parts (the parts inherit its category). Alternatives (`
 usually repeats the request: a summary item is dropped when the request has one with the same count and a
 compatible designation. Exact repeats inside a list are dropped.
 
-**Inclusion** follows the classes of :mod:`evidence._text_lexicon`: an item is kept when its phrase names
-a kind of equipment (`evidence._text_classify.categorise`) and no exclusion class applies, or when the
+**Inclusion** follows the classes of :mod:`nlp._lexicon`: an item is kept when its phrase names
+a kind of equipment (`nlp._classify.categorise`) and no exclusion class applies, or when the
 class is the subject of the sale (a headline trigger word, or the headline's designation matches only
 excluded items).
 """
@@ -30,9 +30,8 @@ from dataclasses import dataclass, field, replace
 
 from spacy.tokens import Doc, Token
 
-from evidence._text_classify import categorise, words
-from evidence._text_designations import find_codes, jetds
-from evidence._text_lexicon import (
+from nlp._classify import categorise, words
+from nlp._lexicon import (
     CLASS_CATEGORY,
     CLASSES,
     HEADS,
@@ -44,7 +43,8 @@ from evidence._text_lexicon import (
     SUBJECT_ONLY,
     TITLE_TRIGGERS,
 )
-from evidence._text_normalise import MONTHS, parse_int, wordset
+from nlp.designations import find_codes, jetds
+from nlp.normalise import MONTHS, parse_int, wordset
 
 _NOT_AFTER_PREFIX = wordset(
     """block lot mod group phase model class no no. number mark mk version increment flight type series

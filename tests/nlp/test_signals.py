@@ -10,7 +10,7 @@ import pytest
 
 from evidence import gazetteer, taxonomy
 from evidence.loaders import LoadError
-from evidence.signals import (
+from nlp.signals import (
     AGGREGATE_COLUMNS,
     Document,
     aggregate,
