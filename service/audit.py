@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
-from service import _schema as s
+from service import tables as s
 from service.db import now
 
 

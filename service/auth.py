@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, func, insert, select, update
 
-from service import _schema as s
 from service import audit
+from service import tables as s
 from service.db import now
 from service.registry import RegistryError, new_id
 

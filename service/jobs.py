@@ -21,10 +21,10 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from service import _schema as s
 from service import registry
-from service.config import Settings
+from service import tables as s
 from service.db import engine_for, now
+from totaldemand.settings import Settings
 
 log = logging.getLogger(__name__)
 

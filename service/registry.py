@@ -14,14 +14,15 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 
 from bayes.model import open_posterior
-from service import _schema as s
 from service import audit
+from service import tables as s
 from service.db import now
+from totaldemand.errors import UserError
 
 log = logging.getLogger(__name__)
 
 
-class RegistryError(ValueError):
+class RegistryError(UserError):
     """A registry operation that cannot be done (unknown id, activating a failed model)."""
 
     def __init__(self, message: str, status_code: int = 400) -> None:

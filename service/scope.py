@@ -31,10 +31,13 @@ from dataclasses import dataclass
 from bayes.forecast import Forecaster, ForecastError, NewFamily, NewPartner
 from evidence.organisations import Organisation, OrganisationError, members, organisation
 from service.auth import Caller
+from totaldemand.errors import UserError
 
 
-class ScopeError(Exception):
+class ScopeError(UserError):
     """A request beyond the key's partner scope (HTTP 403); the message names the field."""
+
+    status_code = 403
 
 
 @dataclass(frozen=True)
@@ -110,10 +113,19 @@ def _index(forecaster: Forecaster) -> _Known:
     return known
 
 
+def outside_scope(caller: Caller, partners: Iterable[str]) -> list[str]:
+    """The partners among ``partners`` that ``caller`` may not see, sorted; none for an unscoped key. Every
+    scope decision below rests on this one test."""
+    if caller.partners is None:
+        return []
+    return sorted({str(p) for p in partners} - caller.partners)
+
+
 def visible_partners(caller: Caller, forecaster: Forecaster) -> tuple[str, ...]:
     """The partners ``caller`` may see, in the forecaster's order."""
     ids = _index(forecaster).partners.ids
-    return ids if caller.partners is None else tuple(p for p in ids if p in caller.partners)
+    hidden = set(outside_scope(caller, ids))
+    return tuple(p for p in ids if p not in hidden)
 
 
 def _outside(field: str, values: Sequence[str]) -> ScopeError:
@@ -133,7 +145,7 @@ def select(
     known = _index(forecaster)
     chosen, unknown = known.partners.canonical(partners, "partners")
     if caller.partners is not None:
-        outside = [*unknown, *(p for p in chosen or () if p not in caller.partners)]
+        outside = [*unknown, *outside_scope(caller, chosen or ())]
         if outside:
             raise _outside("partners", outside)
     elif unknown:
@@ -161,8 +173,7 @@ def select(
     news = tuple({_fold(x.id): x for x in new_partners}.values())
     clashes = [x.id for x in news if known.partners.find(x.id) is not None]
     if clashes:
-        scoped = caller.partners is not None
-        if scoped and any(known.partners.find(c) not in caller.partners for c in clashes):
+        if outside_scope(caller, (known.partners.find(c) for c in clashes)):
             raise _outside("new_partners", clashes)
         raise ForecastError(f"new_partners: {clashes} are known ids; a new one needs a label of its own")
     new_fams = tuple({_fold(x.id): x for x in new_families}.values())
@@ -190,12 +201,23 @@ def check_rows(caller: Caller, table: str, partners: Iterable[str] | None) -> No
         raise ScopeError(
             f"{table}: these rows belong to no partner; a key limited to some partners may not write them"
         )
-    outside = sorted({str(p) for p in partners} - caller.partners)
+    outside = outside_scope(caller, partners)
     if outside:
         raise ScopeError(f"partner: this key may not write {table} rows for {outside[:20]}")
 
 
-__all__ = ["ScopeError", "Selection", "check_rows", "require_unscoped", "select", "visible_partners"]
+__all__ = [
+    "ScopeError",
+    "Selection",
+    "check_rows",
+    "may_pool",
+    "organisation_members",
+    "outside_scope",
+    "require_unscoped",
+    "select",
+    "select_organisation",
+    "visible_partners",
+]
 
 
 def organisation_members(forecaster: Forecaster, org: Organisation) -> list[str]:
@@ -205,7 +227,7 @@ def organisation_members(forecaster: Forecaster, org: Organisation) -> list[str]
 
 def may_pool(caller: Caller, members: Sequence[str]) -> bool:
     """Whether ``caller`` may see a pool over these members: every one of them within its scope."""
-    return caller.partners is None or all(p in caller.partners for p in members)
+    return not outside_scope(caller, members)
 
 
 def select_organisation(

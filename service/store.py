@@ -20,8 +20,8 @@ from evidence import strict_json
 from evidence.loaders import LoadError, Problem, json_rows, load_dataset, read_csv_text, validate_frame
 from evidence.records import DOMESTIC_PLANS, EVIDENCE, LORS, SUPPLIER_ORDERS, TABLES, LORStatus, Table
 from evidence.writers import atomic_write_text, write_table
-from service import _schema as s
 from service import audit, scope
+from service import tables as s
 from service.auth import Caller
 from service.db import now
 

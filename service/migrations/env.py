@@ -6,7 +6,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from service._schema import metadata
+from service.tables import metadata
 
 config = context.config
 

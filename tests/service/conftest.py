@@ -12,8 +12,8 @@ from litestar.testing import TestClient
 
 from service import auth
 from service.app import create_app
-from service.config import Settings
 from service.testing import LiveServer, admin_token
+from totaldemand.settings import Settings
 
 __all__ = ["Keys", "LiveServer", "admin_token", "bearer"]
 

@@ -84,7 +84,7 @@ def test_keys_are_created_revoked_and_audited(client: TestClient, app_and_keys) 
 
 
 def test_every_route_that_documents_a_key_requires_one(client: TestClient) -> None:
-    """The role a route needs (checked by service._handlers.authorize) and the security its OpenAPI
+    """The role a route needs (checked by service.guards.authorize) and the security its OpenAPI
     entry declares come in pairs: no route needs a key without saying so, nor says so without one."""
     checked = 0
     for route in client.app.routes:

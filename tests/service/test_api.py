@@ -133,7 +133,7 @@ def test_openapi_schema_is_served(client: TestClient) -> None:
 def test_a_repeated_request_is_answered_from_the_cache_unchanged(client: TestClient) -> None:
     served = client.app.state.services.holder.served
 
-    def hits() -> int:  # answered from the cache, or replayed before the framework (service/_replay.py)
+    def hits() -> int:  # answered from the cache, or replayed before the framework (service/replay.py)
         return served.cache.hits + served.replay.hits
 
     body = {"horizon": 2, "partners": ["p04"], "levels": [0.9]}

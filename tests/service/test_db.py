@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from service._schema import metadata
 from service.db import engine_for, migrate
+from service.tables import metadata
 
 
 def test_migrated_database_matches_the_schema(tmp_path: Path) -> None:

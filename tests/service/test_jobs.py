@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from service.config import Settings
 from service.jobs import yield_cpu
+from totaldemand.settings import Settings
 
 
 def _priority_after_yield(settings: Settings, queue: multiprocessing.Queue) -> None:

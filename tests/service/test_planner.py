@@ -14,8 +14,8 @@ import pytest
 from litestar.testing import TestClient
 
 from service import auth
-from service._charts import stacked_chart
-from service._planner import COOKIE
+from service.charts import stacked_chart
+from service.routes.planner import COOKIE
 from tests.service.conftest import Keys, LiveServer, admin_token, bearer
 
 

@@ -9,8 +9,8 @@ import pytest
 from litestar.testing import TestClient
 
 from service import auth
-from service._handlers import _served
-from service._planner_views import partner_view
+from service.routes.planner_views import partner_view
+from service.state import active_model
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +164,7 @@ def test_the_partner_view_without_a_share_model_says_so(client: TestClient, keys
 
 def test_the_partner_view_with_a_failed_share_model_says_so(views, monkeypatch) -> None:
     browser, _, _ = views
-    served = _served(browser.app.state.services)
+    served = active_model(browser.app.state.services)
     monkeypatch.setattr(served.forecaster.us_shares, "status", "failed")
     admin = auth.Caller("k", "admin", "admin", None)
     page = partner_view(served, admin, {"partner": ["p01"]})

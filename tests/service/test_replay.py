@@ -1,4 +1,4 @@
-"""A request a key sent before is answered again from the replay cache (service/_replay.py) with the
+"""A request a key sent before is answered again from the replay cache (service/replay.py) with the
 very bytes the full path gave, and never to another key, a revoked key or after another model."""
 
 from __future__ import annotations

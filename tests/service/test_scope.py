@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from litestar.testing import TestClient
 
 from service import auth, scope
-from service._planner import COOKIE
+from service.routes.planner import COOKIE
 from tests.service.conftest import Keys, bearer
 
 SCOPE = {"p01", "p02"}  # the `scoped` key of conftest

@@ -13,8 +13,8 @@ from litestar.testing import TestClient
 from evidence.loaders import default_dataset_path
 from service import auth, store
 from service.app import create_app
-from service.config import Settings
 from tests.service.conftest import bearer
+from totaldemand.settings import Settings
 
 NOTIFICATION = (
     "Norway – AIM-120C-7 AMRAAM Missiles\n\nTransmittal No: 13-01 WASHINGTON, May 2, 2013 – The Defense "

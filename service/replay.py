@@ -22,8 +22,8 @@ from collections.abc import Callable, Hashable
 from litestar import Request, Response
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from service._cache import accepts_gzip
 from service.auth import hash_token, token_from
+from service.response_cache import accepts_gzip
 
 PATHS = frozenset({"/v1/forecasts", "/v1/block-buys"})
 MAX_BODY = 4 * 1024  # larger requests are not dashboards' and take the full path
@@ -36,7 +36,7 @@ def key_of(token: str, path: str, body: bytes, gzip: bool) -> Hashable:
 
 def remember(request: Request, body: bytes, cache, response: Response) -> None:
     """Keep a 200 ``response`` for the request that got it (``body``: its bytes), as the full path
-    answered it; ``cache`` is the served model's replay cache (service._cache.ResponseCache)."""
+    answered it; ``cache`` is the served model's replay cache (service.response_cache.ResponseCache)."""
     if request.url.path in PATHS and len(body) <= MAX_BODY:
         token = token_from(request.headers)
         if token:

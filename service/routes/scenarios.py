@@ -21,24 +21,18 @@ from litestar.response import Response
 from bayes.forecast import LINE_SOURCES, Forecaster, ForecastError
 from bayes.scenario import HypotheticalLor, Scenario
 from service import auth, scope
-from service._handlers import (
-    JSON_BODY,
-    _answer,
-    _caller,
-    _forecast_post,
-    _served,
-    _served_model,
-    _services,
-    line_risk_body,
-)
-from service.app import Served
-from service.schemas import (
+from service.bodies import (
     ScenarioAnswer,
     ScenarioRequest,
     SystemBlockBuy,
     SystemBlockBuyRequest,
     WhatIf,
 )
+from service.guards import request_caller
+from service.openapi import resource_router
+from service.routes.common import JSON_BODY, cached_answer, forecast_post, served_model
+from service.routes.forecasts import line_risk_body
+from service.state import Served, active_model, services_of
 
 BUY_SOURCES = tuple(k for k in LINE_SOURCES if k != "backlog")
 
@@ -100,7 +94,7 @@ def buy_body(served: Served, ds) -> dict[str, Any]:
         for i, system in enumerate(ds["system"].values)
     ]
     return {
-        "model": _served_model(served),
+        "model": served_model(served),
         "partners": list(ds.attrs["partners"]),
         "first_year": int(ds.attrs["first_year"]),
         "last_year": int(ds.attrs["last_year"]),
@@ -114,15 +108,15 @@ def buy_body(served: Served, ds) -> dict[str, Any]:
     }
 
 
-@_forecast_post("/v1/system-block-buys")
+@forecast_post("/system-block-buys")
 async def create_system_block_buy(
     state: State, request: Request, data: Annotated[SystemBlockBuyRequest, JSON_BODY]
 ) -> Response[SystemBlockBuy]:
     """A block buy of named systems, as a line sees it: per system, the domestic plan (its line's DoD
     quantity) + the buyers' firm and pending requests + their forecast new requests over the window,
     summed draw by draw, with P(combined >= at_least) and each source's share."""
-    served = _served(_services(state))
-    chosen = scope.select(_caller(request), served.forecaster, data.partners, None, data.regions)
+    served = active_model(services_of(state))
+    chosen = scope.select(request_caller(request), served.forecaster, data.partners, None, data.regions)
 
     def compute() -> bytes:
         ds = served.forecaster.system_block_buy(
@@ -132,7 +126,7 @@ async def create_system_block_buy(
 
     systems = tuple(x.strip().lower() for x in data.systems)
     key = ("system-buy", systems, data.first_year, data.last_year, tuple(data.levels), data.at_least, chosen)
-    return await _answer(request, served, key, compute, len(chosen.partners) * len(systems))
+    return await cached_answer(request, served, key, compute, len(chosen.partners) * len(systems))
 
 
 def _line_change(base: dict, new: dict) -> list[dict]:
@@ -158,7 +152,7 @@ def _buy_change(base: dict, new: dict) -> list[dict]:
     ]
 
 
-@_forecast_post("/v1/scenarios")
+@forecast_post("/scenarios")
 async def run_scenario(
     state: State, request: Request, data: Annotated[ScenarioRequest, JSON_BODY]
 ) -> Response[ScenarioAnswer]:
@@ -168,8 +162,8 @@ async def run_scenario(
     (scenario minus baseline) per year or per system."""
     if (data.line is None) == (data.systems is None):
         raise ForecastError("line or systems: name exactly one (a line's risk, or a block buy of systems)")
-    served = _served(_services(state))
-    caller = _caller(request)
+    served = active_model(services_of(state))
+    caller = request_caller(request)
     f = served.forecaster
     chosen = scope.select(caller, f, data.partners, None, data.regions)
     scenario = to_scenario(caller, f, data.what_if)
@@ -202,7 +196,7 @@ async def run_scenario(
         scenario,
         chosen,
     )
-    return await _answer(request, served, key, compute, len(chosen.partners) * 4)
+    return await cached_answer(request, served, key, compute, len(chosen.partners) * 4)
 
 
-HANDLERS = [create_system_block_buy, run_scenario]
+router = resource_router("/v1", [create_system_block_buy, run_scenario])

@@ -27,10 +27,13 @@ from litestar.response import Redirect, Response
 from bayes.forecast import Forecast, ForecastError
 from bayes.scenario import ScenarioError
 from service import auth, scope
-from service._charts import PARTS, stacked_chart
-from service._handlers import _cached, _served, _services, caller_of
-from service.app import Served
+from service.charts import PARTS, stacked_chart
+from service.guards import caller_of
+from service.openapi import resource_router
+from service.response_cache import cached_response
 from service.scope import ScopeError, Selection
+from service.state import Served, active_model, services_of
+from totaldemand.errors import UserError
 
 COOKIE = "td_planner_key"
 PATH = "/planner"
@@ -45,7 +48,7 @@ PRIVATE = {"cache-control": "private, no-store", "x-frame-options": "DENY"}
 _env = Environment(loader=PackageLoader("service", "templates"), autoescape=select_autoescape(["html"]))
 
 
-class PageError(ValueError):
+class PageError(UserError):
     """A query the page cannot answer; the message names the field and the reason."""
 
 
@@ -175,7 +178,7 @@ def render(template: str, status_code: int = 200, **context) -> Response:
     return Response(html(template, **context), status_code=status_code, media_type=HTML, headers=PRIVATE)
 
 
-def _names(served: Served, dim: str) -> dict[str, str]:
+def names_of(served: Served, dim: str) -> dict[str, str]:
     c = served.model.coords
     return dict(zip(map(str, c[dim].values), map(str, c[f"{dim}_name"].values), strict=True))
 
@@ -212,7 +215,7 @@ def total_demand_csv(served: Served, query: Query, chosen: Selection) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for row in total_rows(_forecast(served, query, chosen), _names(served, "family")):
+    for row in total_rows(_forecast(served, query, chosen), names_of(served, "family")):
         writer.writerow({**row, "level": query.level})
     return out.getvalue()
 
@@ -222,7 +225,7 @@ def page(served: Served, caller: auth.Caller, query: Query, chosen: Selection) -
     fc = _forecast(served, query, chosen)
     f = served.forecaster
     first_year = int(f.years[0])
-    names, partner_names = _names(served, "family"), _names(served, "partner")
+    names, partner_names = names_of(served, "family"), names_of(served, "partner")
     region_of = dict(zip(map(str, f.partners), map(str, f.partner_region), strict=True))
     visible = [  # the partners this key may choose from, with their region
         (p, partner_names[p], region_of[p]) for p in scope.visible_partners(caller, f)
@@ -285,13 +288,13 @@ async def respond(
     if caller is None:
         return render("login.html", signed_out, message=None)
     try:
-        served = _served(_services(request.app.state))
+        served = active_model(services_of(request.app.state))
         params = {k: request.query_params.getall(k) for k in request.query_params}
         # the page names its key, so it is cached per key
         key = (kind, tuple(sorted((k, tuple(v)) for k, v in params.items())), caller.key_id)
-        return await _cached(
+        return await cached_response(
             request,
-            served,
+            served.cache,
             key,
             lambda: build(served, caller, params).encode(),
             media_type,
@@ -383,4 +386,4 @@ async def logout(request: Request) -> Response:
     )
 
 
-HANDLERS = [home, planner, planner_csv, login, logout]
+router = resource_router("/", [home, planner, planner_csv, login, logout])

@@ -20,8 +20,11 @@ from litestar.datastructures import State
 from litestar.response import Response
 
 from service import store
-from service._handlers import JSON_BODY, _answer, _forecast_post, _served, _served_model, _services, target
-from service.schemas import Basis, BasisRequest
+from service.bodies import Basis, BasisRequest
+from service.openapi import resource_router
+from service.routes.common import JSON_BODY, cached_answer, forecast_post, served_model
+from service.routes.forecasts import target
+from service.state import active_model, services_of
 
 
 def _none(v):
@@ -83,15 +86,15 @@ def _mentions(frame: pd.DataFrame) -> list[dict]:
     return out
 
 
-@_forecast_post("/v1/basis")
+@forecast_post("/basis")
 async def answer_basis(
     state: State, request: Request, data: Annotated[BasisRequest, JSON_BODY]
 ) -> Response[Basis]:
     """What an answer about a family or a named system, for these partners, is based on: the data it
     was fitted on, the book's requests it counts (with their provenance), the text mentions behind the
     partners' signal (span, sentence, urgency, threat -> gap -> system) and the signal's effect."""
-    services = _services(state)
-    served = _served(services)
+    services = services_of(state)
+    served = active_model(services)
     f = served.forecaster
     system, chosen = target(request, f, data)
     family = chosen.families[0]
@@ -123,7 +126,7 @@ async def answer_basis(
             mentions = mentions[[s in (system, None) for s in named]]
         return msgspec.json.encode(
             {
-                "model": _served_model(served),
+                "model": served_model(served),
                 "family": family,
                 "system": system,
                 "partners": partners,
@@ -138,7 +141,7 @@ async def answer_basis(
         )
 
     key = ("basis", system, data.limit, chosen)
-    return await _answer(request, served, key, compute, len(partners))
+    return await cached_answer(request, served, key, compute, len(partners))
 
 
-HANDLERS = [answer_basis]
+router = resource_router("/v1", [answer_basis])

@@ -27,9 +27,11 @@ from litestar.response import Response
 
 from bayes.forecast import Forecaster, ForecastError
 from service import registry
-from service._handlers import JSON_BODY, _answer, _forecast_post, _served, _served_model, _services, target
-from service.app import Served
-from service.schemas import Why, WhyRequest
+from service.bodies import Why, WhyRequest
+from service.openapi import resource_router
+from service.routes.common import JSON_BODY, cached_answer, forecast_post, served_model
+from service.routes.forecasts import target
+from service.state import Served, active_model, services_of
 
 
 def _differences(before: Served, after: Served) -> dict[str, list[str]]:
@@ -71,12 +73,12 @@ def _part(component: str, changed: list[str], a: dict, b: dict, detail: str) -> 
     }
 
 
-@_forecast_post("/v1/why")
+@forecast_post("/why")
 async def why(state: State, request: Request, data: Annotated[WhyRequest, JSON_BODY]) -> Response[Why]:
     """Why the answer to a planner's question moved, split into parts that add up to the change: the
     book (requests posted since a fit), and between two fits the data, the model version or the priors."""
-    services = _services(state)
-    served = _served(services)
+    services = services_of(state)
+    served = active_model(services)
     f = served.forecaster
     system, chosen = target(request, f, data)
     since = data.since.strip()
@@ -154,7 +156,7 @@ async def why(state: State, request: Request, data: Annotated[WhyRequest, JSON_B
             if priors_part is not None:
                 parts.append(priors_part)
         body = {
-            "model": _served_model(served),
+            "model": served_model(served),
             "since": since,
             "before": before,
             "after": _state(me, now),
@@ -169,7 +171,7 @@ async def why(state: State, request: Request, data: Annotated[WhyRequest, JSON_B
         return msgspec.json.encode(body)
 
     key = ("why", system, data.at_least, data.within_months, data.start, since, chosen)
-    return await _answer(request, served, key, compute, len(chosen.partners) * 6)
+    return await cached_answer(request, served, key, compute, len(chosen.partners) * 6)
 
 
-HANDLERS = [why]
+router = resource_router("/v1", [why])

@@ -8,6 +8,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
+import anyio
+from litestar import Request
+from litestar.response import Response
+
 GZIP_MIN_BYTES = 16 * 1024  # smaller answers go as they are: the header would eat the saving
 _GZIP_LEVEL = 3  # a region's 2 MB forecast: 130 kB in 10 ms (level 6: 106 kB in 29 ms)
 
@@ -74,3 +78,43 @@ class ResponseCache:
             self.misses += 1
         self.put(key, body, generation)
         return body
+
+
+# A miss this small (partners x families x years) is computed on the event loop: ~15 ms. Handed to a
+# worker thread instead, it would wait for the GIL behind every cached answer the loop serves, and took
+# 20 times as long under load (benchmarks/serve_load.py). Larger ones go to a thread, so that no single
+# request stops the loop for long.
+INLINE_CELLS = 2_000
+INLINE_GZIP_BYTES = 512 * 1024
+
+
+async def cached_response(
+    request: Request,
+    cache: ResponseCache,
+    key: tuple,
+    compute,
+    media_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+    cells: int | None = None,
+) -> Response:
+    """A cached body straight from the event loop; a miss of at most ``INLINE_CELLS`` cells there too,
+    a larger one (or one of unknown size: ``cells`` None) in a worker thread. Gzipped, once per cached
+    body, for a client that accepts it and a body worth it (a region's forecast: 2 MB, or 130 kB)."""
+    generation = cache.generation
+    body = cache.get(key)
+    if body is None:
+        if cells is not None and cells <= INLINE_CELLS:
+            body = cache.get_or_compute(key, compute)
+        else:
+            body = await anyio.to_thread.run_sync(cache.get_or_compute, key, compute)
+    headers = {**(headers or {}), "vary": "accept-encoding"}
+    if len(body) >= GZIP_MIN_BYTES and accepts_gzip(request.headers.get("accept-encoding", "")):
+        packed = cache.get(("gzip", key), count=False)
+        if packed is None:  # ~5 ms a megabyte: a large body is packed beside the loop (zlib frees the GIL)
+            if len(body) <= INLINE_GZIP_BYTES:
+                packed = gzipped(body)
+            else:
+                packed = await anyio.to_thread.run_sync(gzipped, body)
+            cache.put(("gzip", key), packed, generation)
+        body, headers = packed, {**headers, "content-encoding": "gzip"}
+    return Response(body, media_type=media_type, headers=headers)

@@ -1,5 +1,5 @@
 """Malformed and implausible bodies: every one a 4xx that names the field where there is one, never a
-5xx, and nothing of it stored (service/_bodies.py, evidence/strict_json.py, the loaders' bounds)."""
+5xx, and nothing of it stored (service/request_checks.py, evidence/strict_json.py, the loaders' bounds)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import json
 import pytest
 from litestar.testing import TestClient
 
-from service import _bodies, store
-from service.schemas import TextsUpload
+from service import request_checks as _bodies
+from service import store
+from service.bodies import TextsUpload
 
 DEEP = b'{"partners": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
 LOR = {"id": "b-1", "partner": "p01", "family": "f00", "received": "2021-02-01", "status": "firm"}

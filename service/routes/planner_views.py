@@ -21,12 +21,13 @@ from litestar.response import Response
 from bayes.forecast import LINE_SOURCES, Forecaster, ForecastError
 from bayes.scenario import Scenario
 from service import auth, scope
-from service._charts import fan_chart
-from service._handlers import line_risk_body
-from service._planner import LEVELS, PATH, PageError, _names, html, respond
-from service._scenarios import BUY_SOURCES, buy_body, to_scenario
-from service.app import Served
-from service.schemas import WhatIf
+from service.bodies import WhatIf
+from service.charts import fan_chart
+from service.openapi import resource_router
+from service.routes.forecasts import line_risk_body
+from service.routes.planner import LEVELS, PATH, PageError, html, names_of, respond
+from service.routes.scenarios import BUY_SOURCES, buy_body, to_scenario
+from service.state import Served
 
 FAN_LEVELS = (0.5, 0.8, 0.95)
 PLAN_CUTS = (1.0, 0.9, 0.7, 0.5, 0.0)  # the toggle's choices: the plan times this
@@ -124,7 +125,7 @@ def _bands(ds, prefix: str = "") -> list[tuple[float, list[float], list[float]]]
 
 def _context(served: Served, caller: auth.Caller, **rest) -> dict:
     f = served.forecaster
-    names = _names(served, "partner")
+    names = names_of(served, "partner")
     return {
         "model": served.record,
         "caller": caller,
@@ -284,7 +285,7 @@ def line_view(served: Served, caller: auth.Caller, params: Params) -> str:
 def question_view(served: Served, caller: auth.Caller, params: Params) -> str:
     f = served.forecaster
     systems = _systems(f)
-    family_names = _names(served, "family")
+    family_names = names_of(served, "family")
     target = _one(params, "target")  # "system:<id>" or "family:<id>"
     answer, asked = None, None
     if target is not None:
@@ -343,7 +344,7 @@ def partner_view(served: Served, caller: auth.Caller, params: Params) -> str:
         totals["units_median"].values.tolist(),
     )
     cells = fc.cells.sel(partner=pid)
-    names = _names(served, "family")
+    names = names_of(served, "family")
     rows = []
     for fam in cells["family"].values:
         c = cells.sel(family=fam)
@@ -438,4 +439,4 @@ async def partner_page(request: Request) -> Response:
     return await respond(request, "planner-partner", partner_view)
 
 
-HANDLERS = [system_page, line_page, question_page, partner_page]
+router = resource_router("/", [system_page, line_page, question_page, partner_page])
