@@ -12,7 +12,7 @@ import logging
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
 
@@ -129,6 +129,16 @@ def _in_model_precision(fn: Callable) -> Callable:
     return wrapper
 
 
+_EXTRA_FIELDS = (
+    "num_steps",
+    "potential_energy",
+    "energy",
+    "diverging",
+    "accept_prob",
+    "adapt_state.step_size",
+)
+
+
 @_in_model_precision
 def run_nuts(
     model,  # pm.Model
@@ -152,17 +162,9 @@ def run_nuts(
     see :func:`parallel_width` for the memory this trades). ``max_tree_depth_warmup`` caps the
     trees during warm-up, ``max_tree_depth`` while sampling (NUTS's default 10).
     """
-    import jax
     import jax.numpy as jnp
-    import pytensor
     from jax.flatten_util import ravel_pytree
-    from numpyro.infer import MCMC, NUTS
-    from pymc.sampling.jax import (
-        _get_batched_jittered_initial_points,
-        _postprocess_samples,
-        get_jaxified_graph,
-        get_jaxified_logp,
-    )
+    from pymc.sampling.jax import get_jaxified_logp
 
     value_vars = model.value_vars
     point = model.initial_point()  # compiles a function each call: once only
@@ -172,36 +174,102 @@ def run_nuts(
     # NumPyro samples one flat vector: its tree bookkeeping (selects, U-turn checks, checkpoints)
     # then runs once per leapfrog step rather than once per value variable (~30 here).
     _, unravel = ravel_pytree([jnp.zeros(shape) for _, shape in layout])
-
-    def flat_potential(z: jax.Array) -> jax.Array:
-        return potential(unravel(z))
-
     kernel_kwargs: dict[str, Any] = {
         "target_accept_prob": target_accept,
         "dense_mass": False,
         "max_tree_depth": (int(max_tree_depth_warmup or max_tree_depth), int(max_tree_depth)),
     }
+    init, start = _starting_point(model, chains, seed, potential, layout, warm)
+    kernel_kwargs |= start
+    started = time.perf_counter()
+    rounds = _sample_in_rounds(
+        lambda z: potential(unravel(z)),
+        kernel_kwargs,
+        init,
+        seed,
+        (draws, tune, chains),
+        parallel_width(chains, chain_method, parallel_chains),
+        chain_method,
+        progressbar,
+    )
+    sampling_time = time.perf_counter() - started
+    log.info("NUTS: %d chains x (%d + %d) in %.1fs", chains, tune, draws, sampling_time)
+    posterior = _constrained_posterior(model, var_names, rounds.draws(unravel), chains, draws)
+    sample_stats = _sample_stats(rounds.fields(), chains, draws)
+    sample_stats.attrs["sampling_time"] = sampling_time
+    sample_stats.attrs["tuning_steps"] = tune
+    sample_stats.attrs["max_tree_depth"] = int(max_tree_depth)
+    return posterior, sample_stats, rounds.state(layout)
+
+
+def _starting_point(model, chains: int, seed: int, potential, layout, warm: SamplerState | None):
+    """(chains' initial flat positions, kernel settings): jittered starts, or a warm start's positions
+    with its step size and mass matrix (then only the step size is re-tuned)."""
+    import jax
+    import jax.numpy as jnp
+    import pytensor
+    from pymc.sampling.jax import _get_batched_jittered_initial_points
+
     if warm is None:
         # jitted: PyMC checks each jittered start's density, and op by op that took 8 s on the real panel
         points = _get_batched_jittered_initial_points(model, chains, None, seed, logp_fn=jax.jit(potential))
         points = [np.asarray(x) for x in (points if chains > 1 else [np.asarray(i)[None] for i in points])]
         dtype = points[0].dtype
         init = np.concatenate([x.reshape(chains, -1) for x in points], axis=1)
-    else:
-        mass, init = warm.aligned(layout)
-        dtype = np.dtype(pytensor.config.floatX)
-        kernel_kwargs |= {
-            "step_size": float(np.median(warm.step_size)),
-            "inverse_mass_matrix": jnp.asarray(np.median(mass, axis=0), dtype=dtype),
-            "adapt_mass_matrix": False,
-        }
-    init = jnp.asarray(init, dtype=dtype)
+        return jnp.asarray(init, dtype=dtype), {}
+    mass, init = warm.aligned(layout)
+    dtype = np.dtype(pytensor.config.floatX)
+    settings = {
+        "step_size": float(np.median(warm.step_size)),
+        "inverse_mass_matrix": jnp.asarray(np.median(mass, axis=0), dtype=dtype),
+        "adapt_mass_matrix": False,
+    }
+    return jnp.asarray(init, dtype=dtype), settings
+
+
+@dataclass
+class _Rounds:
+    """What each round of chains left: flat draws, extra fields and final sampler states."""
+
+    raw: list = field(default_factory=list)
+    extra: list = field(default_factory=list)
+    z: list = field(default_factory=list)
+    step: list = field(default_factory=list)
+    mass: list = field(default_factory=list)
+
+    def draws(self, unravel) -> list[np.ndarray]:
+        import jax
+
+        flat = np.concatenate([np.asarray(p) for p in self.raw])  # (chains, draws, n)
+        return [np.asarray(v) for v in jax.vmap(jax.vmap(unravel))(flat)]
+
+    def fields(self) -> dict[str, np.ndarray]:
+        return {k: np.concatenate([np.asarray(f[k]) for f in self.extra]) for k in _EXTRA_FIELDS}
+
+    def state(self, layout) -> SamplerState:
+        return SamplerState(
+            layout, np.concatenate(self.step), np.concatenate(self.mass), np.concatenate(self.z)
+        )
+
+
+def _sample_in_rounds(
+    flat_potential,
+    kernel_kwargs: dict[str, Any],
+    init,
+    seed: int,
+    sizes: tuple[int, int, int],
+    width: int,
+    chain_method: str,
+    progressbar: bool,
+) -> _Rounds:
+    """NUTS over ``chains`` chains, ``width`` at a time (``sizes``: draws, tune, chains)."""
+    import jax
+    from numpyro.infer import MCMC, NUTS
+
+    draws, tune, chains = sizes
     keys = jax.random.split(jax.random.PRNGKey(seed), chains)
-    width = parallel_width(chains, chain_method, parallel_chains)
-    extra = ("num_steps", "potential_energy", "energy", "diverging", "accept_prob", "adapt_state.step_size")
-    started = time.perf_counter()
     samplers: dict[int, Any] = {}
-    raw_parts, field_parts, z_parts, step_parts, mass_parts = [], [], [], [], []
+    out = _Rounds()
     for first in range(0, chains, width):
         idx = list(range(first, min(first + width, chains)))
         n = len(idx)
@@ -220,24 +288,24 @@ def run_nuts(
         mcmc.run(
             keys[idx[0]] if n == 1 else keys[np.array(idx)],
             init_params=init[idx[0]] if n == 1 else init[np.array(idx)],
-            extra_fields=extra,
+            extra_fields=_EXTRA_FIELDS,
         )
-        raw_parts.append(jax.block_until_ready(mcmc.get_samples(group_by_chain=True)))  # JAX is async
-        field_parts.append(mcmc.get_extra_fields(group_by_chain=True))
+        out.raw.append(jax.block_until_ready(mcmc.get_samples(group_by_chain=True)))  # JAX is async
+        out.extra.append(mcmc.get_extra_fields(group_by_chain=True))
         last = mcmc.last_state
-        z_parts.append(np.asarray(last.z).reshape(n, -1))
-        step_parts.append(np.atleast_1d(np.asarray(last.adapt_state.step_size)).reshape(n))
-        mass_parts.append(np.asarray(last.adapt_state.inverse_mass_matrix).reshape(n, -1))
-    flat = np.concatenate([np.asarray(p) for p in raw_parts])  # (chains, draws, n)
-    raw = [np.asarray(v) for v in jax.vmap(jax.vmap(unravel))(flat)]
-    fields = {k: np.concatenate([np.asarray(f[k]) for f in field_parts]) for k in extra}
-    sampling_time = time.perf_counter() - started
-    log.info("NUTS: %d chains x (%d + %d) in %.1fs", chains, tune, draws, sampling_time)
+        out.z.append(np.asarray(last.z).reshape(n, -1))
+        out.step.append(np.atleast_1d(np.asarray(last.adapt_state.step_size)).reshape(n))
+        out.mass.append(np.asarray(last.adapt_state.inverse_mass_matrix).reshape(n, -1))
+    return out
 
-    # Constrained values of the requested variables, computed from the unconstrained draws in JAX.
+
+def _constrained_posterior(model, var_names: list[str], raw: list[np.ndarray], chains: int, draws: int):
+    """Constrained values of the requested variables, computed from the unconstrained draws in JAX."""
+    from pymc.sampling.jax import _postprocess_samples, get_jaxified_graph
+
     named = {v.name: v for v in model.unobserved_value_vars}
     outputs = [named[name] for name in var_names]
-    jax_fn = get_jaxified_graph(inputs=value_vars, outputs=outputs)
+    jax_fn = get_jaxified_graph(inputs=model.value_vars, outputs=outputs)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Explicitly requested dtype", UserWarning)
         values = _postprocess_samples(jax_fn, raw)
@@ -250,9 +318,12 @@ def run_nuts(
         },
         coords=base,
     )
-    posterior = posterior.assign_coords({d: coords[d] for d in posterior.dims if d in coords})
+    return posterior.assign_coords({d: coords[d] for d in posterior.dims if d in coords})
+
+
+def _sample_stats(fields: dict[str, np.ndarray], chains: int, draws: int) -> xr.Dataset:
     steps = np.asarray(fields["num_steps"])
-    sample_stats = xr.Dataset(
+    return xr.Dataset(
         {
             "diverging": (("chain", "draw"), np.asarray(fields["diverging"], dtype=bool)),
             "energy": (("chain", "draw"), np.asarray(fields["energy"])),
@@ -262,12 +333,5 @@ def run_nuts(
             "n_steps": (("chain", "draw"), steps),
             "tree_depth": (("chain", "draw"), np.floor(np.log2(np.maximum(steps, 1))).astype(int) + 1),
         },
-        coords=base,
+        coords={"chain": np.arange(chains), "draw": np.arange(draws)},
     )
-    sample_stats.attrs["sampling_time"] = sampling_time
-    sample_stats.attrs["tuning_steps"] = tune
-    sample_stats.attrs["max_tree_depth"] = int(max_tree_depth)
-    state = SamplerState(
-        layout, np.concatenate(step_parts), np.concatenate(mass_parts), np.concatenate(z_parts)
-    )
-    return posterior, sample_stats, state

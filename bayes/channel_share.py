@@ -41,6 +41,7 @@ import xarray as xr
 from bayes._small_fit import SmallModel, centre_year, pick_draws, regions_of, small_sampler
 from bayes.diagnostics import DEFAULT_GATES
 from evidence.records import US_DCS_AUTHORIZATIONS_USD_M, US_FMS_AGREEMENTS_USD_M
+from totaldemand.errors import UserError
 
 GROUP = "channel_share"
 _SCALARS = ("intercept", "sigma_partner", "trend_mean", "sigma_trend", "phi")
@@ -62,7 +63,7 @@ def default_channel_sampler() -> dict[str, Any]:
     return small_sampler(20261207, target_accept=0.9)
 
 
-class ChannelError(ValueError):
+class ChannelError(UserError):
     """A channel panel or model that cannot be built, fitted or read; the message names the field."""
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from totaldemand.errors import UserError
+
 # The values of model_config's choice options: how forecasts draw future partner shocks and carry fleet
 # ages forward, and how a family's rate moves over the years.
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -57,7 +59,7 @@ KEYS = (
 )
 
 
-class ModelConfigError(ValueError):
+class ModelConfigError(UserError):
     """A model_config that cannot be used; the message names the key and the reason."""
 
 

@@ -61,6 +61,7 @@ from evidence.lags import lag_shares
 from evidence.lines import load_lines
 from evidence.systems import Catalogue, load_catalogue
 from priors.priorset import PriorSet
+from totaldemand.errors import UserError
 
 MAX_HORIZON = 10
 NEW = "(new: drawn from the population)"
@@ -108,7 +109,7 @@ def plan_sigma(budgeted: pd.Series, minimum_pairs: int = 10) -> float:
     return float(np.clip(np.std(changes), 0.05, 1.5))
 
 
-class ForecastError(ValueError):
+class ForecastError(UserError):
     """A request the forecaster cannot answer; the message names the field and the reason."""
 
 
@@ -479,8 +480,9 @@ class Forecaster:
         self.family_category = np.asarray(cd["family_category"].values).astype(str)
         self.alliances = np.asarray(cd["alliance"].values).astype(str)
         self.years = np.arange(model.reference_year + 1, model.reference_year + 1 + max_horizon)
-        self._p_index = {p: i for i, p in enumerate(self.partners)}
-        self._f_index = {f: i for i, f in enumerate(self.families)}
+        # each partner's and family's position on the cubes' first two axes
+        self.partner_index = {p: i for i, p in enumerate(self.partners)}
+        self.family_index = {f: i for i, f in enumerate(self.families)}
 
         posterior = model.idata["posterior"].to_dataset()
         n = posterior.sizes["chain"] * posterior.sizes["draw"]
@@ -494,37 +496,14 @@ class Forecaster:
         self.dynamic_shocks = model.config.dynamic_shocks
         self.future_fleet_age = model.config.future_fleet_age
         rng = np.random.default_rng(seed)
-        # What every term reads on the forecast years: damped decades, AR(1) states rolled on from
-        # the last fitted year, fleets carried forward, the text signal at its lags.
-        self._future_context = terms.FutureContext(
-            params=self._params,
-            horizon=max_horizon,
-            years=self.years,
-            reference_year=model.reference_year,
-            centre_year=model.centre_year,
-            constant_data=cd,
-            scales=self.scales,
-            config=model.config,
-            present=self.components,
-            trend_damping=self.trend_damping,
-            history=_fitted_counts(model),
-        )
-        self._inputs = terms.future_inputs(self._future_context, rng)
+        self._inputs = self._future_inputs(rng)
         self._decade = self._inputs["decade"]
         if "partner_dynamic" not in self._inputs:
             self._inputs["partner_dynamic"] = np.zeros((len(self._take), len(self.partners), max_horizon))
         self._dynamic = self._inputs["partner_dynamic"]
 
-        n_p, n_f, s = len(self.partners), len(self.families), len(self._take)
-        # (partner, family, year, sample): the sample axis last and contiguous, since every summary
-        # reduces over it; uint16 holds any plausible yearly count, uint32 any yearly unit total.
-        self.cube = np.empty((n_p, n_f, max_horizon, s), dtype=np.uint16)
-        self.units = np.empty((n_p, n_f, max_horizon, s), dtype=np.uint32)
-        for start in range(0, s, _CHUNK):
-            sl = slice(start, start + _CHUNK)
-            counts, units = self._draw_block(rng, self._slice(sl), self._inputs_at(sl))
-            self.cube[..., sl] = np.moveaxis(counts, 0, -1)
-            self.units[..., sl] = np.moveaxis(units, 0, -1)
+        s = len(self._take)
+        self._draw_cubes(rng)
         self._lock = threading.RLock()  # set_book changes the cubes while answers may read them
         self._prior_conversions: np.ndarray | None = None
         self._original: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
@@ -533,10 +512,57 @@ class Forecaster:
         self._condition_on_book()
         self._domestic, self._plan_basis, self.plan_sigma = self._plans(plans, rng, len(self._take))
         self._capacity = self._capacities(capacities)
-        # What answers read off the cells, sorted and summed once here and per family again when its
-        # cells change (_refresh_family). The usual request covers every partner: its family totals and
-        # total demand are read off the "_all" draws; a subset of partners sums and sorts its own.
-        cells, families = (n_p, n_f, max_horizon), (n_f, max_horizon, s)
+        self._summarise_cells()
+        tree = model.idata
+        self.shares = SystemShares(tree[SHARES_GROUP], s) if SHARES_GROUP in tree.children else None
+        self.us_shares = USShares(tree[US_SHARE_GROUP], s, seed) if US_SHARE_GROUP in tree.children else None
+        self.channels = ChannelShares(tree[CHANNEL_GROUP], s) if CHANNEL_GROUP in tree.children else None
+        self._allow_failed = allow_failed
+        self.lines = lines if lines is not None else load_lines()
+        self.catalogue = catalogue or load_catalogue()
+        self._lors = _with_systems(lors, self.catalogue)
+        self._lors_by_system = _by_system(self._lors)
+
+    # -- building ---------------------------------------------------------------------------------
+    def _future_inputs(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """What every term reads on the forecast years: damped decades, AR(1) states rolled on from
+        the last fitted year, fleets carried forward, the text signal at its lags."""
+        model = self.model
+        self._future_context = terms.FutureContext(
+            params=self._params,
+            horizon=self.max_horizon,
+            years=self.years,
+            reference_year=model.reference_year,
+            centre_year=model.centre_year,
+            constant_data=self._cd,
+            scales=self.scales,
+            config=model.config,
+            present=self.components,
+            trend_damping=self.trend_damping,
+            history=_fitted_counts(model),
+        )
+        return terms.future_inputs(self._future_context, rng)
+
+    def _draw_cubes(self, rng: np.random.Generator) -> None:
+        """Every cell's requests and units per forecast year and draw, in blocks of draws.
+
+        (partner, family, year, sample): the sample axis last and contiguous, since every summary
+        reduces over it; uint16 holds any plausible yearly count, uint32 any yearly unit total."""
+        shape = (len(self.partners), len(self.families), self.max_horizon, len(self._take))
+        self.cube = np.empty(shape, dtype=np.uint16)
+        self.units = np.empty(shape, dtype=np.uint32)
+        for start in range(0, shape[-1], _CHUNK):
+            sl = slice(start, start + _CHUNK)
+            counts, units = self._draw_block(rng, self._slice(sl), self._inputs_at(sl))
+            self.cube[..., sl] = np.moveaxis(counts, 0, -1)
+            self.units[..., sl] = np.moveaxis(units, 0, -1)
+
+    def _summarise_cells(self) -> None:
+        """What answers read off the cells, sorted and summed once here and per family again when its
+        cells change (_refresh_family). The usual request covers every partner: its family totals and
+        total demand are read off the "_all" draws; a subset of partners sums and sorts its own."""
+        n_p, n_f, s = len(self.partners), len(self.families), len(self._take)
+        cells, families = (n_p, n_f, self.max_horizon), (n_f, self.max_horizon, s)
         self._sorted, self._units_sorted = np.empty_like(self.cube), np.empty_like(self.units)
         self._mean, self._units_mean = np.empty(cells), np.empty(cells)
         self._p_any, self._p_any_within = np.empty(cells), np.empty(cells)  # within: by each year
@@ -550,17 +576,7 @@ class Forecaster:
         self._splits: dict[str, FamilySplit] = {}
         for f in range(n_f):
             self._refresh_family(f)
-        tree = model.idata
-        self.shares = SystemShares(tree[SHARES_GROUP], s) if SHARES_GROUP in tree.children else None
-        self.us_shares = USShares(tree[US_SHARE_GROUP], s, seed) if US_SHARE_GROUP in tree.children else None
-        self.channels = ChannelShares(tree[CHANNEL_GROUP], s) if CHANNEL_GROUP in tree.children else None
-        self._allow_failed = allow_failed
-        self.lines = lines if lines is not None else load_lines()
-        self.catalogue = catalogue or load_catalogue()
-        self._lors = _with_systems(lors, self.catalogue)
-        self._lors_by_system = _by_system(self._lors)
 
-    # -- building ---------------------------------------------------------------------------------
     def _slice(self, sl: slice | np.ndarray) -> dict[str, np.ndarray]:
         return {k: v[sl] for k, v in self._params.items()}
 
@@ -627,8 +643,8 @@ class Forecaster:
         draw: firm ones always, pending ones with their family's conversion probability. Each request's
         draws are seeded by its id, so a request keeps them whatever else joins or leaves the book."""
         s = len(self._take)
-        partner = np.array([self._p_index.get(p, -1) for p in partners], dtype=int)
-        family = np.array([self._f_index.get(f, -1) for f in families], dtype=int)
+        partner = np.array([self.partner_index.get(p, -1) for p in partners], dtype=int)
+        family = np.array([self.family_index.get(f, -1) for f in families], dtype=int)
         year = np.asarray(years, dtype=int) - self.years[0]
         keep = (partner >= 0) & (family >= 0) & (year >= 0) & (year < self.max_horizon)
         ids, partner, family, year = np.asarray(ids)[keep], partner[keep], family[keep], year[keep]
@@ -786,7 +802,7 @@ class Forecaster:
         sigma = plan_sigma(budgeted)
         first = int(self.years[0])
         for family, series in budgeted.groupby(level="family"):
-            fi = self._f_index.get(str(family))
+            fi = self.family_index.get(str(family))
             if fi is None:
                 continue
             series = series.droplevel("family").sort_index()
@@ -810,7 +826,7 @@ class Forecaster:
         out = np.full((len(self.families), 2), np.nan)
         if capacities is not None and len(capacities):
             for row in capacities.itertuples(index=False):
-                fi = self._f_index.get(str(row.family))
+                fi = self.family_index.get(str(row.family))
                 if fi is not None:
                     out[fi] = (float(row.min_sustaining_rate), float(row.max_rate))
         return out
@@ -1007,7 +1023,7 @@ class Forecaster:
     def select_partners(
         self, partners: Sequence[str] | None, regions: Sequence[str] | None = None
     ) -> np.ndarray:
-        pi = self._select(partners, self._p_index, "partners")
+        pi = self._select(partners, self.partner_index, "partners")
         if regions is not None:
             known = set(self.partner_region)
             unknown = [r for r in regions if r not in known]
@@ -1026,8 +1042,8 @@ class Forecaster:
         partners = list({x.id: x for x in partners}.values())
         families = list({x.id: x for x in families}.values())
         for field, items, known in (
-            ("new_partners", partners, self._p_index),
-            ("new_families", families, self._f_index),
+            ("new_partners", partners, self.partner_index),
+            ("new_families", families, self.family_index),
         ):
             clash = [x.id for x in items if x.id in known]
             if clash:
@@ -1053,7 +1069,7 @@ class Forecaster:
         """Summaries for the selected cells, their totals and total demand with line risk."""
         levels = self._check(horizon, levels)
         pi = self.select_partners(partners, regions)
-        fi = self._select(families, self._f_index, "families")
+        fi = self._select(families, self.family_index, "families")
         new_p, new_f = self._new_entities(new_partners, new_families)
         everyone = len(pi) == len(self.partners) and len(fi) == len(self.families)
         whole = (pi, fi) if not everyone else (slice(None), slice(None))
@@ -1232,7 +1248,7 @@ class Forecaster:
         lags = self._inputs.get("nlp_lags")
         if "nlp_lag" not in self._params or lags is None:
             return None
-        pi, fi = self.select_partners(partners), self._f_index[family]
+        pi, fi = self.select_partners(partners), self.family_index[family]
         term = np.einsum("sl,lph->sph", self._params["nlp_lag"], lags[:, pi, fi, :])
         return np.exp(term).mean(axis=0)
 
@@ -1301,7 +1317,7 @@ class Forecaster:
     def family_of_system(self, system: str) -> str:
         shares = self._require_shares()
         family = shares.system_family.get(system)
-        if family is None or family not in self._f_index:
+        if family is None or family not in self.family_index:
             raise ForecastError(f"system: unknown system {system!r}; GET /v1/systems lists them")
         return family
 
@@ -1309,7 +1325,7 @@ class Forecaster:
     def split(self, family: str) -> FamilySplit:
         """The family's draws split over its systems (cached: a split costs ~10-100 ms, once)."""
         shares = self._require_shares()
-        fi = self._f_index[family]
+        fi = self.family_index[family]
         if family not in self._splits:
             cube, units = self.cube[:, fi], self.units[:, fi]
             self._splits[family] = split_family(
@@ -1320,7 +1336,7 @@ class Forecaster:
     def _request_draws(self, family: str, system: str | None) -> tuple[np.ndarray, np.ndarray]:
         """(P, H, S) request counts and units: the family's, or one of its systems'."""
         if system is None:
-            fi = self._f_index[family]
+            fi = self.family_index[family]
             return self.cube[:, fi], self.units[:, fi]
         return self.split(family).dense(system)
 
@@ -1337,7 +1353,7 @@ class Forecaster:
         by draw (so the systems add up to the family in every draw), P(at least one request), and each
         system's basis (history, or the stated prior share of a system with no requests yet)."""
         levels = self._check(horizon, levels)
-        self._select([family], self._f_index, "family")
+        self._select([family], self.family_index, "family")
         pi = self.select_partners(partners, regions)
         split = self.split(family)
         chosen = np.isin(split.partner, pi) & (split.year < horizon)
@@ -1368,7 +1384,7 @@ class Forecaster:
         if line not in self.lines.index:
             raise ForecastError(f"line: unknown production line {line!r}; GET /v1/lines lists them")
         built = self.catalogue.systems
-        return [(x.id, x.family) for x in built if x.line == line and x.family in self._f_index]
+        return [(x.id, x.family) for x in built if x.line == line and x.family in self.family_index]
 
     def _conversion(self) -> np.ndarray:
         """(S, F) each family's probability that a pending request converts, per draw: the posterior's,
@@ -1414,7 +1430,7 @@ class Forecaster:
         id, a hypothetical's contents), so a scenario changes only what it names."""
         years, s = self.years, len(self._take)
         first = int(years[0])
-        fi = self._f_index[family]
+        fi = self.family_index[family]
         lags, lag_basis = lag_shares(system, family)
 
         def put(draws: np.ndarray, order_years: np.ndarray) -> np.ndarray:  # (N, S), (N,) -> (Y, S)
@@ -1434,7 +1450,7 @@ class Forecaster:
         for lor in scenario.lors:  # each joins the book and conditions its cell's forecast, in turn
             if lor.system != system:
                 continue
-            p, k = self._p_index[lor.partner], lor.year - first
+            p, k = self.partner_index[lor.partner], lor.year - first
             rng = np.random.default_rng([self._seed, lor.seed()])
             converts = np.ones(s, dtype=bool) if lor.status == "firm" else rng.random(s) < conversion
             n = self.cube[p, fi, k].astype(np.int64)
@@ -1649,7 +1665,7 @@ class Forecaster:
             family = in_family
         if family is None:
             raise ForecastError("family or system: name one")
-        self._select([family], self._f_index, "family")
+        self._select([family], self.family_index, "family")
         pi = self.select_partners(partners, regions)
         first_year, last_year = int(self.years[0]), int(self.years[-1])
         start = start or date(first_year, 1, 1)
@@ -1668,7 +1684,7 @@ class Forecaster:
         if book == "live":
             cube, unit_cube = self._request_draws(family, system)
         else:
-            cube, unit_cube = self._family_under(self._f_index[family], self._fitted_book)
+            cube, unit_cube = self._family_under(self.family_index[family], self._fitted_book)
             if system is not None:
                 split = split_family(
                     self._require_shares(),
@@ -1754,7 +1770,7 @@ class Forecaster:
         first, last, window = self._window(first_year, last_year)
         levels = self._check(1, levels)
         pi = self.select_partners(partners, regions)
-        fi = self._select(families, self._f_index, "families")
+        fi = self._select(families, self.family_index, "families")
         if len(pi) == len(self.partners):  # every partner: their sums were taken at start-up
             counts = self._all_family[fi][:, window].sum(axis=1, dtype=np.uint32)
             units = self._all_family_units[fi][:, window].sum(axis=1, dtype=np.uint64)

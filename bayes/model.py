@@ -43,6 +43,7 @@ from bayes.diagnostics import from_dict as diagnostics_from_dict
 from bayes.observation import draw_counts, sparse_loglik
 from bayes.terms import SWITCHABLE as SWITCHABLE
 from priors import PriorSet, load_priors, parse_priors
+from totaldemand.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +170,7 @@ def _appended(first: xr.Dataset, more: xr.Dataset) -> xr.Dataset:
 ANALYSIS_GROUPS = ("prior", "log_likelihood", "posterior_predictive")
 
 
-class ModelFileError(ValueError):
+class ModelFileError(UserError):
     """A file that is not one of our posterior files; the message names the file and the reason."""
 
 

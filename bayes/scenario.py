@@ -24,11 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from totaldemand.errors import UserError
+
 STATUSES = ("firm", "pending")
 MAX_HYPOTHETICAL = 20
 
 
-class ScenarioError(ValueError):
+class ScenarioError(UserError):
     """A what-if that cannot be applied; the message names the field and the reason."""
 
 

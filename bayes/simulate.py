@@ -195,20 +195,7 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
     family_effect = condition_zero_sum(family_level, category_idx, spec.sigma_family, spec.sigma_category)
 
     # Readiness, exogenous: about half the cells hold a fleet that grows and ages slowly.
-    span = np.arange(spec.first_year - 1, spec.last_year + 1)  # as of 31 Dec of each year
-    has_fleet = rng.random((n_p, n_f)) < 0.55
-    fleet_units = np.exp(
-        rng.normal(3.0, 1.0, (n_p, n_f))[:, :, None]
-        + np.cumsum(rng.normal(0.0, 0.15, (n_p, n_f, len(span))), axis=2)
-    )
-    fleet_units = np.where(has_fleet[:, :, None], np.round(fleet_units + 1), 0.0)
-    age0 = rng.uniform(2.0, 30.0, (n_p, n_f))
-    renew = rng.random((n_p, n_f, len(span))) < 0.08
-    fleet_age = np.empty_like(fleet_units)
-    for t in range(len(span)):
-        prev = age0 if t == 0 else fleet_age[:, :, t - 1] + 1.0
-        fleet_age[:, :, t] = np.where(renew[:, :, t], prev * 0.4, prev)
-    fleet_age = np.where(has_fleet[:, :, None], fleet_age, np.nan)
+    span, fleet_units, fleet_age = _fleets(rng, spec, n_p, n_f)
     units_start, age_start = fleet_units[:, :, :-1], fleet_age[:, :, :-1]  # known at the start of year t
     size_scale = scale_of(np.log1p(units_start).ravel())
     age_scale = scale_of(age_start[units_start > 0].ravel())
@@ -270,61 +257,9 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
     else:
         counts = draw_counts(rng, log_mu, spec.dispersion)
 
-    units_family = _zero_sum(rng.normal(0.0, spec.sigma_units_family, n_f))
-    units_partner = _zero_sum(rng.normal(0.0, spec.sigma_units_partner, n_p))
-    conversion = rng.beta(
-        spec.conversion_mean * spec.conversion_concentration,
-        (1 - spec.conversion_mean) * spec.conversion_concentration,
-        n_f,
+    units_family, units_partner, conversion, lors = _lors(
+        rng, spec, seed, counts, years, partner_ids, family_ids, log_mu, trend, dynamic, family_path
     )
-
-    rows: list[dict] = []
-
-    def add(p: int, f: int, year: int, status: str) -> None:
-        day = date(int(year), 1, 1) + timedelta(days=int(rng.integers(0, 365)))
-        log_q = rng.normal(spec.units_intercept + units_family[f] + units_partner[p], spec.units_sigma)
-        quantity = max(1, round(float(np.exp(log_q))))
-        rows.append(
-            {
-                "id": f"sim-{seed}-{len(rows):06d}",
-                "partner": partner_ids[p],
-                "family": family_ids[f],
-                "received": day.isoformat(),
-                "status": status,
-                "quantity": quantity,
-                "designation": f"{family_ids[f].upper()}-{int(rng.integers(1, 9))}",
-                "estimated_value_usd": round(quantity * float(rng.lognormal(15, 0.5)), -3),
-                "source": "simulator",
-                "year_uncertain": False,
-                "quantity_uncertain": bool(rng.random() < 0.1),
-            }
-        )
-
-    for p, f, t in zip(*np.nonzero(counts), strict=True):
-        for _ in range(counts[p, f, t]):
-            add(p, f, int(years[t]), "executed")
-    # Withdrawn requests: with conversion c, failures before the realised successes are
-    # NB(realised, c) -- the same likelihood kernel in c as the model's binomial.
-    realised_f = counts.sum(axis=(0, 2))
-    withdrawn_f = rng.negative_binomial(np.maximum(realised_f, 1), conversion) * (realised_f > 0)
-    for f in range(n_f):
-        for _ in range(int(withdrawn_f[f])):
-            add(int(rng.integers(n_p)), f, int(rng.choice(years)), "withdrawn")
-    # The open book: part of the current year's requests are already in, firm or pending.
-    current = spec.last_year + 1
-    mu_now = np.exp(
-        log_mu[:, :, -1]
-        + trend[None, :] * 0.1
-        + dynamic[:, n_t : n_t + 1]
-        - dynamic[:, n_t - 1 : n_t]
-        + family_path[None, :, n_t]
-        - family_path[None, :, n_t - 1]
-    )
-    book = rng.poisson(spec.current_year_share * mu_now)
-    for p, f in zip(*np.nonzero(book), strict=True):
-        for _ in range(book[p, f]):
-            add(p, f, current, "pending" if rng.random() < spec.pending_share else "firm")
-    lors = pd.DataFrame(rows)
 
     evidence = pd.concat(
         [
@@ -334,30 +269,7 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
         ignore_index=True,
     )
 
-    future = np.arange(current, current + spec.horizon)
-    typical_units = np.exp(spec.units_intercept + units_family + spec.units_sigma**2 / 2)
-    foreign = mu[:, :, -1].sum(axis=0) * typical_units
-    domestic = np.round(foreign * rng.uniform(0.5, 2.0, n_f))
-    plans = pd.DataFrame(
-        [
-            {
-                "family": family_ids[f],
-                "fiscal_year": int(y),
-                "quantity": float(np.round(domestic[f] * rng.uniform(0.8, 1.2))),
-                "source": "simulator",
-            }
-            for f in range(n_f)
-            for y in future
-        ]
-    )
-    capacities = pd.DataFrame(
-        {
-            "family": family_ids,
-            "min_sustaining_rate": np.round(domestic + 0.5 * foreign),
-            "max_rate": np.round(2.0 * (domestic + foreign)),
-            "source": "simulator",
-        }
-    )
+    plans, capacities = _plans(rng, spec, mu, units_family, family_ids)
     tables = {
         "partners": partners,
         "families": families,
@@ -431,6 +343,132 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
         },
     }
     return tables, truth
+
+
+def _fleets(rng: np.random.Generator, spec: WorldSpec, n_p: int, n_f: int):
+    """(years, units, mean age) of each partner x family's fleet as of 31 December of each year from the
+    year before the first: about half the cells hold one, which grows and ages slowly."""
+    span = np.arange(spec.first_year - 1, spec.last_year + 1)  # as of 31 Dec of each year
+    has_fleet = rng.random((n_p, n_f)) < 0.55
+    fleet_units = np.exp(
+        rng.normal(3.0, 1.0, (n_p, n_f))[:, :, None]
+        + np.cumsum(rng.normal(0.0, 0.15, (n_p, n_f, len(span))), axis=2)
+    )
+    fleet_units = np.where(has_fleet[:, :, None], np.round(fleet_units + 1), 0.0)
+    age0 = rng.uniform(2.0, 30.0, (n_p, n_f))
+    renew = rng.random((n_p, n_f, len(span))) < 0.08
+    fleet_age = np.empty_like(fleet_units)
+    for t in range(len(span)):
+        prev = age0 if t == 0 else fleet_age[:, :, t - 1] + 1.0
+        fleet_age[:, :, t] = np.where(renew[:, :, t], prev * 0.4, prev)
+    fleet_age = np.where(has_fleet[:, :, None], fleet_age, np.nan)
+    return span, fleet_units, fleet_age
+
+
+def _lors(
+    rng: np.random.Generator,
+    spec: WorldSpec,
+    seed: int,
+    counts: np.ndarray,
+    years: np.ndarray,
+    partner_ids: list[str],
+    family_ids: list[str],
+    log_mu: np.ndarray,
+    trend: np.ndarray,
+    dynamic: np.ndarray,
+    family_path: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
+    """(units' family and partner effects, conversion per family, the LOR table): the executed requests
+    the counts hold, the withdrawn ones, and the open book of the year after the last."""
+    n_p, n_f, n_t = counts.shape
+    units_family = _zero_sum(rng.normal(0.0, spec.sigma_units_family, n_f))
+    units_partner = _zero_sum(rng.normal(0.0, spec.sigma_units_partner, n_p))
+    conversion = rng.beta(
+        spec.conversion_mean * spec.conversion_concentration,
+        (1 - spec.conversion_mean) * spec.conversion_concentration,
+        n_f,
+    )
+
+    rows: list[dict] = []
+
+    def add(p: int, f: int, year: int, status: str) -> None:
+        day = date(int(year), 1, 1) + timedelta(days=int(rng.integers(0, 365)))
+        log_q = rng.normal(spec.units_intercept + units_family[f] + units_partner[p], spec.units_sigma)
+        quantity = max(1, round(float(np.exp(log_q))))
+        rows.append(
+            {
+                "id": f"sim-{seed}-{len(rows):06d}",
+                "partner": partner_ids[p],
+                "family": family_ids[f],
+                "received": day.isoformat(),
+                "status": status,
+                "quantity": quantity,
+                "designation": f"{family_ids[f].upper()}-{int(rng.integers(1, 9))}",
+                "estimated_value_usd": round(quantity * float(rng.lognormal(15, 0.5)), -3),
+                "source": "simulator",
+                "year_uncertain": False,
+                "quantity_uncertain": bool(rng.random() < 0.1),
+            }
+        )
+
+    for p, f, t in zip(*np.nonzero(counts), strict=True):
+        for _ in range(counts[p, f, t]):
+            add(p, f, int(years[t]), "executed")
+    # Withdrawn requests: with conversion c, failures before the realised successes are
+    # NB(realised, c) -- the same likelihood kernel in c as the model's binomial.
+    realised_f = counts.sum(axis=(0, 2))
+    withdrawn_f = rng.negative_binomial(np.maximum(realised_f, 1), conversion) * (realised_f > 0)
+    for f in range(n_f):
+        for _ in range(int(withdrawn_f[f])):
+            add(int(rng.integers(n_p)), f, int(rng.choice(years)), "withdrawn")
+    # The open book: part of the current year's requests are already in, firm or pending.
+    current = spec.last_year + 1
+    mu_now = np.exp(
+        log_mu[:, :, -1]
+        + trend[None, :] * 0.1
+        + dynamic[:, n_t : n_t + 1]
+        - dynamic[:, n_t - 1 : n_t]
+        + family_path[None, :, n_t]
+        - family_path[None, :, n_t - 1]
+    )
+    book = rng.poisson(spec.current_year_share * mu_now)
+    for p, f in zip(*np.nonzero(book), strict=True):
+        for _ in range(book[p, f]):
+            add(p, f, current, "pending" if rng.random() < spec.pending_share else "firm")
+    return units_family, units_partner, conversion, pd.DataFrame(rows)
+
+
+def _plans(
+    rng: np.random.Generator, spec: WorldSpec, mu: np.ndarray, units_family: np.ndarray, family_ids: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Domestic plans for the forecast years, about as large as foreign demand, and line capacities."""
+    n_f = len(family_ids)
+    current = spec.last_year + 1
+    future = np.arange(current, current + spec.horizon)
+    typical_units = np.exp(spec.units_intercept + units_family + spec.units_sigma**2 / 2)
+    foreign = mu[:, :, -1].sum(axis=0) * typical_units
+    domestic = np.round(foreign * rng.uniform(0.5, 2.0, n_f))
+    plans = pd.DataFrame(
+        [
+            {
+                "family": family_ids[f],
+                "fiscal_year": int(y),
+                "quantity": float(np.round(domestic[f] * rng.uniform(0.8, 1.2))),
+                "source": "simulator",
+            }
+            for f in range(n_f)
+            for y in future
+        ]
+    )
+    capacities = pd.DataFrame(
+        {
+            "family": family_ids,
+            "min_sustaining_rate": np.round(domestic + 0.5 * foreign),
+            "max_rate": np.round(2.0 * (domestic + foreign)),
+            "source": "simulator",
+        }
+    )
+    return plans, capacities
 
 
 def _readiness_rows(

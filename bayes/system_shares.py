@@ -31,6 +31,7 @@ import xarray as xr
 from bayes._small_fit import SmallModel, centre_year, pick_draws, small_sampler
 from bayes.diagnostics import DEFAULT_GATES
 from evidence.systems import Catalogue
+from totaldemand.errors import UserError
 
 OTHER = "other"
 GROUP = "system_shares"
@@ -63,7 +64,7 @@ def default_share_sampler() -> dict[str, Any]:
     return small_sampler(20261205)
 
 
-class SharesError(ValueError):
+class SharesError(UserError):
     """A share model that cannot be built, fitted or read; the message names the field and reason."""
 
 

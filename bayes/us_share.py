@@ -40,6 +40,7 @@ import xarray as xr
 
 from bayes._small_fit import SmallModel, centre_year, pick_draws, regions_of, small_sampler
 from bayes.diagnostics import DEFAULT_GATES
+from totaldemand.errors import UserError
 
 US = "united_states"
 GROUP = "us_share"
@@ -76,7 +77,7 @@ def default_share_sampler() -> dict[str, Any]:
     return small_sampler(20261206, target_accept=0.9) | {"draws": 2000}
 
 
-class ShareError(ValueError):
+class ShareError(UserError):
     """A share panel or model that cannot be built, fitted or read; the message names the field."""
 
 

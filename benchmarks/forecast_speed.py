@@ -21,7 +21,7 @@ import numpy as np
 
 from bayes.forecast import Forecaster, _quantile_pairs
 from bayes.model import DemandModel
-from totaldemand import settings
+from totaldemand.settings import load_settings
 
 
 def reference(forecaster: Forecaster, horizon: int, levels: tuple[float, ...]) -> dict[str, np.ndarray]:
@@ -47,7 +47,7 @@ def timed(fn, repeats: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=settings.model_path())
+    parser.add_argument("--model", type=Path, default=load_settings().model_path)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--draws", type=int, default=4000)
     args = parser.parse_args()

@@ -15,11 +15,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from totaldemand.errors import UserError
+
 MAX_LAG = 8  # years; longer lags are lumped here
 COLUMNS = ("kind", "key", "lag_years", "share", "deals")
 
 
-class LagsError(ValueError):
+class LagsError(UserError):
     """A lag table that cannot be used; the message names the row, field and reason."""
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from totaldemand.errors import UserError
+
 COLUMNS = (
     "line",
     "name",
@@ -34,7 +36,7 @@ COLUMNS = (
 )
 
 
-class LinesError(ValueError):
+class LinesError(UserError):
     """A production-line table that cannot be used; the message names the row, field and reason."""
 
 

@@ -37,6 +37,7 @@ from evidence.records import (
     Table,
     number_text,
 )
+from totaldemand.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class Problem:
         return f"{where}{value}: {self.reason}"
 
 
-class LoadError(ValueError):
+class LoadError(UserError):
     """Raised when input fails validation; carries every problem found (up to a cap)."""
 
     def __init__(self, problems: list[Problem]) -> None:

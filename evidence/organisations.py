@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from evidence import gazetteer
+from totaldemand.errors import UserError
 
 _AFRICAN_UNION = (
     "Algeria, Angola, Benin, Botswana, Burkina Faso, Burundi, Cameroon, Cape Verde, "
@@ -75,7 +76,7 @@ ORGANISATIONS: dict[str, Organisation] = {
 }
 
 
-class OrganisationError(ValueError):
+class OrganisationError(UserError):
     """An unknown organisation; the message names it and the known ones."""
 
 

@@ -16,12 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from totaldemand.errors import UserError
+
 MAX_DEPTH = 32  # the deepest legitimate body (a forecast request's new partners) is 3 levels
 MAX_SAFE_INTEGER = 2**53 - 1  # RFC 8259 section 6: the integers every JSON reader holds exactly
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
-class JSONError(ValueError):
+class JSONError(UserError):
     """Input that is not strict JSON; ``field`` names the object key concerned, where there is one."""
 
     def __init__(self, reason: str, field: str | None = None) -> None:

@@ -29,12 +29,13 @@ from pathlib import Path
 import pandas as pd
 
 from evidence.taxonomy import FAMILY_BY_ID
+from totaldemand.errors import UserError
 
 COLUMNS = ("system", "name", "family", "line", "aliases", "note")
 _ID = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
-class CatalogueError(ValueError):
+class CatalogueError(UserError):
     """A catalogue that cannot be used; the message names the file, row, field and reason."""
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from totaldemand.errors import UserError
+
 # Distribution name -> (required arguments, arguments that must be > 0).
 PRIOR_DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "Normal": (("mu", "sigma"), ("sigma",)),
@@ -26,7 +28,7 @@ PRIOR_DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-class PriorError(ValueError):
+class PriorError(UserError):
     """A prior file that cannot be used; the message names the file, the entry and the reason."""
 
 

@@ -48,6 +48,7 @@ from sources.country_years import (
     write_part,
     write_source_section,
 )
+from totaldemand.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ MEASURES: dict[str, str] = {
 REQUIRED = ("country", "year", *MEASURES)
 
 
-class MilexFormatError(ValueError):
+class MilexFormatError(UserError):
     """The file is not the milex table this adapter reads (columns missing, a value not a number)."""
 
 

@@ -68,6 +68,7 @@ from sources.country_years import (
     write_part,
     write_source_section,
 )
+from totaldemand.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ SAM_ALIASES: dict[str, str | None] = {
 REQUIRED = ("country", "year", "program", *VALUE_FIELDS)
 
 
-class SamFormatError(ValueError):
+class SamFormatError(UserError):
     """The file is not the SAM table this adapter reads (columns missing, a value not a number)."""
 
 

@@ -31,13 +31,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from evidence import gazetteer, readiness, taxonomy
-from evidence.records import EVIDENCE, FAMILIES, LORS, PARTNERS, LORStatus
+from evidence.records import EVIDENCE, FAMILIES, LORS, PARTNERS, LORStatus, Partner
 from evidence.writers import atomic_write, atomic_write_text, write_table
+from totaldemand.errors import UserError
 
 log = logging.getLogger(__name__)
 
 
-class SipriFormatError(ValueError):
+class SipriFormatError(UserError):
     """A file is not a SIPRI trade-register export (no header line, or required columns missing)."""
 
 
@@ -378,6 +379,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+EVIDENCE_FIRST_YEAR = 1980  # fleets are counted from deliveries since this year
+
+
 def build_dataset(register: Path, out: Path, supplier: str = "United States") -> BuildSummary:
     """Write partners.csv, families.csv, lors.csv, evidence.parquet and SOURCE.md into ``out``."""
     register, out = Path(register), Path(out)
@@ -391,26 +395,91 @@ def build_dataset(register: Path, out: Path, supplier: str = "United States") ->
 
     orders = reg[reg["supplier"].str.casefold() == supplier.casefold()]
     if orders.empty:
-        raise ValueError(f"{register}: no orders from supplier {supplier!r}")
+        raise SipriFormatError(f"{register}: no orders from supplier {supplier!r}")
     last_year = int(reg["order_year"].max())
 
     # Partners: every recipient of at least one order from the supplier.
     recipients = sorted(orders["recipient"].unique())
     partner_by_name = {name: gazetteer.partner_for(name) for name in recipients}
     unknown = sorted(name for name in recipients if not gazetteer.is_known(name))
-    partner_rows = sorted({p.id: p for p in partner_by_name.values()}.values(), key=lambda p: p.id)
-    partners = pd.DataFrame(
+    partners = _partner_table(partner_by_name.values())
+    families = _family_table()
+
+    descriptions = sorted(reg["description"].unique())
+    family_of = {d: taxonomy.family_for(d) for d in descriptions}
+    explicit = taxonomy.description_families()
+    unmapped = [d for d in descriptions if taxonomy.normalise_description(d) not in explicit]
+    lors = _lor_table(orders, partner_by_name, family_of, source)
+    evidence = _fleet_evidence(reg, set(partners["id"]), family_of, last_year, source)
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_table(partners[[c.name for c in PARTNERS.columns]], out / "partners.csv")
+    write_table(families[[c.name for c in FAMILIES.columns]], out / "families.csv")
+    # no channel column: SIPRI does not say whether an order came through FMS or DCS
+    write_table(lors[[c.name for c in LORS.columns if c.name != "channel"]], out / "lors.csv")
+    write_evidence(evidence[[c.name for c in EVIDENCE.columns]], out / "evidence.parquet")
+
+    summary = BuildSummary(
+        register=register.name,
+        register_sha256=_sha256(register),
+        generated=generated.isoformat() if generated else None,
+        supplier=supplier,
+        rows_read=int(reg.attrs["rows_read"]),
+        rows_dropped=int(reg.attrs["rows_dropped"]),
+        rows_kept=len(reg),
+        orders_kept=len(lors),
+        withdrawn=int((lors["status"] == str(LORStatus.WITHDRAWN)).sum()),
+        orders_with_quantity=int(lors["quantity"].notna().sum()),
+        orders_with_value=int(lors["estimated_value_usd"].notna().sum()),
+        partners=len(partners),
+        families=len(families),
+        families_used=int(lors["family"].nunique()),
+        first_order_year=int(orders["order_year"].min()),
+        last_order_year=int(orders["order_year"].max()),
+        years=int(orders["order_year"].nunique()),
+        evidence_first_year=EVIDENCE_FIRST_YEAR,
+        evidence_rows=len(evidence),
+        evidence_bytes=(out / "evidence.parquet").stat().st_size,
+        undated_delivery_rows=int(evidence.attrs.get("undated_rows", 0)),
+        unknown_recipients=unknown,
+        unmapped_descriptions=unmapped,
+    )
+    atomic_write_text(out / "SOURCE.md", _source_md(summary))
+    if unmapped:
+        log.warning(
+            "%d weapon descriptions not in the explicit family table (mapped by rules): %s",
+            len(unmapped),
+            "; ".join(unmapped),
+        )
+    log.info(
+        "built %s: %d %s orders, %d partners, %d evidence rows (%d bytes)",
+        out,
+        summary.orders_kept,
+        supplier,
+        summary.partners,
+        summary.evidence_rows,
+        summary.evidence_bytes,
+    )
+    return summary
+
+
+def _partner_table(partners: Iterable[Partner]) -> pd.DataFrame:
+    """One row per partner id (several SIPRI spellings may name one partner), sorted by id."""
+    rows = sorted({p.id: p for p in partners}.values(), key=lambda p: p.id)
+    return pd.DataFrame(
         {
-            "id": [p.id for p in partner_rows],
-            "name": [p.name for p in partner_rows],
-            "region": [p.region for p in partner_rows],
-            "iso3": [p.iso3 or "" for p in partner_rows],
-            "alliances": [";".join(p.alliances) for p in partner_rows],
-            "is_state": [p.is_state for p in partner_rows],
+            "id": [p.id for p in rows],
+            "name": [p.name for p in rows],
+            "region": [p.region for p in rows],
+            "iso3": [p.iso3 or "" for p in rows],
+            "alliances": [";".join(p.alliances) for p in rows],
+            "is_state": [p.is_state for p in rows],
         }
     )
 
-    families = pd.DataFrame(
+
+def _family_table() -> pd.DataFrame:
+    return pd.DataFrame(
         {
             "id": [f.id for f in taxonomy.FAMILIES],
             "name": [f.name for f in taxonomy.FAMILIES],
@@ -418,11 +487,11 @@ def build_dataset(register: Path, out: Path, supplier: str = "United States") ->
         }
     )
 
-    descriptions = sorted(reg["description"].unique())
-    family_of = {d: taxonomy.family_for(d) for d in descriptions}
-    explicit = taxonomy.description_families()
-    unmapped = [d for d in descriptions if taxonomy.normalise_description(d) not in explicit]
 
+def _lor_table(
+    orders: pd.DataFrame, partner_by_name: dict, family_of: dict[str, str], source: str
+) -> pd.DataFrame:
+    """The supplier's orders as LOR rows, each with a stable id from what identifies the order."""
     keys = [
         _lor_key(r, y, d, n, w)
         for r, y, d, n, w in zip(
@@ -454,72 +523,25 @@ def build_dataset(register: Path, out: Path, supplier: str = "United States") ->
     )
     lors["quantity"] = lors["quantity"].astype("Int64")
     lors["estimated_value_usd"] = lors["estimated_value_usd"].astype("float64")
+    return lors
 
-    # Readiness covers the same partners, but counts deliveries from every supplier; all SIPRI spellings that
-    # map to a partner id are included (a file may carry two spellings of one recipient).
-    partner_ids = set(partners["id"])
+
+def _fleet_evidence(
+    reg: pd.DataFrame, partner_ids: set[str], family_of: dict[str, str], last_year: int, source: str
+) -> pd.DataFrame:
+    """Readiness evidence for the same partners, counting deliveries from every supplier; every SIPRI
+    spelling that maps to a partner id counts (a file may carry two spellings of one recipient)."""
     all_names = reg["recipient"].unique()
     partner_of = {n: p.id for n in all_names if (p := gazetteer.partner_for(n)).id in partner_ids}
-    evidence_first_year = 1980
-    evidence = readiness.fleet_evidence(
+    return readiness.fleet_evidence(
         reg,
         partner_of,
         family_of.__getitem__,
         partners=partner_ids,
-        first_year=evidence_first_year,
+        first_year=EVIDENCE_FIRST_YEAR,
         last_year=last_year,
         source=f"{source}; fleet = cumulative deliveries from all suppliers",
     )
-
-    out.mkdir(parents=True, exist_ok=True)
-    write_table(partners[[c.name for c in PARTNERS.columns]], out / "partners.csv")
-    write_table(families[[c.name for c in FAMILIES.columns]], out / "families.csv")
-    # no channel column: SIPRI does not say whether an order came through FMS or DCS
-    write_table(lors[[c.name for c in LORS.columns if c.name != "channel"]], out / "lors.csv")
-    write_evidence(evidence[[c.name for c in EVIDENCE.columns]], out / "evidence.parquet")
-
-    summary = BuildSummary(
-        register=register.name,
-        register_sha256=_sha256(register),
-        generated=generated.isoformat() if generated else None,
-        supplier=supplier,
-        rows_read=int(reg.attrs["rows_read"]),
-        rows_dropped=int(reg.attrs["rows_dropped"]),
-        rows_kept=len(reg),
-        orders_kept=len(lors),
-        withdrawn=int((lors["status"] == str(LORStatus.WITHDRAWN)).sum()),
-        orders_with_quantity=int(lors["quantity"].notna().sum()),
-        orders_with_value=int(lors["estimated_value_usd"].notna().sum()),
-        partners=len(partners),
-        families=len(families),
-        families_used=int(lors["family"].nunique()),
-        first_order_year=int(orders["order_year"].min()),
-        last_order_year=int(orders["order_year"].max()),
-        years=int(orders["order_year"].nunique()),
-        evidence_first_year=evidence_first_year,
-        evidence_rows=len(evidence),
-        evidence_bytes=(out / "evidence.parquet").stat().st_size,
-        undated_delivery_rows=int(evidence.attrs.get("undated_rows", 0)),
-        unknown_recipients=unknown,
-        unmapped_descriptions=unmapped,
-    )
-    atomic_write_text(out / "SOURCE.md", _source_md(summary))
-    if unmapped:
-        log.warning(
-            "%d weapon descriptions not in the explicit family table (mapped by rules): %s",
-            len(unmapped),
-            "; ".join(unmapped),
-        )
-    log.info(
-        "built %s: %d %s orders, %d partners, %d evidence rows (%d bytes)",
-        out,
-        summary.orders_kept,
-        supplier,
-        summary.partners,
-        summary.evidence_rows,
-        summary.evidence_bytes,
-    )
-    return summary
 
 
 def _source_md(s: BuildSummary) -> str:

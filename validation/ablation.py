@@ -20,10 +20,11 @@ from pathlib import Path
 
 import xarray as xr
 
+from totaldemand.errors import UserError
 from validation.stacking import split_top_level
 
 
-class AblationError(ValueError):
+class AblationError(UserError):
     """A run without scores, or a model, level or metric it did not score."""
 
 

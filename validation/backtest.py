@@ -448,12 +448,98 @@ def run_backtest(
     origin by origin, from its parts' predictions kept on disk (the cache, or a temporary directory
     without one); its weights per origin are in ``stacking_weights``.
     """
-    from validation.stacking import PartStore, StackedContender, stack_backtest
-
     started = time.perf_counter()
     truth_panel = build_panel(dataset, first_year=first_year, last_year=max(origins) + horizon)
     counts = truth_panel["lor_count"].transpose("partner", "family", "year")
     categories = dict(zip(truth_panel["family"].values, truth_panel["family_category"].values, strict=True))
+    fits = _fit_and_score(
+        dataset,
+        origins,
+        horizon,
+        contenders,
+        (counts, categories),
+        _FitSettings(first_year, samples, seed, tuple(check_lookahead), progress, workers, cluster),
+        cache_dir,
+        parts_from,
+    )
+    fit_seconds = time.perf_counter() - started  # fits and their scoring, which runs as each arrives
+    pooled = _pool_scores(fits.order, fits.scored)
+    out.mkdir(parents=True, exist_ok=True)
+    histograms = {
+        k: np.histogram(v, np.linspace(0, 1, PIT_BINS + 1))[0].tolist() for k, v in pooled.pit.items()
+    }
+    result = {
+        "rows": pooled.rows,
+        "gates": pooled.gates,
+        "horizon": horizon,
+        "origins": list(origins),
+        "pit_histograms": histograms,
+        "fits": fits.fitted,
+        "cached": fits.to_fit - fits.fitted - len(fits.borrowed),
+        "fit_and_score_seconds": round(fit_seconds, 1),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "coverage_if_calibrated": pooled.calibrated,
+        "family_crps": {
+            m: {f: float(np.mean(v)) for f, v in fams.items()} for m, fams in pooled.family_crps.items()
+        },
+    }
+    if fits.borrowed:
+        result["read_from_other_caches"] = fits.borrowed
+    if fits.stacks:
+        from validation.stacking import versus_parts
+
+        stacking = fits.stacking
+        result["stacking_weights"] = {n: s.pop("weights") for n, s in stacking.items()}
+        for name, stack in fits.stacks.items():
+            stacking[name]["versus_parts"] = versus_parts(result, name, stack.parts, LEVELS, SKILL_METRICS)
+        result["stacking"] = stacking
+    result["best_baseline"] = best_baselines(result)
+    _write_outputs(out, result, pooled.forecast_rows)
+    return result
+
+
+@dataclass(frozen=True)
+class _FitSettings:
+    first_year: int
+    samples: int
+    seed: int
+    check_lookahead: tuple[str, ...]
+    progress: bool
+    workers: int
+    cluster: str | None
+
+
+@dataclass
+class _Fits:
+    """Every (origin, contender)'s scores, in the order they are reported, and how each was come by."""
+
+    order: list[tuple[int, str]]
+    scored: dict[tuple[int, str], _Scored]
+    fitted: int  # predictions fitted in this run
+    to_fit: int  # predictions of fitted (not stacked) contenders, however come by
+    borrowed: dict[str, str]  # "name@origin" -> the other cache's file it was read from
+    stacks: dict
+    stacking: dict[str, dict]
+
+
+def _fit_and_score(
+    dataset: Dataset,
+    origins: Sequence[int],
+    horizon: int,
+    contenders: dict[str, Contender],
+    truth: tuple[xr.DataArray, dict[str, str]],
+    settings: _FitSettings,
+    cache_dir: Path | None,
+    parts_from: Sequence[Path],
+) -> _Fits:
+    """Each contender's prediction at each origin, from this backtest's cache, another's, a fit or a
+    stack of them, scored against ``truth`` (counts, family categories) as it arrives."""
+    from validation.stacking import PartStore, StackedContender, stack_backtest
+
+    counts, categories = truth
+    first_year, samples, seed = settings.first_year, settings.samples, settings.seed
+    check_lookahead, progress = settings.check_lookahead, settings.progress
+    workers, cluster = settings.workers, settings.cluster
     cache = PredictionCache(cache_dir) if cache_dir is not None else None
     others = CacheIndex([Path(d) for d in parts_from]) if parts_from else None
     stacks = {n: c for n, c in contenders.items() if isinstance(c, StackedContender)}
@@ -531,8 +617,21 @@ def run_backtest(
                 stacks, store, dataset, origins, first_year, seed, stacking
             ):
                 take((origin, name), pred)
-    fit_seconds = time.perf_counter() - started  # fits and their scoring, which runs as each arrives
+    return _Fits(order, scored, len(pending), to_fit, borrowed, stacks, stacking)
 
+
+@dataclass
+class _Pooled:
+    rows: list[dict]
+    forecast_rows: list[pd.DataFrame]
+    gates: dict[str, str]
+    pit: dict[str, list[float]]
+    family_crps: dict[str, dict[str, list[float]]]
+    calibrated: dict[str, dict[str, dict[str, float]]]
+
+
+def _pool_scores(order: list[tuple[int, str]], scored: dict[tuple[int, str], _Scored]) -> _Pooled:
+    """Each origin's rows, and every metric pooled over origins per contender and level."""
     rows, forecast_rows, gates = [], [], {}
     pit: dict[str, list[float]] = {}
     family_crps: dict[str, dict[str, list[float]]] = {}
@@ -561,33 +660,12 @@ def run_backtest(
     for (name, level), parts in own_pooled.items():
         calibrated.setdefault(name, {})[level] = _pool(parts)
 
-    out.mkdir(parents=True, exist_ok=True)
-    histograms = {k: np.histogram(v, np.linspace(0, 1, PIT_BINS + 1))[0].tolist() for k, v in pit.items()}
-    result = {
-        "rows": rows,
-        "gates": gates,
-        "horizon": horizon,
-        "origins": list(origins),
-        "pit_histograms": histograms,
-        "fits": len(pending),
-        "cached": to_fit - len(pending) - len(borrowed),
-        "fit_and_score_seconds": round(fit_seconds, 1),
-        "wall_seconds": round(time.perf_counter() - started, 1),
-        "coverage_if_calibrated": calibrated,
-        "family_crps": {
-            m: {f: float(np.mean(v)) for f, v in fams.items()} for m, fams in family_crps.items()
-        },
-    }
-    if borrowed:
-        result["read_from_other_caches"] = borrowed
-    if stacks:
-        from validation.stacking import versus_parts
+    return _Pooled(rows, forecast_rows, gates, pit, family_crps, calibrated)
 
-        result["stacking_weights"] = {n: s.pop("weights") for n, s in stacking.items()}
-        for name, stack in stacks.items():
-            stacking[name]["versus_parts"] = versus_parts(result, name, stack.parts, LEVELS, SKILL_METRICS)
-        result["stacking"] = stacking
-    result["best_baseline"] = best_baselines(result)
+
+def _write_outputs(out: Path, result: dict, forecast_rows: list[pd.DataFrame]) -> None:
+    """scores.json, forecasts.csv, scores.nc and report.html in ``out``."""
+    rows = result["rows"]
     atomic_write_text(out / "scores.json", json.dumps(result, indent=1))
     columns = [
         "origin",
@@ -609,7 +687,6 @@ def run_backtest(
     from validation.report import write_report
 
     write_report(result, table, out / "report.html")
-    return result
 
 
 def score_table(result: dict, origin: str = "all") -> pd.DataFrame:

@@ -357,12 +357,12 @@ def test_plans_past_the_budget_are_carried_forward_with_uncertainty(fitted) -> N
     assert np.isnan(td["domestic"].sel(family=fams[2]).values).all()
     assert fc.plan_sigma == DEFAULT_PLAN_SIGMA  # too few year-on-year pairs to estimate it
 
-    draws = fc._domestic[fc._f_index[fams[0]], 1:5]  # (years past the budget, draws)
+    draws = fc._domestic[fc.family_index[fams[0]], 1:5]  # (years past the budget, draws)
     np.testing.assert_allclose(draws.mean(axis=1), 120.0, rtol=0.15)  # mean one about (120+110+130)/3
     spread = np.log(draws).std(axis=1)
     assert np.all(np.diff(spread) > 0)
     np.testing.assert_allclose(spread, DEFAULT_PLAN_SIGMA * np.sqrt([1, 2, 3, 4]), rtol=0.2)
-    np.testing.assert_allclose(fc._domestic[fc._f_index[fams[1]]].mean(axis=1), 50.0, rtol=0.2)
+    np.testing.assert_allclose(fc._domestic[fc.family_index[fams[1]]].mean(axis=1), 50.0, rtol=0.2)
 
 
 def test_the_carried_plans_spread_is_recovered_from_the_budgets() -> None:

@@ -51,7 +51,7 @@ def _firm(partner: str, family: str, year: int, quantity: int, lor_id: str = "li
 def test_a_firm_request_is_realised_demand_and_the_cell_is_conditioned_on_it(fitted, book) -> None:
     f = Forecaster(fitted, max_draws=400, max_horizon=2, seed=3)
     partner, family = _free_cell(f)
-    p, fam = f._p_index[partner], f._f_index[family]
+    p, fam = f.partner_index[partner], f.family_index[family]
     year = int(f.years[0])
     before_counts = f.cube[p, fam, 0].astype(int).copy()
     before = f.forecast(1, families=[family]).total_demand
@@ -123,6 +123,6 @@ def test_the_live_book_agrees_with_a_refit_that_has_the_request_in_its_data(
     a = live.forecast(1, families=[family]).total_demand["mean"].item()
     b = again.forecast(1, families=[family]).total_demand["mean"].item()
     assert a == pytest.approx(b, rel=0.1)
-    pa = (live.cube[live._p_index[partner], live._f_index[family], 0] > 0).mean()
-    pb = (again.cube[again._p_index[partner], again._f_index[family], 0] > 0).mean()
+    pa = (live.cube[live.partner_index[partner], live.family_index[family], 0] > 0).mean()
+    pb = (again.cube[again.partner_index[partner], again.family_index[family], 0] > 0).mean()
     assert pa == pytest.approx(pb, abs=0.06)

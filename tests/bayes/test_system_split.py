@@ -23,7 +23,7 @@ def test_a_family_is_the_sum_of_its_systems_in_every_draw(with_systems: Forecast
     family = str(f.families[0])
     split = f.split(family)
     assert split.systems == (OTHER, "sys_a", "sys_b")
-    fi = f._f_index[family]
+    fi = f.family_index[family]
     counts = np.zeros(f.cube[:, fi].shape, dtype=np.int64)
     units = np.zeros(f.units[:, fi].shape)
     for system in split.systems:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.sources.test_sipri import DEFAULT_DATASET, ORIGINAL_2026
 
 from bayes.panel import build_panel
 from evidence.loaders import LoadError, load_dataset
 from sources import suppliers
 from sources.sipri import build_dataset
+from tests.sources.test_sipri import DEFAULT_DATASET, ORIGINAL_2026
 
 
 @pytest.fixture(scope="module")

@@ -233,10 +233,9 @@ def test_model_variants_are_named_by_their_choices_and_cached_apart() -> None:
 def test_every_supplier_times_the_us_share_is_backtested_against_us_orders(tmp_path: Path) -> None:
     """The decomposition on a small real excerpt (every supplier's orders to nine recipients): forecasts
     of U.S. orders on the U.S. panel's partners and families, scored, with both fits' gates labelled."""
-    from tests.sources.test_sipri import ORIGINAL_2026
-
     from sources import suppliers
     from sources.sipri import build_dataset
+    from tests.sources.test_sipri import ORIGINAL_2026
     from validation.backtest import DecomposedContender
 
     build_dataset(ORIGINAL_2026, tmp_path / "data")

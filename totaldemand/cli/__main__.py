@@ -1,0 +1,5 @@
+import sys
+
+from totaldemand.cli import app
+
+sys.exit(app())
