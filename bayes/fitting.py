@@ -194,7 +194,7 @@ def stored_fit_is_current(path: Path, panel: xr.Dataset) -> DemandModel | None:
     if not path.is_file():
         return None
     try:
-        model = DemandModel.load(path)
+        model = DemandModel.load(path, analysis_groups=False)  # the analysis file is not needed here
     except (OSError, ValueError, KeyError) as exc:
         log.warning("ignoring unreadable model file %s: %s", path, exc)
         return None
@@ -234,8 +234,11 @@ def ensure_default_model(data: Path, path: Path, first_year: int = 1990) -> Dema
     model = stored_fit_is_current(path, panel)
     if model is not None:
         log.info("using stored model %s (fitted %s)", path, model.idata.attrs.get("fitted_at"))
+        changed = "stored_draws" not in model.idata.attrs  # an earlier version's one file of every draw
+        if changed:  # read whole, so that save() moves its analysis groups to the analysis file
+            log.info("splitting %s into its model file and its analysis file", path)
+            model = DemandModel.load(path)
         # The demand fit still holds; only a side model whose data changed (or is missing) is refitted.
-        changed = False
         for group, key, data, fit, names in side.parts():
             reason = stale_side_group(model.idata, group, key, data, names)
             if reason:

@@ -168,6 +168,68 @@ def _appended(first: xr.Dataset, more: xr.Dataset) -> xr.Dataset:
 
 # What a fit stores for analysts only: forecasts and answers read none of these groups.
 ANALYSIS_GROUPS = ("prior", "log_likelihood", "posterior_predictive")
+# Posterior draws the model file keeps, evenly spaced within each chain: every answer reads at most
+# these (the server's forecaster reads 1,000). Every draw, with the analysis groups, goes to the
+# analysis file beside it (:func:`analysis_path`), which ArviZ opens as a whole posterior of its own.
+STORED_DRAWS = 1000
+ANALYSIS_SUFFIX = ".analysis.nc"
+
+
+def analysis_path(path: Path | str) -> Path:
+    """The analysis file of the model file ``path``: ``<stem>.analysis.nc`` beside it."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}{ANALYSIS_SUFFIX}")
+
+
+def thinned_chains(ds: xr.Dataset, max_draws: int) -> xr.Dataset:
+    """At most ``max_draws`` draws in all, evenly spaced within each chain: the chains stay apart, so
+    R-hat and ESS still read off the thinned draws."""
+    chains, draws = ds.sizes["chain"], ds.sizes["draw"]
+    per_chain = max(1, max_draws // chains)
+    if per_chain >= draws:
+        return ds
+    keep = np.linspace(0, draws - 1, per_chain).round().astype(int)
+    return ds.isel(draw=keep).assign_coords(draw=np.arange(per_chain))
+
+
+def _model_file_tree(tree: xr.DataTree) -> xr.DataTree:
+    """What the model file holds: every group but the analysis groups, each group's draws thinned to
+    :data:`STORED_DRAWS` (the side models' too)."""
+    out = tree.drop_nodes([g for g in ANALYSIS_GROUPS if g in tree.children])
+    out.attrs["stored_draws"] = STORED_DRAWS  # what marks a tree read back from a model file
+    for node in list(out.subtree):
+        ds = node.to_dataset(inherit=False)
+        if {"chain", "draw"} <= set(ds.dims) and ds.sizes["chain"] * ds.sizes["draw"] > STORED_DRAWS:
+            out[node.path] = xr.DataTree(thinned_chains(ds, STORED_DRAWS), children=dict(node.children))
+    return out
+
+
+def _analysis_tree(tree: xr.DataTree) -> xr.DataTree:
+    """What the analysis file holds: the demand model's every draw and every group ArviZ reads
+    (not the side models', which the model file keeps whole)."""
+    groups = ("posterior", "sample_stats", *ANALYSIS_GROUPS, "observed_data", "constant_data")
+    out = xr.DataTree.from_dict({g: tree[g].to_dataset() for g in groups if g in tree.children})
+    out.attrs = {k: v for k, v in tree.attrs.items() if k != "stored_draws"}
+    return out
+
+
+def _write_atomically(tree: xr.DataTree, path: Path) -> None:
+    """Temp file in the same folder, fsync, rename: a reader sees the old file or the new one."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        tree.to_netcdf(tmp, engine="h5netcdf", encoding=compressed(tree))
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 class ModelFileError(UserError):
@@ -205,6 +267,15 @@ def open_posterior(
         except Exception as exc:  # a truncated or damaged file fails only when its arrays are read
             raise ModelFileError(f"{path}: its draws cannot be read ({type(exc).__name__}: {exc})") from None
     return tree
+
+
+def _fitted_at(path: Path) -> str | None:
+    """When the fit in a posterior file was made: what pairs a model file with its analysis file."""
+    try:
+        with open_posterior(path) as tree:
+            return tree.attrs.get("fitted_at")
+    except ModelFileError:
+        return None
 
 
 def thinned_posterior(posterior: xr.Dataset, max_draws: int) -> xr.Dataset:
@@ -772,25 +843,21 @@ class DemandModel:
 
     # -- persistence ----------------------------------------------------------------------------
     def save(self, path: Path | str) -> Path:
-        """Write the DataTree as NetCDF atomically: temp file in the same folder, fsync, rename."""
+        """Write the model file at ``path`` and, for a fit with its analysis groups, the analysis file
+        beside it (:func:`analysis_path`), each atomically. The model file keeps :data:`STORED_DRAWS`
+        draws; the analysis file every draw, the prior, the pointwise log-likelihood and the posterior
+        predictive. An analysis file of an earlier fit is removed, so the two never disagree."""
         tree = self._require_fit()
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            tree.to_netcdf(tmp, engine="h5netcdf", encoding=compressed(tree))
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        analysis = analysis_path(path)
+        # a tree read back from a model file holds its thinned draws: the analysis file stays as it is
+        if set(ANALYSIS_GROUPS) & set(tree.children) and "stored_draws" not in tree.attrs:
+            _write_atomically(_analysis_tree(tree), analysis)
+            log.info("saved %s (%.1f MB)", analysis, analysis.stat().st_size / 1e6)
+        elif analysis.is_file() and _fitted_at(analysis) != tree.attrs.get("fitted_at"):
+            analysis.unlink()
+        _write_atomically(_model_file_tree(tree), path)
         log.info("saved %s (%.1f MB)", path, path.stat().st_size / 1e6)
         return path
 
@@ -798,13 +865,28 @@ class DemandModel:
     def load(
         cls, path: Path | str, analysis_groups: bool = True, max_draws: int | None = None
     ) -> DemandModel:
-        """The model stored at ``path``; ``analysis_groups=False`` leaves the prior, the pointwise
-        log-likelihood and the posterior predictive on disk (forecasts read none of them), and
+        """The model stored at ``path``: the model file's draws (those every answer reads), with the
+        analysis groups of its analysis file, thinned alike, where there is one (``analysis_groups=False``
+        reads the model file alone: forecasts read nothing more), and
         ``max_draws`` reads only the posterior draws a forecaster of that many draws uses, as one chain
         (the gates' verdict, in the file's attributes, is that of every draw)."""
         path = Path(path)
-        leave_out = () if analysis_groups else ANALYSIS_GROUPS
+        analysis = analysis_path(path)
+        # a file from before the analysis file existed holds its analysis groups itself
+        leave_out = ANALYSIS_GROUPS if not analysis_groups or analysis.is_file() else ()
         tree = open_posterior(path, load=True, leave_out=leave_out, max_draws=max_draws)
+        if analysis_groups and analysis.is_file() and _fitted_at(analysis) == tree.attrs.get("fitted_at"):
+            # thinned as the model file's draws were, so they stay draw for draw with the posterior
+            with open_posterior(analysis) as whole:
+                for group in ANALYSIS_GROUPS:
+                    if group not in whole.children:
+                        continue
+                    ds = whole[group].to_dataset()
+                    if group != "prior":
+                        ds = thinned_chains(ds, STORED_DRAWS)
+                        if max_draws is not None:
+                            ds = thinned_posterior(ds, max_draws)
+                    tree[group] = xr.DataTree(ds.load())
         try:
             # Files from before family_path existed were all fitted with the linear trend.
             config = {"family_path": "trend", **json.loads(tree.attrs["model_config"])}

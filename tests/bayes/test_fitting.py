@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bayes.fitting import stale_side_group, stored_fit_is_current
-from bayes.model import DemandModel
+from bayes.fitting import ensure_default_model, stale_side_group, stored_fit_is_current
+from bayes.model import STORED_DRAWS, DemandModel, analysis_path
 from bayes.panel import build_panel, panel_hash
 from bayes.us_share import GROUP as US_GROUP
 from bayes.us_share import USShareModel
@@ -45,3 +45,28 @@ def test_a_stored_side_group_is_refitted_when_missing_stale_or_of_an_earlier_mod
     assert stale_side_group(tree, US_GROUP, "shares_hash", data, USShareModel.names) == "model changed"
     del tree[US_GROUP]
     assert stale_side_group(tree, US_GROUP, "shares_hash", data, USShareModel.names) == "missing"
+
+
+def test_a_one_file_model_of_an_earlier_version_is_split_without_a_refit(
+    fitted_path: Path, sim_world: Path, tmp_path: Path
+) -> None:
+    """Before the analysis file, a model file held every draw and every group: the next start splits it
+    into the two files, keeping the fit (and its every draw) as it was."""
+    import xarray as xr
+
+    whole = xr.open_datatree(analysis_path(fitted_path), engine="h5netcdf").load()
+    model_file = xr.open_datatree(fitted_path, engine="h5netcdf").load()
+    old = whole.copy()
+    for group in set(model_file.children) - set(whole.children):  # sampler state, side models
+        old[group] = model_file[group]
+    path = tmp_path / "default.nc"
+    old.to_netcdf(path, engine="h5netcdf")
+    assert "stored_draws" not in old.attrs
+
+    model = ensure_default_model(sim_world, path, first_year=2000)
+    assert model.idata.attrs["fitted_at"] == whole.attrs["fitted_at"]  # not refitted
+    split = xr.open_datatree(path, engine="h5netcdf")
+    assert "log_likelihood" not in split.children and split.attrs["stored_draws"] == STORED_DRAWS
+    again = xr.open_datatree(analysis_path(path), engine="h5netcdf")
+    xr.testing.assert_equal(again["log_likelihood"].to_dataset(), whole["log_likelihood"].to_dataset())
+    assert again["posterior"].sizes["draw"] == whole["posterior"].sizes["draw"]

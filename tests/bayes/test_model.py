@@ -9,26 +9,22 @@ import pytest
 import xarray as xr
 
 from bayes.forecast import Forecaster, ForecastError
-from bayes.model import DemandModel
+from bayes.model import STORED_DRAWS, DemandModel, analysis_path, thinned_chains
 from bayes.panel import build_panel
 from evidence.loaders import load_dataset
 
 
-def test_posterior_file_opens_as_is_in_xarray_and_arviz(fitted_path: Path) -> None:
+def test_posterior_files_open_as_is_in_xarray_and_arviz(fitted_path: Path) -> None:
+    """The model file (what answers read) and the analysis file (every draw, for analysts) both open in
+    ArviZ as they are."""
     import arviz as az
 
     tree = xr.open_datatree(fitted_path, engine="h5netcdf")
     groups = {g.lstrip("/") for g in tree.groups}
-    assert {
-        "posterior",
-        "prior",
-        "sample_stats",
-        "log_likelihood",
-        "posterior_predictive",
-        "observed_data",
-        "constant_data",
-    } <= groups
+    assert {"posterior", "sample_stats", "observed_data", "constant_data", "sampler_state"} <= groups
+    assert not {"prior", "log_likelihood", "posterior_predictive"} & groups
     assert tree["posterior"]["partner_effect"].dims == ("chain", "draw", "partner")
+    assert tree["posterior"].sizes["chain"] == 4 and tree["posterior"].sizes["draw"] == STORED_DRAWS // 4
     attrs = tree.attrs
     for key in (
         "data_hash",
@@ -43,13 +39,46 @@ def test_posterior_file_opens_as_is_in_xarray_and_arviz(fitted_path: Path) -> No
         assert attrs[key] not in ("", None), key
     assert json.loads(attrs["sampler_config"])["chains"] == 4
     summary = az.summary(tree, var_names=["intercept", "sigma_partner", "dispersion"])
-    assert len(summary) == 3
-    loo = az.loo(tree)
+    assert len(summary) == 3 and summary["r_hat"].notna().all()  # the chains kept apart
+
+    whole = xr.open_datatree(analysis_path(fitted_path), engine="h5netcdf")
+    groups = {g.lstrip("/") for g in whole.groups}
+    assert {"posterior", "prior", "sample_stats", "log_likelihood", "posterior_predictive"} <= groups
+    assert whole["posterior"].sizes["draw"] == json.loads(attrs["sampler_config"])["draws"]
+    assert whole.attrs["fitted_at"] == attrs["fitted_at"]
+    loo = az.loo(whole)
     assert np.isfinite(loo.elpd)
     import matplotlib
 
     matplotlib.use("Agg")
-    assert az.plot_forest(tree, var_names=["family_effect"]) is not None
+    assert az.plot_forest(whole, var_names=["family_effect"]) is not None
+
+
+def test_the_model_file_s_draws_are_every_chain_s_evenly_spaced(fitted_path: Path) -> None:
+    whole = xr.open_datatree(analysis_path(fitted_path), engine="h5netcdf")["posterior"].to_dataset()
+    kept = xr.open_datatree(fitted_path, engine="h5netcdf")["posterior"].to_dataset()
+    np.testing.assert_array_equal(
+        kept["intercept"].values, thinned_chains(whole, STORED_DRAWS)["intercept"].values
+    )
+    loaded = DemandModel.load(fitted_path)  # with the analysis groups, thinned alike
+    assert loaded.idata["log_likelihood"].sizes["draw"] == kept.sizes["draw"]
+    assert "prior" in loaded.idata.children
+
+
+def test_a_lean_save_keeps_the_analysis_file_and_another_fit_s_removes_it(
+    fitted_path: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    path = tmp_path / "m.nc"
+    shutil.copy(fitted_path, path)
+    shutil.copy(analysis_path(fitted_path), analysis_path(path))
+    lean = DemandModel.load(path, analysis_groups=False)
+    lean.save(path)  # e.g. a side model refitted into the file
+    assert analysis_path(path).is_file()
+    lean.idata.attrs["fitted_at"] = "another fit"
+    lean.save(path)
+    assert not analysis_path(path).exists()  # never an analysis file of another fit beside the model
 
 
 def test_attrs_record_the_data_and_priors_that_made_the_fit(fitted, sim_world: Path) -> None:

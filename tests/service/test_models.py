@@ -38,6 +38,13 @@ def test_the_active_model_is_listed_with_its_gates(client: TestClient) -> None:
     one = client.get(f"/v1/models/{active[0]['id']}").json()
     assert one["diagnostics"]["passed"] and one["data_hash"] and one["priors_hash"]
     assert client.get("/v1/models/nope").status_code == 404
+    for name, groups in (("posterior.nc", {"posterior"}), ("analysis.nc", {"posterior", "log_likelihood"})):
+        file = client.get(f"/v1/models/{active[0]['id']}/{name}")
+        assert file.status_code == 200 and file.headers["content-type"] == "application/x-netcdf"
+        path = Path(client.app.state.services.settings.home) / name
+        path.write_bytes(file.content)
+        assert groups <= set(xr.open_datatree(path, engine="h5netcdf").children)
+    assert client.get("/v1/models/nope/analysis.nc").status_code == 404
 
 
 @pytest.mark.integration  # a full fit in a worker process
@@ -68,6 +75,13 @@ def test_a_fit_job_runs_in_a_worker_and_a_failed_model_is_never_activated(
     tree = xr.open_datatree(path, engine="h5netcdf")
     assert "posterior" in tree.children and tree.attrs["status"] == "failed"
     assert len(az.summary(tree, var_names=["intercept"])) == 1
+    analysis = client.get(f"/v1/models/{job['model_id']}/analysis.nc")
+    assert analysis.status_code == 200
+    path.write_bytes(analysis.content)
+    whole = xr.open_datatree(path, engine="h5netcdf")
+    assert {"log_likelihood", "prior"} <= set(whole.children) and whole.attrs["fitted_at"] == tree.attrs[
+        "fitted_at"
+    ]
 
 
 def test_bad_fit_requests_are_400(client: TestClient) -> None:
