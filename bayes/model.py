@@ -194,13 +194,19 @@ def thinned_chains(ds: xr.Dataset, max_draws: int) -> xr.Dataset:
 
 def _model_file_tree(tree: xr.DataTree) -> xr.DataTree:
     """What the model file holds: every group but the analysis groups, each group's draws thinned to
-    :data:`STORED_DRAWS` (the side models' too)."""
+    :data:`STORED_DRAWS` (the side models' too) and stored as float32 (the sampler statistics as they
+    are)."""
     out = tree.drop_nodes([g for g in ANALYSIS_GROUPS if g in tree.children])
     out.attrs["stored_draws"] = STORED_DRAWS  # what marks a tree read back from a model file
     for node in list(out.subtree):
         ds = node.to_dataset(inherit=False)
-        if {"chain", "draw"} <= set(ds.dims) and ds.sizes["chain"] * ds.sizes["draw"] > STORED_DRAWS:
-            out[node.path] = xr.DataTree(thinned_chains(ds, STORED_DRAWS), children=dict(node.children))
+        if {"chain", "draw"} <= set(ds.dims):
+            thinned = thinned_chains(ds, STORED_DRAWS)
+            if node.name != "sample_stats":
+                # float32 like the demand posterior: the side models sample in float64, which would
+                # double their share of the file for digits no answer reads
+                thinned = _as_stored(thinned)
+            out[node.path] = xr.DataTree(thinned, children=dict(node.children))
     return out
 
 
