@@ -26,6 +26,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "channels": ("off", "on"),
     "waves": ("off", "on"),
     "text_evidence": ("lagged", "requests"),
+    "demand_basis": ("us", "every_supplier"),
 }
 # Choices added after files were stored, with the value such a file has (the term it did not have off).
 LATER_DEFAULTS = {
@@ -34,6 +35,7 @@ LATER_DEFAULTS = {
     "channels": "off",
     "waves": "off",
     "text_evidence": "lagged",
+    "demand_basis": "us",
 }
 LIKELIHOODS = ("sparse", "reference")
 # Parametrisation per block, measured: on the real panel centred partner and family levels took half
@@ -56,6 +58,7 @@ KEYS = (
     "channels",
     "waves",
     "text_evidence",
+    "demand_basis",
 )
 
 
@@ -86,6 +89,7 @@ class ModelConfig:
     channels: str = "off"
     waves: str = "off"
     text_evidence: str = "lagged"
+    demand_basis: str = "us"  # "every_supplier": fitted to every supplier's orders, thinned by P(U.S.)
     components: Mapping[str, bool] = field(default_factory=dict)  # switches off, for ablations
     centred: Mapping[str, bool] = field(default_factory=lambda: dict(DEFAULT_CENTRED))
     zero_inflation: bool = False

@@ -13,12 +13,13 @@ import xarray as xr
 from bayes._small_fit import SmallModel
 from bayes.channel_share import GROUP as CHANNEL_GROUP
 from bayes.channel_share import ChannelError, ChannelModel, channel_panel
+from bayes.config import CHOICES, ModelConfigError
 from bayes.model import MODEL_VERSION, DemandModel, default_model_config
 from bayes.panel import build_panel, describe, panel_hash
 from bayes.system_shares import GROUP, SystemShareModel, default_share_sampler, named_systems, system_panel
 from bayes.us_share import GROUP as US_GROUP
 from bayes.us_share import USShareModel, share_panel, with_supplier_history
-from evidence.loaders import Dataset, load_dataset
+from evidence.loaders import Dataset, every_supplier, load_dataset
 from evidence.systems import load_catalogue
 from priors import load_priors
 
@@ -184,9 +185,24 @@ def fit_dataset(
     model_config: Mapping[str, Any] | None = None,
 ) -> DemandModel:
     dataset = load_dataset(data)
-    panel = build_panel(dataset, first_year=first_year)
+    panel = fitting_panel(dataset, first_year, (model_config or {}).get("demand_basis", "us"))
     side = side_data_for(dataset, panel)
     return fit_panel(panel, out, priors, sampler_config, progressbar, warm_start, model_config, side)
+
+
+def fitting_panel(dataset: Dataset, first_year: int, demand_basis: str = "us") -> xr.Dataset:
+    """The panel a demand model of ``demand_basis`` (model_config) is fitted to: the dataset's U.S.
+    requests, or each partner's orders from every supplier (whose forecasts the U.S. share model, fitted
+    beside it, thins to U.S. demand). Either way the panel names the dataset it came from, so answers
+    read that dataset's plans, lines and requests."""
+    if demand_basis == "us":
+        return build_panel(dataset, first_year=first_year)
+    if demand_basis != "every_supplier":
+        allowed = CHOICES["demand_basis"]
+        raise ModelConfigError(f"model_config['demand_basis']: {demand_basis!r} is not one of {allowed}")
+    panel = build_panel(every_supplier(dataset), first_year=first_year)
+    panel.attrs["source"] = dataset.source
+    return panel
 
 
 def stored_fit_is_current(path: Path, panel: xr.Dataset) -> DemandModel | None:

@@ -503,7 +503,11 @@ class Forecaster:
         self._dynamic = self._inputs["partner_dynamic"]
 
         s = len(self._take)
+        tree = model.idata
+        self.us_shares = USShares(tree[US_SHARE_GROUP], s, seed) if US_SHARE_GROUP in tree.children else None
         self._draw_cubes(rng)
+        if model.config.demand_basis == "every_supplier":
+            self._thin_to_us(rng, allow_failed)
         self._lock = threading.RLock()  # set_book changes the cubes while answers may read them
         self._prior_conversions: np.ndarray | None = None
         self._original: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
@@ -513,9 +517,7 @@ class Forecaster:
         self._domestic, self._plan_basis, self.plan_sigma = self._plans(plans, rng, len(self._take))
         self._capacity = self._capacities(capacities)
         self._summarise_cells()
-        tree = model.idata
         self.shares = SystemShares(tree[SHARES_GROUP], s) if SHARES_GROUP in tree.children else None
-        self.us_shares = USShares(tree[US_SHARE_GROUP], s, seed) if US_SHARE_GROUP in tree.children else None
         self.channels = ChannelShares(tree[CHANNEL_GROUP], s) if CHANNEL_GROUP in tree.children else None
         self._allow_failed = allow_failed
         self.lines = lines if lines is not None else load_lines()
@@ -556,6 +558,28 @@ class Forecaster:
             counts, units = self._draw_block(rng, self._slice(sl), self._inputs_at(sl))
             self.cube[..., sl] = np.moveaxis(counts, 0, -1)
             self.units[..., sl] = np.moveaxis(units, 0, -1)
+
+    def _thin_to_us(self, rng: np.random.Generator, allow_failed: bool) -> None:
+        """A model fitted to every supplier's orders forecasts a partner's whole demand: each of its
+        orders comes to the U.S. with that draw's P(U.S.) (bayes.us_share), so U.S. demand is
+        Binomial(whole, P(U.S.)) draw by draw; a cell's units go with its orders, in proportion."""
+        shares = self.us_shares
+        if shares is None:
+            raise ForecastError(
+                "a model fitted to every supplier's orders needs its U.S. share model (group us_share)"
+            )
+        if shares.status != "ok" and not allow_failed:
+            raise ForecastError("the U.S. share model failed its gates: U.S. demand cannot be split off")
+        position = {p: i for i, p in enumerate(shares.partners)}
+        family = {f: i for i, f in enumerate(shares.families)}
+        pi = np.array([position[p] for p in self.partners])
+        fi = np.array([family[f] for f in self.families])
+        p_us = np.moveaxis(shares.probabilities(self.years, pi, fi), 0, -1)  # (P, F, Y, S)
+        whole = self.cube
+        us = rng.binomial(whole.astype(np.int64), p_us)
+        kept = np.divide(us, whole, out=np.zeros(us.shape), where=whole > 0)
+        self.units = np.round(self.units * kept).astype(self.units.dtype)
+        self.cube = us.astype(whole.dtype)
 
     def _summarise_cells(self) -> None:
         """What answers read off the cells, sorted and summed once here and per family again when its

@@ -708,6 +708,13 @@ class FitRequest(msgspec.Struct, forbid_unknown_fields=True):
     first_year: Annotated[int, msgspec.Meta(ge=1950, le=2100)] = 1990
     zero_inflated: bool = False
     without: Annotated[list[Component], msgspec.Meta(max_length=4)] = msgspec.field(default_factory=list)
+    demand_basis: Annotated[
+        Literal["us", "every_supplier"],
+        msgspec.Meta(
+            description="us: fit U.S. requests (the default); every_supplier: fit every supplier's orders "
+            "and thin the forecasts to U.S. demand by the U.S. share model (docs/suppliers.md)"
+        ),
+    ] = "us"
     warm_start: (
         Annotated[
             str,

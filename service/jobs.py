@@ -212,8 +212,7 @@ def run_job(job_id: str, settings_dict: dict[str, Any]) -> None:
             )
         registry.update_job(engine, job_id, model_id=model_id, pid=os.getpid())
         params = job.params
-        from bayes.fitting import fit_panel, side_data_for
-        from bayes.panel import build_panel
+        from bayes.fitting import fit_panel, fitting_panel, side_data_for
         from evidence.loaders import load_dataset
         from service.store import export
 
@@ -221,7 +220,8 @@ def run_job(job_id: str, settings_dict: dict[str, Any]) -> None:
         data = export(engine, settings.datasets_dir)
         _stage(engine, job_id, "building panel")
         dataset = load_dataset(data)
-        panel = build_panel(dataset, first_year=int(params.get("first_year", 1990)))
+        basis = str(params.get("demand_basis", "us"))
+        panel = fitting_panel(dataset, int(params.get("first_year", 1990)), basis)
         warm = None
         if params.get("warm_start"):
             warm = Path(registry.get_model(engine, _resolve(engine, params["warm_start"])).path)
@@ -235,6 +235,7 @@ def run_job(job_id: str, settings_dict: dict[str, Any]) -> None:
             model_config={
                 "zero_inflation": bool(params.get("zero_inflated", False)),
                 "components": {name: False for name in params.get("without", [])},
+                "demand_basis": basis,
             },
             side=side_data_for(dataset, panel),
         )

@@ -31,12 +31,11 @@ import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from evidence import gazetteer, taxonomy
-from evidence.loaders import Dataset, load_table, validate_frame
-from evidence.records import LORS, PARTNERS, SUPPLIER_ORDERS, LORStatus
+from evidence.loaders import load_table
+from evidence.records import PARTNERS, SUPPLIER_ORDERS
 from evidence.writers import write_table
 from sources.country_years import write_source_section
 from sources.sipri import read_register
@@ -82,54 +81,6 @@ def supplier_orders(register: pd.DataFrame, partners: set[str], source: str) -> 
     out["units"] = out["units"].astype("Int64")
     out["source"] = source
     return out[[c.name for c in SUPPLIER_ORDERS.columns]]
-
-
-def every_supplier(dataset: Dataset) -> Dataset:
-    """``dataset`` with its requests replaced by every supplier's orders, one executed row per order, so
-    that the demand model fitted to it forecasts a partner's whole demand (the U.S. share model then
-    splits it). A cell's units are spread over its orders, whole units, the remainder to the first ones;
-    a cell without units gives orders without a quantity."""
-    table = dataset.supplier_orders
-    if table.empty:
-        raise ValueError(f"{dataset.source}: the dataset has no supplier_orders table")
-    n = table["orders"].to_numpy(dtype=int)
-    rows = table.loc[table.index.repeat(n)].reset_index(drop=True)
-    k = rows.groupby(["partner", "family", "year", "supplier"], sort=False).cumcount().to_numpy()
-    orders = rows["orders"].to_numpy(dtype=int)
-    units = rows["units"].astype("Float64")
-    quantity = (units // orders + (k < units % orders)).astype("Int64")
-    lors = pd.DataFrame(
-        {
-            "id": [
-                f"{p}|{f}|{y}|{s}|{i}"
-                for p, f, y, s, i in zip(
-                    rows["partner"], rows["family"], rows["year"], rows["supplier"], k, strict=True
-                )
-            ],
-            "partner": rows["partner"],
-            "family": rows["family"],
-            "received": [f"{y:04d}-07-01" for y in rows["year"]],
-            "status": LORStatus.EXECUTED.value,
-            "quantity": quantity,
-            "designation": "",
-            "estimated_value_usd": np.nan,
-            "source": rows["source"] + "; supplier " + rows["supplier"],
-            "year_uncertain": False,
-            "quantity_uncertain": False,
-        }
-    )
-    # checked and typed as a loaded lors table is (the checker reads a blank as None)
-    lors = validate_frame(lors.astype({"quantity": "object"}).where(lors.notna(), None), LORS, dataset.source)
-    return Dataset(
-        dataset.partners,
-        dataset.families,
-        lors,
-        dataset.evidence,
-        dataset.domestic_plans,
-        dataset.line_capacities,
-        f"{dataset.source} (every supplier)",
-        dataset.supplier_orders,
-    )
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,7 @@ class DecomposedContender:
         from bayes.forecast import Forecaster
         from bayes.model import DemandModel, default_model_config
         from bayes.us_share import USShareModel, share_panel, us_demand
-        from sources.suppliers import every_supplier
+        from evidence.loaders import every_supplier
 
         known = dataset.restrict_to(origin)
         us_panel = training_panel(known, origin, self.first_year)

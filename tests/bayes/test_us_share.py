@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 
+from bayes.model import DemandModel
 from bayes.us_share import (
     ShareError,
     USShareModel,
@@ -187,3 +190,37 @@ def test_us_demand_thins_each_draw_of_the_whole() -> None:
     np.testing.assert_allclose(us.mean(axis=(0, 2)), 3.0 * np.array([0.1, 0.6]), rtol=0.06)
     with pytest.raises(ShareError, match="whole numbers"):
         us_demand(np.array([1.5]), 0.5, rng)
+
+
+def _with_basis(model: DemandModel, basis: str) -> DemandModel:
+    """The stored fit read as one of ``basis`` (the draws are the same; what they are taken for is not)."""
+    out = DemandModel({**model.model_config, "demand_basis": basis}, model.sampler_config)
+    out.idata = model.idata
+    return out
+
+
+def test_a_model_of_every_supplier_s_orders_is_thinned_to_us_demand_draw_by_draw(systems_path: Path) -> None:
+    """The serving option of the decomposition: the same draws read as every supplier's orders give U.S.
+    demand as Binomial(whole, P(U.S.)), never above the whole, about P(U.S.) of it, units alongside."""
+    from bayes.forecast import Forecaster, ForecastError
+    from bayes.us_share import GROUP
+
+    stored = DemandModel.load(systems_path)
+    whole = Forecaster(_with_basis(stored, "us"), max_draws=400, max_horizon=3, seed=4)
+    us = Forecaster(_with_basis(stored, "every_supplier"), max_draws=400, max_horizon=3, seed=4)
+    # without a book, whose firm requests would set each cell's floor after the split
+    no_book = pd.DataFrame(columns=["id", "partner", "family", "received", "status", "quantity"])
+    for f in (whole, us):
+        f.set_book(no_book, "no book")
+    assert (us.cube <= whole.cube).all() and (us.units <= whole.units).all()
+    assert us.cube.sum() < whole.cube.sum()
+    p_us = np.moveaxis(us.us_shares.probabilities(us.years), 0, -1)  # (P, F, Y, S)
+    expected = (whole.cube * p_us).sum()
+    assert abs(us.cube.sum() - expected) < 4 * np.sqrt(expected) + 1  # Binomial thinning, in sum
+    assert ((us.cube == 0) | (us.units > 0)).all()  # every U.S. order keeps units
+
+    lacking = _with_basis(stored, "every_supplier")
+    lacking.idata = stored.idata.copy()
+    del lacking.idata[GROUP]
+    with pytest.raises(ForecastError, match=r"U\.S\. share model"):
+        Forecaster(lacking, max_draws=50, max_horizon=2)

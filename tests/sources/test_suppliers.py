@@ -9,11 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bayes.fitting import fitting_panel
 from bayes.panel import build_panel
-from evidence.loaders import LoadError, load_dataset
+from evidence.loaders import LoadError, every_supplier, load_dataset
 from sources import suppliers
 from sources.sipri import build_dataset
 from tests.sources.test_sipri import DEFAULT_DATASET, ORIGINAL_2026
+from totaldemand.errors import UserError
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +105,7 @@ def test_the_embedded_dataset_ships_every_supplier_and_agrees_with_its_lors() ->
 
 def test_every_supplier_gives_one_executed_request_per_order(built: Path) -> None:
     data = load_dataset(built)
-    whole = suppliers.every_supplier(data)
+    whole = every_supplier(data)
     assert len(whole.lors) == int(data.supplier_orders["orders"].sum())
     assert set(whole.lors["status"]) == {"executed"} and whole.lors["id"].is_unique
     panel = build_panel(whole, first_year=1990)
@@ -113,6 +115,13 @@ def test_every_supplier_gives_one_executed_request_per_order(built: Path) -> Non
     assert int(panel["lor_count"].sum()) == int(window["orders"].sum())
     # every supplier's deals outnumber the U.S. ones the U.S. panel counts
     assert int(panel["lor_count"].sum()) > int(build_panel(data, first_year=1990)["lor_count"].sum())
+    # what a fit with model_config["demand_basis"] = "every_supplier" is fitted to: that panel, naming
+    # the dataset itself, whose plans, lines and requests its answers then read
+    fitted = fitting_panel(data, 1990, "every_supplier")
+    assert int(fitted["lor_count"].sum()) == int(panel["lor_count"].sum())
+    assert fitted.attrs["source"] == data.source
+    with pytest.raises(UserError, match="demand_basis"):
+        fitting_panel(data, 1990, "everyone")
 
 
 def test_a_cell_s_units_are_spread_over_its_orders() -> None:
@@ -132,6 +141,6 @@ def test_a_cell_s_units_are_spread_over_its_orders() -> None:
     )
     base = load_dataset(DEFAULT_DATASET)
     data = replace(base, supplier_orders=pd.concat([empty_table(SUPPLIER_ORDERS), table], ignore_index=True))
-    lors = suppliers.every_supplier(data).lors
+    lors = every_supplier(data).lors
     assert lors["quantity"].iloc[:3].tolist() == [3, 2, 2]
     assert lors["quantity"].iloc[3:].isna().all() and len(lors) == 5

@@ -78,6 +78,13 @@ def fit(
             " [default: the model's, trend]."
         ),
     ] = None,
+    demand_basis: Annotated[
+        str,
+        typer.Option(
+            help="us: fit U.S. requests; every_supplier: fit every supplier's orders and thin the forecasts"
+            " to U.S. demand by the U.S. share model fitted beside it."
+        ),
+    ] = "us",
 ) -> None:
     """Fit the hierarchical NB model and write its posterior as NetCDF (opens in ArviZ)."""
     from bayes.fitting import fit_dataset
@@ -103,6 +110,7 @@ def fit(
             "zero_inflation": zero_inflated,
             "components": {name: False for name in without or ()},
             **({"family_path": family_path} if family_path is not None else {}),
+            "demand_basis": demand_basis,
         },
     )
     for line in model.diagnostics.lines():
