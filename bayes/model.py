@@ -203,7 +203,8 @@ def _model_file_tree(tree: xr.DataTree) -> xr.DataTree:
     :data:`STORED_DRAWS` (the side models' too) and stored as float32 (the sampler statistics as they
     are)."""
     out = tree.drop_nodes([g for g in ANALYSIS_GROUPS if g in tree.children])
-    out.attrs["stored_draws"] = STORED_DRAWS  # what marks a tree read back from a model file
+    # what marks a tree read back from a model file (a copy: the fitted tree's own attrs stay as they are)
+    out.attrs = {**tree.attrs, "stored_draws": STORED_DRAWS}
     for node in list(out.subtree):
         ds = node.to_dataset(inherit=False)
         if {"chain", "draw"} <= set(ds.dims):

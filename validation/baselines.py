@@ -47,7 +47,7 @@ def as_panel(history: np.ndarray, first_year: int = 1990) -> xr.Dataset:
     )
 
 
-def _nb_sample(mean: np.ndarray, dispersion: float, samples: int, rng: np.random.Generator) -> np.ndarray:
+def nb_sample(mean: np.ndarray, dispersion: float, samples: int, rng: np.random.Generator) -> np.ndarray:
     """``samples`` NB(mean, dispersion) draws per mean (variance mean + mean^2 / dispersion) on a new
     last axis; dispersion = inf is Poisson."""
     mean = np.asarray(mean, dtype=float)
@@ -66,10 +66,10 @@ def _nb_draws(
     mean: np.ndarray, dispersion: float, horizon: int, samples: int, rng: np.random.Generator
 ) -> np.ndarray:
     """NB draws around one mean per cell, the same for every year of the horizon."""
-    return _nb_sample(np.broadcast_to(mean[..., None], (*mean.shape, horizon)), dispersion, samples, rng)
+    return nb_sample(np.broadcast_to(mean[..., None], (*mean.shape, horizon)), dispersion, samples, rng)
 
 
-def _moment_dispersion(values: np.ndarray, means: np.ndarray) -> float:
+def moment_dispersion(values: np.ndarray, means: np.ndarray) -> float:
     """Method-of-moments NB dispersion from counts and their per-series means; inf if no overdispersion."""
     means = np.broadcast_to(means, values.shape)
     excess = ((values - means) ** 2 - values).sum()
@@ -82,7 +82,7 @@ def _moment_dispersion(values: np.ndarray, means: np.ndarray) -> float:
 def climatology(history: np.ndarray, horizon: int, samples: int, rng: np.random.Generator) -> np.ndarray:
     """Each cell's historical rate as an NB, with one dispersion for all cells."""
     means = history.mean(axis=-1)
-    dispersion = _moment_dispersion(history, means[..., None])
+    dispersion = moment_dispersion(history, means[..., None])
     return _nb_draws(means, dispersion, horizon, samples, rng)
 
 
@@ -94,7 +94,7 @@ def naive_last_value(history: np.ndarray, horizon: int, samples: int, rng: np.ra
 def fully_pooled(history: np.ndarray, horizon: int, samples: int, rng: np.random.Generator) -> np.ndarray:
     """One NB for every cell: the overall rate and dispersion."""
     mean = np.full(history.shape[:-1], history.mean())
-    dispersion = _moment_dispersion(history, mean[..., None])
+    dispersion = moment_dispersion(history, mean[..., None])
     return _nb_draws(mean, dispersion, horizon, samples, rng)
 
 
@@ -122,12 +122,12 @@ def unpooled_glm(history: np.ndarray, horizon: int, samples: int, rng: np.random
         if np.abs(step).max() < 1e-8:
             break
     fitted = np.exp(beta @ design.T).reshape(history.shape)
-    dispersion = _moment_dispersion(history, fitted)
+    dispersion = moment_dispersion(history, fitted)
     future_t = (years - 1 + np.arange(1, horizon + 1) - (years - 1) / 2) / max(years - 1, 1)
     mean = np.exp(np.clip(beta[:, :1] + beta[:, 1:] * future_t, -30, 10)).reshape(
         *history.shape[:-1], horizon
     )
-    return _nb_sample(mean, dispersion, samples, rng)
+    return nb_sample(mean, dispersion, samples, rng)
 
 
 _RIDGE = 0.1
@@ -161,8 +161,8 @@ def intermittent(
         result = model.forecast(y=series[i], h=horizon, fitted=True)  # type: ignore[attr-defined]
         means[i], fitted[i] = result["mean"], result["fitted"]
     known = ~np.isnan(fitted)
-    dispersion = _moment_dispersion(series[known], fitted[known])
-    return _nb_sample(means.reshape(*history.shape[:-1], horizon), dispersion, samples, rng)
+    dispersion = moment_dispersion(series[known], fitted[known])
+    return nb_sample(means.reshape(*history.shape[:-1], horizon), dispersion, samples, rng)
 
 
 def global_gbm(panel: xr.Dataset, horizon: int, samples: int, rng: np.random.Generator) -> np.ndarray:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xarray as xr
 
-from validation.baselines import _moment_dispersion, _nb_sample
+from validation.baselines import moment_dispersion, nb_sample
 
 if TYPE_CHECKING:
     from lightgbm import Booster
@@ -188,10 +188,10 @@ def global_gbm(panel: xr.Dataset, horizon: int, samples: int, rng: np.random.Gen
             held_y = y[:, :, held_t + step].reshape(-1)
             booster = _booster(early_x, early_y, names, seed + step, MAX_ROUNDS, (held_x, held_y))
             rounds = max(booster.best_iteration, MIN_ROUNDS)
-            dispersion = _moment_dispersion(held_y, booster.predict(held_x, num_iteration=rounds))
+            dispersion = moment_dispersion(held_y, booster.predict(held_x, num_iteration=rounds))
         booster = _booster(train_x, train_y, names, seed + step, rounds)
         if dispersion is None:  # no held-out years: the in-sample errors, which flatter the model
-            dispersion = _moment_dispersion(train_y, booster.predict(train_x))
+            dispersion = moment_dispersion(train_y, booster.predict(train_x))
         mean = booster.predict(x[:, :, last].reshape(-1, x.shape[-1])).reshape(y.shape[:2])
-        out[:, :, step - 1] = _nb_sample(mean, dispersion, samples, rng)
+        out[:, :, step - 1] = nb_sample(mean, dispersion, samples, rng)
     return out
