@@ -127,9 +127,16 @@ def with_options(handlers: list[HTTPRouteHandler]) -> list[HTTPRouteHandler]:
     return [*shared, *handlers]
 
 
-def resource_router(path: str, handlers: list[HTTPRouteHandler]) -> Router:
-    """One resource's routes under ``path``, with the OPTIONS answers :func:`with_options` adds."""
-    return Router(path, route_handlers=with_options(handlers))
+def resource_router(
+    path: str, handlers: list[HTTPRouteHandler], tag: str | None = None, keyed: bool = True
+) -> Router:
+    """One resource's routes under ``path``, with the OPTIONS answers :func:`with_options` adds, described
+    under ``tag`` (none: pages left out of the description) and, where ``keyed``, as needing a key (each
+    route says which role in its ``opt``)."""
+    if tag is None:
+        return Router(path, route_handlers=with_options(handlers))
+    security = SECURITY if keyed else None
+    return Router(path, route_handlers=with_options(handlers), tags=[tag], security=security)
 
 
 def openapi_config() -> OpenAPIConfig:

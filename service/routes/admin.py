@@ -12,7 +12,7 @@ from service import audit, auth
 from service.bodies import Key, KeyRequest
 from service.db import now
 from service.guards import request_caller, requires
-from service.openapi import SECURITY, errors, resource_router
+from service.openapi import errors, resource_router
 from service.routes.common import JSON_BODY, SMALL_BODY
 from service.state import services_of
 
@@ -23,9 +23,7 @@ from service.state import services_of
     status_code=201,
     sync_to_thread=True,
     opt=requires("admin"),
-    security=SECURITY,
     responses=errors(400, 401, 403, 413),
-    tags=["admin"],
 )
 def create_key(state: State, request: Request, data: Annotated[KeyRequest, JSON_BODY]) -> Key:
     """A new API key; its token is in this response only."""
@@ -47,9 +45,7 @@ def create_key(state: State, request: Request, data: Annotated[KeyRequest, JSON_
     "/keys",
     sync_to_thread=True,
     opt=requires("admin"),
-    security=SECURITY,
     responses=errors(401, 403),
-    tags=["admin"],
 )
 def list_keys(state: State) -> list[Key]:
     return [Key(**k) for k in auth.list_keys(services_of(state).engine)]
@@ -60,9 +56,7 @@ def list_keys(state: State) -> list[Key]:
     status_code=204,
     sync_to_thread=True,
     opt=requires("admin"),
-    security=SECURITY,
     responses=errors(401, 403, 404),
-    tags=["admin"],
 )
 def revoke_key(state: State, request: Request, key_id: FromPath[str]) -> None:
     services = services_of(state)
@@ -74,9 +68,7 @@ def revoke_key(state: State, request: Request, key_id: FromPath[str]) -> None:
     "/audit",
     sync_to_thread=True,
     opt=requires("admin"),
-    security=SECURITY,
     responses=errors(400, 401, 403),
-    tags=["admin"],
 )
 def audit_trail(
     state: State, limit: Annotated[int, Parameter(ge=1, le=10_000)] = 100
@@ -85,4 +77,4 @@ def audit_trail(
     return audit.trail(services_of(state).engine, limit)
 
 
-router = resource_router("/v1", [create_key, list_keys, revoke_key, audit_trail])
+router = resource_router("/v1", [create_key, list_keys, revoke_key, audit_trail], tag="admin")

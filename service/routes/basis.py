@@ -144,4 +144,4 @@ async def answer_basis(
     return await cached_answer(request, served, key, compute, len(partners))
 
 
-router = resource_router("/v1", [answer_basis])
+router = resource_router("/v1", [answer_basis], tag="forecasts")

@@ -11,7 +11,7 @@ from litestar.response import Response
 from service import replay, scope
 from service.bodies import ServedModel
 from service.guards import requires
-from service.openapi import SECURITY, errors
+from service.openapi import errors
 from service.response_cache import cached_response
 from service.state import Served
 
@@ -31,9 +31,7 @@ def listing(path: str):
         path,
         sync_to_thread=False,
         opt=requires("reader"),
-        security=SECURITY,
         responses=errors(401, 403, 503),
-        tags=["forecasts"],
     )
 
 
@@ -44,9 +42,7 @@ def forecast_post(path: str):
         status_code=200,
         request_max_body_size=SMALL_BODY,
         opt=requires("reader"),
-        security=SECURITY,
         responses=errors(400, 401, 403, 413, 503),
-        tags=["forecasts"],
     )
 
 

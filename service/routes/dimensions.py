@@ -105,4 +105,6 @@ def list_systems(state: State) -> list[SystemInfo]:
     return out
 
 
-router = resource_router("/v1", [list_partners, list_organisations, list_families, list_lines, list_systems])
+router = resource_router(
+    "/v1", [list_partners, list_organisations, list_families, list_lines, list_systems], tag="forecasts"
+)

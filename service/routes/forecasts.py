@@ -312,4 +312,5 @@ router = resource_router(
         create_supplier_outlook,
         create_line_risk,
     ],
+    tag="forecasts",
 )

@@ -17,7 +17,7 @@ from service import registry, scope
 from service.bodies import FitRequest, Job, ModelSummary
 from service.guards import request_caller, requires
 from service.jobs import job_log_tail
-from service.openapi import SECURITY, FileOperation, errors, resource_router
+from service.openapi import FileOperation, errors, resource_router
 from service.routes.common import JSON_BODY, SMALL_BODY
 from service.state import Services, services_of
 
@@ -45,9 +45,7 @@ def _job(services: Services, job: registry.JobRecord) -> Job:
     status_code=202,
     sync_to_thread=True,
     opt=requires("analyst"),
-    security=SECURITY,
     responses=errors(400, 401, 403, 404, 413),
-    tags=["models"],
 )
 def start_fit(state: State, request: Request, data: Annotated[FitRequest, JSON_BODY]) -> Job:
     """Start a fit of the stored records in a worker process; poll ``GET /v1/jobs/{id}``."""
@@ -70,9 +68,7 @@ def start_fit(state: State, request: Request, data: Annotated[FitRequest, JSON_B
     "/jobs/{job_id:str}",
     sync_to_thread=True,
     opt=requires("analyst"),
-    security=SECURITY,
     responses=errors(401, 403, 404),
-    tags=["models"],
 )
 def get_job(state: State, job_id: FromPath[str]) -> Job:
     services = services_of(state)
@@ -88,9 +84,7 @@ def _summary(record: registry.ModelRecord) -> ModelSummary:
     "/models",
     sync_to_thread=True,
     opt=requires("reader"),
-    security=SECURITY,
     responses=errors(401, 403),
-    tags=["models"],
 )
 def list_models(state: State) -> list[ModelSummary]:
     return [_summary(m) for m in registry.list_models(services_of(state).engine)]
@@ -100,9 +94,7 @@ def list_models(state: State) -> list[ModelSummary]:
     "/models/{model_id:str}",
     sync_to_thread=True,
     opt=requires("reader"),
-    security=SECURITY,
     responses=errors(401, 403, 404),
-    tags=["models"],
 )
 def get_model(state: State, model_id: FromPath[str]) -> ModelSummary:
     """Status, gates and diagnostics, data and prior hashes of one model."""
@@ -114,9 +106,7 @@ def get_model(state: State, model_id: FromPath[str]) -> ModelSummary:
     status_code=200,
     sync_to_thread=True,
     opt=requires("admin"),
-    security=SECURITY,
     responses=errors(401, 403, 404, 409),
-    tags=["models"],
 )
 def activate_model(state: State, request: Request, model_id: FromPath[str]) -> ModelSummary:
     """Serve this model from now on; refused (409) for a model that failed its gates."""
@@ -139,9 +129,7 @@ def _file_route(path: str):
         path,
         sync_to_thread=True,
         opt=requires("analyst"),
-        security=SECURITY,
         responses=errors(401, 403, 404, 409),
-        tags=["models"],
         media_type="application/x-netcdf",
         operation_class=FileOperation,
     )
@@ -171,4 +159,5 @@ def download_analysis(state: State, request: Request, model_id: FromPath[str]) -
 router = resource_router(
     "/v1",
     [start_fit, get_job, list_models, get_model, activate_model, download_posterior, download_analysis],
+    tag="models",
 )

@@ -13,7 +13,7 @@ from service.openapi import resource_router
 from service.state import services_of
 
 
-@get("/health", sync_to_thread=False, tags=["operations"])
+@get("/health", sync_to_thread=False)
 def health(state: State) -> Health:
     """Liveness and what is served; 200 even with no active model (the server is up)."""
     services = services_of(state)
@@ -32,10 +32,10 @@ def health(state: State) -> Health:
     )
 
 
-@get("/metrics", sync_to_thread=True, tags=["operations"], media_type=CONTENT_TYPE)
+@get("/metrics", sync_to_thread=True, media_type=CONTENT_TYPE)
 def metrics(state: State) -> Response[bytes]:
     """Prometheus text format: request counts and latencies, fit jobs by status, model age."""
     return Response(services_of(state).metrics.render(), media_type=CONTENT_TYPE)
 
 
-router = resource_router("/", [health, metrics])
+router = resource_router("/", [health, metrics], tag="operations", keyed=False)

@@ -17,7 +17,7 @@ from evidence.records import DOMESTIC_PLANS, EVIDENCE, LORS, SUPPLIER_ORDERS, Ta
 from service import scope, store
 from service.bodies import Extraction, LorStatusRequest, Stored, TextsStored, TextsUpload
 from service.guards import request_caller, requires
-from service.openapi import SECURITY, errors, resource_router, upload_operation
+from service.openapi import errors, resource_router, upload_operation
 from service.routes.common import JSON_BODY, SMALL_BODY
 from service.state import services_of
 
@@ -64,9 +64,7 @@ def _ingest_handler(kind: str, table: Table, summary: str):  # -> a Litestar rou
         f"/{kind}",
         status_code=201,
         opt=requires("analyst"),
-        security=SECURITY,
         responses=errors(400, 401, 403, 413),
-        tags=["records"],
         description=_INGEST_DOC.format(table=table.name),
         operation_class=upload_operation(table),
     )(handler)
@@ -96,9 +94,7 @@ ingest_supplier_orders = _ingest_handler(
     status_code=200,
     request_max_body_size=SMALL_BODY,
     opt=requires("analyst"),
-    security=SECURITY,
     responses=errors(400, 401, 403, 404, 413),
-    tags=["records"],
 )
 async def set_lor_status(
     state: State,
@@ -128,9 +124,7 @@ async def set_lor_status(
     "/evidence/texts",
     status_code=201,
     opt=requires("analyst"),
-    security=SECURITY,
     responses=errors(400, 401, 403, 413),
-    tags=["records"],
 )
 async def ingest_texts(
     state: State, request: Request, data: Annotated[TextsUpload, JSON_BODY]
@@ -198,4 +192,5 @@ router = resource_router(
         ingest_supplier_orders,
         ingest_texts,
     ],
+    tag="records",
 )

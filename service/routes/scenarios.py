@@ -199,4 +199,4 @@ async def run_scenario(
     return await cached_answer(request, served, key, compute, len(chosen.partners) * 4)
 
 
-router = resource_router("/v1", [create_system_block_buy, run_scenario])
+router = resource_router("/v1", [create_system_block_buy, run_scenario], tag="forecasts")

@@ -174,4 +174,4 @@ async def why(state: State, request: Request, data: Annotated[WhyRequest, JSON_B
     return await cached_answer(request, served, key, compute, len(chosen.partners) * 6)
 
 
-router = resource_router("/v1", [why])
+router = resource_router("/v1", [why], tag="forecasts")
