@@ -234,6 +234,7 @@ def _write_atomically(tree: xr.DataTree, path: Path) -> None:
         tree.to_netcdf(tmp, engine="h5netcdf", encoding=compressed(tree))
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; posterior files are meant to be read by others
         os.replace(tmp, path)
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
