@@ -77,6 +77,7 @@ def test_a_fit_job_runs_in_a_worker_and_a_failed_model_is_never_activated(
     assert len(az.summary(tree, var_names=["intercept"])) == 1
     analysis = client.get(f"/v1/models/{job['model_id']}/analysis.nc")
     assert analysis.status_code == 200
+    path = path.with_name("downloaded.analysis.nc")  # the model file is still open
     path.write_bytes(analysis.content)
     whole = xr.open_datatree(path, engine="h5netcdf")
     assert {"log_likelihood", "prior"} <= set(whole.children) and whole.attrs["fitted_at"] == tree.attrs[
