@@ -55,7 +55,12 @@ def test_a_scoped_key_sees_only_its_partners(client: TestClient, keys: Keys) -> 
     assert block["partners"] == ["p01", "p02"]
     assert client.post("/v1/block-buys", json={"partners": ["p09"]}, headers=scoped).status_code == 403
     model_id = client.get("/v1/models").json()[0]["id"]
-    assert client.get(f"/v1/models/{model_id}/posterior.nc", headers=scoped).status_code == 403
+    for name in ("posterior.nc", "analysis.nc", "posterior.nc?x=1", "ANALYSIS.nc"):
+        # every partner is in either file: a scoped key gets neither, however it asks
+        assert client.get(f"/v1/models/{model_id}/{name}", headers=scoped).status_code in (403, 404)
+    assert client.get(f"/v1/models/{model_id}/analysis.nc", headers=scoped).status_code == 403
+    unkeyed = {"authorization": ""}
+    assert client.get(f"/v1/models/{model_id}/analysis.nc", headers=unkeyed).status_code == 401
 
 
 def test_keys_are_created_revoked_and_audited(client: TestClient, app_and_keys) -> None:
