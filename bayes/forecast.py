@@ -56,7 +56,7 @@ from bayes.terms import ar1
 from bayes.terms.units import draw_units
 from bayes.timing import ArrivalProfile, add_months
 from bayes.us_share import GROUP as US_SHARE_GROUP
-from bayes.us_share import ShareError, USShares
+from bayes.us_share import ShareError, USShares, us_demand
 from evidence.lags import lag_shares
 from evidence.lines import load_lines
 from evidence.systems import Catalogue, load_catalogue
@@ -581,7 +581,7 @@ class Forecaster:
         fi = np.array([family[f] for f in self.families])
         p_us = np.moveaxis(shares.probabilities(self.years, pi, fi), 0, -1)  # (P, F, Y, S)
         whole = self.cube
-        us = rng.binomial(whole.astype(np.int64), p_us)
+        us = us_demand(whole, p_us, rng)
         kept = np.divide(us, whole, out=np.zeros(us.shape), where=whole > 0)
         self.units = np.round(self.units * kept).astype(self.units.dtype)
         self.cube = us.astype(whole.dtype)
