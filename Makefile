@@ -5,6 +5,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The fast tier runs in this many pytest-xdist workers (one test file at a time each; the fits are shared).
+TEST_WORKERS ?= 2
 
 PY_CANDIDATES := $(PYTHON) python3.14 python3.13 python3.12 \
 	$(sort $(wildcard /root/.pyenv/versions/3.1[2-9]*/bin/python3)) \
@@ -35,7 +37,7 @@ run: install
 # servers, worker processes, the browser, PostgreSQL, Dask, fuzzing and full fits; `make test-slow` the
 # statistical checks (SBC, the second simulated world's recovery, chain-round equivalence). CI runs all three.
 test: install
-	$(VENV)/bin/python -m pytest -q -m "not slow and not integration"
+	$(VENV)/bin/python -m pytest -q -m "not slow and not integration" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-integration: install
 	$(VENV)/bin/python -m pytest -q -m "integration and not slow"

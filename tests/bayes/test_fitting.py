@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bayes.fitting import ensure_default_model, stale_side_group, stored_fit_is_current
 from bayes.model import STORED_DRAWS, DemandModel, analysis_path
 from bayes.panel import build_panel, panel_hash
@@ -47,6 +49,7 @@ def test_a_stored_side_group_is_refitted_when_missing_stale_or_of_an_earlier_mod
     assert stale_side_group(tree, US_GROUP, "shares_hash", data, USShareModel.names) == "missing"
 
 
+@pytest.mark.integration  # rewrites every draw of the fit (about 20 s)
 def test_a_one_file_model_of_an_earlier_version_is_split_without_a_refit(
     fitted_path: Path, sim_world: Path, tmp_path: Path
 ) -> None:

@@ -156,6 +156,7 @@ def test_gates_fail_on_a_fit_that_did_not_converge(sim_world: Path) -> None:
     np.testing.assert_array_equal(forecast["full"], forecast["lean"])
 
 
+@pytest.mark.integration  # compiles two full likelihoods
 def test_sparse_likelihood_equals_the_reference_negative_binomial(sim_world: Path) -> None:
     """Our cheap likelihood must be the same density as pm.NegativeBinomial, up to float32 rounding."""
     panel = build_panel(load_dataset(sim_world), first_year=2000)

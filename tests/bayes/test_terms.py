@@ -25,6 +25,12 @@ CONFIGS = [
     {"waves": "on"},
     {"text_evidence": "requests"},
 ]
+# Each configuration compiles its model's graph (about 10 s): the fast tier checks one, the integration
+# tier the others.
+TIERED_CONFIGS = [
+    pytest.param(c, marks=() if i == 0 else pytest.mark.integration, id="+".join(c))
+    for i, c in enumerate(CONFIGS)
+]
 PARTS = {
     "recency": ["recency"],
     "budgets": ["budgets", "channels"],
@@ -51,7 +57,7 @@ def panel(sim_world: Path) -> xr.Dataset:
     return _with_partner_figures(build_panel(load_dataset(sim_world), first_year=2000))
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "+".join(c))
+@pytest.mark.parametrize("config", TIERED_CONFIGS)
 def test_the_fitted_rate_in_numpy_is_the_graph_s(panel: xr.Dataset, config: dict) -> None:
     model = DemandModel({**config, "likelihood": "reference"})
     built = model.build_model(panel)
