@@ -33,8 +33,9 @@ install: $(VENV)/.installed
 run: install
 	$(VENV)/bin/totaldemand up --host $(HOST) --port $(PORT)
 
-# The default suite is the fast tier: small fits, the app in-process. `make test-integration` runs live
-# servers, worker processes, the browser, PostgreSQL, Dask, fuzzing and full fits; `make test-slow` the
+# The default suite is the fast tier: small fits, the app in-process, two workers. `make test-integration`
+# runs live servers, worker processes, the browser, PostgreSQL, Dask, fuzzing, full fits and the checks that
+# compile a whole model graph; `make test-slow` the
 # statistical checks (SBC, the second simulated world's recovery, chain-round equivalence). CI runs all three.
 test: install
 	$(VENV)/bin/python -m pytest -q -m "not slow and not integration" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
