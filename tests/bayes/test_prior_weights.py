@@ -50,7 +50,8 @@ def test_weights_are_refused_when_they_cannot_be_trusted_or_are_not_needed() -> 
 def test_a_question_with_equal_weights_is_the_plain_answer(line_forecaster) -> None:
     f = line_forecaster
     plain = f.question("f00", 1, 12, partners=["p01", "p02"], levels=(0.8,))
-    equal = np.full(len(f._take), 1 / len(f._take))
+    n = f.cube.shape[-1]  # the forecaster's draws
+    equal = np.full(n, 1 / n)
     weighted = f.question("f00", 1, 12, partners=["p01", "p02"], levels=(0.8,), weights=equal)
     assert weighted["probability"] == pytest.approx(plain["probability"])
     assert weighted["expected_units"] == pytest.approx(plain["expected_units"])
