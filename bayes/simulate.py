@@ -174,19 +174,8 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
     # years is part of the partner's level here too.
     path_mean = dynamic[:, :n_t].mean(axis=1)
     dynamic -= path_mean[:, None]
-    # Families: an AR(1) path about a log-linear trend. The model (family_path "trend_ar1") reads the
-    # path as departures from the family's level and trend, so its mean and slope over the fitted
-    # years are part of those here too.
-    family_path = np.zeros((n_f, n_t + spec.horizon))
-    if spec.sigma_family_dynamic > 0:  # drawn only then, so the default world's draws are unchanged
-        family_path = ar1.simulate(
-            rng, n_f, n_t + spec.horizon, spec.rho_family_dynamic, spec.sigma_family_dynamic
-        )
     decade = decades(years, centre_of(years))
-    x = np.column_stack([np.ones(n_t), decade])
-    path_fit = np.linalg.lstsq(x, family_path[:, :n_t].T, rcond=None)[0]  # (2, families)
-    future_decade = decade[-1] + np.arange(1, spec.horizon + 1) / 10.0
-    family_path -= path_fit.T @ np.vstack([np.ones(n_t + spec.horizon), np.r_[decade, future_decade]])
+    family_path, path_fit = _family_paths(rng, spec, n_f, decade)
     family_level = family_level + path_fit[0]
     trend = trend + path_fit[1]
     partner_level = alliance_x @ beta + region_effect[region_idx] + partner_dev + path_mean
@@ -204,20 +193,10 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
     size_slope = rng.normal(spec.fleet_size_mean, spec.sigma_fleet_size, n_f)
     age_slope = rng.normal(spec.fleet_age_mean, spec.sigma_fleet_age, n_f)
 
-    # Text signal, exogenous: mentions with a partner x family propensity, from nlp_first_year on.
-    propensity = rng.beta(0.6, 3.0, (n_p, n_f))
-    mentions = rng.poisson(propensity[:, :, None] * np.ones(n_t))
-    covered = (years >= spec.nlp_first_year).astype(np.int8)
-    mentions = mentions * covered[None, None, :]
+    mentions, covered = _mentions(rng, spec, years, n_p, n_f)
     nlp_scale = nlp_scale_of(mentions.astype(float), covered)
     nlp_x = nlp_lagged(mentions.astype(float), covered, nlp_scale, len(spec.nlp_lag))
-    wave = np.zeros((len(region_names), n_f, n_t))
-    if spec.sigma_wave > 0:
-        # from a stream of their own, so that a world with waves differs from one without in its waves
-        # (and the counts they move) only
-        wave_rng = np.random.default_rng([seed, 1])
-        raw = ar1.simulate(wave_rng, len(region_names) * n_f, n_t, spec.rho_wave, spec.sigma_wave)
-        wave = (raw @ detrender(decade)).reshape(len(region_names), n_f, n_t)
+    wave = _waves(spec, seed, len(region_names), n_f, decade)
 
     truth_params = {
         "intercept": np.asarray(spec.intercept),
@@ -343,6 +322,50 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[dict[str, pd.DataFrame],
         },
     }
     return tables, truth
+
+
+def _family_paths(
+    rng: np.random.Generator, spec: WorldSpec, n_f: int, decade: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each family's AR(1) path about its log-linear trend, over the fitted years and the horizon
+    (families, years), and the level and slope it adds over the fitted years (2, families).
+
+    The model (family_path "trend_ar1") reads the path as departures from the family's level and trend,
+    so the path's mean and slope over the fitted years belong to those, and are taken out of it."""
+    n_t = len(decade)
+    family_path = np.zeros((n_f, n_t + spec.horizon))
+    if spec.sigma_family_dynamic > 0:  # drawn only then, so the default world's draws are unchanged
+        family_path = ar1.simulate(
+            rng, n_f, n_t + spec.horizon, spec.rho_family_dynamic, spec.sigma_family_dynamic
+        )
+    x = np.column_stack([np.ones(n_t), decade])
+    path_fit = np.linalg.lstsq(x, family_path[:, :n_t].T, rcond=None)[0]
+    future_decade = decade[-1] + np.arange(1, spec.horizon + 1) / 10.0
+    family_path -= path_fit.T @ np.vstack([np.ones(n_t + spec.horizon), np.r_[decade, future_decade]])
+    return family_path, path_fit
+
+
+def _mentions(
+    rng: np.random.Generator, spec: WorldSpec, years: np.ndarray, n_p: int, n_f: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The text signal, exogenous: mentions per partner x family x year with a cell's own propensity,
+    counted from ``nlp_first_year`` on, and which years the corpus covers."""
+    propensity = rng.beta(0.6, 3.0, (n_p, n_f))
+    mentions = rng.poisson(propensity[:, :, None] * np.ones(len(years)))
+    covered = (years >= spec.nlp_first_year).astype(np.int8)
+    return mentions * covered[None, None, :], covered
+
+
+def _waves(spec: WorldSpec, seed: int, n_regions: int, n_f: int, decade: np.ndarray) -> np.ndarray:
+    """Regional waves (regions, families, years): a stationary AR(1) per region x family, detrended over
+    the fitted years as the model reads it; zeros without waves. They are drawn from a stream of their
+    own, so that a world with waves differs from one without in its waves (and the counts they move)
+    only."""
+    n_t = len(decade)
+    if spec.sigma_wave <= 0:
+        return np.zeros((n_regions, n_f, n_t))
+    raw = ar1.simulate(np.random.default_rng([seed, 1]), n_regions * n_f, n_t, spec.rho_wave, spec.sigma_wave)
+    return (raw @ detrender(decade)).reshape(n_regions, n_f, n_t)
 
 
 def _fleets(rng: np.random.Generator, spec: WorldSpec, n_p: int, n_f: int):
