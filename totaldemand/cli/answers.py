@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from totaldemand.cli.common import out, settings, user_errors
+from totaldemand.cli.common import out, user_errors
+from totaldemand.settings import load_settings
 
 commands = typer.Typer()  # merged into the top-level app (totaldemand.cli)
 
@@ -44,7 +45,7 @@ def forecast(
     from bayes.forecast import NewFamily, NewPartner
     from bayes.model import DemandModel
 
-    path = model_path or settings().model_path
+    path = model_path or load_settings().model_path
     if not path.is_file():
         raise FileNotFoundError(f"--model: no posterior file at {path}; run `totaldemand fit` first")
     partners_new = [NewPartner(*[*x.split("@", 1), None][:2]) for x in new_partner or ()]
@@ -90,7 +91,7 @@ def ask(
     from bayes.forecast import ForecastError
     from bayes.model import DemandModel
 
-    path = model_path or settings().model_path
+    path = model_path or load_settings().model_path
     if not path.is_file():
         raise FileNotFoundError(f"--model: no posterior file at {path}; run `totaldemand fit` first")
     try:
@@ -138,7 +139,7 @@ def line_risk(
     from bayes.forecast import LINE_SOURCES
     from bayes.model import DemandModel
 
-    path = model_path or settings().model_path
+    path = model_path or load_settings().model_path
     if not path.is_file():
         raise FileNotFoundError(f"--model: no posterior file at {path}; run `totaldemand fit` first")
     forecaster = load_forecaster(DemandModel.load(path, analysis_groups=False), data, max_horizon=years)
@@ -193,7 +194,7 @@ def block_buy(
     from bayes.fitting import load_forecaster
     from bayes.model import DemandModel
 
-    path = model_path or settings().model_path
+    path = model_path or load_settings().model_path
     if not path.is_file():
         raise FileNotFoundError(f"--model: no posterior file at {path}; run `totaldemand fit` first")
     ds = load_forecaster(DemandModel.load(path, analysis_groups=False), data).block_buy(

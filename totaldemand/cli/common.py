@@ -16,7 +16,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 from totaldemand.errors import UserError
-from totaldemand.settings import Settings, load_settings
+from totaldemand.settings import Settings
 
 console = Console(stderr=True)
 # Tables piped to a file or another program keep every column whole (rich would assume 80 columns).
@@ -57,11 +57,6 @@ def user_errors(fn: Callable) -> Callable:
             fail(str(exc))
 
     return wrapper
-
-
-def settings() -> Settings:
-    """The settings (environment and config file), read anew: a command sees what its caller set."""
-    return load_settings()
 
 
 def open_services(config: Settings, model_path: Path | None = None):  # -> service.state.Services

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from totaldemand.cli.common import DataOpt, out, settings, user_errors
+from totaldemand.cli.common import DataOpt, out, user_errors
+from totaldemand.settings import load_settings
 
 data_app = typer.Typer(help="Build and inspect datasets.", no_args_is_help=True)
 
@@ -48,7 +49,7 @@ def add_texts(
     from nlp.signals import analyse, mention_evidence, notification_evidence, read_documents
     from sources.augment import add_evidence
 
-    source = data or settings().seed_dataset()
+    source = data or load_settings().seed_dataset()
     stored = load_dataset(source)
     if documents:
         known = set(stored.partners["id"])
@@ -88,7 +89,7 @@ def add_readiness(
     from sources.augment import add_evidence
     from sources.readiness_reports import read_readiness_reports
 
-    source = data or settings().seed_dataset()
+    source = data or load_settings().seed_dataset()
     dataset = load_dataset(source)
     rows = read_readiness_reports(
         reports, set(dataset.partners["id"]), set(dataset.families["id"]), system_family
@@ -110,7 +111,7 @@ def add_evidence_rows(
     from evidence.loaders import load_dataset
     from sources.augment import add_evidence, read_evidence_file
 
-    source = data or settings().seed_dataset()
+    source = data or load_settings().seed_dataset()
     dataset = load_dataset(source)
     rows = read_evidence_file(evidence, dataset)
     add_evidence(source, rows, out_dir, dataset)
@@ -124,5 +125,5 @@ def describe_data(data: DataOpt = None, first_year: int = 1990) -> None:
     from bayes.panel import build_panel, describe
     from evidence.loaders import load_dataset
 
-    panel = build_panel(load_dataset(data or settings().seed_dataset()), first_year=first_year)
+    panel = build_panel(load_dataset(data or load_settings().seed_dataset()), first_year=first_year)
     out.print_json(json.dumps({**describe(panel), "data_hash": panel.attrs["data_hash"]}))

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from totaldemand.cli.common import open_services, out, settings, user_errors
+from totaldemand.cli.common import open_services, out, user_errors
+from totaldemand.settings import load_settings
 
 keys_app = typer.Typer(help="API keys (operators, on the server's machine).", no_args_is_help=True)
 
@@ -22,7 +23,7 @@ def keys_create(
     """Create a key and print its token (shown once; only its hash is stored)."""
     from service.auth import create_key
 
-    issued = create_key(open_services(settings()).engine, name, role, partner)
+    issued = create_key(open_services(load_settings()).engine, name, role, partner)
     out.print(issued.token, highlight=False)
 
 
@@ -32,7 +33,7 @@ def keys_list() -> None:
     """Every key: id, name, role, partner scope, when created and revoked (never a token)."""
     from service.auth import list_keys
 
-    for key in list_keys(open_services(settings()).engine):
+    for key in list_keys(open_services(load_settings()).engine):
         out.print(json.dumps(key), highlight=False, soft_wrap=True)
 
 
@@ -42,4 +43,4 @@ def keys_revoke(key_id: str) -> None:
     """Revoke a key: it is refused from the next request on."""
     from service.auth import revoke_key
 
-    revoke_key(open_services(settings()).engine, key_id)
+    revoke_key(open_services(load_settings()).engine, key_id)

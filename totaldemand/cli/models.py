@@ -10,8 +10,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from totaldemand.cli.common import DataOpt, console, log, out, settings, user_errors
+from totaldemand.cli.common import DataOpt, console, log, out, user_errors
 from totaldemand.errors import UserError
+from totaldemand.settings import load_settings
 
 commands = typer.Typer()  # merged into the top-level app (totaldemand.cli)
 
@@ -90,8 +91,8 @@ def fit(
     from bayes.fitting import fit_dataset
 
     model = fit_dataset(
-        data or settings().seed_dataset(),
-        model_path or settings().model_path,
+        data or load_settings().seed_dataset(),
+        model_path or load_settings().model_path,
         priors,
         first_year,
         {

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from totaldemand.cli.common import DataOpt, out, settings, user_errors
+from totaldemand.cli.common import DataOpt, out, user_errors
+from totaldemand.settings import load_settings
 
 priors_app = typer.Typer(help="Inspect prior files.", no_args_is_help=True)
 
@@ -46,7 +47,7 @@ def priors_check(
     from priors import load_priors
 
     priors = load_priors(path)
-    panel = build_panel(load_dataset(data or settings().seed_dataset()), first_year=first_year)
+    panel = build_panel(load_dataset(data or load_settings().seed_dataset()), first_year=first_year)
     report = prior_predictive_check(panel, priors, draws=draws, seed=seed)
     if fmt == "json":
         out.print_json(report.to_json(orient="records"))

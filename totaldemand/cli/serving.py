@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from totaldemand.cli.common import configure_logging, fail, open_services, out, settings, user_errors
+from totaldemand.cli.common import configure_logging, fail, open_services, out, user_errors
+from totaldemand.settings import load_settings
 
 commands = typer.Typer()  # merged into the top-level app (totaldemand.cli)
 
@@ -48,7 +49,7 @@ def serve(
 
     from bayes.model import DemandModel
 
-    config = settings()
+    config = load_settings()
     if model_path is not None:
         status = DemandModel.load(model_path).status  # every draw readable, before any worker starts
         if status != "ok":
@@ -89,7 +90,7 @@ def up(host: str = "127.0.0.1", port: int = 8000) -> None:
     from service import registry
     from service.auth import create_key, has_keys
 
-    config = settings()
+    config = load_settings()
     _check_listen(host, port)
     services = open_services(config)
     # The fit runs in a child process: its memory (several GB on the real panel) goes back to the system
@@ -98,11 +99,11 @@ def up(host: str = "127.0.0.1", port: int = 8000) -> None:
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         try:
             level = logging.getLogger().level
-            report = pool.submit(default_model_report, config.seed_dataset(), settings().model_path, level)
+            report = pool.submit(default_model_report, config.seed_dataset(), config.model_path, level)
             lines = report.result()
         except RuntimeError as exc:  # the default fit failed its gates: say so, serve nothing
             fail(str(exc), code=1)
-    record = registry.register_file(services.engine, settings().model_path)
+    record = registry.register_file(services.engine, load_settings().model_path)
     if registry.active_id(services.engine) is None:
         registry.activate(services.engine, record.id)
     for line in lines:

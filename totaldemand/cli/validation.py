@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from totaldemand.cli.common import console, out, settings, user_errors
+from totaldemand.cli.common import console, out, user_errors
 from totaldemand.errors import UserError
+from totaldemand.settings import load_settings
 
 commands = typer.Typer()  # merged into the top-level app (totaldemand.cli)
 
@@ -106,7 +107,7 @@ def backtest(
 
         panel = out_dir / "dataset"
         build_dataset(register, panel)
-    dataset = load_dataset(panel or settings().seed_dataset())
+    dataset = load_dataset(panel or load_settings().seed_dataset())
     result = run_backtest(
         dataset,
         years,
