@@ -19,14 +19,19 @@ from totaldemand.cli import app
 SIM_SEED = 11
 
 
+def run_folder(factory: pytest.TempPathFactory) -> Path:
+    """The temporary folder of this test run, the same for every pytest-xdist worker."""
+    base = factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 def built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], Path]) -> Path:
     """``build(folder)`` once per test run, its result shared by every pytest-xdist worker.
 
     Each worker has its own session, so a session fixture alone would fit the same model once per worker:
     the first worker to ask builds it in the run's shared temporary folder, the others wait and read it.
     A fit runs its chains on both cores, so a worker waiting for it leaves no core idle."""
-    base = factory.getbasetemp()
-    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    root = run_folder(factory)
     done = root / f"{name}.done"
     with FileLock(root / f"{name}.lock"):
         if not done.is_file():
@@ -67,9 +72,7 @@ def jax_compilation_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     function for every fit, so each fit of a model the run has fitted before would compile it again."""
     import jax
 
-    base = tmp_path_factory.getbasetemp()
-    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    jax.config.update("jax_compilation_cache_dir", str(root / "jax-cache"))
+    jax.config.update("jax_compilation_cache_dir", str(run_folder(tmp_path_factory) / "jax-cache"))
 
 
 @pytest.fixture(scope="session")
