@@ -134,9 +134,10 @@ class ModelContender:
 
 @dataclass(frozen=True)
 class DecomposedContender:
-    """Our model fitted to every supplier's orders, thinned by the U.S. share model: U.S. demand =
-    Binomial(whole demand, P(U.S.)), draw by draw (:mod:`bayes.us_share`). Scored, like every contender,
-    against U.S. orders, on the U.S. panel's partners and families."""
+    """Our model fitted to every supplier's orders (``demand_basis`` "every_supplier"), with the U.S. share
+    model beside it in the same tree: the forecaster thins every supplier's orders to U.S. demand,
+    Binomial(whole demand, P(U.S.)) draw by draw, as it does for a served model of that basis. Scored, like
+    every contender, against U.S. orders, on the U.S. panel's partners and families."""
 
     first_year: int
     sampler_config: tuple[tuple[str, object], ...] = ()
@@ -145,37 +146,30 @@ class DecomposedContender:
     def __call__(self, dataset: Dataset, origin: int, horizon: int, samples: int, seed: int) -> Prediction:
         from bayes.forecast import Forecaster
         from bayes.model import DemandModel, default_model_config
-        from bayes.us_share import USShareModel, share_panel, us_demand
+        from bayes.us_share import GROUP, USShareModel, share_panel
         from evidence.loaders import every_supplier
 
         known = dataset.restrict_to(origin)
         us_panel = training_panel(known, origin, self.first_year)
         panel = build_panel(every_supplier(known), first_year=self.first_year, last_year=origin)
-        model = DemandModel(
-            default_model_config() | dict(self.choices), {"random_seed": seed, **dict(self.sampler_config)}
-        )
+        config = default_model_config() | dict(self.choices) | {"demand_basis": "every_supplier"}
+        model = DemandModel(config, {"random_seed": seed, **dict(self.sampler_config)})
         model.fit(panel, progressbar=False, analysis_groups=False)
         axes = list(panel["partner"].values), list(panel["family"].values)
         shares = share_panel(known.supplier_orders, known.partners, self.first_year, origin, *axes)
         share_model = USShareModel(sampler_config={"random_seed": seed})
-        share_model.fit(shares, progressbar=False)
+        model.idata[GROUP] = share_model.fit(shares, progressbar=False)
         failures = [f"whole demand: {f}" for f in model.diagnostics.failures] + [
             f"U.S. share: {f}" for f in share_model.diagnostics.failures
         ]
         forecaster = Forecaster(model, max_draws=samples, max_horizon=horizon, seed=seed, allow_failed=True)
-        whole = forecaster.forecast(horizon, (0.5,)).draws.transpose("partner", "family", "year", "sample")
-        years = whole["year"].values
-        p_us = share_model.probabilities(shares, years, seed)  # (share draws, P, F, Y)
-        pick = np.random.default_rng(seed).choice(p_us.shape[0], whole.sizes["sample"])
-        us = us_demand(whole.values, np.moveaxis(p_us[pick], 0, -1), np.random.default_rng(seed + 1))
+        us = forecaster.forecast(horizon, (0.5,)).draws.transpose("partner", "family", "year", "sample")
         # the U.S. panel's partners and families: each has U.S. orders, so it is in the whole panel too
-        draws = xr.DataArray(us, coords=whole.coords, dims=whole.dims).sel(
-            partner=us_panel["partner"].values, family=us_panel["family"].values
-        )
+        draws = us.sel(partner=us_panel["partner"].values, family=us_panel["family"].values)
         return Prediction(
             draws["partner"].values,
             draws["family"].values,
-            years,
+            draws["year"].values,
             draws.values,
             "passed" if not failures else "; ".join(failures),
         )
@@ -192,6 +186,8 @@ class DecomposedContender:
     def token(self) -> dict:
         return {
             "contender": "ours-suppliers",
+            # thinned by the forecaster (before: by this class, with draws of its own)
+            "thinned_by": "forecaster",
             "first_year": self.first_year,
             "sampler": dict(self.sampler_config),
             **({"choices": dict(self.choices)} if self.choices else {}),
