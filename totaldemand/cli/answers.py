@@ -10,8 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from totaldemand.cli.common import out, user_errors
-from totaldemand.settings import load_settings
+from totaldemand.cli.common import out, posterior_file, user_errors
 
 commands = typer.Typer()  # merged into the top-level app (totaldemand.cli)
 
@@ -45,9 +44,7 @@ def forecast(
     from bayes.forecast import NewFamily, NewPartner
     from bayes.model import DemandModel
 
-    path = model_path or load_settings().model_path
-    if not path.is_file():
-        raise FileNotFoundError(f"--model: no posterior file at {path}; run `totaldemand fit` first")
+    path = posterior_file(model_path)
     partners_new = [NewPartner(*[*x.split("@", 1), None][:2]) for x in new_partner or ()]
     families_new = [NewFamily(*[*x.split("@", 1), None][:2]) for x in new_family or ()]
     result = load_forecaster(DemandModel.load(path, analysis_groups=False), data).forecast(
@@ -91,9 +88,7 @@ def ask(
     from bayes.forecast import ForecastError
     from bayes.model import DemandModel
 
-    path = model_path or load_settings().model_path
-    if not path.is_file():
-        raise FileNotFoundError(f"--model: no posterior file at {path}; run `totaldemand fit` first")
+    path = posterior_file(model_path)
     try:
         first = datetime.date.fromisoformat(start) if start else None
     except ValueError:
@@ -139,9 +134,7 @@ def line_risk(
     from bayes.forecast import LINE_SOURCES
     from bayes.model import DemandModel
 
-    path = model_path or load_settings().model_path
-    if not path.is_file():
-        raise FileNotFoundError(f"--model: no posterior file at {path}; run `totaldemand fit` first")
+    path = posterior_file(model_path)
     forecaster = load_forecaster(DemandModel.load(path, analysis_groups=False), data, max_horizon=years)
     ds = forecaster.line_risk(line.strip().lower(), partner, levels=(level,))
     if fmt == "json":
@@ -194,9 +187,7 @@ def block_buy(
     from bayes.fitting import load_forecaster
     from bayes.model import DemandModel
 
-    path = model_path or load_settings().model_path
-    if not path.is_file():
-        raise FileNotFoundError(f"--model: no posterior file at {path}; run `totaldemand fit` first")
+    path = posterior_file(model_path)
     ds = load_forecaster(DemandModel.load(path, analysis_groups=False), data).block_buy(
         partner, family, first_year, last_year, level or [0.8], at_least=at_least
     )

@@ -16,7 +16,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 from totaldemand.errors import UserError
-from totaldemand.settings import Settings
+from totaldemand.settings import Settings, load_settings
 
 console = Console(stderr=True)
 # Tables piped to a file or another program keep every column whole (rich would assume 80 columns).
@@ -57,6 +57,14 @@ def user_errors(fn: Callable) -> Callable:
             fail(str(exc))
 
     return wrapper
+
+
+def posterior_file(model_path: Path | None) -> Path:
+    """``--model``, or the configured model file; an error naming the option where there is no file."""
+    path = model_path or load_settings().model_path
+    if not path.is_file():
+        raise FileNotFoundError(f"--model: no posterior file at {path}; run `totaldemand fit` first")
+    return path
 
 
 def open_services(config: Settings, model_path: Path | None = None):  # -> service.state.Services

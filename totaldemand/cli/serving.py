@@ -103,7 +103,7 @@ def up(host: str = "127.0.0.1", port: int = 8000) -> None:
             lines = report.result()
         except RuntimeError as exc:  # the default fit failed its gates: say so, serve nothing
             fail(str(exc), code=1)
-    record = registry.register_file(services.engine, load_settings().model_path)
+    record = registry.register_file(services.engine, config.model_path)
     if registry.active_id(services.engine) is None:
         registry.activate(services.engine, record.id)
     for line in lines:
