@@ -41,9 +41,6 @@ def built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path
     return Path(done.read_text())
 
 
-_FITS = ("systems_path", "fitted_path")
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist (``make test`` runs two workers, one test file at a time each), order the files
     so that the first worker starts on a file that needs the shared fits and builds them while the
@@ -60,19 +57,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     # within each part the files with the most tests first, so that the last to run are short
     by_size = sorted(files, key=lambda name: -len(files[name]))
-    first = [name for name in files if needs(name, _FITS[0])][:1]
-    free = [name for name in by_size if not any(needs(name, fit) for fit in _FITS)]
+    first = [name for name in files if needs(name, "systems_path")][:1]  # it needs fitted_path too
+    free = [name for name in by_size if not needs(name, "fitted_path")]  # every fit starts from it
     rest = [name for name in by_size if name not in first and name not in free]
     items[:] = [item for name in first + free + rest for item in files[name]]
-
-
-@pytest.fixture(scope="session", autouse=True)
-def jax_compilation_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """One JAX compilation cache for the run, shared by the xdist workers: PyMC hands JAX a fresh
-    function for every fit, so each fit of a model the run has fitted before would compile it again."""
-    import jax
-
-    jax.config.update("jax_compilation_cache_dir", str(run_folder(tmp_path_factory) / "jax-cache"))
 
 
 @pytest.fixture(scope="session")
